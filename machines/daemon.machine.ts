@@ -1,0 +1,200 @@
+/**
+ * The daemon's lifecycle. Pure definition: every effect is a named actor, action or delay
+ * whose real implementation src/daemon/ attaches with `daemonMachine.provide(...)`.
+ *
+ *   booting -> binding -> publishing -> serving { idle <-> busy } -> draining -> stopped
+ *   (any of them) -> failed
+ *
+ * `serving.idle` counts down `idleTtl` whenever no authenticated connection is open, from
+ * the moment the daemon starts serving, so a daemon nobody reaches exits too.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import type { WireError } from '../src/errors.js';
+
+/** Why the daemon left `serving`. */
+export type StopReason = 'idle' | 'shutdown' | 'fatal';
+
+/** The daemon machine's context. */
+export interface DaemonContext {
+  /** Open authenticated connections. */
+  readonly active: number;
+  /** Whether a shutdown asked to skip queued calls. */
+  readonly force: boolean;
+  readonly stopReason: StopReason | undefined;
+  /** Why the daemon failed, once it has. */
+  readonly error: WireError | undefined;
+}
+
+/** Events the daemon machine accepts. */
+export type DaemonEvent =
+  | { readonly type: 'connection.opened' }
+  | { readonly type: 'connection.closed' }
+  | { readonly type: 'shutdown.requested'; readonly force: boolean }
+  | { readonly type: 'daemon.crashed'; readonly error: WireError };
+
+/** What the drain actor is asked to do. */
+export interface DrainInput {
+  readonly force: boolean;
+  readonly reason: StopReason | undefined;
+}
+
+const notProvided = (name: string) =>
+  fromPromise<void, unknown>(async () => {
+    throw new Error(`daemon machine: actor "${name}" was not provided`);
+  });
+
+/** Records a thrown value under one of our codes, keeping its own code aside. */
+function toWireError(error: unknown, code: string): WireError {
+  if (error instanceof Error) {
+    const own = (error as { code?: unknown }).code;
+    return {
+      code,
+      name: error.name,
+      message: error.message,
+      stack: error.stack,
+      remoteCode: typeof own === 'string' || typeof own === 'number' ? own : undefined,
+    };
+  }
+  return { code, name: 'Error', message: String(error) };
+}
+
+/** The daemon statechart. */
+export const daemonMachine = setup({
+  types: {
+    context: {} as DaemonContext,
+    events: {} as DaemonEvent,
+  },
+  actors: {
+    /** Imports the factory module and constructs the hosted object. */
+    loadObject: notProvided('loadObject'),
+    /** Binds the listening socket (127.0.0.1:0 or a Unix socket). */
+    bindServer: notProvided('bindServer'),
+    /** Writes metadata.json atomically. */
+    publishMetadata: notProvided('publishMetadata'),
+    /** Stops accepting, unpublishes, answers accepted calls, closes connections. */
+    drain: fromPromise<void, DrainInput>(async () => {
+      throw new Error('daemon machine: actor "drain" was not provided');
+    }),
+  },
+  actions: {
+    /** Tells the spawner the daemon is ready (metadata is published). */
+    reportReady: () => {},
+    /** Unpublishes, tells the spawner (if still listening) and logs why the daemon failed. */
+    reportFailure: () => {},
+    /** A forced shutdown arrived while a graceful drain runs: stop waiting for the queue. */
+    escalateDrain: () => {},
+    recordOpened: assign({ active: ({ context }) => context.active + 1 }),
+    recordClosed: assign({ active: ({ context }) => Math.max(0, context.active - 1) }),
+    recordShutdown: assign({
+      force: (_, params: { force: boolean }) => params.force,
+      stopReason: 'shutdown' as const,
+    }),
+    recordForce: assign({ force: true }),
+    recordIdle: assign({ stopReason: 'idle' as const }),
+    recordCrash: assign({
+      error: (_, params: { error: WireError }) => params.error,
+      stopReason: 'fatal' as const,
+    }),
+    recordError: assign({
+      error: (_, params: { error: unknown; code: string }) => toWireError(params.error, params.code),
+    }),
+    recordBootTimeout: assign({
+      error: () => ({
+        code: 'ERR_FACTORY',
+        name: 'FactoryError',
+        message: 'The daemon did not finish starting within its boot timeout (the factory may be hanging)',
+      }),
+    }),
+  },
+  guards: {
+    hasNoConnections: ({ context }) => context.active === 0,
+    isForced: (_, params: { force: boolean }) => params.force,
+  },
+  delays: {
+    /** How long the daemon waits with zero connections before draining. */
+    idleTtl: 2000,
+    /** The most booting, binding and publishing may take, each. */
+    bootTimeout: 5000,
+  },
+}).createMachine({
+  id: 'daemon',
+  initial: 'booting',
+  context: { active: 0, force: false, stopReason: undefined, error: undefined },
+  on: {
+    'daemon.crashed': {
+      target: '.failed',
+      actions: { type: 'recordCrash', params: ({ event }) => ({ error: event.error }) },
+    },
+  },
+  states: {
+    booting: {
+      invoke: {
+        id: 'loadObject',
+        src: 'loadObject',
+        onDone: 'binding',
+        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_FACTORY' }) } },
+      },
+      after: { bootTimeout: { target: 'failed', actions: 'recordBootTimeout' } },
+    },
+    binding: {
+      invoke: {
+        id: 'bindServer',
+        src: 'bindServer',
+        onDone: 'publishing',
+        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_CONNECTION_FAILED' }) } },
+      },
+      after: { bootTimeout: { target: 'failed', actions: 'recordBootTimeout' } },
+    },
+    publishing: {
+      invoke: {
+        id: 'publishMetadata',
+        src: 'publishMetadata',
+        onDone: 'serving',
+        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
+      },
+      after: { bootTimeout: { target: 'failed', actions: 'recordBootTimeout' } },
+    },
+    serving: {
+      entry: 'reportReady',
+      initial: 'idle',
+      on: {
+        'connection.opened': { target: '.busy', actions: 'recordOpened' },
+        'connection.closed': { actions: 'recordClosed' },
+        'shutdown.requested': {
+          target: 'draining',
+          actions: { type: 'recordShutdown', params: ({ event }) => ({ force: event.force }) },
+        },
+      },
+      states: {
+        idle: {
+          after: { idleTtl: { target: '#daemon.draining', actions: 'recordIdle' } },
+        },
+        busy: {
+          always: { guard: 'hasNoConnections', target: 'idle' },
+        },
+      },
+    },
+    draining: {
+      invoke: {
+        id: 'drain',
+        src: 'drain',
+        input: ({ context }) => ({ force: context.force, reason: context.stopReason }),
+        onDone: 'stopped',
+        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
+      },
+      on: {
+        'connection.opened': { actions: 'recordOpened' },
+        'connection.closed': { actions: 'recordClosed' },
+        'shutdown.requested': {
+          guard: { type: 'isForced', params: ({ event }) => ({ force: event.force }) },
+          actions: ['recordForce', 'escalateDrain'],
+        },
+      },
+    },
+    stopped: { type: 'final' },
+    failed: { type: 'final', entry: 'reportFailure' },
+  },
+});
+
+/** The daemon machine's type, for code that provides its effects. */
+export type DaemonMachine = typeof daemonMachine;

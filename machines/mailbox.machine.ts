@@ -1,0 +1,84 @@
+/**
+ * The mailbox's lifecycle and policy: the hosted object's only door. Pure definition;
+ * src/daemon/mailbox.ts provides the effects.
+ *
+ *   accepting -> draining -> closed      (graceful: every admitted call still runs)
+ *   accepting | draining -> closed       (forced: waiting calls are rejected, not run)
+ *
+ * Per-call admission (public method? room in the queue?) is deliberately not an event of
+ * this machine: it runs on every call, so the runtime checks it directly against
+ * {@link isAdmissibleMember} and the `accepting` flag this machine maintains. The queue
+ * (p-queue, concurrency 1) carries the calls.
+ */
+import { fromPromise, setup } from 'xstate';
+
+/** Events the mailbox machine accepts. */
+export type MailboxEvent = { readonly type: 'mailbox.close'; readonly force: boolean };
+
+/**
+ * Names the mailbox never admits, whatever the object has: every member of
+ * `Object.prototype` (`toString`, `__proto__`, `hasOwnProperty`, ...) and `constructor`.
+ */
+const FORBIDDEN = new Set<string>([...Object.getOwnPropertyNames(Object.prototype), 'constructor', 'then']);
+
+/**
+ * The admission policy for a member name: a public method of `target` (own or inherited,
+ * not `_`-prefixed, not `constructor`, not an `Object.prototype` member, not `then`, a
+ * plain data property holding a function; getters are never invoked).
+ * Returns the method, or undefined when the name is not admissible.
+ */
+export function isAdmissibleMember(target: object, name: unknown): ((...args: unknown[]) => unknown) | undefined {
+  if (typeof name !== 'string' || name.length === 0 || name.charCodeAt(0) === 95 /* _ */ || FORBIDDEN.has(name)) {
+    return undefined;
+  }
+  for (let o: object | null = target; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    const descriptor = Object.getOwnPropertyDescriptor(o, name);
+    if (descriptor !== undefined) {
+      return typeof descriptor.value === 'function' ? (descriptor.value as (...args: unknown[]) => unknown) : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The mailbox statechart. */
+export const mailboxMachine = setup({
+  types: {
+    events: {} as MailboxEvent,
+  },
+  actors: {
+    /** Resolves once every admitted call has finished and been answered. */
+    awaitIdle: fromPromise<void>(async () => {
+      throw new Error('mailbox machine: actor "awaitIdle" was not provided');
+    }),
+  },
+  actions: {
+    /** Rejects every waiting call with ERR_SHUTDOWN_FORCED without running it. */
+    rejectWaiting: () => {},
+  },
+  guards: {
+    isForced: ({ event }) => event.force,
+  },
+}).createMachine({
+  id: 'mailbox',
+  initial: 'accepting',
+  states: {
+    accepting: {
+      on: {
+        'mailbox.close': [
+          { guard: 'isForced', target: 'closed', actions: 'rejectWaiting' },
+          { target: 'draining' },
+        ],
+      },
+    },
+    draining: {
+      invoke: { id: 'awaitIdle', src: 'awaitIdle', onDone: 'closed' },
+      on: {
+        'mailbox.close': { guard: 'isForced', target: 'closed', actions: 'rejectWaiting' },
+      },
+    },
+    closed: { type: 'final' },
+  },
+});
+
+/** The mailbox machine's type, for code that provides its effects. */
+export type MailboxMachine = typeof mailboxMachine;

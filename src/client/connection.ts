@@ -1,0 +1,223 @@
+/**
+ * One client connection to a daemon: connect, mutual handshake, then requests with ids
+ * (many in flight, answered in order by the daemon), writes batched per tick. Closing, or
+ * losing the socket, rejects every pending request.
+ */
+import { connect, type Socket } from 'node:net';
+import {
+  ConnectionFailedError,
+  DaemonConnectionError,
+  errorFromWire,
+  HandshakeError,
+  ProtocolError,
+} from '../errors.js';
+import { formatAddress } from '../runtime/metadata.js';
+import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
+import { decodeValue, encodeFrame, FrameDecoder } from '../wire/codec.js';
+import { parseDaemonMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
+import type { DaemonInfo, DaemonMetadata } from '../types.js';
+import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
+
+/** Where and how to connect. */
+export interface ConnectOptions {
+  readonly token: Uint8Array;
+  readonly maxFrameBytes: number;
+  /** Budget for connect + handshake. */
+  readonly timeoutMs: number;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+function uncork(connection: Connection): void {
+  connection.flush();
+}
+
+/** An authenticated connection to a daemon. */
+export class Connection {
+  readonly #socket: Socket;
+  readonly #maxFrameBytes: number;
+  readonly #decoder: FrameDecoder;
+  readonly #pending = new Map<number, Pending>();
+  readonly #closeListeners = new Set<(error: DaemonConnectionError) => void>();
+  #nextId = 1;
+  #corked = false;
+  #closed: DaemonConnectionError | undefined;
+  /** What the daemon said about itself in its welcome. */
+  readonly welcome: DaemonInfo;
+
+  private constructor(socket: Socket, maxFrameBytes: number, decoder: FrameDecoder, welcome: DaemonInfo) {
+    this.#socket = socket;
+    this.#maxFrameBytes = maxFrameBytes;
+    this.#decoder = decoder;
+    this.welcome = welcome;
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('close', () => this.#shutdownWith(new DaemonConnectionError('The connection to the daemon was lost', { code: 'ERR_DAEMON_LOST' })));
+    socket.on('error', () => {});
+  }
+
+  /**
+   * Connects to the daemon `metadata` describes and runs the mutual handshake.
+   * @throws {ConnectionFailedError} when nothing answers in time.
+   * @throws {HandshakeError} when the listener cannot prove it holds the token
+   *   (`ERR_AUTH_FAILED`), rejects ours, or speaks another protocol version.
+   */
+  static open(metadata: Pick<DaemonMetadata, 'transport' | 'host' | 'port' | 'path'>, options: ConnectOptions): Promise<Connection> {
+    const address = formatAddress(metadata);
+    return new Promise<Connection>((resolve, reject) => {
+      const socket =
+        metadata.transport === 'tcp' ? connect({ host: metadata.host!, port: metadata.port!, noDelay: true }) : connect({ path: metadata.path! });
+      const decoder = new FrameDecoder(options.maxFrameBytes);
+      const clientNonce = createNonce();
+      let phase: 'connecting' | 'challenge' | 'welcome' = 'connecting';
+      let settled = false;
+      const fail = (error: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.removeAllListeners('data');
+        socket.destroy();
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => fail(new ConnectionFailedError(`No handshake with the daemon at ${address} within ${options.timeoutMs} ms (${phase})`)),
+        options.timeoutMs,
+      );
+      const send = (message: ClientMessage) => socket.write(encodeFrame(message, options.maxFrameBytes));
+      const onMessage = (message: DaemonMessage) => {
+        if (message.t === 'error') throw errorFromWire(message.e);
+        if (phase === 'challenge' && message.t === 'challenge') {
+          if (message.v !== PROTOCOL_VERSION) {
+            throw new HandshakeError(`The daemon at ${address} speaks protocol ${message.v} (package ${String(message.pkg)}); this client speaks ${PROTOCOL_VERSION}`, {
+              code: 'ERR_PROTOCOL_VERSION',
+            });
+          }
+          if (!verifyProof(options.token, 'daemon', clientNonce, message.nonce, message.proof)) {
+            throw new HandshakeError(`The listener at ${address} could not prove it holds the token: it is not our daemon`, { code: 'ERR_AUTH_FAILED' });
+          }
+          phase = 'welcome';
+          send({ t: 'auth', proof: computeProof(options.token, 'client', clientNonce, message.nonce) });
+          return;
+        }
+        if (phase === 'welcome' && message.t === 'welcome') {
+          settled = true;
+          clearTimeout(timer);
+          socket.removeAllListeners('data');
+          socket.removeAllListeners('error');
+          resolve(new Connection(socket, options.maxFrameBytes, decoder, message.info));
+          return;
+        }
+        throw new ProtocolError(`Unexpected "${message.t}" during the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });
+      };
+      socket.on('connect', () => {
+        phase = 'challenge';
+        send({ t: 'hello', v: PROTOCOL_VERSION, pkg: PACKAGE_VERSION, nonce: clientNonce });
+      });
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          decoder.push(chunk, (payload) => {
+            if (!settled) onMessage(parseDaemonMessage(decodeValue(payload)));
+          });
+        } catch (error) {
+          fail(error as Error);
+        }
+      });
+      socket.on('error', (error) => fail(new ConnectionFailedError(`Cannot connect to the daemon at ${address}: ${error.message}`, { cause: error })));
+      socket.on('close', () => fail(new HandshakeError(`The daemon at ${address} closed the connection during the handshake (${phase})`)));
+    });
+  }
+
+  /** Whether the connection is still usable. */
+  get isOpen(): boolean {
+    return this.#closed === undefined;
+  }
+
+  /** Calls `method` with `args` on the hosted object. */
+  call(method: string, args: readonly unknown[]): Promise<unknown> {
+    return this.#request({ t: 'call', id: this.#nextId++, m: method, a: args });
+  }
+
+  /** The daemon's live info. */
+  ping(): Promise<DaemonInfo> {
+    return this.#request({ t: 'ping', id: this.#nextId++ }) as Promise<DaemonInfo>;
+  }
+
+  /** Asks the daemon to drain; resolves when it has accepted. */
+  shutdown(force: boolean): Promise<void> {
+    return this.#request({ t: 'shutdown', id: this.#nextId++, force }).then(() => undefined);
+  }
+
+  /** Called once when the connection closes, with the error pending requests got. */
+  onClose(listener: (error: DaemonConnectionError) => void): () => void {
+    this.#closeListeners.add(listener);
+    return () => this.#closeListeners.delete(listener);
+  }
+
+  /** Writes out everything batched during this tick. */
+  flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  /** Closes the connection; pending requests reject. Idempotent. */
+  close(): void {
+    this.#shutdownWith(new DaemonConnectionError('The connection was closed by this client', { code: 'ERR_DAEMON_CONNECTION' }));
+    this.#socket.end();
+  }
+
+  #request(message: Extract<ClientMessage, { id: number }>): Promise<unknown> {
+    if (this.#closed) return Promise.reject(this.#closed);
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(message, this.#maxFrameBytes);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise((resolve, reject) => {
+      this.#pending.set(message.id, { resolve, reject });
+      if (!this.#corked) {
+        this.#corked = true;
+        this.#socket.cork();
+        process.nextTick(uncork, this);
+      }
+      this.#socket.write(frame);
+    });
+  }
+
+  #onData(chunk: Buffer): void {
+    try {
+      this.#decoder.push(chunk, (payload) => this.#onMessage(parseDaemonMessage(decodeValue(payload))));
+    } catch (error) {
+      const reason = error instanceof ProtocolError ? error.message : String(error);
+      this.#shutdownWith(new DaemonConnectionError(`The daemon sent an invalid frame: ${reason}`, { code: 'ERR_DAEMON_LOST', cause: error }));
+      this.#socket.destroy();
+    }
+  }
+
+  #onMessage(message: DaemonMessage): void {
+    if (message.t === 'reply' || (message.t === 'error' && message.id !== null)) {
+      const pending = this.#pending.get(message.id!);
+      if (pending === undefined) return;
+      this.#pending.delete(message.id!);
+      if (message.t === 'reply') pending.resolve(message.r);
+      else pending.reject(errorFromWire(message.e));
+      return;
+    }
+    if (message.t === 'error') {
+      // The daemon is closing this connection and says why.
+      this.#shutdownWith(errorFromWire(message.e) as DaemonConnectionError);
+    }
+  }
+
+  #shutdownWith(error: DaemonConnectionError): void {
+    if (this.#closed) return;
+    this.#closed = error;
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+    for (const listener of this.#closeListeners) listener(error);
+    this.#closeListeners.clear();
+  }
+}

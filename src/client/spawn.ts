@@ -1,0 +1,138 @@
+/**
+ * Starting a daemon process: `process.execPath` (never `node` from PATH), detached, its
+ * stdout/stderr appended to daemon.log, and an IPC channel that carries the config in and
+ * the boot report (ready, or the factory's own error) out. The channel is closed once the
+ * daemon is ready, so neither process holds the other.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readSync, renameSync, statSync, fstatSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConnectionFailedError, errorFromWire, type LoopbackSingletonError } from '../errors.js';
+import type { BootReport, ConfigMessage, DaemonConfig } from '../runtime/daemon-config.js';
+import type { DaemonMetadata } from '../types.js';
+
+const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+
+/** daemon.log is rotated to daemon.log.1 at spawn once it exceeds this. */
+const MAX_LOG_BYTES = 1024 * 1024;
+
+/** What a successful spawn yields. */
+export interface SpawnedDaemon {
+  readonly pid: number;
+  readonly metadata: DaemonMetadata;
+}
+
+/**
+ * Node flags the daemon inherits so it can import what the spawner can (loaders such as
+ * tsx, conditions, experimental features); debugger and profiler flags are left out.
+ */
+export function inheritedExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
+  const withValue = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C']);
+  const passThrough = /^--(import|require|loader|experimental-loader|conditions|experimental-[\w-]+|no-experimental-[\w-]+|enable-source-maps|no-warnings|stack-size|max-old-space-size|preserve-symlinks[\w-]*)(=|$)/;
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!;
+    if (withValue.has(arg) && i + 1 < execArgv.length) {
+      out.push(arg, execArgv[++i]!);
+    } else if (passThrough.test(arg) || /^-C./.test(arg)) {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+function rotateLog(path: string): void {
+  try {
+    if (statSync(path).size > MAX_LOG_BYTES) renameSync(path, `${path}.1`);
+  } catch {
+    // no log yet
+  }
+}
+
+/** The last `bytes` of the daemon log, for error messages. */
+export function logTail(path: string, bytes = 2048): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, bytes);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Spawns a daemon with `config` and waits until it has published its metadata.
+ * @throws {FactoryError} with the daemon's own message and stack when the factory failed.
+ * @throws {ConnectionFailedError} when the daemon exited without a report or did not get
+ *   ready within `timeoutMs` (it is killed then, so no orphan is left).
+ */
+export function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<SpawnedDaemon> {
+  rotateLog(config.paths.log);
+  const logFd = openSync(config.paths.log, 'a', 0o600);
+  let child;
+  try {
+    child = spawn(process.execPath, [...inheritedExecArgv(), DAEMON_ENTRY], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd, 'ipc'],
+      serialization: 'advanced',
+      windowsHide: true,
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  const daemon = child;
+  return new Promise<SpawnedDaemon>((resolve, reject) => {
+    let settled = false;
+    const finish = (error: LoopbackSingletonError | undefined, metadata?: DaemonMetadata) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      daemon.off('message', onMessage);
+      daemon.off('exit', onExit);
+      daemon.off('error', onError);
+      if (daemon.connected) daemon.disconnect();
+      daemon.unref();
+      if (error) {
+        if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+        reject(error);
+      } else {
+        resolve({ pid: daemon.pid!, metadata: metadata! });
+      }
+    };
+    const onMessage = (message: BootReport) => {
+      if (message?.t === 'ready') finish(undefined, message.metadata);
+      else if (message?.t === 'failed') finish(errorFromWire(message.error));
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      const tail = logTail(config.paths.log).trim();
+      finish(
+        new ConnectionFailedError(
+          `The daemon exited (${signal ?? `code ${code}`}) before it was ready. Last lines of ${config.paths.log}:\n${tail}`,
+        ),
+      );
+    };
+    const onError = (error: Error) => {
+      finish(new ConnectionFailedError(`Could not start the daemon: ${error.message}`, { cause: error }));
+    };
+    const timer = setTimeout(() => {
+      finish(
+        new ConnectionFailedError(
+          `The daemon did not become ready within ${timeoutMs} ms; it was killed. See ${config.paths.log}`,
+        ),
+      );
+    }, timeoutMs);
+    daemon.on('message', onMessage);
+    daemon.on('exit', onExit);
+    daemon.on('error', onError);
+    const message: ConfigMessage = { t: 'config', config };
+    daemon.send(message, (error) => {
+      if (error) onError(error);
+    });
+  });
+}

@@ -1,0 +1,215 @@
+/**
+ * One client connection, daemon side: the handshake (hello -> challenge -> auth ->
+ * welcome), then requests (call, ping, shutdown) until either side closes. Any bad input
+ * closes this connection only.
+ */
+import type { Socket } from 'node:net';
+import { errorToWire, ProtocolError, type WireError } from '../errors.js';
+import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
+import { decodeValue, encodeFrame, FrameDecoder } from '../wire/codec.js';
+import { parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
+import { PROTOCOL_VERSION, PACKAGE_VERSION } from '../version.js';
+import type { DaemonInfo } from '../types.js';
+import type { CallSink, Mailbox } from './mailbox.js';
+
+/** What a connection needs from its daemon. */
+export interface ConnectionHost {
+  readonly token: Uint8Array;
+  readonly maxFrameBytes: number;
+  readonly mailbox: Mailbox;
+  info(): DaemonInfo;
+  /** The connection completed the handshake: it now counts as active. */
+  authenticated(connection: DaemonConnection): void;
+  /** The connection is gone; `wasAuthenticated` says whether it had counted as active. */
+  closed(connection: DaemonConnection, wasAuthenticated: boolean): void;
+  shutdownRequested(force: boolean): void;
+  log(line: string): void;
+}
+
+type Phase = 'hello' | 'auth' | 'open' | 'closed';
+
+// Bound once: a per-tick uncork must not allocate a closure per write.
+function uncork(connection: DaemonConnection): void {
+  connection.flush();
+}
+
+/** A client connection on the daemon. */
+export class DaemonConnection implements CallSink {
+  readonly #socket: Socket;
+  readonly #host: ConnectionHost;
+  readonly #decoder: FrameDecoder;
+  #phase: Phase = 'hello';
+  #clientNonce: Uint8Array | undefined;
+  #daemonNonce: Uint8Array | undefined;
+  #corked = false;
+  /** When the connection was accepted (ms, monotonic), for the handshake deadline. */
+  readonly openedAt = performance.now();
+  /** When bytes last arrived (ms, monotonic), for the stalled-frame deadline. */
+  lastProgressAt = this.openedAt;
+
+  constructor(socket: Socket, host: ConnectionHost) {
+    this.#socket = socket;
+    this.#host = host;
+    this.#decoder = new FrameDecoder(host.maxFrameBytes);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => this.#onClose());
+    socket.on('close', () => this.#onClose());
+  }
+
+  /** Whether the handshake completed (and the connection counts as active). */
+  get isAuthenticated(): boolean {
+    return this.#phase === 'open';
+  }
+
+  /** Whether a frame has started arriving but is not complete. */
+  get hasPartialFrame(): boolean {
+    return this.#decoder.hasPartialFrame;
+  }
+
+  replyOk(id: number, result: unknown): void {
+    if (this.#phase === 'closed') return;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ t: 'reply', id, r: result }, this.#host.maxFrameBytes);
+    } catch (error) {
+      // A result too large or not encodable becomes an error reply; the call did run.
+      const e = error as ProtocolError;
+      this.replyError(id, {
+        code: 'ERR_REPLY_TOO_LARGE',
+        name: 'ProtocolError',
+        message: `The method ran, but its result could not be sent: ${e.message}`,
+      });
+      return;
+    }
+    this.#write(frame);
+  }
+
+  replyError(id: number, error: WireError): void {
+    this.#send({ t: 'error', id, e: error });
+  }
+
+  /** Writes out everything batched during this tick. */
+  flush(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#socket.uncork();
+  }
+
+  /**
+   * Closes the connection, after sending `reason` if given. Remaining writes are flushed
+   * first; a peer that does not read gets destroyed after a short grace.
+   */
+  close(reason?: WireError): void {
+    if (this.#phase === 'closed') return;
+    if (reason) this.#send({ t: 'error', id: null, e: reason });
+    this.flush();
+    this.#onClose();
+    this.#socket.end();
+    setTimeout(() => this.#socket.destroy(), 1000).unref();
+  }
+
+  /** Drops the connection at once (deadline passed). */
+  destroy(reason: string): void {
+    if (this.#phase === 'closed') return;
+    this.#host.log(`dropping connection: ${reason}`);
+    this.#onClose();
+    this.#socket.destroy();
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#phase === 'closed') return;
+    this.lastProgressAt = performance.now();
+    try {
+      this.#decoder.push(chunk, (payload) => this.#onPayload(payload));
+    } catch (error) {
+      this.#protocolFailure(error);
+    }
+  }
+
+  #onPayload(payload: Buffer): void {
+    if (this.#phase === 'closed') return;
+    const message = parseClientMessage(decodeValue(payload));
+    if (this.#phase === 'open') this.#onRequest(message);
+    else this.#onHandshake(message);
+  }
+
+  #onRequest(message: ClientMessage): void {
+    switch (message.t) {
+      case 'call':
+        this.#host.mailbox.submit(this, message.id, message.m, message.a);
+        return;
+      case 'ping':
+        this.#send({ t: 'reply', id: message.id, r: this.#host.info() });
+        return;
+      case 'shutdown':
+        this.#send({ t: 'reply', id: message.id, r: { accepted: true } });
+        this.flush();
+        this.#host.shutdownRequested(message.force);
+        return;
+      default:
+        throw new ProtocolError(`Message "${message.t}" is not allowed after the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });
+    }
+  }
+
+  #onHandshake(message: ClientMessage): void {
+    if (this.#phase === 'hello' && message.t === 'hello') {
+      if (message.v !== PROTOCOL_VERSION) {
+        this.close({
+          code: 'ERR_PROTOCOL_VERSION',
+          name: 'HandshakeError',
+          message: `The daemon speaks protocol ${PROTOCOL_VERSION} (package ${PACKAGE_VERSION}); the client speaks ${message.v}. Shut the daemon down (or let it idle out) and start it again with one version`,
+        });
+        return;
+      }
+      this.#clientNonce = message.nonce;
+      this.#daemonNonce = createNonce();
+      this.#phase = 'auth';
+      this.#send({
+        t: 'challenge',
+        v: PROTOCOL_VERSION,
+        pkg: PACKAGE_VERSION,
+        nonce: this.#daemonNonce,
+        proof: computeProof(this.#host.token, 'daemon', this.#clientNonce, this.#daemonNonce),
+      });
+      return;
+    }
+    if (this.#phase === 'auth' && message.t === 'auth') {
+      if (!verifyProof(this.#host.token, 'client', this.#clientNonce!, this.#daemonNonce!, message.proof)) {
+        this.close({ code: 'ERR_AUTH_FAILED', name: 'HandshakeError', message: 'Authentication failed: the client does not hold this daemon\'s token' });
+        return;
+      }
+      this.#phase = 'open';
+      this.#host.authenticated(this);
+      this.#send({ t: 'welcome', info: this.#host.info() });
+      return;
+    }
+    throw new ProtocolError(`Message "${message.t}" is not allowed during the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });
+  }
+
+  #protocolFailure(error: unknown): void {
+    const wire = error instanceof ProtocolError ? errorToWire(error) : errorToWire(new ProtocolError(String((error as Error)?.message ?? error)));
+    this.#host.log(`closing connection on protocol error ${wire.code}: ${wire.message}`);
+    this.close(wire);
+  }
+
+  #send(message: DaemonMessage): void {
+    if (this.#phase === 'closed') return;
+    this.#write(encodeFrame(message, this.#host.maxFrameBytes));
+  }
+
+  #write(frame: Buffer): void {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(uncork, this);
+    }
+    this.#socket.write(frame);
+  }
+
+  #onClose(): void {
+    if (this.#phase === 'closed') return;
+    const wasAuthenticated = this.#phase === 'open';
+    this.#phase = 'closed';
+    this.#host.closed(this, wasAuthenticated);
+  }
+}

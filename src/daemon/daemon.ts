@@ -1,0 +1,244 @@
+/**
+ * The daemon: the daemon statechart (machines/daemon.machine.ts) with its effects provided.
+ * It owns the listening socket, the connections, the mailbox and the runtime files it
+ * wrote; it deletes only metadata carrying its own instanceId.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server, Socket } from 'node:net';
+import { createActor, fromPromise, type Actor, type InspectionEvent } from 'xstate';
+import { daemonMachine, type DaemonContext } from '../../machines/daemon.machine.js';
+import { errorToWire, type WireError } from '../errors.js';
+import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
+import { ensurePrivateDir } from '../runtime/dir.js';
+import { formatAddress, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
+import { loadOrCreateToken } from '../runtime/token.js';
+import type { DaemonInfo, DaemonMetadata } from '../types.js';
+import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
+import { DaemonConnection, type ConnectionHost } from './connection.js';
+import { createHostedObject } from './factory.js';
+import { listen, type BoundAddress } from './listen.js';
+import type { DaemonLog } from './log.js';
+import { Mailbox } from './mailbox.js';
+
+/** How the daemon's run ended. */
+export type DaemonOutcome = 'stopped' | 'failed';
+
+/** Grace for connections to flush their last replies before they are destroyed. */
+const CLOSE_GRACE_MS = 1500;
+
+/** One daemon process's runtime. */
+export class Daemon implements ConnectionHost {
+  readonly #config: DaemonConfig;
+  readonly #log: DaemonLog;
+  readonly #report: (report: BootReport) => void;
+  readonly #actor: Actor<typeof daemonMachine>;
+  readonly #connections = new Set<DaemonConnection>();
+  readonly instanceId = randomBytes(16).toString('hex');
+  readonly startedAt = Date.now();
+  token: Uint8Array = Buffer.alloc(0);
+  #mailbox: Mailbox | undefined;
+  #server: Server | undefined;
+  #address: BoundAddress | undefined;
+  #metadata: DaemonMetadata | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #lastLoggedState: string | undefined;
+
+  constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void) {
+    this.#config = config;
+    this.#log = log;
+    this.#report = report;
+    const machine = daemonMachine.provide({
+      actors: {
+        loadObject: fromPromise(() => this.#loadObject()),
+        bindServer: fromPromise(() => this.#bind()),
+        publishMetadata: fromPromise(async () => this.#publish()),
+        drain: fromPromise(({ input }) => this.#drain(input.force)),
+      },
+      actions: {
+        reportReady: () => this.#onReady(),
+        reportFailure: ({ context }) => this.#onFailure(context),
+        escalateDrain: () => void this.#mailbox?.close(true),
+      },
+      delays: {
+        idleTtl: config.idleTtlMs,
+        bootTimeout: config.bootTimeoutMs,
+      },
+    });
+    this.#actor = createActor(machine, { inspect: (event) => this.#logTransition(event) });
+  }
+
+  get maxFrameBytes(): number {
+    return this.#config.maxFrameBytes;
+  }
+
+  get mailbox(): Mailbox {
+    // Connections exist only after binding, which follows loadObject.
+    return this.#mailbox!;
+  }
+
+  /** Runs the lifecycle; resolves with how it ended. */
+  run(): Promise<DaemonOutcome> {
+    return new Promise((resolve) => {
+      this.#actor.subscribe({
+        complete: () => resolve(this.#actor.getSnapshot().value === 'stopped' ? 'stopped' : 'failed'),
+        error: () => resolve('failed'),
+      });
+      this.#actor.start();
+    });
+  }
+
+  /** Asks the daemon to drain (as a client's shutdown does). */
+  shutdownRequested(force: boolean): void {
+    this.#actor.send({ type: 'shutdown.requested', force });
+  }
+
+  /** An uncaught exception or unhandled rejection: fail (unpublish, report, exit non-zero). */
+  crash(error: unknown): void {
+    const wire = errorToWire(error, 'ERR_LOOPBACK_SINGLETON');
+    this.#log.write(`uncaught ${wire.name}: ${wire.message}\n${wire.stack ?? ''}`);
+    this.#actor.send({ type: 'daemon.crashed', error: wire });
+  }
+
+  info(): DaemonInfo {
+    const snapshot = this.#actor.getSnapshot();
+    return {
+      pid: process.pid,
+      instanceId: this.instanceId,
+      active: snapshot.context.active,
+      queued: this.#mailbox?.queued ?? 0,
+      running: this.#mailbox?.running ?? 0,
+      state: snapshot.value as DaemonInfo['state'],
+      protocolVersion: PROTOCOL_VERSION,
+      packageVersion: PACKAGE_VERSION,
+      factoryId: this.#config.factoryId,
+      startedAt: this.startedAt,
+      callsServed: this.#mailbox?.served ?? 0,
+      transport: this.#config.transport,
+      address: this.#address ? formatAddress(this.#address) : '',
+      idleTtlMs: this.#config.idleTtlMs,
+    };
+  }
+
+  authenticated(): void {
+    this.#actor.send({ type: 'connection.opened' });
+  }
+
+  closed(connection: DaemonConnection, wasAuthenticated: boolean): void {
+    this.#connections.delete(connection);
+    if (wasAuthenticated) this.#actor.send({ type: 'connection.closed' });
+  }
+
+  log(line: string): void {
+    this.#log.write(line);
+  }
+
+  async #loadObject(): Promise<void> {
+    const { factory, args, maxQueuedCalls } = this.#config;
+    const object = await createHostedObject(factory.module, factory.export, args);
+    this.#mailbox = new Mailbox(object, maxQueuedCalls);
+  }
+
+  async #bind(): Promise<void> {
+    ensurePrivateDir(this.#config.paths.dir);
+    this.token = loadOrCreateToken(this.#config.paths.token);
+    const { server, address } = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) =>
+      this.#accept(socket),
+    );
+    this.#server = server;
+    this.#address = address;
+    const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
+    const period = Math.max(25, Math.min(handshakeTimeoutMs, stallTimeoutMs) / 4);
+    this.#sweeper = setInterval(() => this.#sweep(), period).unref();
+  }
+
+  #publish(): void {
+    const address = this.#address!;
+    this.#metadata = {
+      pid: process.pid,
+      instanceId: this.instanceId,
+      transport: address.transport,
+      ...(address.transport === 'tcp' ? { host: address.host, port: address.port } : { path: address.path }),
+      protocolVersion: PROTOCOL_VERSION,
+      packageVersion: PACKAGE_VERSION,
+      factoryId: this.#config.factoryId,
+      startedAt: this.startedAt,
+    };
+    writeMetadata(this.#config.paths.metadata, this.#metadata);
+  }
+
+  #accept(socket: Socket): void {
+    // Only a serving daemon takes connections; a draining one has closed its server.
+    this.#connections.add(new DaemonConnection(socket, this));
+  }
+
+  /** Drops connections that missed the handshake deadline or stalled mid-frame. */
+  #sweep(): void {
+    const now = performance.now();
+    const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
+    for (const connection of this.#connections) {
+      if (!connection.isAuthenticated) {
+        if (now - connection.openedAt > handshakeTimeoutMs) connection.destroy(`no handshake within ${handshakeTimeoutMs} ms`);
+      } else if (connection.hasPartialFrame && now - connection.lastProgressAt > stallTimeoutMs) {
+        connection.destroy(`partial frame stalled for over ${stallTimeoutMs} ms`);
+      }
+    }
+  }
+
+  #onReady(): void {
+    this.#log.write(`ready: ${this.#config.name} on ${formatAddress(this.#address!)} (factoryId ${this.#config.factoryId})`);
+    this.#report({ t: 'ready', metadata: this.#metadata! });
+  }
+
+  #unpublish(): void {
+    try {
+      removeMetadataIf(this.#config.paths.metadata, this.instanceId);
+    } catch (error) {
+      this.#log.write(`could not remove metadata: ${(error as Error).message}`);
+    }
+  }
+
+  async #drain(force: boolean): Promise<void> {
+    // Unpublish first: from now on clients see no daemon and start a new one under the lock.
+    this.#unpublish();
+    const serverClosed = new Promise<void>((resolve) => {
+      if (this.#server?.listening) this.#server.close(() => resolve());
+      else resolve();
+    });
+    for (const connection of this.#connections) {
+      if (!connection.isAuthenticated) connection.destroy('daemon is draining');
+    }
+    await this.mailbox.close(force);
+    for (const connection of this.#connections) connection.close();
+    // server.close() calls back once every connection has ended, i.e. flushed its replies.
+    await Promise.race([serverClosed, delay(CLOSE_GRACE_MS)]);
+    this.#stopSweeper();
+  }
+
+  #onFailure(context: DaemonContext): void {
+    const error: WireError = context.error ?? { code: 'ERR_LOOPBACK_SINGLETON', name: 'Error', message: 'unknown failure' };
+    this.#log.write(`failed (${error.code}): ${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`);
+    this.#unpublish();
+    this.#stopSweeper();
+    this.#server?.close();
+    for (const connection of this.#connections) connection.destroy('daemon failed');
+    this.#report({ t: 'failed', error });
+  }
+
+  #stopSweeper(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  #logTransition(event: InspectionEvent): void {
+    if (event.type !== '@xstate.snapshot' || event.actorRef !== this.#actor) return;
+    const value = JSON.stringify((event.snapshot as { value?: unknown }).value);
+    if (value === this.#lastLoggedState) return;
+    this.#lastLoggedState = value;
+    this.#log.write(`state ${value} <- ${event.event.type}`);
+  }
+}
+
+// Deliberately ref'd: the drain must reach `stopped` even when nothing else is left open.
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

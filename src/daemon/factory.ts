@@ -1,0 +1,44 @@
+/**
+ * Creating the hosted object: import the factory module by absolute URL, find the export,
+ * construct a class with `new` or call (and await) a function.
+ */
+import { FactoryError } from '../errors.js';
+import { decodeValue } from '../wire/codec.js';
+
+/** True when `fn` is a class (constructible only with `new`). */
+function isClass(fn: (...args: unknown[]) => unknown): boolean {
+  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+/**
+ * Imports `moduleUrl`, resolves `exportPath` (`default`, `Counter`, `ns.Counter`) and
+ * creates the object with the MessagePack-encoded `encodedArgs`.
+ * @throws the module's or the constructor's own error unchanged, or a {@link FactoryError}
+ *   saying what is missing.
+ */
+export async function createHostedObject(moduleUrl: string, exportPath: string, encodedArgs: Uint8Array): Promise<object> {
+  const namespace = (await import(moduleUrl)) as Record<string, unknown>;
+  let target: unknown = namespace;
+  for (const part of exportPath.split('.')) {
+    target = target === null || target === undefined ? undefined : (target as Record<string, unknown>)[part];
+  }
+  if (target === undefined) {
+    const available = Object.keys(namespace).join(', ') || '(none)';
+    throw new FactoryError(`Module ${moduleUrl} has no export "${exportPath}"; its exports are: ${available}`);
+  }
+  if (typeof target !== 'function') {
+    throw new FactoryError(`Export "${exportPath}" of ${moduleUrl} is a ${typeof target}; expected a class or a function that returns the object`);
+  }
+  const args = decodeValue(encodedArgs);
+  if (!Array.isArray(args)) throw new FactoryError('Factory arguments must be an array');
+  const factory = target as (...args: unknown[]) => unknown;
+  const object = isClass(factory)
+    ? new (factory as unknown as new (...args: unknown[]) => unknown)(...args)
+    : await factory(...args);
+  if (object === null || (typeof object !== 'object' && typeof object !== 'function')) {
+    throw new FactoryError(
+      `Factory "${exportPath}" of ${moduleUrl} returned ${object === null ? 'null' : typeof object}; it must return an object whose methods are to be shared`,
+    );
+  }
+  return object;
+}

@@ -1,0 +1,63 @@
+/**
+ * Binding the daemon's listening socket: 127.0.0.1 on an ephemeral port, or a Unix socket
+ * (a named pipe on Windows) whose name is unique to this daemon instance, so an old daemon
+ * closing its socket can never remove a newer daemon's.
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { LoopbackSingletonError } from '../errors.js';
+import type { Transport } from '../types.js';
+
+/** Where a bound server listens. */
+export type BoundAddress = { readonly transport: 'tcp'; readonly host: string; readonly port: number } | { readonly transport: 'ipc'; readonly path: string };
+
+// sun_path is 108 bytes on Linux and 104 on macOS, NUL included.
+const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
+
+/** The socket path (or pipe name) an `ipc` daemon with `instanceId` uses in `dir`. */
+export function ipcPath(dir: string, instanceId: string): string {
+  const short = instanceId.slice(0, 12);
+  if (process.platform === 'win32') {
+    const hash = createHash('sha256').update(dir).digest('hex').slice(0, 16);
+    return `\\\\.\\pipe\\loopback-singleton-${hash}-${short}`;
+  }
+  return join(dir, `d-${short}.sock`);
+}
+
+/** Creates a server and binds it; resolves once it listens. */
+export function listen(
+  transport: Transport,
+  dir: string,
+  instanceId: string,
+  onConnection: (socket: Socket) => void,
+): Promise<{ server: Server; address: BoundAddress }> {
+  const server = createServer({ noDelay: true }, onConnection);
+  let address: BoundAddress;
+  if (transport === 'tcp') {
+    address = { transport: 'tcp', host: '127.0.0.1', port: 0 };
+  } else {
+    const path = ipcPath(dir, instanceId);
+    if (process.platform !== 'win32' && Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      return Promise.reject(
+        new LoopbackSingletonError(
+          `Unix socket path ${path} is ${Buffer.byteLength(path)} bytes, over the system limit of ${MAX_SOCKET_PATH}; use a shorter runtimeDir or transport 'tcp'`,
+        ),
+      );
+    }
+    address = { transport: 'ipc', path };
+  }
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const onListening = () => {
+      server.off('error', reject);
+      if (address.transport === 'tcp') {
+        const bound = server.address();
+        address = { transport: 'tcp', host: '127.0.0.1', port: typeof bound === 'object' && bound ? bound.port : 0 };
+      }
+      resolve({ server, address });
+    };
+    if (address.transport === 'tcp') server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, onListening);
+    else server.listen({ path: address.path, exclusive: true }, onListening);
+  });
+}

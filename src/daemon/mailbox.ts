@@ -1,0 +1,150 @@
+/**
+ * The mailbox actor's runtime: the only code that touches the hosted object. The mailbox
+ * statechart (machines/mailbox.machine.ts) governs its lifecycle; a p-queue with
+ * concurrency 1 carries the calls, so no two calls on the object ever overlap, async
+ * methods included.
+ */
+import PQueue from 'p-queue';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { isAdmissibleMember, mailboxMachine } from '../../machines/mailbox.machine.js';
+import { errorToWire, type ErrorCode, type WireError } from '../errors.js';
+
+/** Where a call's outcome goes: its connection. Exactly one of the two is called per call. */
+export interface CallSink {
+  replyOk(id: number, result: unknown): void;
+  replyError(id: number, error: WireError): void;
+}
+
+/** One admitted call waiting for (or having) its turn. */
+interface Admitted {
+  readonly sink: CallSink;
+  readonly id: number;
+  readonly method: (...args: unknown[]) => unknown;
+  readonly args: readonly unknown[];
+}
+
+function refusal(code: ErrorCode, name: string, message: string): WireError {
+  return { code, name, message };
+}
+
+/** The hosted object's door: admission policy, sequential execution, queue depth. */
+export class Mailbox {
+  readonly #object: object;
+  readonly #maxQueuedCalls: number;
+  readonly #queue = new PQueue({ concurrency: 1 });
+  /** Admitted calls not yet started, oldest first; a forced close answers them. */
+  readonly #waiting = new Set<Admitted>();
+  readonly #actor: Actor<typeof mailboxMachine>;
+  /** Mirrors the machine's `accepting` state so the per-call check costs a field read. */
+  #accepting = true;
+  #served = 0;
+
+  constructor(object: object, maxQueuedCalls: number) {
+    this.#object = object;
+    this.#maxQueuedCalls = maxQueuedCalls;
+    this.#actor = createActor(
+      mailboxMachine.provide({
+        actors: { awaitIdle: fromPromise(() => this.#queue.onIdle()) },
+        actions: { rejectWaiting: () => this.#rejectWaiting() },
+      }),
+    );
+    this.#actor.subscribe((snapshot) => {
+      this.#accepting = snapshot.value === 'accepting';
+    });
+    this.#actor.start();
+  }
+
+  /** Admitted calls waiting for their turn. */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  /** Calls executing now (0 or 1). */
+  get running(): number {
+    return this.#queue.pending;
+  }
+
+  /** Calls answered (result or thrown error) since boot. */
+  get served(): number {
+    return this.#served;
+  }
+
+  /** The mailbox statechart's state value. */
+  get state(): string {
+    return String(this.#actor.getSnapshot().value);
+  }
+
+  /**
+   * Admits or refuses a call. Refusals are answered at once on `sink`; an admitted call is
+   * answered when it has run. Never throws.
+   */
+  submit(sink: CallSink, id: number, name: string, args: readonly unknown[]): void {
+    if (!this.#accepting) {
+      sink.replyError(id, refusal('ERR_DAEMON_DRAINING', 'DaemonConnectionError', 'The daemon is shutting down and accepts no new calls; the call was not executed'));
+      return;
+    }
+    const method = isAdmissibleMember(this.#object, name);
+    if (method === undefined) {
+      sink.replyError(
+        id,
+        refusal('ERR_METHOD_NOT_ALLOWED', 'MethodNotAllowedError', `"${name}" is not a public method of the hosted object (private, unknown, or not a function)`),
+      );
+      return;
+    }
+    if (this.#queue.size >= this.#maxQueuedCalls) {
+      sink.replyError(
+        id,
+        refusal('ERR_MAILBOX_FULL', 'MailboxFullError', `The mailbox already holds ${this.#maxQueuedCalls} waiting calls (maxQueuedCalls); retry later or raise maxQueuedCalls`),
+      );
+      return;
+    }
+    const call: Admitted = { sink, id, method, args };
+    this.#waiting.add(call);
+    // The task answers the call itself and never rejects, so add()'s promise is not needed.
+    void this.#queue.add(() => this.#run(call));
+  }
+
+  /**
+   * Stops admitting calls. Graceful: resolves once every admitted call has been answered.
+   * Forced: answers waiting calls with ERR_SHUTDOWN_FORCED without running them and resolves
+   * without waiting for the running one. A forced close may follow a graceful one.
+   */
+  close(force: boolean): Promise<void> {
+    this.#actor.send({ type: 'mailbox.close', force });
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.#actor.getSnapshot().status === 'done') {
+          subscription.unsubscribe();
+          resolve();
+        }
+      };
+      const subscription = this.#actor.subscribe({ complete: check, next: check });
+      check();
+    });
+  }
+
+  async #run(call: Admitted): Promise<void> {
+    this.#waiting.delete(call);
+    let result: unknown;
+    try {
+      result = await call.method.apply(this.#object, call.args as unknown[]);
+    } catch (error) {
+      this.#served++;
+      call.sink.replyError(call.id, errorToWire(error, 'ERR_REMOTE'));
+      return;
+    }
+    this.#served++;
+    call.sink.replyOk(call.id, result);
+  }
+
+  #rejectWaiting(): void {
+    this.#queue.clear();
+    for (const call of this.#waiting) {
+      call.sink.replyError(
+        call.id,
+        refusal('ERR_SHUTDOWN_FORCED', 'LoopbackSingletonError', 'The daemon was shut down with force before this call ran; it was not executed'),
+      );
+    }
+    this.#waiting.clear();
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What a spawner tells a new daemon (over the spawn IPC channel) and what the daemon
+ * answers. Shared by src/client/spawn.ts and src/daemon/main.ts.
+ */
+import type { WireError } from '../errors.js';
+import type { DaemonMetadata, RuntimePaths, Transport } from '../types.js';
+
+/** Everything a daemon needs to boot. Every field is already validated by the spawner. */
+export interface DaemonConfig {
+  readonly name: string;
+  readonly paths: RuntimePaths;
+  /** The factory module as an absolute URL, and the export path (`default`, `ns.Counter`). */
+  readonly factory: { readonly module: string; readonly export: string };
+  /** The factory arguments, MessagePack-encoded as one array. */
+  readonly args: Uint8Array;
+  readonly factoryId: string;
+  readonly transport: Transport;
+  readonly idleTtlMs: number;
+  readonly maxFrameBytes: number;
+  readonly maxQueuedCalls: number;
+  /** A connection that has not authenticated within this long is dropped. */
+  readonly handshakeTimeoutMs: number;
+  /** A connection whose partial frame makes no progress for this long is dropped. */
+  readonly stallTimeoutMs: number;
+  /** The most each boot step (import + construct, bind, publish) may take. */
+  readonly bootTimeoutMs: number;
+}
+
+/** Spawner -> daemon, the first and only message on the spawn channel. */
+export interface ConfigMessage {
+  readonly t: 'config';
+  readonly config: DaemonConfig;
+}
+
+/** Daemon -> spawner: the outcome of booting. The daemon then closes the channel. */
+export type BootReport =
+  | { readonly t: 'ready'; readonly metadata: DaemonMetadata }
+  | { readonly t: 'failed'; readonly error: WireError };
+
+/** Why `value` is not a usable config message, or undefined when it is. */
+export function invalidConfigReason(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'not an object';
+  const message = value as Partial<ConfigMessage>;
+  if (message.t !== 'config' || typeof message.config !== 'object' || message.config === null) {
+    return 'not a config message';
+  }
+  const c = message.config as unknown as Record<string, unknown>;
+  for (const key of ['name', 'factoryId', 'transport'] as const) {
+    if (typeof c[key] !== 'string') return `\`${key}\` is not a string`;
+  }
+  for (const key of ['idleTtlMs', 'maxFrameBytes', 'maxQueuedCalls', 'handshakeTimeoutMs', 'stallTimeoutMs', 'bootTimeoutMs'] as const) {
+    if (typeof c[key] !== 'number' || !((c[key] as number) >= 0)) return `\`${key}\` is not a number >= 0`;
+  }
+  if (!(c.args instanceof Uint8Array)) return '`args` is not bytes';
+  const factory = c.factory as Record<string, unknown> | undefined;
+  if (typeof factory?.module !== 'string' || typeof factory.export !== 'string') return '`factory` is incomplete';
+  const paths = c.paths as Record<string, unknown> | undefined;
+  if (typeof paths?.dir !== 'string' || typeof paths.metadata !== 'string' || typeof paths.log !== 'string' || typeof paths.token !== 'string') {
+    return '`paths` is incomplete';
+  }
+  return undefined;
+}

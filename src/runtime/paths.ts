@@ -1,0 +1,63 @@
+/**
+ * Where a singleton's runtime files live: the root resolution order of API.md and the
+ * rules for names. Pure path arithmetic, no I/O beyond checking whether
+ * `$XDG_RUNTIME_DIR` is usable.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { RuntimePaths } from '../types.js';
+
+const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Why `name` is not a valid singleton name, or undefined when it is. */
+export function invalidNameReason(name: unknown): string | undefined {
+  if (typeof name !== 'string') return `expected a string, got ${typeof name}`;
+  if (!NAME_PATTERN.test(name)) {
+    return `expected 1-64 characters of [A-Za-z0-9._-], got ${JSON.stringify(name)}`;
+  }
+  if (name === '.' || name === '..') return `${JSON.stringify(name)} is not a directory name`;
+  return undefined;
+}
+
+/** True when `dir` exists, is a directory and we may write to it. */
+function isUsableDir(dir: string): boolean {
+  try {
+    if (!statSync(dir).isDirectory()) return false;
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The runtime root, in API.md's order: `runtimeDir` option, env
+ * `LOOPBACK_SINGLETON_RUNTIME_DIR`, `%LOCALAPPDATA%\loopback-singleton` (Windows),
+ * `$XDG_RUNTIME_DIR/loopback-singleton` when usable, else `~/.cache/loopback-singleton`.
+ */
+export function resolveRuntimeRoot(
+  runtimeDir?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): string {
+  if (runtimeDir !== undefined) return resolve(runtimeDir);
+  const fromEnv = env.LOOPBACK_SINGLETON_RUNTIME_DIR;
+  if (fromEnv) return resolve(fromEnv);
+  if (platform === 'win32' && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, 'loopback-singleton');
+  const xdg = env.XDG_RUNTIME_DIR;
+  if (xdg && isAbsolute(xdg) && isUsableDir(xdg)) return join(xdg, 'loopback-singleton');
+  return join(homedir(), '.cache', 'loopback-singleton');
+}
+
+/** The runtime files of singleton `name` under `root` (absolute). */
+export function runtimePaths(root: string, name: string): RuntimePaths {
+  const dir = join(root, name);
+  return {
+    dir,
+    metadata: join(dir, 'metadata.json'),
+    token: join(dir, 'token'),
+    lock: join(dir, 'spawn.lock'),
+    log: join(dir, 'daemon.log'),
+  };
+}

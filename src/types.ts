@@ -1,0 +1,64 @@
+/**
+ * Shapes shared by the client, the daemon and the wire.
+ */
+
+/** The transport a daemon listens on. */
+export type Transport = 'tcp' | 'ipc';
+
+/** Absolute paths of one singleton's runtime files. */
+export interface RuntimePaths {
+  /** `<root>/<name>/`, mode 0700. */
+  readonly dir: string;
+  /** `metadata.json`: where the live daemon listens and who it is. */
+  readonly metadata: string;
+  /** `token`: the per-user secret, mode 0600. */
+  readonly token: string;
+  /** The directory proper-lockfile creates while a start is in progress. */
+  readonly lock: string;
+  /** `daemon.log`: the daemon's output and lifecycle transitions. */
+  readonly log: string;
+}
+
+/** What `metadata.json` holds: enough to find, trust and identify the live daemon. */
+export interface DaemonMetadata {
+  readonly pid: number;
+  /** Random per daemon process; a daemon deletes only metadata carrying its own. */
+  readonly instanceId: string;
+  readonly transport: Transport;
+  /** For `tcp`: always 127.0.0.1. */
+  readonly host?: string;
+  /** For `tcp`: the ephemeral port. */
+  readonly port?: number;
+  /** For `ipc`: the Unix socket path or Windows pipe name. */
+  readonly path?: string;
+  readonly protocolVersion: number;
+  readonly packageVersion: string;
+  readonly factoryId: string;
+  /** Epoch ms. */
+  readonly startedAt: number;
+}
+
+/** A daemon's live state, as `ping()` returns it. */
+export interface DaemonInfo {
+  readonly pid: number;
+  readonly instanceId: string;
+  /** Open authenticated connections. */
+  readonly active: number;
+  /** Accepted calls waiting for their turn. */
+  readonly queued: number;
+  /** Calls executing now (0 or 1). */
+  readonly running: number;
+  /** The daemon statechart's current state value, as xstate gives it. */
+  readonly state: string | Record<string, unknown>;
+  readonly protocolVersion: number;
+  readonly packageVersion: string;
+  readonly factoryId: string;
+  /** Epoch ms. */
+  readonly startedAt: number;
+  /** Calls answered since boot (results and remote errors). */
+  readonly callsServed: number;
+  readonly transport: Transport;
+  /** `127.0.0.1:<port>` for tcp, the socket path for ipc. */
+  readonly address: string;
+  readonly idleTtlMs: number;
+}

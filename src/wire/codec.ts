@@ -1,0 +1,137 @@
+/**
+ * The frame codec: a 4-byte big-endian unsigned payload length, then a MessagePack payload.
+ * This module and its decoder are the only places msgpackr is used.
+ */
+import { Packr, RESERVE_START_SPACE } from 'msgpackr';
+import { ProtocolError } from '../errors.js';
+
+/** Bytes of the length prefix in front of every payload. */
+export const HEADER_BYTES = 4;
+
+/** Default largest frame (header excluded) either side sends or accepts: 16 MiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+// Standard MessagePack (no msgpackr records), so that a client in another language can
+// speak the protocol: maps decode as plain objects.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+// msgpackr can leave room in front of the payload it writes; the header goes there, so a
+// frame is one buffer and is never copied to be prefixed.
+const RESERVE_HEADER = RESERVE_START_SPACE | HEADER_BYTES;
+
+/**
+ * Encodes one message as a complete frame (header + payload).
+ * @throws {ProtocolError} `ERR_FRAME_TOO_LARGE` when the payload exceeds `maxFrameBytes`;
+ *   `ERR_PROTOCOL` when the value cannot be encoded (a symbol, a cyclic structure).
+ */
+export function encodeFrame(message: unknown, maxFrameBytes: number): Buffer {
+  let frame: Buffer;
+  try {
+    frame = packr.pack(message, RESERVE_HEADER);
+  } catch (error) {
+    throw new ProtocolError(`Cannot encode message: ${(error as Error).message}`, { cause: error });
+  }
+  const payloadBytes = frame.length - HEADER_BYTES;
+  if (payloadBytes > maxFrameBytes) {
+    throw new ProtocolError(
+      `Frame of ${payloadBytes} bytes exceeds maxFrameBytes (${maxFrameBytes}); send less data per call or raise maxFrameBytes on every client`,
+      { code: 'ERR_FRAME_TOO_LARGE' },
+    );
+  }
+  frame.writeUInt32BE(payloadBytes, 0);
+  return frame;
+}
+
+/** Encodes a value on its own (no header), for data carried inside messages. */
+export function encodeValue(value: unknown): Buffer {
+  try {
+    return packr.pack(value);
+  } catch (error) {
+    throw new ProtocolError(`Cannot encode value: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Decodes one payload; the payload must hold exactly one value. */
+export function decodeValue(payload: Uint8Array): unknown {
+  try {
+    return packr.unpack(payload);
+  } catch (error) {
+    throw new ProtocolError(`Malformed MessagePack payload: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Splits a byte stream into payloads. The cap is checked on the header, before any of the
+ * payload is buffered. A frame that arrives whole inside one chunk is decoded in place;
+ * only a frame split across chunks is copied, once, into a buffer of its exact size.
+ */
+export class FrameDecoder {
+  readonly #maxFrameBytes: number;
+  /** Header bytes received so far of a header split across chunks. */
+  readonly #header = Buffer.allocUnsafe(HEADER_BYTES);
+  #headerFill = 0;
+  /** The payload being assembled across chunks, or undefined between frames. */
+  #partial: Buffer | undefined;
+  #partialFill = 0;
+
+  constructor(maxFrameBytes: number) {
+    this.#maxFrameBytes = maxFrameBytes;
+  }
+
+  /** True while a frame has started but not fully arrived. */
+  get hasPartialFrame(): boolean {
+    return this.#headerFill > 0 || this.#partial !== undefined;
+  }
+
+  /**
+   * Feeds a chunk; calls `onPayload` for each complete payload, in order. Decoding the
+   * payload is left to the caller so it can handle each message's errors on its own.
+   * @throws {ProtocolError} on a header announcing more than `maxFrameBytes`; the decoder
+   *   is then unusable and the connection must be closed.
+   */
+  push(chunk: Buffer, onPayload: (payload: Buffer) => void): void {
+    let offset = 0;
+    const end = chunk.length;
+    while (offset < end) {
+      if (this.#partial !== undefined) {
+        const take = Math.min(end - offset, this.#partial.length - this.#partialFill);
+        chunk.copy(this.#partial, this.#partialFill, offset, offset + take);
+        this.#partialFill += take;
+        offset += take;
+        if (this.#partialFill < this.#partial.length) return;
+        const payload = this.#partial;
+        this.#partial = undefined;
+        onPayload(payload);
+        continue;
+      }
+      let length: number;
+      if (this.#headerFill === 0 && end - offset >= HEADER_BYTES) {
+        length = chunk.readUInt32BE(offset);
+        offset += HEADER_BYTES;
+      } else {
+        const take = Math.min(end - offset, HEADER_BYTES - this.#headerFill);
+        chunk.copy(this.#header, this.#headerFill, offset, offset + take);
+        this.#headerFill += take;
+        offset += take;
+        if (this.#headerFill < HEADER_BYTES) return;
+        this.#headerFill = 0;
+        length = this.#header.readUInt32BE(0);
+      }
+      if (length > this.#maxFrameBytes) {
+        throw new ProtocolError(
+          `Incoming frame announces ${length} bytes, over maxFrameBytes (${this.#maxFrameBytes})`,
+          { code: 'ERR_FRAME_TOO_LARGE' },
+        );
+      }
+      if (length === 0) throw new ProtocolError('Incoming frame has an empty payload');
+      if (end - offset >= length) {
+        const payload = chunk.subarray(offset, offset + length);
+        offset += length;
+        onPayload(payload);
+      } else {
+        this.#partial = Buffer.allocUnsafe(length);
+        this.#partialFill = 0;
+      }
+    }
+  }
+}

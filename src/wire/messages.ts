@@ -1,0 +1,162 @@
+/**
+ * The message union that travels inside frames, keyed on `t`. docs/PROTOCOL.md describes
+ * the same shapes for implementers in other languages; keep the two in step.
+ */
+import { ProtocolError, type WireError } from '../errors.js';
+import type { DaemonInfo } from '../types.js';
+
+/** Client -> daemon, first message: protocol version and the client's nonce. */
+export interface HelloMessage {
+  readonly t: 'hello';
+  readonly v: number;
+  readonly pkg: string;
+  readonly nonce: Uint8Array;
+}
+
+/** Daemon -> client: the daemon's nonce and its proof over both nonces. */
+export interface ChallengeMessage {
+  readonly t: 'challenge';
+  readonly v: number;
+  readonly pkg: string;
+  readonly nonce: Uint8Array;
+  readonly proof: Uint8Array;
+}
+
+/** Client -> daemon: the client's proof over both nonces. */
+export interface AuthMessage {
+  readonly t: 'auth';
+  readonly proof: Uint8Array;
+}
+
+/** Daemon -> client: the handshake succeeded. */
+export interface WelcomeMessage {
+  readonly t: 'welcome';
+  readonly info: DaemonInfo;
+}
+
+/** Client -> daemon: call `m` on the hosted object with arguments `a`. */
+export interface CallMessage {
+  readonly t: 'call';
+  readonly id: number;
+  readonly m: string;
+  readonly a: readonly unknown[];
+}
+
+/** Client -> daemon: ask for the daemon's live info. */
+export interface PingMessage {
+  readonly t: 'ping';
+  readonly id: number;
+}
+
+/** Client -> daemon: drain and exit. */
+export interface ShutdownMessage {
+  readonly t: 'shutdown';
+  readonly id: number;
+  readonly force: boolean;
+}
+
+/** Daemon -> client: the result of request `id`. */
+export interface ReplyMessage {
+  readonly t: 'reply';
+  readonly id: number;
+  readonly r: unknown;
+}
+
+/**
+ * Either direction: request `id` failed, or (with `id` null) the connection is being closed
+ * for the reason given.
+ */
+export interface ErrorMessage {
+  readonly t: 'error';
+  readonly id: number | null;
+  readonly e: WireError;
+}
+
+/** Every message a client may send. */
+export type ClientMessage = HelloMessage | AuthMessage | CallMessage | PingMessage | ShutdownMessage;
+/** Every message a daemon may send. */
+export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | ErrorMessage;
+
+/** Length in bytes of each side's handshake nonce. */
+export const NONCE_BYTES = 32;
+
+function fail(what: string): never {
+  throw new ProtocolError(`Invalid message: ${what}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isId(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isBytes(value: unknown, length?: number): value is Uint8Array {
+  return value instanceof Uint8Array && (length === undefined || value.length === length);
+}
+
+/**
+ * Checks that a decoded value is a message a client may send; anything else throws.
+ * @throws {ProtocolError} `ERR_UNKNOWN_MESSAGE` for an unknown `t`, `ERR_PROTOCOL` otherwise.
+ */
+export function parseClientMessage(value: unknown): ClientMessage {
+  if (!isRecord(value)) fail('expected a map with a string field `t`');
+  switch (value.t) {
+    case 'call':
+      if (!isId(value.id)) fail('`call.id` must be a non-negative integer');
+      if (typeof value.m !== 'string') fail('`call.m` must be a string');
+      if (!Array.isArray(value.a)) fail('`call.a` must be an array');
+      return value as unknown as CallMessage;
+    case 'ping':
+      if (!isId(value.id)) fail('`ping.id` must be a non-negative integer');
+      return value as unknown as PingMessage;
+    case 'hello':
+      if (typeof value.v !== 'number') fail('`hello.v` must be a number');
+      if (!isBytes(value.nonce, NONCE_BYTES)) fail(`\`hello.nonce\` must be ${NONCE_BYTES} bytes`);
+      return value as unknown as HelloMessage;
+    case 'auth':
+      if (!isBytes(value.proof)) fail('`auth.proof` must be bytes');
+      return value as unknown as AuthMessage;
+    case 'shutdown':
+      if (!isId(value.id)) fail('`shutdown.id` must be a non-negative integer');
+      return { t: 'shutdown', id: value.id, force: value.force === true };
+    default:
+      throw new ProtocolError(`Unknown message type ${JSON.stringify(String(value.t))}`, {
+        code: 'ERR_UNKNOWN_MESSAGE',
+      });
+  }
+}
+
+/**
+ * Checks that a decoded value is a message a daemon may send.
+ * @throws {ProtocolError} as {@link parseClientMessage}.
+ */
+export function parseDaemonMessage(value: unknown): DaemonMessage {
+  if (!isRecord(value)) fail('expected a map with a string field `t`');
+  switch (value.t) {
+    case 'reply':
+      if (!isId(value.id)) fail('`reply.id` must be a non-negative integer');
+      return value as unknown as ReplyMessage;
+    case 'error': {
+      if (value.id !== null && !isId(value.id)) fail('`error.id` must be null or a non-negative integer');
+      const e = value.e;
+      if (!isRecord(e) || typeof e.code !== 'string' || typeof e.message !== 'string') {
+        fail('`error.e` must be a map with string `code` and `message`');
+      }
+      return value as unknown as ErrorMessage;
+    }
+    case 'challenge':
+      if (typeof value.v !== 'number') fail('`challenge.v` must be a number');
+      if (!isBytes(value.nonce, NONCE_BYTES)) fail(`\`challenge.nonce\` must be ${NONCE_BYTES} bytes`);
+      if (!isBytes(value.proof)) fail('`challenge.proof` must be bytes');
+      return value as unknown as ChallengeMessage;
+    case 'welcome':
+      if (!isRecord(value.info)) fail('`welcome.info` must be a map');
+      return value as unknown as WelcomeMessage;
+    default:
+      throw new ProtocolError(`Unknown message type ${JSON.stringify(String(value.t))}`, {
+        code: 'ERR_UNKNOWN_MESSAGE',
+      });
+  }
+}
