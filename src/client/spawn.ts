@@ -89,7 +89,7 @@ export function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<Sp
   const daemon = child;
   return new Promise<SpawnedDaemon>((resolve, reject) => {
     let settled = false;
-    const finish = (error: LoopbackSingletonError | undefined, metadata?: DaemonMetadata) => {
+    const finish = (error: LoopbackSingletonError | undefined, metadata?: DaemonMetadata, kill = false) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -99,7 +99,8 @@ export function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<Sp
       if (daemon.connected) daemon.disconnect();
       daemon.unref();
       if (error) {
-        if (daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
+        // A daemon that reported its failure exits by itself; one that is late is killed.
+        if (kill && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
         reject(error);
       } else {
         resolve({ pid: daemon.pid!, metadata: metadata! });
@@ -125,6 +126,8 @@ export function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<Sp
         new ConnectionFailedError(
           `The daemon did not become ready within ${timeoutMs} ms; it was killed. See ${config.paths.log}`,
         ),
+        undefined,
+        true,
       );
     }, timeoutMs);
     daemon.on('message', onMessage);

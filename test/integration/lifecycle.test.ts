@@ -1,0 +1,126 @@
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { spawnDaemon } from '../../dist/src/client/spawn.js';
+import { DaemonConnectionError, LoopbackSingletonError } from '../../dist/src/errors.js';
+import { readMetadata } from '../../dist/src/runtime/metadata.js';
+import { daemonConfig, freshRuntime, isAlive, rawHandshake, RawPeer, startDaemon, waitForExit } from '../support/daemon.js';
+
+describe('daemon lifecycle', () => {
+  it('publishes valid metadata, and a daemon nobody connects to exits after its TTL and unpublishes', async () => {
+    const daemon = await startDaemon({ idleTtlMs: 300 });
+    const read = readMetadata(daemon.paths.metadata);
+    expect(read.status).toBe('valid');
+    expect(read.status === 'valid' && read.metadata).toMatchObject({ pid: daemon.pid, transport: 'tcp', host: '127.0.0.1' });
+    expect(lstatSync(daemon.paths.metadata).mode & 0o777).toBe(0o600);
+    await waitForExit(daemon.pid);
+    expect(existsSync(daemon.paths.metadata)).toBe(false);
+    const log = readFileSync(daemon.paths.log, 'utf8');
+    expect(log).toContain('state "draining" <- xstate.after.idleTtl');
+    expect(log).toContain('exit 0 (stopped)');
+  });
+
+  it('an open authenticated connection keeps the daemon alive; closing it starts the countdown', async () => {
+    const daemon = await startDaemon({ idleTtlMs: 200 });
+    const connection = await daemon.connect();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(isAlive(daemon.pid)).toBe(true);
+    expect((await connection.ping()).state).toEqual({ serving: 'busy' });
+    connection.close();
+    await waitForExit(daemon.pid);
+  });
+
+  it('a silent unauthenticated peer does not keep the daemon alive', async () => {
+    const daemon = await startDaemon({ idleTtlMs: 300, handshakeTimeoutMs: 60_000 });
+    const peer = await RawPeer.open(daemon.metadata);
+    await waitForExit(daemon.pid);
+    await peer.closed;
+  });
+
+  it('an authenticated peer stuck on a partial frame is dropped, and the daemon then idles out', async () => {
+    const daemon = await startDaemon({ idleTtlMs: 300, stallTimeoutMs: 300 });
+    const peer = await RawPeer.open(daemon.metadata);
+    await rawHandshake(peer, daemon.token);
+    // A header announcing 100 bytes, then only 10 of them, then silence.
+    const partial = Buffer.alloc(14);
+    partial.writeUInt32BE(100, 0);
+    peer.write(partial);
+    await peer.closed;
+    await waitForExit(daemon.pid);
+    expect(readFileSync(daemon.paths.log, 'utf8')).toContain('partial frame stalled');
+  });
+
+  it('graceful shutdown answers every accepted call in order, refuses later ones, and exits', async () => {
+    const daemon = await startDaemon();
+    const caller = await daemon.connect();
+    const accepted = Array.from({ length: 20 }, (_, i) => caller.call('hold', [10, i]));
+    const admin = await daemon.connect();
+    await admin.ping(); // the 20 calls were written before this ping, so they are all queued
+    await admin.shutdown(false);
+    const late = await caller.call('inc', []).catch((e: unknown) => e);
+    expect(await Promise.all(accepted)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(late).toBeInstanceOf(DaemonConnectionError);
+    expect((late as DaemonConnectionError).code).toBe('ERR_DAEMON_DRAINING');
+    await waitForExit(daemon.pid);
+    expect(existsSync(daemon.paths.metadata)).toBe(false);
+  });
+
+  it('forced shutdown rejects the queued calls without running them', async () => {
+    const daemon = await startDaemon();
+    const caller = await daemon.connect();
+    const running = caller.call('hold', [400, 'running']).catch((e: unknown) => e);
+    const queued = Array.from({ length: 5 }, () => caller.call('inc', []).catch((e: unknown) => e));
+    const admin = await daemon.connect();
+    await admin.ping();
+    await admin.shutdown(true);
+    for (const outcome of await Promise.all(queued)) {
+      expect(outcome).toBeInstanceOf(LoopbackSingletonError);
+      expect((outcome as LoopbackSingletonError).code).toBe('ERR_SHUTDOWN_FORCED');
+    }
+    // The running call is not waited for: its caller learns the daemon went away.
+    expect(await running).toBeInstanceOf(DaemonConnectionError);
+    await waitForExit(daemon.pid);
+    expect(existsSync(daemon.paths.metadata)).toBe(false);
+  });
+
+  it('a draining daemon never deletes the metadata another daemon wrote', async () => {
+    const runtime = freshRuntime();
+    const old = await startDaemon({}, runtime);
+    const oldConnection = await old.connect();
+    // A second daemon publishes over the same runtime dir (as a replacement would).
+    const replacement = await spawnDaemon(daemonConfig(runtime.paths), 15_000);
+    try {
+      await oldConnection.shutdown(false);
+      await waitForExit(old.pid);
+      const read = readMetadata(runtime.paths.metadata);
+      expect(read.status === 'valid' && read.metadata.instanceId).toBe(replacement.metadata.instanceId);
+    } finally {
+      process.kill(replacement.pid, 'SIGTERM');
+      await waitForExit(replacement.pid);
+    }
+    expect(existsSync(runtime.paths.metadata)).toBe(false);
+  });
+
+  it('SIGTERM drains like a graceful shutdown', async () => {
+    const daemon = await startDaemon();
+    const caller = await daemon.connect();
+    const accepted = caller.call('hold', [200, 'finished']);
+    await caller.ping();
+    process.kill(daemon.pid, 'SIGTERM');
+    expect(await accepted).toBe('finished');
+    await waitForExit(daemon.pid);
+    expect(existsSync(daemon.paths.metadata)).toBe(false);
+  });
+
+  it('transport ipc: a private Unix socket that works and is removed on exit', async () => {
+    const daemon = await startDaemon({ transport: 'ipc' });
+    expect(daemon.metadata.transport).toBe('ipc');
+    const socketPath = daemon.metadata.path!;
+    expect(lstatSync(socketPath).isSocket()).toBe(true);
+    const connection = await daemon.connect();
+    expect(await Promise.all([connection.call('inc', []), connection.call('inc', [])])).toEqual([1, 2]);
+    expect((await connection.ping()).address).toBe(socketPath);
+    await connection.shutdown(false);
+    await waitForExit(daemon.pid);
+    expect(existsSync(socketPath)).toBe(false);
+  });
+});
