@@ -99,16 +99,18 @@ export const daemonMachine = setup({
       error: (_, params: { error: unknown; code: string }) => toWireError(params.error, params.code),
     }),
     recordBootTimeout: assign({
-      error: () => ({
-        code: 'ERR_FACTORY',
-        name: 'FactoryError',
-        message: 'The daemon did not finish starting within its boot timeout (the factory may be hanging)',
+      error: (_, params: { step: string; code: string }) => ({
+        code: params.code,
+        name: 'Error',
+        message: `The daemon did not finish ${params.step} within its boot timeout`,
       }),
     }),
   },
   guards: {
     hasNoConnections: ({ context }) => context.active === 0,
-    isForced: (_, params: { force: boolean }) => params.force,
+    hasConnections: ({ context }) => context.active > 0,
+    /** A forced shutdown while the drain is still graceful. */
+    isEscalation: ({ context }, params: { force: boolean }) => params.force && !context.force,
   },
   delays: {
     /** How long the daemon waits with zero connections before draining. */
@@ -121,6 +123,9 @@ export const daemonMachine = setup({
   initial: 'booting',
   context: { active: 0, force: false, stopReason: undefined, error: undefined },
   on: {
+    // Counted in every state: the count must be right whenever serving begins or resumes.
+    'connection.opened': { actions: 'recordOpened' },
+    'connection.closed': { actions: 'recordClosed' },
     'daemon.crashed': {
       target: '.failed',
       actions: { type: 'recordCrash', params: ({ event }) => ({ error: event.error }) },
@@ -134,7 +139,12 @@ export const daemonMachine = setup({
         onDone: 'binding',
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_FACTORY' }) } },
       },
-      after: { bootTimeout: { target: 'failed', actions: 'recordBootTimeout' } },
+      after: {
+        bootTimeout: {
+          target: 'failed',
+          actions: { type: 'recordBootTimeout', params: { step: 'creating the object (the factory is hanging)', code: 'ERR_FACTORY' } },
+        },
+      },
     },
     binding: {
       invoke: {
@@ -143,7 +153,12 @@ export const daemonMachine = setup({
         onDone: 'publishing',
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_CONNECTION_FAILED' }) } },
       },
-      after: { bootTimeout: { target: 'failed', actions: 'recordBootTimeout' } },
+      after: {
+        bootTimeout: {
+          target: 'failed',
+          actions: { type: 'recordBootTimeout', params: { step: 'binding its socket', code: 'ERR_CONNECTION_FAILED' } },
+        },
+      },
     },
     publishing: {
       invoke: {
@@ -152,14 +167,18 @@ export const daemonMachine = setup({
         onDone: 'serving',
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
       },
-      after: { bootTimeout: { target: 'failed', actions: 'recordBootTimeout' } },
+      after: {
+        bootTimeout: {
+          target: 'failed',
+          actions: { type: 'recordBootTimeout', params: { step: 'publishing its metadata', code: 'ERR_LOOPBACK_SINGLETON' } },
+        },
+      },
     },
     serving: {
       entry: 'reportReady',
       initial: 'idle',
       on: {
         'connection.opened': { target: '.busy', actions: 'recordOpened' },
-        'connection.closed': { actions: 'recordClosed' },
         'shutdown.requested': {
           target: 'draining',
           actions: { type: 'recordShutdown', params: ({ event }) => ({ force: event.force }) },
@@ -167,6 +186,7 @@ export const daemonMachine = setup({
       },
       states: {
         idle: {
+          always: { guard: 'hasConnections', target: 'busy' },
           after: { idleTtl: { target: '#daemon.draining', actions: 'recordIdle' } },
         },
         busy: {
@@ -183,10 +203,8 @@ export const daemonMachine = setup({
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
       },
       on: {
-        'connection.opened': { actions: 'recordOpened' },
-        'connection.closed': { actions: 'recordClosed' },
         'shutdown.requested': {
-          guard: { type: 'isForced', params: ({ event }) => ({ force: event.force }) },
+          guard: { type: 'isEscalation', params: ({ event }) => ({ force: event.force }) },
           actions: ['recordForce', 'escalateDrain'],
         },
       },

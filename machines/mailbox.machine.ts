@@ -71,7 +71,7 @@ export const mailboxMachine = setup({
       },
     },
     draining: {
-      invoke: { id: 'awaitIdle', src: 'awaitIdle', onDone: 'closed' },
+      invoke: { id: 'awaitIdle', src: 'awaitIdle', onDone: 'closed', onError: 'closed' },
       on: {
         'mailbox.close': { guard: 'isForced', target: 'closed', actions: 'rejectWaiting' },
       },

@@ -13,6 +13,8 @@ export const ErrorCodes = {
   ERR_LOOPBACK_SINGLETON: 'LoopbackSingletonError',
   /** Queued call dropped because the daemon was shut down with `force`. */
   ERR_SHUTDOWN_FORCED: 'LoopbackSingletonError',
+  /** The caller stopped waiting (`callTimeoutMs`); the call still runs in its turn. */
+  ERR_CALL_TIMEOUT: 'LoopbackSingletonError',
   /** Could not reach the daemon, or the connection broke. */
   ERR_DAEMON_CONNECTION: 'DaemonConnectionError',
   /** The daemon process went away while calls were in flight. */
@@ -206,6 +208,24 @@ export function errorToWire(error: unknown, fallbackCode: ErrorCode = 'ERR_REMOT
     };
   }
   return { code: fallbackCode, name: 'Error', message: describeThrown(error), stack: undefined };
+}
+
+/**
+ * Serialises what a hosted method threw: always `ERR_REMOTE`, whatever the thrown value is
+ * (even one of this package's own errors: the call did run), its own code kept aside.
+ */
+export function remoteErrorToWire(error: unknown): WireError {
+  if (error instanceof Error) {
+    const own = (error as { code?: unknown }).code;
+    return {
+      code: 'ERR_REMOTE',
+      name: error.name,
+      message: error.message,
+      stack: error.stack,
+      remoteCode: typeof own === 'string' || typeof own === 'number' ? own : undefined,
+    };
+  }
+  return { code: 'ERR_REMOTE', name: 'Error', message: describeThrown(error), stack: undefined };
 }
 
 /** Rebuilds an error received from the wire as the class its code names. */

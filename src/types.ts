@@ -61,4 +61,8 @@ export interface DaemonInfo {
   /** `127.0.0.1:<port>` for tcp, the socket path for ipc. */
   readonly address: string;
   readonly idleTtlMs: number;
+  /** The largest frame this daemon accepts. */
+  readonly maxFrameBytes: number;
+  /** The factory module URL and export the object was made from. */
+  readonly factory: string;
 }

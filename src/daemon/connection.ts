@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import { errorToWire, ProtocolError, type WireError } from '../errors.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
 import { decodeValue, encodeFrame, FrameDecoder } from '../wire/codec.js';
-import { parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
+import { isNonce, parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import { PROTOCOL_VERSION, PACKAGE_VERSION } from '../version.js';
 import type { DaemonInfo } from '../types.js';
 import type { CallSink, Mailbox } from './mailbox.js';
@@ -85,7 +85,18 @@ export class DaemonConnection implements CallSink {
   }
 
   replyError(id: number, error: WireError): void {
-    this.#send({ t: 'error', id, e: error });
+    if (this.#phase === 'closed') return;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame({ t: 'error', id, e: error }, this.#host.maxFrameBytes);
+    } catch {
+      // The error itself is too large (a huge message or stack): send it cut down.
+      frame = encodeFrame(
+        { t: 'error', id, e: { ...error, message: error.message.slice(0, 1000), stack: undefined, remoteCode: undefined } },
+        this.#host.maxFrameBytes,
+      );
+    }
+    this.#write(frame);
   }
 
   /** Writes out everything batched during this tick. */
@@ -161,6 +172,7 @@ export class DaemonConnection implements CallSink {
         });
         return;
       }
+      if (!isNonce(message.nonce)) throw new ProtocolError('Invalid message: `hello.nonce` must be 32 bytes');
       this.#clientNonce = message.nonce;
       this.#daemonNonce = createNonce();
       this.#phase = 'auth';
@@ -189,7 +201,8 @@ export class DaemonConnection implements CallSink {
   #protocolFailure(error: unknown): void {
     const wire = error instanceof ProtocolError ? errorToWire(error) : errorToWire(new ProtocolError(String((error as Error)?.message ?? error)));
     this.#host.log(`closing connection on protocol error ${wire.code}: ${wire.message}`);
-    this.close(wire);
+    // The peer may not be authenticated: tell it what was wrong, not where in our code.
+    this.close({ code: wire.code, name: wire.name, message: wire.message });
   }
 
   #send(message: DaemonMessage): void {

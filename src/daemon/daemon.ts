@@ -116,6 +116,8 @@ export class Daemon implements ConnectionHost {
       transport: this.#config.transport,
       address: this.#address ? formatAddress(this.#address) : '',
       idleTtlMs: this.#config.idleTtlMs,
+      maxFrameBytes: this.#config.maxFrameBytes,
+      factory: `${this.#config.factory.module}:${this.#config.factory.export}`,
     };
   }
 

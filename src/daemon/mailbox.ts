@@ -5,9 +5,9 @@
  * methods included.
  */
 import PQueue from 'p-queue';
-import { createActor, fromPromise, type Actor } from 'xstate';
+import { createActor, fromPromise, toPromise, type Actor } from 'xstate';
 import { isAdmissibleMember, mailboxMachine } from '../../machines/mailbox.machine.js';
-import { errorToWire, type ErrorCode, type WireError } from '../errors.js';
+import { remoteErrorToWire, type ErrorCode, type WireError } from '../errors.js';
 
 /** Where a call's outcome goes: its connection. Exactly one of the two is called per call. */
 export interface CallSink {
@@ -111,16 +111,7 @@ export class Mailbox {
    */
   close(force: boolean): Promise<void> {
     this.#actor.send({ type: 'mailbox.close', force });
-    return new Promise((resolve) => {
-      const check = () => {
-        if (this.#actor.getSnapshot().status === 'done') {
-          subscription.unsubscribe();
-          resolve();
-        }
-      };
-      const subscription = this.#actor.subscribe({ complete: check, next: check });
-      check();
-    });
+    return toPromise(this.#actor).then(() => undefined);
   }
 
   async #run(call: Admitted): Promise<void> {
@@ -130,7 +121,7 @@ export class Mailbox {
       result = await call.method.apply(this.#object, call.args as unknown[]);
     } catch (error) {
       this.#served++;
-      call.sink.replyError(call.id, errorToWire(error, 'ERR_REMOTE'));
+      call.sink.replyError(call.id, remoteErrorToWire(error));
       return;
     }
     this.#served++;

@@ -48,8 +48,9 @@ export function invalidConfigReason(value: unknown): string | undefined {
   for (const key of ['name', 'factoryId', 'transport'] as const) {
     if (typeof c[key] !== 'string') return `\`${key}\` is not a string`;
   }
-  for (const key of ['idleTtlMs', 'maxFrameBytes', 'maxQueuedCalls', 'handshakeTimeoutMs', 'stallTimeoutMs', 'bootTimeoutMs'] as const) {
-    if (typeof c[key] !== 'number' || !((c[key] as number) >= 0)) return `\`${key}\` is not a number >= 0`;
+  if (typeof c.idleTtlMs !== 'number' || !(c.idleTtlMs >= 0)) return '`idleTtlMs` is not a number >= 0';
+  for (const key of ['maxFrameBytes', 'maxQueuedCalls', 'handshakeTimeoutMs', 'stallTimeoutMs', 'bootTimeoutMs'] as const) {
+    if (typeof c[key] !== 'number' || !((c[key] as number) > 0)) return `\`${key}\` is not a number > 0`;
   }
   if (!(c.args instanceof Uint8Array)) return '`args` is not bytes';
   const factory = c.factory as Record<string, unknown> | undefined;

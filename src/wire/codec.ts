@@ -2,7 +2,7 @@
  * The frame codec: a 4-byte big-endian unsigned payload length, then a MessagePack payload.
  * This module and its decoder are the only places msgpackr is used.
  */
-import { Packr, RESERVE_START_SPACE } from 'msgpackr';
+import { C1, Packr, RESERVE_START_SPACE } from 'msgpackr';
 import { ProtocolError } from '../errors.js';
 
 /** Bytes of the length prefix in front of every payload. */
@@ -53,11 +53,15 @@ export function encodeValue(value: unknown): Buffer {
 
 /** Decodes one payload; the payload must hold exactly one value. */
 export function decodeValue(payload: Uint8Array): unknown {
+  let value: unknown;
   try {
-    return packr.unpack(payload);
+    value = packr.unpack(payload);
   } catch (error) {
     throw new ProtocolError(`Malformed MessagePack payload: ${(error as Error).message}`, { cause: error });
   }
+  // msgpackr hands the reserved byte 0xc1 back as a marker value instead of failing.
+  if (value === C1) throw new ProtocolError('Malformed MessagePack payload: the reserved byte 0xc1');
+  return value;
 }
 
 /**

@@ -63,8 +63,8 @@ export interface ReplyMessage {
 }
 
 /**
- * Either direction: request `id` failed, or (with `id` null) the connection is being closed
- * for the reason given.
+ * Daemon -> client: request `id` failed, or (with `id` null) the daemon is closing the
+ * connection for the reason given.
  */
 export interface ErrorMessage {
   readonly t: 'error';
@@ -96,6 +96,11 @@ function isBytes(value: unknown, length?: number): value is Uint8Array {
   return value instanceof Uint8Array && (length === undefined || value.length === length);
 }
 
+/** True when `value` is a valid handshake nonce. */
+export function isNonce(value: unknown): value is Uint8Array {
+  return isBytes(value, NONCE_BYTES);
+}
+
 /**
  * Checks that a decoded value is a message a client may send; anything else throws.
  * @throws {ProtocolError} `ERR_UNKNOWN_MESSAGE` for an unknown `t`, `ERR_PROTOCOL` otherwise.
@@ -112,8 +117,9 @@ export function parseClientMessage(value: unknown): ClientMessage {
       if (!isId(value.id)) fail('`ping.id` must be a non-negative integer');
       return value as unknown as PingMessage;
     case 'hello':
+      // Only the version is checked here: a hello of another protocol version may have
+      // another shape, and must still get ERR_PROTOCOL_VERSION. The receiver checks the rest.
       if (typeof value.v !== 'number') fail('`hello.v` must be a number');
-      if (!isBytes(value.nonce, NONCE_BYTES)) fail(`\`hello.nonce\` must be ${NONCE_BYTES} bytes`);
       return value as unknown as HelloMessage;
     case 'auth':
       if (!isBytes(value.proof)) fail('`auth.proof` must be bytes');

@@ -62,6 +62,7 @@ describe('daemon lifecycle', () => {
     expect((late as DaemonConnectionError).code).toBe('ERR_DAEMON_DRAINING');
     await waitForExit(daemon.pid);
     expect(existsSync(daemon.paths.metadata)).toBe(false);
+    expect(readFileSync(daemon.paths.log, 'utf8')).toContain('exit 0 (stopped)');
   });
 
   it('forced shutdown rejects the queued calls without running them', async () => {
@@ -80,6 +81,7 @@ describe('daemon lifecycle', () => {
     expect(await running).toBeInstanceOf(DaemonConnectionError);
     await waitForExit(daemon.pid);
     expect(existsSync(daemon.paths.metadata)).toBe(false);
+    expect(readFileSync(daemon.paths.log, 'utf8')).toContain('exit 0 (stopped)');
   });
 
   it('a draining daemon never deletes the metadata another daemon wrote', async () => {
@@ -98,6 +100,22 @@ describe('daemon lifecycle', () => {
       await waitForExit(replacement.pid);
     }
     expect(existsSync(runtime.paths.metadata)).toBe(false);
+  });
+
+  it('a forced shutdown during a graceful drain skips the rest of the queue', async () => {
+    const daemon = await startDaemon();
+    const caller = await daemon.connect();
+    const running = caller.call('hold', [300, 'running']).catch((e: unknown) => e);
+    const queued = Array.from({ length: 3 }, () => caller.call('hold', [300, 'late']).catch((e: unknown) => e));
+    const admin = await daemon.connect();
+    await admin.ping();
+    await admin.shutdown(false);
+    await admin.shutdown(true); // the escalation arrives while the graceful drain waits
+    await waitForExit(daemon.pid);
+    const outcomes = await Promise.all([running, ...queued]);
+    expect(outcomes.filter((o) => o === 'late')).toHaveLength(0);
+    expect(outcomes.some((o) => (o as LoopbackSingletonError).code === 'ERR_SHUTDOWN_FORCED')).toBe(true);
+    expect(readFileSync(daemon.paths.log, 'utf8')).toContain('exit 0 (stopped)');
   });
 
   it('SIGTERM drains like a graceful shutdown', async () => {

@@ -61,6 +61,24 @@ describe('mailbox', () => {
     expect(((await connection.call('blob', [1024])) as Uint8Array).length).toBe(1024);
   });
 
+  it('an error too large for a frame is cut down, not fatal', async () => {
+    const daemon = await startDaemon({ maxFrameBytes: 4096 });
+    const connection = await daemon.connect();
+    const error = (await connection.call('failHuge', [8000]).catch((e: unknown) => e)) as RemoteError;
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error.remoteMessage.length).toBeLessThan(4096);
+    expect(await connection.call('inc', [])).toBe(1);
+  });
+
+  it('a hosted method that throws one of our own errors still yields ERR_REMOTE', async () => {
+    const daemon = await startDaemon();
+    const connection = await daemon.connect();
+    const error = (await connection.call('fail', ['looks like ours', 'ERR_DAEMON_LOST']).catch((e: unknown) => e)) as RemoteError;
+    expect(error).toBeInstanceOf(RemoteError);
+    expect(error.code).toBe('ERR_REMOTE');
+    expect(error.remoteCode).toBe('ERR_DAEMON_LOST');
+  });
+
   it('rejects calls beyond maxQueuedCalls instead of buffering them', async () => {
     const daemon = await startDaemon({ maxQueuedCalls: 2 });
     const connection = await daemon.connect();
