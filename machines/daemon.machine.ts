@@ -139,6 +139,13 @@ export const daemonMachine = setup({
         onDone: 'binding',
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_FACTORY' }) } },
       },
+      on: {
+        // A stop request during start-up is honoured: drain what little there is and exit.
+        'shutdown.requested': {
+          target: 'draining',
+          actions: { type: 'recordShutdown', params: ({ event }) => ({ force: event.force }) },
+        },
+      },
       after: {
         bootTimeout: {
           target: 'failed',
@@ -153,6 +160,13 @@ export const daemonMachine = setup({
         onDone: 'publishing',
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_CONNECTION_FAILED' }) } },
       },
+      on: {
+        // A stop request during start-up is honoured: drain what little there is and exit.
+        'shutdown.requested': {
+          target: 'draining',
+          actions: { type: 'recordShutdown', params: ({ event }) => ({ force: event.force }) },
+        },
+      },
       after: {
         bootTimeout: {
           target: 'failed',
@@ -166,6 +180,13 @@ export const daemonMachine = setup({
         src: 'publishMetadata',
         onDone: 'serving',
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
+      },
+      on: {
+        // A stop request during start-up is honoured: drain what little there is and exit.
+        'shutdown.requested': {
+          target: 'draining',
+          actions: { type: 'recordShutdown', params: ({ event }) => ({ force: event.force }) },
+        },
       },
       after: {
         bootTimeout: {

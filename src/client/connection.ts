@@ -7,6 +7,7 @@ import { connect, type Socket } from 'node:net';
 import {
   ConnectionFailedError,
   DaemonConnectionError,
+  LoopbackSingletonError,
   errorFromWire,
   HandshakeError,
   ProtocolError,
@@ -24,11 +25,23 @@ export interface ConnectOptions {
   readonly maxFrameBytes: number;
   /** Budget for connect + handshake. */
   readonly timeoutMs: number;
+  /** Gives up connecting (the socket is destroyed). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Reject the caller after this long; the call itself still runs in its turn. */
+  readonly timeoutMs?: number | undefined;
+  /** Reject the caller on abort; the call itself still runs in its turn. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
+  /** Present only for calls with a deadline or a signal. */
+  cleanup?: (() => void) | undefined;
 }
 
 function uncork(connection: Connection): void {
@@ -41,10 +54,12 @@ export class Connection {
   readonly #maxFrameBytes: number;
   readonly #decoder: FrameDecoder;
   readonly #pending = new Map<number, Pending>();
-  readonly #closeListeners = new Set<(error: DaemonConnectionError) => void>();
+  readonly #closeListeners = new Set<(error: LoopbackSingletonError) => void>();
   #nextId = 1;
   #corked = false;
-  #closed: DaemonConnectionError | undefined;
+  /** Resolved when the pending map empties, for a dispose that lets calls finish. */
+  #idleWaiters: Array<() => void> = [];
+  #closed: LoopbackSingletonError | undefined;
   /** What the daemon said about itself in its welcome. */
   readonly welcome: DaemonInfo;
 
@@ -56,6 +71,7 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('close', () => this.#shutdownWith(new DaemonConnectionError('The connection to the daemon was lost', { code: 'ERR_DAEMON_LOST' })));
     socket.on('error', () => {});
+    socket.unref();
   }
 
   /**
@@ -73,10 +89,13 @@ export class Connection {
       const clientNonce = createNonce();
       let phase: 'connecting' | 'challenge' | 'welcome' = 'connecting';
       let settled = false;
+      // Frames that arrive in the same chunk right after the welcome belong to the connection.
+      let opened: Connection | undefined;
       const fail = (error: Error) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
         socket.removeAllListeners('data');
         socket.destroy();
         reject(error);
@@ -85,6 +104,9 @@ export class Connection {
         () => fail(new ConnectionFailedError(`No handshake with the daemon at ${address} within ${options.timeoutMs} ms (${phase})`)),
         options.timeoutMs,
       );
+      const onAbort = () => fail(options.signal!.reason as Error);
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
       const send = (message: ClientMessage) => socket.write(encodeFrame(message, options.maxFrameBytes));
       const onMessage = (message: DaemonMessage) => {
         if (message.t === 'error') throw errorFromWire(message.e);
@@ -104,9 +126,11 @@ export class Connection {
         if (phase === 'welcome' && message.t === 'welcome') {
           settled = true;
           clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
           socket.removeAllListeners('data');
           socket.removeAllListeners('error');
-          resolve(new Connection(socket, options.maxFrameBytes, decoder, message.info));
+          opened = new Connection(socket, options.maxFrameBytes, decoder, message.info);
+          resolve(opened);
           return;
         }
         throw new ProtocolError(`Unexpected "${message.t}" during the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });
@@ -118,7 +142,8 @@ export class Connection {
       socket.on('data', (chunk: Buffer) => {
         try {
           decoder.push(chunk, (payload) => {
-            if (!settled) onMessage(parseDaemonMessage(decodeValue(payload)));
+            if (opened) opened.#onPayload(payload);
+            else if (!settled) onMessage(parseDaemonMessage(decodeValue(payload)));
           });
         } catch (error) {
           fail(error as Error);
@@ -135,8 +160,20 @@ export class Connection {
   }
 
   /** Calls `method` with `args` on the hosted object. */
-  call(method: string, args: readonly unknown[]): Promise<unknown> {
-    return this.#request({ t: 'call', id: this.#nextId++, m: method, a: args });
+  call(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
+    return this.#request({ t: 'call', id: this.#nextId++, m: method, a: args }, options);
+  }
+
+  /** Requests sent and not yet answered. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  /** Resolves once no request is pending (at once if none is). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0 && !this.#closed) {
+      await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    }
   }
 
   /** The daemon's live info. */
@@ -150,7 +187,7 @@ export class Connection {
   }
 
   /** Called once when the connection closes, with the error pending requests got. */
-  onClose(listener: (error: DaemonConnectionError) => void): () => void {
+  onClose(listener: (error: LoopbackSingletonError) => void): () => void {
     this.#closeListeners.add(listener);
     return () => this.#closeListeners.delete(listener);
   }
@@ -168,7 +205,7 @@ export class Connection {
     this.#socket.end();
   }
 
-  #request(message: Extract<ClientMessage, { id: number }>): Promise<unknown> {
+  #request(message: Extract<ClientMessage, { id: number }>, options?: CallOptions): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closed);
     let frame: Buffer;
     try {
@@ -177,7 +214,14 @@ export class Connection {
       return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
-      this.#pending.set(message.id, { resolve, reject });
+      const pending: Pending = { resolve, reject };
+      if (options && (options.timeoutMs !== undefined || options.signal !== undefined)) {
+        if (options.signal?.aborted) return reject(options.signal.reason);
+        this.#watch(message.id, pending, options);
+      }
+      // An idle connection does not keep the process alive; one with work in flight does.
+      if (this.#pending.size === 0) this.#socket.ref();
+      this.#pending.set(message.id, pending);
       if (!this.#corked) {
         this.#corked = true;
         this.#socket.cork();
@@ -187,9 +231,46 @@ export class Connection {
     });
   }
 
+  /** Arms a call's deadline and abort listener; the late reply is then ignored. */
+  #watch(id: number, pending: Pending, options: CallOptions): void {
+    const { timeoutMs, signal } = options;
+    const giveUp = (error: Error) => {
+      if (this.#pending.get(id) !== pending) return;
+      this.#settle(id);
+      pending.cleanup?.();
+      pending.reject(error);
+    };
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => giveUp(new LoopbackSingletonError(`The call did not answer within ${timeoutMs} ms; it still runs in its turn on the daemon`, { code: 'ERR_CALL_TIMEOUT' })),
+            timeoutMs,
+          );
+    const onAbort = () => giveUp(signal!.reason as Error);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    pending.cleanup = () => {
+      if (timer) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+  }
+
+  /** Forgets request `id`; unrefs the socket and wakes `settled()` when none is left. */
+  #settle(id: number): void {
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) {
+      this.#socket.unref();
+      if (this.#idleWaiters.length > 0) {
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
+        for (const wake of waiters) wake();
+      }
+    }
+  }
+
   #onData(chunk: Buffer): void {
     try {
-      this.#decoder.push(chunk, (payload) => this.#onMessage(parseDaemonMessage(decodeValue(payload))));
+      this.#decoder.push(chunk, (payload) => this.#onPayload(payload));
     } catch (error) {
       const reason = error instanceof ProtocolError ? error.message : String(error);
       this.#shutdownWith(new DaemonConnectionError(`The daemon sent an invalid frame: ${reason}`, { code: 'ERR_DAEMON_LOST', cause: error }));
@@ -197,26 +278,38 @@ export class Connection {
     }
   }
 
+  #onPayload(payload: Buffer): void {
+    this.#onMessage(parseDaemonMessage(decodeValue(payload)));
+  }
+
   #onMessage(message: DaemonMessage): void {
     if (message.t === 'reply' || (message.t === 'error' && message.id !== null)) {
       const pending = this.#pending.get(message.id!);
       if (pending === undefined) return;
-      this.#pending.delete(message.id!);
+      this.#settle(message.id!);
+      pending.cleanup?.();
       if (message.t === 'reply') pending.resolve(message.r);
       else pending.reject(errorFromWire(message.e));
       return;
     }
     if (message.t === 'error') {
       // The daemon is closing this connection and says why.
-      this.#shutdownWith(errorFromWire(message.e) as DaemonConnectionError);
+      this.#shutdownWith(errorFromWire(message.e));
     }
   }
 
-  #shutdownWith(error: DaemonConnectionError): void {
+  #shutdownWith(error: LoopbackSingletonError): void {
     if (this.#closed) return;
     this.#closed = error;
-    for (const pending of this.#pending.values()) pending.reject(error);
+    const pendings = [...this.#pending.values()];
     this.#pending.clear();
+    for (const pending of pendings) {
+      pending.cleanup?.();
+      pending.reject(error);
+    }
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
     for (const listener of this.#closeListeners) listener(error);
     this.#closeListeners.clear();
   }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, renameSync, statSync, fstatSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ConnectionFailedError, errorFromWire, type LoopbackSingletonError } from '../errors.js';
+import { ConnectionFailedError, errorFromWire } from '../errors.js';
 import type { BootReport, ConfigMessage, DaemonConfig } from '../runtime/daemon-config.js';
 import type { DaemonMetadata } from '../types.js';
 
@@ -66,13 +66,24 @@ export function logTail(path: string, bytes = 2048): string {
   }
 }
 
+/** A daemon being started. */
+export interface DaemonLaunch {
+  readonly pid: number | undefined;
+  /**
+   * Resolves once the daemon has published its metadata.
+   * @throws {FactoryError} with the daemon's own message and stack when the factory failed.
+   * @throws {ConnectionFailedError} when the daemon exited without a report.
+   */
+  readonly ready: Promise<SpawnedDaemon>;
+  /** Gives up on the daemon: kills it unless it already reported. Idempotent. */
+  abort(reason: Error): void;
+}
+
 /**
- * Spawns a daemon with `config` and waits until it has published its metadata.
- * @throws {FactoryError} with the daemon's own message and stack when the factory failed.
- * @throws {ConnectionFailedError} when the daemon exited without a report or did not get
- *   ready within `timeoutMs` (it is killed then, so no orphan is left).
+ * Starts a daemon with `config`: `process.execPath`, detached, output on daemon.log, the
+ * config sent over the spawn channel. The channel is closed once the daemon reported.
  */
-export function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<SpawnedDaemon> {
+export function launchDaemon(config: DaemonConfig): DaemonLaunch {
   rotateLog(config.paths.log);
   const logFd = openSync(config.paths.log, 'a', 0o600);
   let child;
@@ -87,19 +98,19 @@ export function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<Sp
     closeSync(logFd);
   }
   const daemon = child;
-  return new Promise<SpawnedDaemon>((resolve, reject) => {
+  let abort: (reason: Error) => void = () => {};
+  const ready = new Promise<SpawnedDaemon>((resolve, reject) => {
     let settled = false;
-    const finish = (error: LoopbackSingletonError | undefined, metadata?: DaemonMetadata, kill = false) => {
+    const finish = (error: Error | undefined, metadata?: DaemonMetadata, kill = false) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
       daemon.off('message', onMessage);
       daemon.off('exit', onExit);
       daemon.off('error', onError);
       if (daemon.connected) daemon.disconnect();
       daemon.unref();
       if (error) {
-        // A daemon that reported its failure exits by itself; one that is late is killed.
+        // A daemon that reported its failure exits by itself; one we give up on is killed.
         if (kill && daemon.exitCode === null && daemon.signalCode === null) daemon.kill('SIGKILL');
         reject(error);
       } else {
@@ -121,15 +132,7 @@ export function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<Sp
     const onError = (error: Error) => {
       finish(new ConnectionFailedError(`Could not start the daemon: ${error.message}`, { cause: error }));
     };
-    const timer = setTimeout(() => {
-      finish(
-        new ConnectionFailedError(
-          `The daemon did not become ready within ${timeoutMs} ms; it was killed. See ${config.paths.log}`,
-        ),
-        undefined,
-        true,
-      );
-    }, timeoutMs);
+    abort = (reason) => finish(reason, undefined, true);
     daemon.on('message', onMessage);
     daemon.on('exit', onExit);
     daemon.on('error', onError);
@@ -138,4 +141,22 @@ export function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<Sp
       if (error) onError(error);
     });
   });
+  return { pid: daemon.pid, ready, abort: (reason) => abort(reason) };
+}
+
+/**
+ * Spawns a daemon and waits until it has published its metadata, at most `timeoutMs`
+ * (then it is killed, so no orphan is left).
+ */
+export async function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<SpawnedDaemon> {
+  const launch = launchDaemon(config);
+  const timer = setTimeout(
+    () => launch.abort(new ConnectionFailedError(`The daemon did not become ready within ${timeoutMs} ms; it was killed. See ${config.paths.log}`)),
+    timeoutMs,
+  );
+  try {
+    return await launch.ready;
+  } finally {
+    clearTimeout(timer);
+  }
 }

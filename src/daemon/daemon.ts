@@ -209,7 +209,7 @@ export class Daemon implements ConnectionHost {
     for (const connection of this.#connections) {
       if (!connection.isAuthenticated) connection.destroy('daemon is draining');
     }
-    await this.mailbox.close(force);
+    await this.#mailbox?.close(force);
     for (const connection of this.#connections) connection.close();
     // server.close() calls back once every connection has ended, i.e. flushed its replies.
     await Promise.race([serverClosed, delay(CLOSE_GRACE_MS)]);

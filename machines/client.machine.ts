@@ -1,0 +1,250 @@
+/**
+ * The client's lifecycle for one connect attempt, bounded by `startTimeout`. Pure
+ * definition: src/client/starter.ts provides every effect with `clientMachine.provide()`.
+ *
+ *   discovering -> connecting -> connected
+ *        |              | (absent, stale, foreign, dead)
+ *        v              v
+ *     locking -> locked { rechecking -> cleaningStale -> spawning -> awaitingReady -> connecting }
+ *                   -> connected            (the lock is released on leaving `locked`)
+ *   any -> failed   (FactoryError, HandshakeError, FactoryMismatchError, timeout)
+ *
+ * The lock is held for exactly as long as the machine is inside `locked`: from "no live
+ * daemon found" until the new daemon's metadata is published and a handshake succeeded,
+ * or the attempt failed.
+ */
+import { assign, fromPromise, setup } from 'xstate';
+import type { MetadataRead } from '../src/runtime/metadata.js';
+import type { DaemonMetadata } from '../src/types.js';
+
+/** A connection as far as the machine cares: an opaque value the effects return. */
+export type OpaqueConnection = object;
+
+/** What acquiring the lock yielded. */
+export type LockOutcome = 'acquired' | 'published';
+
+/** The client machine's context. */
+export interface ClientContext {
+  readonly metadata: DaemonMetadata | undefined;
+  readonly connection: OpaqueConnection | undefined;
+  /** A handle on the daemon being spawned (effects' own type). */
+  readonly spawned: object | undefined;
+  /** Why the attempt failed: the error an effect threw. */
+  readonly error: unknown;
+  /** The state the start timeout fired in, if it did. */
+  readonly timedOutIn: string | undefined;
+  /** What was found and tried, in order, for error messages. */
+  readonly trail: readonly string[];
+}
+
+/** What a finished run yields. */
+export interface ClientOutput {
+  readonly connection: OpaqueConnection | undefined;
+  readonly error: unknown;
+  readonly timedOutIn: string | undefined;
+  readonly trail: readonly string[];
+}
+
+const notProvided = <T, I = unknown>(name: string) =>
+  fromPromise<T, I>(async () => {
+    throw new Error(`client machine: actor "${name}" was not provided`);
+  });
+
+function codeOf(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Errors no retry can fix: report them instead of treating the daemon as stale. */
+const FATAL_CODES = new Set(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY']);
+
+/** The client statechart. */
+export const clientMachine = setup({
+  types: {
+    context: {} as ClientContext,
+    output: {} as ClientOutput,
+  },
+  actors: {
+    /** Reads and validates metadata.json. */
+    readMetadata: notProvided<MetadataRead>('readMetadata'),
+    /** Connects to the daemon the metadata names and runs the handshake. */
+    connect: notProvided<OpaqueConnection, DaemonMetadata>('connect'),
+    /** Waits for the spawn lock; gives up waiting if a daemon gets published meanwhile. */
+    acquireLock: notProvided<LockOutcome>('acquireLock'),
+    /** Under the lock: metadata again, and a handshake if it is valid. */
+    recheck: notProvided<{ connection?: OpaqueConnection; metadata?: DaemonMetadata; reason?: string }>('recheck'),
+    /** Under the lock: removes stale metadata (and stale sockets). */
+    cleanStale: notProvided<void, DaemonMetadata | undefined>('cleanStale'),
+    /** Starts the daemon process. */
+    spawnDaemon: notProvided<object>('spawnDaemon'),
+    /** Waits for the daemon's boot report: ready (metadata) or the factory's own error. */
+    awaitReady: notProvided<DaemonMetadata, object | undefined>('awaitReady'),
+  },
+  actions: {
+    /** Releases the spawn lock (runs on leaving `locked`, whichever way). */
+    releaseLock: () => {},
+    recordMetadata: assign({
+      metadata: (_, params: { read: MetadataRead }) => (params.read.status === 'valid' ? params.read.metadata : undefined),
+      trail: ({ context }, params: { read: MetadataRead }) => [
+        ...context.trail,
+        params.read.status === 'valid' ? `metadata: pid ${params.read.metadata.pid}` : params.read.status === 'absent' ? 'metadata: absent' : `metadata: malformed (${params.read.reason})`,
+      ],
+    }),
+    recordConnection: assign({ connection: (_, params: { connection: OpaqueConnection }) => params.connection }),
+    recordStale: assign({
+      trail: ({ context }, params: { error: unknown }) => [...context.trail, `not usable: ${describe(params.error)}`],
+    }),
+    recordNote: assign({ trail: ({ context }, params: { note: string }) => [...context.trail, params.note] }),
+    recordSpawned: assign({ spawned: (_, params: { spawned: object }) => params.spawned }),
+    recordReady: assign({
+      metadata: (_, params: { metadata: DaemonMetadata }) => params.metadata,
+      trail: ({ context }, params: { metadata: DaemonMetadata }) => [...context.trail, `spawned: pid ${params.metadata.pid}`],
+    }),
+    recordError: assign({ error: (_, params: { error: unknown }) => params.error }),
+    recordTimeout: assign({
+      timedOutIn: ({ self }) => JSON.stringify(self.getSnapshot().value),
+    }),
+  },
+  guards: {
+    isValidMetadata: (_, params: { read: MetadataRead }) => params.read.status === 'valid',
+    isFatal: (_, params: { error: unknown }) => FATAL_CODES.has(String(codeOf(params.error))),
+    isLockAcquired: (_, params: { outcome: LockOutcome }) => params.outcome === 'acquired',
+    hasConnection: (_, params: { connection: OpaqueConnection | undefined }) => params.connection !== undefined,
+  },
+  delays: {
+    /** The whole budget of one attempt (`startTimeoutMs`). */
+    startTimeout: 5000,
+  },
+}).createMachine({
+  id: 'client',
+  initial: 'discovering',
+  context: { metadata: undefined, connection: undefined, spawned: undefined, error: undefined, timedOutIn: undefined, trail: [] },
+  output: ({ context }) => ({ connection: context.connection, error: context.error, timedOutIn: context.timedOutIn, trail: context.trail }),
+  after: {
+    startTimeout: { target: '.failed', actions: 'recordTimeout' },
+  },
+  states: {
+    discovering: {
+      invoke: {
+        id: 'readMetadata',
+        src: 'readMetadata',
+        onDone: [
+          {
+            guard: { type: 'isValidMetadata', params: ({ event }) => ({ read: event.output }) },
+            target: 'connecting',
+            actions: { type: 'recordMetadata', params: ({ event }) => ({ read: event.output }) },
+          },
+          { target: 'locking', actions: { type: 'recordMetadata', params: ({ event }) => ({ read: event.output }) } },
+        ],
+        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+      },
+    },
+    connecting: {
+      invoke: {
+        id: 'connect',
+        src: 'connect',
+        input: ({ context }) => context.metadata!,
+        onDone: { target: 'connected', actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) } },
+        onError: [
+          {
+            guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
+            target: 'failed',
+            actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
+          },
+          { target: 'locking', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
+        ],
+      },
+    },
+    locking: {
+      invoke: {
+        id: 'acquireLock',
+        src: 'acquireLock',
+        onDone: [
+          { guard: { type: 'isLockAcquired', params: ({ event }) => ({ outcome: event.output }) }, target: 'locked' },
+          { target: 'discovering', actions: { type: 'recordNote', params: { note: 'a daemon was published while waiting for the lock' } } },
+        ],
+        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+      },
+    },
+    locked: {
+      initial: 'rechecking',
+      exit: 'releaseLock',
+      states: {
+        rechecking: {
+          invoke: {
+            id: 'recheck',
+            src: 'recheck',
+            onDone: [
+              {
+                guard: { type: 'hasConnection', params: ({ event }) => ({ connection: event.output.connection }) },
+                target: '#client.connected',
+                actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output.connection! }) },
+              },
+              {
+                target: 'cleaningStale',
+                actions: assign({
+                  metadata: ({ event }) => event.output.metadata,
+                  trail: ({ context, event }) => [...context.trail, `under the lock: ${event.output.reason ?? 'no live daemon'}`],
+                }),
+              },
+            ],
+            onError: [
+              {
+                guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
+                target: '#client.failed',
+                actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
+              },
+              { target: 'cleaningStale', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
+            ],
+          },
+        },
+        cleaningStale: {
+          invoke: {
+            id: 'cleanStale',
+            src: 'cleanStale',
+            input: ({ context }) => context.metadata,
+            onDone: 'spawning',
+            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          },
+        },
+        spawning: {
+          invoke: {
+            id: 'spawnDaemon',
+            src: 'spawnDaemon',
+            onDone: { target: 'awaitingReady', actions: { type: 'recordSpawned', params: ({ event }) => ({ spawned: event.output }) } },
+            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          },
+        },
+        awaitingReady: {
+          invoke: {
+            id: 'awaitReady',
+            src: 'awaitReady',
+            input: ({ context }) => context.spawned,
+            onDone: { target: 'connecting', actions: { type: 'recordReady', params: ({ event }) => ({ metadata: event.output }) } },
+            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          },
+        },
+        connecting: {
+          invoke: {
+            id: 'connectSpawned',
+            src: 'connect',
+            input: ({ context }) => context.metadata!,
+            onDone: {
+              target: '#client.connected',
+              actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) },
+            },
+            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+          },
+        },
+      },
+    },
+    connected: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});
+
+/** The client machine's type, for code that provides its effects. */
+export type ClientMachine = typeof clientMachine;

@@ -1,0 +1,130 @@
+/**
+ * Where the daemon finds the hosted object's constructor or factory, and the identity of
+ * "this factory with these arguments". The module is resolved to an absolute URL here, in
+ * the client, so the daemon never depends on its own cwd.
+ */
+import { createHash } from 'node:crypto';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { show } from '../options.js';
+
+/** A factory reference as `localSingleton()` accepts it. */
+export type FactoryReference = string | { readonly module: string | URL; readonly export?: string };
+
+/** A parsed factory reference; `module` may still need package resolution. */
+export interface ParsedFactory {
+  /** An absolute URL, or a bare package specifier still to resolve. */
+  readonly module: string;
+  readonly export: string;
+  readonly needsResolution: boolean;
+}
+
+const EXPORT_PATH = /^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/;
+const URL_SCHEME = /^[A-Za-z][A-Za-z\d+.-]+:/;
+
+function moduleToUrl(specifier: string, cwd: string): { module: string; needsResolution: boolean } {
+  if (specifier.length === 0) throw new TypeError('The factory module is empty; pass a path, a file: URL or a package name');
+  if (specifier.startsWith('./') || specifier.startsWith('../') || specifier === '.' || specifier === '..' || (process.platform === 'win32' && /^\.\.?\\/.test(specifier))) {
+    return { module: pathToFileURL(resolve(cwd, specifier)).href, needsResolution: false };
+  }
+  if (isAbsolute(specifier)) return { module: pathToFileURL(specifier).href, needsResolution: false };
+  if (URL_SCHEME.test(specifier)) {
+    try {
+      return { module: new URL(specifier).href, needsResolution: specifier.startsWith('node:') };
+    } catch {
+      throw new TypeError(`The factory module ${JSON.stringify(specifier)} looks like a URL but is not a valid one`);
+    }
+  }
+  return { module: specifier, needsResolution: true };
+}
+
+/**
+ * Parses a factory reference. A string is split at the LAST `:` whose suffix is an export
+ * path (`Counter`, `ns.Counter`); without one the whole string is the module and its
+ * `default` export is used.
+ * @throws {TypeError} saying what to pass instead.
+ */
+export function parseFactory(factory: FactoryReference, cwd: string = process.cwd()): ParsedFactory {
+  if (typeof factory === 'string') {
+    const colon = factory.lastIndexOf(':');
+    const suffix = colon >= 0 ? factory.slice(colon + 1) : '';
+    const hasExport = colon > 0 && EXPORT_PATH.test(suffix);
+    const specifier = hasExport ? factory.slice(0, colon) : factory;
+    return { ...moduleToUrl(specifier, cwd), export: hasExport ? suffix : 'default' };
+  }
+  if (typeof factory === 'object' && factory !== null) {
+    const exportName = factory.export ?? 'default';
+    if (typeof exportName !== 'string' || !EXPORT_PATH.test(exportName)) {
+      throw new TypeError(`Expected \`factory.export\` to be an export name such as 'Counter' or 'ns.Counter', got ${show(exportName)}`);
+    }
+    if (factory.module instanceof URL) return { module: factory.module.href, export: exportName, needsResolution: false };
+    if (typeof factory.module === 'string') return { ...moduleToUrl(factory.module, cwd), export: exportName };
+    throw new TypeError(`Expected \`factory.module\` to be a path, a URL or a package name, got ${show(factory.module)}`);
+  }
+  throw new TypeError(
+    `Expected \`factory\` to be "<module>:<export>" (e.g. './services.js:Counter') or { module, export }, got ${show(factory)}`,
+  );
+}
+
+/**
+ * A deterministic text form of the factory arguments (object key order does not matter),
+ * which also checks that they survive the trip to the daemon.
+ * @throws {TypeError} naming the offending path, for values that would not arrive intact.
+ */
+export function canonicalArgs(value: unknown, path = 'args', seen = new Set<object>()): string {
+  switch (typeof value) {
+    case 'undefined':
+      return 'u';
+    case 'boolean':
+      return value ? 't' : 'f';
+    case 'number':
+      return Object.is(value, -0) ? 'n-0' : `n${value}`;
+    case 'bigint':
+      if (value < -(2n ** 63n) || value >= 2n ** 64n) throw new TypeError(`\`${path}\` is a bigint outside the 64-bit range; pass it as a string`);
+      return `b${value}`;
+    case 'string':
+      return JSON.stringify(value);
+    case 'function':
+    case 'symbol':
+      throw new TypeError(`\`${path}\` is a ${typeof value}; factory arguments must be plain data (it is sent to the daemon)`);
+  }
+  if (value === null) return 'null';
+  const object = value as object;
+  if (seen.has(object)) throw new TypeError(`\`${path}\` is a circular reference; factory arguments must be plain data`);
+  if (object instanceof Uint8Array) return `x${Buffer.from(object.buffer, object.byteOffset, object.byteLength).toString('hex')}`;
+  if (object instanceof Date) return `d${object.getTime()}`;
+  seen.add(object);
+  try {
+    if (Array.isArray(object)) return `[${object.map((item, i) => canonicalArgs(item, `${path}[${i}]`, seen)).join(',')}]`;
+    const proto = Object.getPrototypeOf(object);
+    if (proto !== Object.prototype && proto !== null) {
+      const kind = (proto as { constructor?: { name?: string } })?.constructor?.name ?? 'class';
+      throw new TypeError(
+        `\`${path}\` is a ${kind} instance; factory arguments must be plain data (objects, arrays, strings, numbers, booleans, null, bigint, Date, Uint8Array)`,
+      );
+    }
+    const keys = Object.keys(object).sort();
+    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalArgs((object as Record<string, unknown>)[key], `${path}.${key}`, seen)}`).join(',')}}`;
+  } finally {
+    seen.delete(object);
+  }
+}
+
+/** The factory identity: resolved module URL, export path and canonical arguments. */
+export function computeFactoryId(moduleUrl: string, exportPath: string, canonical: string): string {
+  return createHash('sha256').update(`factory/1\0${moduleUrl}\0${exportPath}\0${canonical}`).digest('hex').slice(0, 32);
+}
+
+/**
+ * Resolves a bare package specifier the way `import` would from `cwd`, to an absolute URL.
+ * @throws {TypeError} when the package cannot be found from `cwd`.
+ */
+export async function resolvePackage(specifier: string, cwd: string): Promise<string> {
+  if (specifier.startsWith('node:')) return specifier;
+  const { resolve: resolveImport } = await import('import-meta-resolve');
+  try {
+    return resolveImport(specifier, pathToFileURL(`${cwd}/`).href);
+  } catch (error) {
+    throw new TypeError(`Cannot resolve the factory module ${JSON.stringify(specifier)} from ${cwd}: ${(error as Error).message}`);
+  }
+}

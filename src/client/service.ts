@@ -1,0 +1,148 @@
+/**
+ * `localSingleton()` and `LocalSingletonService`: the public entry points. Construction
+ * validates everything synchronously and does no I/O; the first method call resolves the
+ * factory module and starts or finds the daemon.
+ */
+import { ensurePrivateDir } from '../runtime/dir.js';
+import { readMetadata, removeMetadataIf } from '../runtime/metadata.js';
+import { invalidNameReason, resolveRuntimeRoot, runtimePaths } from '../runtime/paths.js';
+import { resolveOptions, type LocalSingletonOptions, type ResolvedOptions } from '../options.js';
+import type { DaemonInfo, RuntimePaths } from '../types.js';
+import { encodeValue } from '../wire/codec.js';
+import { canonicalArgs, computeFactoryId, parseFactory, resolvePackage, type FactoryReference, type ParsedFactory } from './factory-ref.js';
+import { createRemote, type Remote } from './proxy.js';
+import { connectExisting, connectOrStart, type StartPlan } from './starter.js';
+
+/** Options of {@link LocalSingletonService.shutdown}. */
+export interface ShutdownOptions {
+  /** Do not wait for queued calls: they are rejected with `ERR_SHUTDOWN_FORCED`. */
+  readonly force?: boolean;
+}
+
+const EXIT_POLL_MS = 10;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One named singleton: its runtime files, and the daemon that hosts its object. */
+export class LocalSingletonService<T> {
+  /** The singleton's name (its runtime directory's name). */
+  readonly name: string;
+  /** Absolute paths of its runtime files. */
+  readonly paths: RuntimePaths;
+  readonly #options: ResolvedOptions;
+  readonly #factory: ParsedFactory;
+  readonly #canonicalArgs: string;
+  readonly #cwd: string;
+  #plan: Promise<StartPlan> | undefined;
+
+  /** Use {@link localSingleton}. */
+  constructor(name: string, factory: FactoryReference, options?: LocalSingletonOptions) {
+    const reason = invalidNameReason(name);
+    if (reason !== undefined) {
+      throw new TypeError(`Invalid singleton name: ${reason}. It names a directory: use letters, digits, '.', '_' and '-'`);
+    }
+    this.#options = resolveOptions(options);
+    this.#cwd = process.cwd();
+    this.#factory = parseFactory(factory, this.#cwd);
+    this.#canonicalArgs = canonicalArgs(this.#options.args);
+    this.name = name;
+    this.paths = runtimePaths(resolveRuntimeRoot(this.#options.runtimeDir), name);
+  }
+
+  /**
+   * Connects (starting the daemon if needed) and returns a typed proxy. Dispose it with
+   * `await using` or `closeRemote()`.
+   * @example
+   * await using counter = await svc.proxy();
+   * await counter.inc();
+   */
+  async proxy(): Promise<Remote<T>> {
+    const connection = await connectOrStart(await this.#getPlan());
+    return createRemote<T>(connection, this.name, this.#options.callTimeoutMs === undefined ? undefined : { timeoutMs: this.#options.callTimeoutMs });
+  }
+
+  /** Starts the daemon, or verifies the running one, and completes a handshake. */
+  async ensureStarted(): Promise<void> {
+    const connection = await connectOrStart(await this.#getPlan());
+    connection.close();
+  }
+
+  /** The daemon's live info (starting it if needed). */
+  async ping(): Promise<DaemonInfo> {
+    const connection = await connectOrStart(await this.#getPlan());
+    try {
+      return await connection.ping();
+    } finally {
+      connection.close();
+    }
+  }
+
+  /**
+   * Stops the daemon: graceful by default (it stops accepting, answers every call it already
+   * accepted, removes its metadata, exits). Resolves once the process is gone. With `force`,
+   * queued calls are rejected instead of run. No daemon running: resolves at once.
+   */
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('Expected shutdown options to be an object like { force: true }');
+    const plan = await this.#getPlan();
+    const connection = await connectExisting(plan);
+    if (connection === undefined) {
+      // Nothing answers: whatever the metadata says is stale.
+      const read = readMetadata(this.paths.metadata);
+      if (read.status === 'valid' && !isAlive(read.metadata.pid)) removeMetadataIf(this.paths.metadata, read.metadata.instanceId);
+      return;
+    }
+    const { pid } = connection.welcome;
+    try {
+      await connection.shutdown(options.force === true);
+    } catch {
+      // The daemon may close before its acknowledgement arrives; its exit is what counts.
+    }
+    // The daemon closes our connection once drained, then exits. These (ref'd) timers also
+    // keep this process alive meanwhile: an idle connection alone does not.
+    while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+    connection.close();
+  }
+
+  /** Resolves the module (a bare package specifier is resolved from the caller's cwd) once. */
+  #getPlan(): Promise<StartPlan> {
+    this.#plan ??= (async () => {
+      const module = this.#factory.needsResolution ? await resolvePackage(this.#factory.module, this.#cwd) : this.#factory.module;
+      ensurePrivateDir(this.paths.dir);
+      return {
+        name: this.name,
+        paths: this.paths,
+        options: this.#options,
+        factory: { module, export: this.#factory.export },
+        factoryId: computeFactoryId(module, this.#factory.export, this.#canonicalArgs),
+        encodedArgs: encodeValue(this.#options.args),
+      };
+    })();
+    const plan = this.#plan;
+    // A failed resolution is retried on the next call rather than cached.
+    plan.catch(() => {
+      if (this.#plan === plan) this.#plan = undefined;
+    });
+    return plan;
+  }
+}
+
+/**
+ * Declares a process-external singleton: one object, hosted in a daemon on 127.0.0.1,
+ * shared by every local process that uses the same `name` (and runtime root).
+ * Synchronous: validates its input (a `TypeError` says what to pass instead) and does no I/O.
+ * @example
+ * const svc = localSingleton<Counter>('my-counter', './services.js:Counter', { args: [10] });
+ * await using counter = await svc.proxy();
+ * await counter.inc();
+ */
+export function localSingleton<T>(name: string, factory: FactoryReference, options?: LocalSingletonOptions): LocalSingletonService<T> {
+  return new LocalSingletonService<T>(name, factory, options);
+}

@@ -1,0 +1,174 @@
+/**
+ * One connect attempt: the client statechart (machines/client.machine.ts) with its effects
+ * provided. Discovers the daemon, or starts one under the spawn lock, and hands back an
+ * authenticated connection to a daemon running the requested factory.
+ */
+import { readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import { clientMachine } from '../../machines/client.machine.js';
+import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { DaemonConfig } from '../runtime/daemon-config.js';
+import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
+import { readMetadata, removeMetadataIf } from '../runtime/metadata.js';
+import { loadOrCreateToken } from '../runtime/token.js';
+import type { DaemonMetadata, RuntimePaths } from '../types.js';
+import { Connection } from './connection.js';
+import { launchDaemon, type DaemonLaunch } from './spawn.js';
+
+/** Everything one attempt needs, resolved by the service. */
+export interface StartPlan {
+  readonly name: string;
+  readonly paths: RuntimePaths;
+  readonly options: ResolvedOptions;
+  readonly factory: { readonly module: string; readonly export: string };
+  readonly factoryId: string;
+  readonly encodedArgs: Uint8Array;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Connects to the daemon `metadata` names, after a cheap liveness check on its pid, and
+ * makes sure it runs our factory.
+ * @throws {FactoryMismatchError} when it runs another factory or other arguments.
+ */
+export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signal?: AbortSignal, checkFactory = true): Promise<Connection> {
+  if (!isAlive(metadata.pid)) {
+    throw new ConnectionFailedError(`The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is not running`);
+  }
+  const connection = await Connection.open(metadata, {
+    token: loadOrCreateToken(plan.paths.token),
+    maxFrameBytes: plan.options.maxFrameBytes,
+    timeoutMs: plan.options.connectTimeoutMs,
+    signal,
+  });
+  if (checkFactory && connection.welcome.factoryId !== plan.factoryId) {
+    connection.close();
+    throw new FactoryMismatchError(
+      `The running daemon "${plan.name}" (pid ${connection.welcome.pid}) was started with another factory or other arguments ` +
+        `(it runs ${connection.welcome.factory}, factoryId ${connection.welcome.factoryId}; this client asks for ` +
+        `${plan.factory.module}:${plan.factory.export}, factoryId ${plan.factoryId}). Shut it down first (service.shutdown()), ` +
+        'or give this singleton another name',
+    );
+  }
+  return connection;
+}
+
+/** Removes what a dead daemon left behind. Runs only under the spawn lock. */
+function cleanStale(paths: RuntimePaths, stale: DaemonMetadata | undefined): void {
+  const read = readMetadata(paths.metadata);
+  if (read.status === 'malformed') {
+    unlinkSync(paths.metadata);
+  } else if (read.status === 'valid') {
+    // Only the record judged stale; compare-and-delete keeps a newer one.
+    removeMetadataIf(paths.metadata, stale?.instanceId ?? read.metadata.instanceId);
+  }
+  // Sockets of SIGKILLed ipc daemons, and temp files of interrupted writes.
+  for (const entry of readdirSync(paths.dir)) {
+    if ((entry.startsWith('d-') && entry.endsWith('.sock')) || entry.endsWith('.tmp')) {
+      try {
+        unlinkSync(join(paths.dir, entry));
+      } catch {
+        // gone already
+      }
+    }
+  }
+}
+
+function daemonConfig(plan: StartPlan): DaemonConfig {
+  const { options } = plan;
+  return {
+    name: plan.name,
+    paths: plan.paths,
+    factory: plan.factory,
+    args: plan.encodedArgs,
+    factoryId: plan.factoryId,
+    transport: options.transport,
+    idleTtlMs: options.idleTtlMs,
+    maxFrameBytes: options.maxFrameBytes,
+    maxQueuedCalls: options.maxQueuedCalls,
+    handshakeTimeoutMs: Math.max(1000, 2 * options.connectTimeoutMs),
+    stallTimeoutMs: Math.max(5000, 4 * options.connectTimeoutMs),
+    bootTimeoutMs: options.startTimeoutMs,
+  };
+}
+
+/**
+ * Runs the client statechart once: resolves with a connection to a daemon running the
+ * plan's factory, starting one if needed.
+ * @throws {FactoryError} | {FactoryMismatchError} | {HandshakeError} | {ConnectionFailedError}
+ */
+export async function connectOrStart(plan: StartPlan): Promise<Connection> {
+  let lock: HeldLock | undefined;
+  const machine = clientMachine.provide({
+    actors: {
+      readMetadata: fromPromise(async () => readMetadata(plan.paths.metadata)),
+      connect: fromPromise(({ input, signal }) => connectTo(plan, input, signal)),
+      acquireLock: fromPromise(async ({ signal }) => {
+        lock = await acquireSpawnLock(plan.paths, () => readMetadata(plan.paths.metadata).status === 'valid', signal);
+        return lock ? 'acquired' : 'published';
+      }),
+      recheck: fromPromise(async ({ signal }) => {
+        const read = readMetadata(plan.paths.metadata);
+        if (read.status !== 'valid') return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
+        return { connection: await connectTo(plan, read.metadata, signal) };
+      }),
+      cleanStale: fromPromise(async ({ input }) => cleanStale(plan.paths, input)),
+      spawnDaemon: fromPromise<object>(async () => launchDaemon(daemonConfig(plan))),
+      awaitReady: fromPromise(async ({ input, signal }) => {
+        const launch = input as DaemonLaunch;
+        const onAbort = () => launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        try {
+          return (await launch.ready).metadata;
+        } finally {
+          signal.removeEventListener('abort', onAbort);
+        }
+      }),
+    },
+    actions: {
+      releaseLock: () => {
+        void lock?.release();
+        lock = undefined;
+      },
+    },
+    delays: { startTimeout: plan.options.startTimeoutMs },
+  });
+  const actor = createActor(machine);
+  actor.start();
+  const output = await toPromise(actor);
+  if (output.connection) return output.connection as Connection;
+  if (output.error instanceof LoopbackSingletonError) throw output.error;
+  const tried = output.trail.join('; ');
+  if (output.timedOutIn !== undefined) {
+    throw new ConnectionFailedError(
+      `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms (stuck in ${output.timedOutIn}; ${tried}). See ${plan.paths.log}`,
+    );
+  }
+  throw new ConnectionFailedError(`Could not start or reach the daemon "${plan.name}": ${(output.error as Error)?.message ?? output.error} (${tried})`, {
+    cause: output.error,
+  });
+}
+
+/**
+ * Connects to the running daemon of this name, whatever factory it runs, without ever
+ * starting one; undefined when none answers.
+ */
+export async function connectExisting(plan: StartPlan): Promise<Connection | undefined> {
+  const read = readMetadata(plan.paths.metadata);
+  if (read.status !== 'valid') return undefined;
+  try {
+    return await connectTo(plan, read.metadata, undefined, false);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * The options of `localSingleton()`: their defaults, and their validation, done once at the
+ * boundary. Inner code takes only {@link ResolvedOptions}.
+ */
+import { DEFAULT_MAX_FRAME_BYTES } from './wire/codec.js';
+import type { Transport } from './types.js';
+
+/** Options of {@link localSingleton}. Every field is optional. */
+export interface LocalSingletonOptions {
+  /**
+   * Factory arguments: plain data (MessagePack-serialisable). Part of the factory identity.
+   * @default []
+   */
+  readonly args?: readonly unknown[];
+  /**
+   * Who shares the daemon. Only `'user'` exists.
+   * @default 'user'
+   */
+  readonly scope?: 'user';
+  /**
+   * The daemon drains and exits after this long with zero connections (also counted from
+   * boot, so a daemon nobody reaches does not live forever).
+   * @default 2000
+   */
+  readonly idleTtlMs?: number;
+  /**
+   * `'tcp'`: 127.0.0.1 on an ephemeral port. `'ipc'`: a Unix domain socket in the runtime
+   * dir (a named pipe on Windows).
+   * @default 'tcp'
+   */
+  readonly transport?: Transport;
+  /**
+   * Budget of one connect + handshake attempt.
+   * @default 500
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Whole discovery/spawn/handshake budget of one `ensureStarted()`.
+   * @default 5000
+   */
+  readonly startTimeoutMs?: number;
+  /**
+   * Default deadline of one call; the caller is rejected, the call itself still runs in turn.
+   * @default undefined (no deadline)
+   */
+  readonly callTimeoutMs?: number;
+  /**
+   * Largest frame either side sends or accepts.
+   * @default 16 MiB
+   */
+  readonly maxFrameBytes?: number;
+  /**
+   * Mailbox capacity: calls beyond it are rejected with `MailboxFullError`, not buffered.
+   * @default 10000
+   */
+  readonly maxQueuedCalls?: number;
+  /**
+   * Root of all runtime directories.
+   * @default env LOOPBACK_SINGLETON_RUNTIME_DIR, then the platform's runtime dir
+   */
+  readonly runtimeDir?: string;
+}
+
+/** Options with every default applied. */
+export interface ResolvedOptions {
+  readonly args: readonly unknown[];
+  readonly scope: 'user';
+  readonly idleTtlMs: number;
+  readonly transport: Transport;
+  readonly connectTimeoutMs: number;
+  readonly startTimeoutMs: number;
+  readonly callTimeoutMs: number | undefined;
+  readonly maxFrameBytes: number;
+  readonly maxQueuedCalls: number;
+  readonly runtimeDir: string | undefined;
+}
+
+/** The defaults of API.md. */
+export const DEFAULT_OPTIONS = {
+  scope: 'user',
+  idleTtlMs: 2000,
+  transport: 'tcp',
+  connectTimeoutMs: 500,
+  startTimeoutMs: 5000,
+  maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+  maxQueuedCalls: 10_000,
+} as const;
+
+const KNOWN = new Set([
+  'args',
+  'scope',
+  'idleTtlMs',
+  'transport',
+  'connectTimeoutMs',
+  'startTimeoutMs',
+  'callTimeoutMs',
+  'maxFrameBytes',
+  'maxQueuedCalls',
+  'runtimeDir',
+]);
+
+/** `-1` (number), `'x'` (string): how a bad value is shown in messages. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return `\`${JSON.stringify(value)}\` (string)`;
+  if (typeof value === 'bigint') return `\`${value}n\` (bigint)`;
+  if (typeof value === 'function') return '(a function)';
+  if (typeof value === 'symbol') return `\`${String(value)}\` (symbol)`;
+  if (value === null) return '`null`';
+  if (Array.isArray(value)) return '(an array)';
+  if (typeof value === 'object') return '(an object)';
+  return `\`${String(value)}\` (${typeof value})`;
+}
+
+function number(options: LocalSingletonOptions, key: keyof LocalSingletonOptions, fallback: number, min: number, integer = false, max = Number.MAX_SAFE_INTEGER): number {
+  const value = options[key];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    const kind = integer ? 'an integer' : 'a finite number';
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
+    throw new TypeError(`Expected \`${key}\` to be ${kind} ${range}, got ${show(value)}`);
+  }
+  return value;
+}
+
+/**
+ * Validates `options` and applies the defaults.
+ * @throws {TypeError} naming the option, what it expects, and what it got.
+ */
+export function resolveOptions(options: LocalSingletonOptions | undefined): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`Expected \`options\` to be an object, got ${show(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) {
+      throw new TypeError(`Unknown option \`${key}\`; the options are: ${[...KNOWN].join(', ')}`);
+    }
+  }
+  const args = options.args ?? [];
+  if (!Array.isArray(args)) throw new TypeError(`Expected \`args\` to be an array of factory arguments, got ${show(args)}`);
+  if (options.scope !== undefined && options.scope !== 'user') {
+    throw new TypeError(`Expected \`scope\` to be 'user' (the only scope), got ${show(options.scope)}`);
+  }
+  const transport = options.transport ?? DEFAULT_OPTIONS.transport;
+  if (transport !== 'tcp' && transport !== 'ipc') {
+    throw new TypeError(`Expected \`transport\` to be 'tcp' or 'ipc', got ${show(transport)}`);
+  }
+  const runtimeDir = options.runtimeDir;
+  if (runtimeDir !== undefined && (typeof runtimeDir !== 'string' || runtimeDir.length === 0)) {
+    throw new TypeError(`Expected \`runtimeDir\` to be a non-empty path string, got ${show(runtimeDir)}`);
+  }
+  const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : number(options, 'callTimeoutMs', 0, 1);
+  return {
+    args,
+    scope: 'user',
+    idleTtlMs: number(options, 'idleTtlMs', DEFAULT_OPTIONS.idleTtlMs, 0),
+    transport,
+    connectTimeoutMs: number(options, 'connectTimeoutMs', DEFAULT_OPTIONS.connectTimeoutMs, 1),
+    startTimeoutMs: number(options, 'startTimeoutMs', DEFAULT_OPTIONS.startTimeoutMs, 1),
+    callTimeoutMs,
+    maxFrameBytes: number(options, 'maxFrameBytes', DEFAULT_OPTIONS.maxFrameBytes, 1024, true, 0xffffffff),
+    maxQueuedCalls: number(options, 'maxQueuedCalls', DEFAULT_OPTIONS.maxQueuedCalls, 1, true),
+    runtimeDir,
+  };
+}
