@@ -3,6 +3,7 @@
  * machines/ and a README that shows them all. Pure: no fs, so tests can regenerate in
  * memory and compare with what is committed.
  */
+import { clientMachine } from '../../machines/client.machine.js';
 import type { AnyStateMachine } from 'xstate';
 import { daemonMachine } from '../../machines/daemon.machine.js';
 import { mailboxMachine } from '../../machines/mailbox.machine.js';
@@ -20,6 +21,18 @@ export interface DiagramSource {
 /** Every machine that gets a diagram, in README order. Add a machine here and nowhere else. */
 export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
   {
+    name: 'client',
+    machine: clientMachine,
+    summary:
+      'One connect attempt of a client, bounded by `startTimeout`. `discovering` reads the metadata and ' +
+      '`connecting` runs the handshake with the daemon it names. When there is none, or it is stale, dead or ' +
+      'foreign, the client waits in `locking` for the spawn lock (or goes back to discovering when a daemon ' +
+      'gets published meanwhile). Inside `locked` the lock is held: `rechecking` looks once more, ' +
+      '`cleaningStale` removes what a dead daemon left, `spawning` and `awaitingReady` start the daemon and ' +
+      'wait for its boot report, and `connecting` shakes hands with it. Leaving `locked`, whichever way, ' +
+      'releases the lock. A factory error, a factory mismatch or another protocol version ends in `failed`.',
+  },
+  {
     name: 'daemon',
     machine: daemonMachine,
     summary:
@@ -27,9 +40,9 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
       'object, `binding` opens the socket and `publishing` writes the metadata, each bounded by ' +
       '`bootTimeout`. `serving` is `busy` while an authenticated connection is open and `idle` otherwise; ' +
       'an idle daemon drains itself after `idleTtl`. `draining` stops accepting, unpublishes, answers every ' +
-      'accepted call and closes the connections before `stopped`. A shutdown request while serving drains ' +
-      'the daemon early (a forced one skips the wait for queued calls), and a crash in any state ends in ' +
-      '`failed`.',
+      'accepted call and closes the connections before `stopped`. A shutdown request drains the daemon ' +
+      'early, even during start-up (a forced one skips the wait for queued calls), and a crash in any state ' +
+      'ends in `failed`.',
   },
   {
     name: 'mailbox',
