@@ -5,6 +5,7 @@
  */
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { readMetadata, removeMetadataIf } from '../runtime/metadata.js';
+import { isProcessAlive } from '../runtime/process.js';
 import { invalidNameReason, resolveRuntimeRoot, runtimePaths } from '../runtime/paths.js';
 import { resolveOptions, type LocalSingletonOptions, type ResolvedOptions } from '../options.js';
 import type { DaemonInfo, RuntimePaths } from '../types.js';
@@ -17,18 +18,15 @@ import { connectExisting, connectOrStart, type StartPlan } from './starter.js';
 export interface ShutdownOptions {
   /** Do not wait for queued calls: they are rejected with `ERR_SHUTDOWN_FORCED`. */
   readonly force?: boolean;
+  /**
+   * Stop waiting for the daemon to exit (a graceful drain waits for every accepted call);
+   * the daemon goes on draining.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const EXIT_POLL_MS = 10;
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** One named singleton: its runtime files, and the daemon that hosts its object. */
 export class LocalSingletonService<T> {
@@ -91,12 +89,14 @@ export class LocalSingletonService<T> {
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (typeof options !== 'object' || options === null) throw new TypeError('Expected shutdown options to be an object like { force: true }');
+    const { signal } = options;
+    signal?.throwIfAborted();
     const plan = await this.#getPlan();
     const connection = await connectExisting(plan);
     if (connection === undefined) {
       // Nothing answers: whatever the metadata says is stale.
       const read = readMetadata(this.paths.metadata);
-      if (read.status === 'valid' && !isAlive(read.metadata.pid)) removeMetadataIf(this.paths.metadata, read.metadata.instanceId);
+      if (read.status === 'valid' && !isProcessAlive(read.metadata.pid)) removeMetadataIf(this.paths.metadata, read.metadata.instanceId);
       return;
     }
     const { pid } = connection.welcome;
@@ -107,8 +107,14 @@ export class LocalSingletonService<T> {
     }
     // The daemon closes our connection once drained, then exits. These (ref'd) timers also
     // keep this process alive meanwhile: an idle connection alone does not.
-    while (isAlive(pid)) await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
-    connection.close();
+    try {
+      while (isProcessAlive(pid)) {
+        signal?.throwIfAborted();
+        await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+      }
+    } finally {
+      connection.close();
+    }
   }
 
   /** Resolves the module (a bare package specifier is resolved from the caller's cwd) once. */

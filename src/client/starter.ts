@@ -12,6 +12,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
 import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
 import { readMetadata, removeMetadataIf } from '../runtime/metadata.js';
+import { isProcessAlive } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, RuntimePaths } from '../types.js';
 import { Connection } from './connection.js';
@@ -27,14 +28,6 @@ export interface StartPlan {
   readonly encodedArgs: Uint8Array;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Connects to the daemon `metadata` names, after a cheap liveness check on its pid, and
@@ -42,7 +35,7 @@ function isAlive(pid: number): boolean {
  * @throws {FactoryMismatchError} when it runs another factory or other arguments.
  */
 export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signal?: AbortSignal, checkFactory = true): Promise<Connection> {
-  if (!isAlive(metadata.pid)) {
+  if (!isProcessAlive(metadata.pid)) {
     throw new ConnectionFailedError(`The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is not running`);
   }
   const connection = await Connection.open(metadata, {

@@ -12,6 +12,7 @@ import { spawnDaemon } from '../../dist/src/client/spawn.js';
 import type { DaemonConfig } from '../../dist/src/runtime/daemon-config.js';
 import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
 import { runtimePaths } from '../../dist/src/runtime/paths.js';
+import { isProcessAlive } from '../../dist/src/runtime/process.js';
 import { loadOrCreateToken } from '../../dist/src/runtime/token.js';
 import type { DaemonMetadata, RuntimePaths } from '../../dist/src/types.js';
 import { decodeValue, encodeFrame, encodeValue, FrameDecoder } from '../../dist/src/wire/codec.js';
@@ -54,13 +55,9 @@ export function daemonConfig(paths: RuntimePaths, overrides: DaemonOverrides = {
   };
 }
 
+/** True while `pid` runs; a zombie (exited, not yet reaped by init) counts as exited. */
 export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return isProcessAlive(pid);
 }
 
 /** Resolves once `pid` has exited; rejects after `timeoutMs`. */

@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { isProcessAlive } from '../../src/runtime/process.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -20,14 +21,8 @@ export function setup(project: TestProject): void {
   project.provide('suiteRoot', suiteRoot);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+// Zombies (exited daemons that init has not reaped yet) count as exited.
+const isAlive = isProcessAlive;
 
 /** Every pid that wrote a `[daemon PID]` line to a daemon.log under `dir`. */
 function daemonPids(dir: string, found = new Set<number>()): Set<number> {
