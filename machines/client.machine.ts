@@ -72,8 +72,11 @@ export const clientMachine = setup({
     readMetadata: notProvided<MetadataRead>('readMetadata'),
     /** Connects to the daemon the metadata names and runs the handshake. */
     connect: notProvided<OpaqueConnection, DaemonMetadata>('connect'),
-    /** Waits for the spawn lock; gives up waiting if a daemon gets published meanwhile. */
-    acquireLock: notProvided<LockOutcome>('acquireLock'),
+    /**
+     * Waits for the spawn lock; gives up waiting when a daemon other than the stale one it
+     * is given (the record just found unusable, if any) gets published meanwhile.
+     */
+    acquireLock: notProvided<LockOutcome, DaemonMetadata | undefined>('acquireLock'),
     /** Under the lock: metadata again, and a handshake if it is valid. */
     recheck: notProvided<{ connection?: OpaqueConnection; metadata?: DaemonMetadata; reason?: string }>('recheck'),
     /** Under the lock: removes stale metadata (and stale sockets). */
@@ -162,6 +165,7 @@ export const clientMachine = setup({
       invoke: {
         id: 'acquireLock',
         src: 'acquireLock',
+        input: ({ context }) => context.metadata,
         onDone: [
           { guard: { type: 'isLockAcquired', params: ({ event }) => ({ outcome: event.output }) }, target: 'locked' },
           { target: 'discovering', actions: { type: 'recordNote', params: { note: 'a daemon was published while waiting for the lock' } } },

@@ -86,6 +86,13 @@ export class ConnectionFailedError extends DaemonConnectionError {
 /** The handshake failed: wrong token or another protocol version. */
 export class HandshakeError extends DaemonConnectionError {
   static override defaultCode: ErrorCode = 'ERR_HANDSHAKE';
+  /** For a signed `ERR_PROTOCOL_VERSION` refusal: the pid of the daemon that refused. */
+  readonly daemonPid: number | undefined;
+
+  constructor(message: string, options: LoopbackSingletonErrorOptions & { daemonPid?: number | undefined } = {}) {
+    super(message, options);
+    this.daemonPid = options.daemonPid;
+  }
 }
 
 /** Invalid or oversized frame or message. */

@@ -86,6 +86,9 @@ export const DEFAULT_OPTIONS = {
   maxQueuedCalls: 10_000,
 } as const;
 
+/** The longest delay setTimeout honours; a longer one would fire after 1 ms. */
+const MAX_TIMER_MS = 0x7fffffff;
+
 const KNOWN = new Set([
   'args',
   'scope',
@@ -136,12 +139,12 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
       throw new TypeError(`Unknown option \`${key}\`; the options are: ${[...KNOWN].join(', ')}`);
     }
   }
-  const args = options.args ?? [];
+  const args = options.args === undefined ? [] : options.args;
   if (!Array.isArray(args)) throw new TypeError(`Expected \`args\` to be an array of factory arguments, got ${show(args)}`);
   if (options.scope !== undefined && options.scope !== 'user') {
     throw new TypeError(`Expected \`scope\` to be 'user' (the only scope), got ${show(options.scope)}`);
   }
-  const transport = options.transport ?? DEFAULT_OPTIONS.transport;
+  const transport = options.transport === undefined ? DEFAULT_OPTIONS.transport : options.transport;
   if (transport !== 'tcp' && transport !== 'ipc') {
     throw new TypeError(`Expected \`transport\` to be 'tcp' or 'ipc', got ${show(transport)}`);
   }
@@ -149,14 +152,14 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
   if (runtimeDir !== undefined && (typeof runtimeDir !== 'string' || runtimeDir.length === 0)) {
     throw new TypeError(`Expected \`runtimeDir\` to be a non-empty path string, got ${show(runtimeDir)}`);
   }
-  const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : number(options, 'callTimeoutMs', 0, 1);
+  const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : number(options, 'callTimeoutMs', 0, 1, false, MAX_TIMER_MS);
   return {
     args,
     scope: 'user',
-    idleTtlMs: number(options, 'idleTtlMs', DEFAULT_OPTIONS.idleTtlMs, 0),
+    idleTtlMs: number(options, 'idleTtlMs', DEFAULT_OPTIONS.idleTtlMs, 0, false, MAX_TIMER_MS),
     transport,
-    connectTimeoutMs: number(options, 'connectTimeoutMs', DEFAULT_OPTIONS.connectTimeoutMs, 1),
-    startTimeoutMs: number(options, 'startTimeoutMs', DEFAULT_OPTIONS.startTimeoutMs, 1),
+    connectTimeoutMs: number(options, 'connectTimeoutMs', DEFAULT_OPTIONS.connectTimeoutMs, 1, false, MAX_TIMER_MS),
+    startTimeoutMs: number(options, 'startTimeoutMs', DEFAULT_OPTIONS.startTimeoutMs, 1, false, MAX_TIMER_MS),
     callTimeoutMs,
     maxFrameBytes: number(options, 'maxFrameBytes', DEFAULT_OPTIONS.maxFrameBytes, 1024, true, 0xffffffff),
     maxQueuedCalls: number(options, 'maxQueuedCalls', DEFAULT_OPTIONS.maxQueuedCalls, 1, true),

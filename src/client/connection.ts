@@ -15,7 +15,7 @@ import {
 import { formatAddress } from '../runtime/metadata.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
 import { decodeValue, encodeFrame, FrameDecoder } from '../wire/codec.js';
-import { parseDaemonMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
+import { parseDaemonMessage, type ClientMessage, type DaemonMessage, type ErrorMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 
@@ -46,6 +46,29 @@ interface Pending {
 
 function uncork(connection: Connection): void {
   connection.flush();
+}
+
+/**
+ * What an `error` during the handshake means. Before the daemon has proved it holds the
+ * token, a refusal is only believed when it is a version refusal signed with the token:
+ * anything else may come from a foreign listener, so it becomes a plain (non-fatal)
+ * `ERR_HANDSHAKE` and the client treats the listener as stale.
+ */
+function handshakeRefusal(message: ErrorMessage, phase: string, address: string, token: Uint8Array, clientNonce: Uint8Array): LoopbackSingletonError {
+  if (phase === 'welcome') return errorFromWire(message.e); // the daemon already proved itself
+  if (
+    message.e.code === 'ERR_PROTOCOL_VERSION' &&
+    message.nonce instanceof Uint8Array &&
+    message.proof instanceof Uint8Array &&
+    verifyProof(token, 'daemon', clientNonce, message.nonce, message.proof)
+  ) {
+    return new HandshakeError(
+      `The daemon at ${address} (pid ${String(message.pid)}) speaks protocol ${String(message.v)}; this client speaks ${PROTOCOL_VERSION}. ` +
+        'Stop it with service.shutdown() (or let it idle out), then start it again with one version',
+      { code: 'ERR_PROTOCOL_VERSION', daemonPid: typeof message.pid === 'number' ? message.pid : undefined },
+    );
+  }
+  return new HandshakeError(`The listener at ${address} refused the handshake without proving it is our daemon (${String(message.e.code)}: ${String(message.e.message).slice(0, 200)})`);
 }
 
 /** An authenticated connection to a daemon. */
@@ -109,7 +132,7 @@ export class Connection {
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const send = (message: ClientMessage) => socket.write(encodeFrame(message, options.maxFrameBytes));
       const onMessage = (message: DaemonMessage) => {
-        if (message.t === 'error') throw errorFromWire(message.e);
+        if (message.t === 'error') throw handshakeRefusal(message, phase, address, options.token, clientNonce);
         if (phase === 'challenge' && message.t === 'challenge') {
           if (message.v !== PROTOCOL_VERSION) {
             throw new HandshakeError(`The daemon at ${address} speaks protocol ${message.v} (package ${String(message.pkg)}); this client speaks ${PROTOCOL_VERSION}`, {

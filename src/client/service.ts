@@ -12,7 +12,9 @@ import type { DaemonInfo, RuntimePaths } from '../types.js';
 import { encodeValue } from '../wire/codec.js';
 import { canonicalArgs, computeFactoryId, parseFactory, resolvePackage, type FactoryReference, type ParsedFactory } from './factory-ref.js';
 import { createRemote, type Remote } from './proxy.js';
-import { connectExisting, connectOrStart, type StartPlan } from './starter.js';
+import { HandshakeError } from '../errors.js';
+import type { Connection } from './connection.js';
+import { connectOrStart, connectTo, type StartPlan } from './starter.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */
 export interface ShutdownOptions {
@@ -27,6 +29,31 @@ export interface ShutdownOptions {
 
 const EXIT_POLL_MS = 10;
 
+
+async function waitForExit(pid: number, signal: AbortSignal | undefined): Promise<void> {
+  while (isProcessAlive(pid)) {
+    signal?.throwIfAborted();
+    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+  }
+}
+
+/** SIGTERM drains a daemon gracefully; a second one, after a pause, escalates to force. */
+async function stopBySignal(pid: number, force: boolean, signal: AbortSignal | undefined): Promise<void> {
+  const terminate = () => {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // exited meanwhile
+    }
+  };
+  terminate();
+  if (force) {
+    // Two signals sent back to back may merge into one: leave the first time to arrive.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (isProcessAlive(pid)) terminate();
+  }
+  await waitForExit(pid, signal);
+}
 
 /** One named singleton: its runtime files, and the daemon that hosts its object. */
 export class LocalSingletonService<T> {
@@ -92,26 +119,31 @@ export class LocalSingletonService<T> {
     const { signal } = options;
     signal?.throwIfAborted();
     const plan = await this.#getPlan();
-    const connection = await connectExisting(plan);
-    if (connection === undefined) {
-      // Nothing answers: whatever the metadata says is stale.
-      const read = readMetadata(this.paths.metadata);
-      if (read.status === 'valid' && !isProcessAlive(read.metadata.pid)) removeMetadataIf(this.paths.metadata, read.metadata.instanceId);
+    const read = readMetadata(this.paths.metadata);
+    if (read.status !== 'valid') return;
+    const { pid, instanceId } = read.metadata;
+    let connection: Connection;
+    try {
+      // Whatever factory it runs: the name is what shutdown() stops.
+      connection = await connectTo(plan, read.metadata, signal, false);
+    } catch (error) {
+      if (error instanceof HandshakeError && error.code === 'ERR_PROTOCOL_VERSION' && error.daemonPid === pid) {
+        // A daemon of ours that speaks another protocol version: signals speak every version.
+        await stopBySignal(pid, options.force === true, signal);
+      }
+      // Otherwise nothing of ours answers: whatever the metadata says is stale.
+      if (!isProcessAlive(pid)) removeMetadataIf(this.paths.metadata, instanceId);
       return;
     }
-    const { pid } = connection.welcome;
     try {
       await connection.shutdown(options.force === true);
     } catch {
       // The daemon may close before its acknowledgement arrives; its exit is what counts.
     }
-    // The daemon closes our connection once drained, then exits. These (ref'd) timers also
-    // keep this process alive meanwhile: an idle connection alone does not.
     try {
-      while (isProcessAlive(pid)) {
-        signal?.throwIfAborted();
-        await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
-      }
+      // The daemon closes our connection once drained, then exits. These (ref'd) timers also
+      // keep this process alive meanwhile: an idle connection alone does not.
+      await waitForExit(pid, signal);
     } finally {
       connection.close();
     }

@@ -106,8 +106,14 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
     actors: {
       readMetadata: fromPromise(async () => readMetadata(plan.paths.metadata)),
       connect: fromPromise(({ input, signal }) => connectTo(plan, input, signal)),
-      acquireLock: fromPromise(async ({ signal }) => {
-        lock = await acquireSpawnLock(plan.paths, () => readMetadata(plan.paths.metadata).status === 'valid', signal);
+      acquireLock: fromPromise(async ({ input: stale, signal }) => {
+        // Stop waiting only for a record other than the one just found unusable: going back
+        // to discovering for the same stale record would spin until the lock holder is done.
+        const published = () => {
+          const read = readMetadata(plan.paths.metadata);
+          return read.status === 'valid' && read.metadata.instanceId !== stale?.instanceId;
+        };
+        lock = await acquireSpawnLock(plan.paths, published, signal);
         return lock ? 'acquired' : 'published';
       }),
       recheck: fromPromise(async ({ signal }) => {
@@ -150,18 +156,4 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
   throw new ConnectionFailedError(`Could not start or reach the daemon "${plan.name}": ${(output.error as Error)?.message ?? output.error} (${tried})`, {
     cause: output.error,
   });
-}
-
-/**
- * Connects to the running daemon of this name, whatever factory it runs, without ever
- * starting one; undefined when none answers.
- */
-export async function connectExisting(plan: StartPlan): Promise<Connection | undefined> {
-  const read = readMetadata(plan.paths.metadata);
-  if (read.status !== 'valid') return undefined;
-  try {
-    return await connectTo(plan, read.metadata, undefined, false);
-  } catch {
-    return undefined;
-  }
 }

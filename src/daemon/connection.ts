@@ -165,11 +165,28 @@ export class DaemonConnection implements CallSink {
   #onHandshake(message: ClientMessage): void {
     if (this.#phase === 'hello' && message.t === 'hello') {
       if (message.v !== PROTOCOL_VERSION) {
-        this.close({
+        const refusal: WireError = {
           code: 'ERR_PROTOCOL_VERSION',
           name: 'HandshakeError',
           message: `The daemon speaks protocol ${PROTOCOL_VERSION} (package ${PACKAGE_VERSION}); the client speaks ${message.v}. Shut the daemon down (or let it idle out) and start it again with one version`,
-        });
+        };
+        // Signed when the client's nonce is readable, so the client can tell a genuine daemon
+        // of another version (an error to report) from a foreign listener (stale, replace it).
+        if (isNonce(message.nonce)) {
+          const daemonNonce = createNonce();
+          this.#send({
+            t: 'error',
+            id: null,
+            e: refusal,
+            v: PROTOCOL_VERSION,
+            pid: process.pid,
+            nonce: daemonNonce,
+            proof: computeProof(this.#host.token, 'daemon', message.nonce, daemonNonce),
+          });
+          this.close();
+        } else {
+          this.close(refusal);
+        }
         return;
       }
       if (!isNonce(message.nonce)) throw new ProtocolError('Invalid message: `hello.nonce` must be 32 bytes');

@@ -70,6 +70,15 @@ export interface ErrorMessage {
   readonly t: 'error';
   readonly id: number | null;
   readonly e: WireError;
+  /**
+   * Only on an `ERR_PROTOCOL_VERSION` refusal of a hello that carried a valid nonce: the
+   * daemon's protocol version, pid, nonce and its proof over both nonces, so the client can
+   * check that a daemon of ours (not a foreign listener) refused it.
+   */
+  readonly v?: number;
+  readonly pid?: number;
+  readonly nonce?: Uint8Array;
+  readonly proof?: Uint8Array;
 }
 
 /** Every message a client may send. */

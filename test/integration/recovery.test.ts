@@ -1,0 +1,417 @@
+/**
+ * Stale-state recovery through the public API: whatever a dead daemon, a killed starter or a
+ * foreign process left in the runtime dir, the next `proxy()` cleans it (under the lock) and
+ * starts a working daemon.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { basename, join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { ConnectionFailedError, DaemonConnectionError, type LocalSingletonService, type Remote } from '../../dist/src/index.js';
+import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
+import { readMetadata } from '../../dist/src/runtime/metadata.js';
+import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../dist/src/version.js';
+import { decodeValue, encodeFrame, FrameDecoder } from '../../dist/src/wire/codec.js';
+import { isAlive, MAX_FRAME, waitForExit } from '../support/daemon.js';
+import { service } from '../support/clients.js';
+
+interface Counter {
+  inc(): number;
+  get(): number;
+  hold(ms: number, tag: unknown): Promise<unknown>;
+}
+
+const REPO_ROOT = join(import.meta.dirname, '..', '..');
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` until it holds; fails after `timeoutMs`. */
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** A pid that certainly belongs to no process any more. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '0']);
+  expect(child.status).toBe(0);
+  expect(isAlive(child.pid!)).toBe(false);
+  return child.pid!;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on (it was bound and released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Metadata of valid shape for a tcp daemon `pid` listening on `port`. */
+function staleMetadata(pid: number, port: number): Record<string, unknown> {
+  return {
+    pid,
+    instanceId: `stale-${randomBytes(8).toString('hex')}`,
+    transport: 'tcp',
+    host: '127.0.0.1',
+    port,
+    protocolVersion: PROTOCOL_VERSION,
+    packageVersion: PACKAGE_VERSION,
+    factoryId: 'f'.repeat(64),
+    startedAt: Date.now() - 60_000,
+  };
+}
+
+/** Writes `content` as the service's metadata.json (creating its private dir). */
+function plantMetadata(svc: LocalSingletonService<unknown>, content: string | Buffer): void {
+  ensurePrivateDir(svc.paths.dir);
+  writeFileSync(svc.paths.metadata, content, { mode: 0o600 });
+}
+
+/**
+ * The next `proxy()` works with a freshly started daemon: fresh state, metadata that is
+ * valid and names the daemon that answers, a daemon other than `notPid`, and the spawn lock
+ * released afterwards.
+ */
+async function expectRecovered(svc: LocalSingletonService<Counter>, notPid?: number): Promise<number> {
+  const proxy: Remote<Counter> = await svc.proxy();
+  try {
+    expect(await proxy.inc()).toBe(1);
+    expect(await proxy.inc()).toBe(2);
+    const { pid } = await svc.ping();
+    if (notPid !== undefined) expect(pid).not.toBe(notPid);
+    expect(isAlive(pid)).toBe(true);
+    const read = readMetadata(svc.paths.metadata);
+    expect(read.status).toBe('valid');
+    expect(read.status === 'valid' && read.metadata.pid).toBe(pid);
+    // The lock is released (asynchronously) once the start is over.
+    await waitFor(() => !existsSync(svc.paths.lock), 'the spawn lock to be released');
+    return pid;
+  } finally {
+    await proxy[Symbol.asyncDispose]();
+  }
+}
+
+/** A listener that is not our daemon: records every byte and every frame it receives. */
+interface ForeignListener {
+  readonly port: number;
+  /** Every byte received, over all connections. */
+  readonly bytes: () => Buffer;
+  /** Every frame received, decoded. */
+  readonly messages: () => Array<Record<string, unknown>>;
+  readonly connections: () => number;
+  readonly openSockets: () => number;
+}
+
+/** `reply`: answer each hello with a fake challenge, stay silent, or answer with this message. */
+async function foreignListener(reply: 'challenge' | 'silent' | Record<string, unknown>): Promise<ForeignListener> {
+  const chunks: Buffer[] = [];
+  const messages: Array<Record<string, unknown>> = [];
+  const sockets = new Set<Socket>();
+  let connections = 0;
+  const server: Server = createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    const decoder = new FrameDecoder(MAX_FRAME);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(Buffer.from(chunk));
+      try {
+        decoder.push(chunk, (payload) => {
+          const message = decodeValue(payload) as Record<string, unknown>;
+          messages.push(message);
+          if (message.t !== 'hello' || reply === 'silent') return;
+          // A fake challenge looks plausible, but cannot come from the token: its proof is random.
+          const answer = reply === 'challenge' ? { t: 'challenge', v: 1, pkg: 'x', nonce: randomBytes(32), proof: randomBytes(32) } : reply;
+          socket.write(encodeFrame(answer, MAX_FRAME));
+        });
+      } catch {
+        messages.push({ t: '<undecodable>' });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    bytes: () => Buffer.concat(chunks),
+    messages: () => messages,
+    connections: () => connections,
+    openSockets: () => sockets.size,
+  };
+}
+
+/**
+ * A child process that takes the spawn lock exactly as src/runtime/lock.ts does, prints
+ * `locked`, then waits forever. Killed when the test ends if still alive.
+ */
+async function lockHolder(svc: LocalSingletonService<unknown>): Promise<ChildProcess> {
+  ensurePrivateDir(svc.paths.dir);
+  const script = `
+    const lockfile = require('proper-lockfile');
+    const [dir, lockPath] = process.argv.slice(1);
+    lockfile
+      .lock(require('node:path').join(dir, 'spawn'), { lockfilePath: lockPath, realpath: false, stale: 3000 })
+      .then(() => { process.stdout.write('locked\\n'); setInterval(() => {}, 1 << 30); })
+      .catch((error) => { process.stderr.write(String(error && error.stack)); process.exit(1); });
+  `;
+  const child = spawn(process.execPath, ['-e', script, svc.paths.dir, svc.paths.lock], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await waitForExit(child.pid!);
+    }
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('locked')) resolve();
+    });
+    child.once('exit', (code, signal) => reject(new Error(`lock holder exited (${signal ?? code}) before locking: ${stderr}`)));
+  });
+  expect(lstatSync(svc.paths.lock).isDirectory()).toBe(true);
+  return child;
+}
+
+async function killAndReap(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+  await waitForExit(child.pid!);
+}
+
+describe('stale-state recovery', () => {
+  it('after the idle TTL the daemon exits; the next proxy starts a new daemon with fresh state', async () => {
+    const svc = service<Counter>({ idleTtlMs: 300 });
+    const first = await svc.proxy();
+    expect(await first.inc()).toBe(1);
+    expect(await first.inc()).toBe(2);
+    const { pid } = await svc.ping();
+    await first[Symbol.asyncDispose]();
+    await waitForExit(pid);
+    expect(existsSync(svc.paths.metadata)).toBe(false);
+    await expectRecovered(svc, pid);
+  });
+
+  describe('stale metadata is detected, cleaned and replaced', () => {
+    const json = JSON.stringify(staleMetadata(424242, 1), null, 2);
+    const malformed: Array<[string, string | Buffer]> = [
+      ['(a) truncated JSON', json.slice(0, Math.floor(json.length / 2))],
+      ['(b) corrupt bytes, not JSON', Buffer.concat([Buffer.from([0xff, 0xfe, 0x00, 0xc1]), randomBytes(64)])],
+      ['(b) empty file', ''],
+      ['(c) valid JSON without instanceId', JSON.stringify({ ...staleMetadata(424242, 1), instanceId: undefined })],
+      ['(c) valid JSON without port', JSON.stringify({ ...staleMetadata(424242, 1), port: undefined })],
+      ['(c) valid JSON of the wrong type', '[1, 2, 3]'],
+    ];
+
+    it.each(malformed)('%s', async (_label, content) => {
+      const svc = service<Counter>();
+      plantMetadata(svc, content);
+      expect(readMetadata(svc.paths.metadata).status).toBe('malformed');
+      await expectRecovered(svc);
+    });
+
+    it('(d) a dead pid and a port nothing listens on', async () => {
+      const svc = service<Counter>();
+      const pid = deadPid();
+      plantMetadata(svc, JSON.stringify(staleMetadata(pid, await freePort())));
+      expect(readMetadata(svc.paths.metadata).status).toBe('valid');
+      await expectRecovered(svc, pid);
+    });
+
+    it('(e) a live pid whose port is answered by a foreign listener: its proof is rejected and the secret never reaches it', async () => {
+      const svc = service<Counter>();
+      const foreign = await foreignListener('challenge');
+      plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
+      await expectRecovered(svc, process.pid);
+
+      expect(foreign.connections()).toBeGreaterThanOrEqual(1);
+      const messages = foreign.messages();
+      // It was spoken to (a hello), and nothing else: no auth, no call, no ping.
+      expect(messages.length).toBeGreaterThanOrEqual(1);
+      for (const message of messages) expect(message.t).toBe('hello');
+      expect(messages.some((m) => m.t === 'auth')).toBe(false);
+      const tokenText = readFileSync(svc.paths.token, 'latin1');
+      expect(tokenText).toMatch(/^[0-9a-f]{64}$/);
+      const bytes = foreign.bytes();
+      expect(bytes.length).toBeGreaterThan(0);
+      expect(bytes.includes(Buffer.from(tokenText, 'latin1'))).toBe(false);
+      expect(bytes.includes(Buffer.from(tokenText, 'hex'))).toBe(false);
+      expect(bytes.includes(Buffer.from(tokenText.toUpperCase(), 'latin1'))).toBe(false);
+      // The client hung up on it.
+      await waitFor(() => foreign.openSockets() === 0, 'the client to close its connections to the foreign listener');
+    });
+
+    it('(f) a foreign listener that accepts and stays silent costs one connect timeout, then recovery', async () => {
+      // If the silent peer were waited for beyond connectTimeoutMs, the 5 s start budget
+      // would run out before any daemon could be spawned.
+      const svc = service<Counter>({ connectTimeoutMs: 300 });
+      const foreign = await foreignListener('silent');
+      plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
+      await expectRecovered(svc, process.pid);
+      expect(foreign.connections()).toBeGreaterThanOrEqual(1);
+      for (const message of foreign.messages()) expect(message.t).toBe('hello');
+      await waitFor(() => foreign.openSockets() === 0, 'the client to close its connections to the silent listener');
+    });
+
+    it.each(['ERR_FACTORY', 'ERR_FACTORY_MISMATCH'])(
+      '(g) a foreign listener that answers the hello with an unauthenticated %s error is not believed',
+      async (code) => {
+        const svc = service<Counter>();
+        const foreign = await foreignListener({ t: 'error', id: null, e: { code, name: 'Error', message: 'said by a foreign listener', stack: undefined } });
+        plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
+        // Only a peer that proved it holds the token may report a factory failure or mismatch
+        // (a real daemon never sends either before the handshake completes).
+        await expectRecovered(svc, process.pid);
+        expect(foreign.connections()).toBeGreaterThanOrEqual(1);
+      },
+    );
+
+    it('stale metadata is left alone while another live process holds the spawn lock', async () => {
+      const svc = service<Counter>({ startTimeoutMs: 1000 });
+      const holder = await lockHolder(svc);
+      const content = JSON.stringify(staleMetadata(deadPid(), await freePort()));
+      writeFileSync(svc.paths.metadata, content, { mode: 0o600 });
+      const error = await svc.proxy().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConnectionFailedError);
+      expect((error as ConnectionFailedError).code).toBe('ERR_CONNECTION_FAILED');
+      // Cleaning happens only under the lock: the holder may be starting a daemon right now.
+      expect(readFileSync(svc.paths.metadata, 'utf8')).toBe(content);
+      expect(existsSync(svc.paths.log)).toBe(false);
+      await killAndReap(holder);
+    });
+  });
+
+  it('a client waiting for a live holder\'s lock does not keep re-probing the metadata it already judged unusable', async () => {
+    const svc = service<Counter>({ startTimeoutMs: 1000 });
+    const holder = await lockHolder(svc);
+    const foreign = await foreignListener('challenge');
+    writeFileSync(svc.paths.metadata, JSON.stringify(staleMetadata(process.pid, foreign.port)), { mode: 0o600 });
+    const error = await svc.proxy().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConnectionFailedError);
+    // One probe on discovery (maybe one more to be sure); not a hot loop of handshakes while
+    // the lock is held, and a timeout message a person can read.
+    expect(foreign.connections()).toBeLessThanOrEqual(3);
+    expect((error as Error).message.length).toBeLessThan(4000);
+    await killAndReap(holder);
+  });
+
+  it('a SIGKILLed daemon: calls on the old proxy reject (no hang), a new proxy gets a new daemon', async () => {
+    const svc = service<Counter>();
+    const old = await svc.proxy();
+    expect(await old.inc()).toBe(1);
+    const info = await svc.ping();
+    const pending = old.hold(60_000, 'never').then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    await waitFor(async () => (await svc.ping()).running === 1, 'the hold call to be running');
+    process.kill(info.pid, 'SIGKILL');
+    const outcome = await Promise.race([pending, sleep(10_000).then(() => ({ hang: true }))]);
+    expect(outcome).not.toHaveProperty('hang');
+    expect(outcome).not.toHaveProperty('value');
+    const { error } = outcome as { error: unknown };
+    expect(error).toBeInstanceOf(DaemonConnectionError);
+    expect((error as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
+    // A call issued after the loss rejects too, at once.
+    await expect(old.inc()).rejects.toBeInstanceOf(DaemonConnectionError);
+    await old[Symbol.asyncDispose]();
+    await waitForExit(info.pid);
+
+    // The dead daemon's metadata is still there until the next start replaces it.
+    const leftover = readMetadata(svc.paths.metadata);
+    expect(leftover.status === 'valid' && leftover.metadata.pid).toBe(info.pid);
+    const pid = await expectRecovered(svc, info.pid);
+    const read = readMetadata(svc.paths.metadata);
+    expect(read.status === 'valid' && read.metadata.instanceId).not.toBe(info.instanceId);
+    expect(read.status === 'valid' && read.metadata.pid).toBe(pid);
+  });
+
+  describe('a stale spawn lock is reclaimed', () => {
+    it('(a) a lock directory left behind, 60 s old', async () => {
+      const svc = service<Counter>();
+      ensurePrivateDir(svc.paths.dir);
+      mkdirSync(svc.paths.lock);
+      const past = (Date.now() - 60_000) / 1000;
+      utimesSync(svc.paths.lock, past, past);
+      await expectRecovered(svc);
+    });
+
+    it('(b) the lock of a SIGKILLed holder turns stale and is reclaimed', async () => {
+      const svc = service<Counter>({ startTimeoutMs: 15_000 });
+      const holder = await lockHolder(svc);
+      await killAndReap(holder);
+      expect(existsSync(svc.paths.lock)).toBe(true);
+      await expectRecovered(svc);
+    });
+
+    it('(c) while a live process holds the lock, proxy() times out naming what it was doing, and starts nothing', async () => {
+      const svc = service<Counter>({ startTimeoutMs: 1000 });
+      const holder = await lockHolder(svc);
+      const error = await svc.proxy().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(ConnectionFailedError);
+      expect((error as ConnectionFailedError).code).toBe('ERR_CONNECTION_FAILED');
+      expect((error as Error).message).toContain('1000 ms');
+      expect((error as Error).message).toContain('locking');
+      expect(existsSync(svc.paths.metadata)).toBe(false);
+      expect(existsSync(svc.paths.log)).toBe(false);
+      // The live holder's lock was not stolen.
+      expect(existsSync(svc.paths.lock)).toBe(true);
+      expect(holder.exitCode).toBeNull();
+      await killAndReap(holder);
+    });
+  });
+
+  it('an ipc daemon SIGKILLed leaves its socket file; the next start works and removes it', async () => {
+    const svc = service<Counter>({ transport: 'ipc' });
+    const old = await svc.proxy();
+    expect(await old.inc()).toBe(1);
+    const info = await svc.ping();
+    expect(info.transport).toBe('ipc');
+    const socketPath = info.address;
+    expect(basename(socketPath)).toMatch(/^d-.*\.sock$/);
+    process.kill(info.pid, 'SIGKILL');
+    await waitForExit(info.pid);
+    await old[Symbol.asyncDispose]();
+    expect(lstatSync(socketPath).isSocket()).toBe(true);
+
+    await expectRecovered(svc, info.pid);
+    expect(existsSync(socketPath)).toBe(false);
+    const read = readMetadata(svc.paths.metadata);
+    expect(read.status === 'valid' && read.metadata.transport).toBe('ipc');
+    const sockets = readdirSync(svc.paths.dir).filter((entry) => entry.endsWith('.sock'));
+    expect(sockets).toEqual([basename(read.status === 'valid' ? read.metadata.path! : '')]);
+  });
+
+  it('a stale metadata.json.<x>.tmp left by an interrupted write is removed by the recovery', async () => {
+    const svc = service<Counter>();
+    ensurePrivateDir(svc.paths.dir);
+    const temp = `${svc.paths.metadata}.99999.${randomBytes(6).toString('hex')}.tmp`;
+    writeFileSync(temp, '{"pid": 99999, "instan', { mode: 0o600 });
+    await expectRecovered(svc);
+    expect(existsSync(temp)).toBe(false);
+    expect(readdirSync(svc.paths.dir).filter((entry) => entry.endsWith('.tmp'))).toEqual([]);
+  });
+});
