@@ -41,6 +41,14 @@ export function inheritedExecArgv(execArgv: readonly string[] = process.execArgv
   return out;
 }
 
+/**
+ * Node flags for the daemon only, from env `LOOPBACK_SINGLETON_DAEMON_ARGS` (space-separated),
+ * for debugging or profiling it: `--inspect=9230`, `--cpu-prof --cpu-prof-dir=/tmp/prof`.
+ */
+function extraDaemonArgs(): string[] {
+  return (process.env.LOOPBACK_SINGLETON_DAEMON_ARGS ?? '').split(/\s+/).filter((arg) => arg.length > 0);
+}
+
 function rotateLog(path: string): void {
   try {
     if (statSync(path).size > MAX_LOG_BYTES) renameSync(path, `${path}.1`);
@@ -88,7 +96,7 @@ export function launchDaemon(config: DaemonConfig): DaemonLaunch {
   const logFd = openSync(config.paths.log, 'a', 0o600);
   let child;
   try {
-    child = spawn(process.execPath, [...inheritedExecArgv(), DAEMON_ENTRY], {
+    child = spawn(process.execPath, [...inheritedExecArgv(), ...extraDaemonArgs(), DAEMON_ENTRY], {
       detached: true,
       stdio: ['ignore', logFd, logFd, 'ipc'],
       serialization: 'advanced',
