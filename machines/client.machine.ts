@@ -7,7 +7,8 @@
  *        v              v
  *     locking -> locked { rechecking -> cleaningStale -> spawning -> awaitingReady -> connecting }
  *                   -> connected            (the lock is released on leaving `locked`)
- *   any -> failed   (FactoryError, HandshakeError, FactoryMismatchError, timeout)
+ *   any -> failed   (FactoryError, FactoryMismatchError, a daemon of another protocol
+ *                    version, timeout); other handshake failures mean "stale": replace it
  *
  * The lock is held for exactly as long as the machine is inside `locked`: from "no live
  * daemon found" until the new daemon's metadata is published and a handshake succeeded,

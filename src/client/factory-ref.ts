@@ -78,7 +78,8 @@ export function canonicalArgs(value: unknown, path = 'args', seen = new Set<obje
     case 'boolean':
       return value ? 't' : 'f';
     case 'number':
-      return Object.is(value, -0) ? 'n-0' : `n${value}`;
+      // -0 arrives as 0 (MessagePack has no negative zero): the same argument.
+      return Object.is(value, -0) ? 'n0' : `n${value}`;
     case 'bigint':
       if (value < -(2n ** 63n) || value >= 2n ** 64n) throw new TypeError(`\`${path}\` is a bigint outside the 64-bit range; pass it as a string`);
       return `b${value}`;
@@ -95,7 +96,8 @@ export function canonicalArgs(value: unknown, path = 'args', seen = new Set<obje
   if (object instanceof Date) return `d${object.getTime()}`;
   seen.add(object);
   try {
-    if (Array.isArray(object)) return `[${object.map((item, i) => canonicalArgs(item, `${path}[${i}]`, seen)).join(',')}]`;
+    // Array.from visits holes too: a hole arrives as undefined.
+    if (Array.isArray(object)) return `[${Array.from(object, (item, i) => canonicalArgs(item, `${path}[${i}]`, seen)).join(',')}]`;
     const proto = Object.getPrototypeOf(object);
     if (proto !== Object.prototype && proto !== null) {
       const kind = (proto as { constructor?: { name?: string } })?.constructor?.name ?? 'class';

@@ -64,6 +64,8 @@ export class LocalSingletonService<T> {
   readonly #options: ResolvedOptions;
   readonly #factory: ParsedFactory;
   readonly #canonicalArgs: string;
+  /** Encoded at construction, with the identity: later changes to the caller's array do not leak in. */
+  readonly #encodedArgs: Uint8Array;
   readonly #cwd: string;
   #plan: Promise<StartPlan> | undefined;
 
@@ -77,6 +79,7 @@ export class LocalSingletonService<T> {
     this.#cwd = process.cwd();
     this.#factory = parseFactory(factory, this.#cwd);
     this.#canonicalArgs = canonicalArgs(this.#options.args);
+    this.#encodedArgs = Uint8Array.from(encodeValue(this.#options.args));
     this.name = name;
     this.paths = runtimePaths(resolveRuntimeRoot(this.#options.runtimeDir), name);
   }
@@ -160,7 +163,7 @@ export class LocalSingletonService<T> {
         options: this.#options,
         factory: { module, export: this.#factory.export },
         factoryId: computeFactoryId(module, this.#factory.export, this.#canonicalArgs),
-        encodedArgs: encodeValue(this.#options.args),
+        encodedArgs: this.#encodedArgs,
       };
     })();
     const plan = this.#plan;

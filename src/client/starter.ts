@@ -89,8 +89,9 @@ function daemonConfig(plan: StartPlan): DaemonConfig {
     idleTtlMs: options.idleTtlMs,
     maxFrameBytes: options.maxFrameBytes,
     maxQueuedCalls: options.maxQueuedCalls,
-    handshakeTimeoutMs: Math.max(1000, 2 * options.connectTimeoutMs),
-    stallTimeoutMs: Math.max(5000, 4 * options.connectTimeoutMs),
+    // Capped at the longest delay setTimeout honours.
+    handshakeTimeoutMs: Math.min(0x7fffffff, Math.max(1000, 2 * options.connectTimeoutMs)),
+    stallTimeoutMs: Math.min(0x7fffffff, Math.max(5000, 4 * options.connectTimeoutMs)),
     bootTimeoutMs: options.startTimeoutMs,
   };
 }

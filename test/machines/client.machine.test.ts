@@ -1,0 +1,652 @@
+/**
+ * The client statechart on its own: every effect is a fake supplied with `provide()`, the
+ * start timeout runs on vitest's fake clock. No sockets, no files, no processes, no lock.
+ *
+ * Every state and every transition of machines/client.machine.ts is taken by at least one
+ * test below; the `covers` tag in each title says which.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { clientMachine, type ClientContext, type LockOutcome } from '../../machines/client.machine.js';
+import { ConnectionFailedError, DaemonConnectionError, FactoryError, FactoryMismatchError, HandshakeError } from '../../src/errors.js';
+import type { MetadataRead } from '../../src/runtime/metadata.js';
+import type { DaemonMetadata } from '../../src/types.js';
+
+const START_TIMEOUT = 1_000;
+
+const ACTOR_NAMES = ['readMetadata', 'connect', 'acquireLock', 'recheck', 'cleanStale', 'spawnDaemon', 'awaitReady'] as const;
+type ActorName = (typeof ACTOR_NAMES)[number];
+
+function metadata(pid: number, instanceId = `i-${pid}`): DaemonMetadata {
+  return {
+    pid,
+    instanceId,
+    transport: 'tcp',
+    host: '127.0.0.1',
+    port: 40_000 + pid,
+    protocolVersion: 1,
+    packageVersion: '0.1.0',
+    factoryId: 'f'.repeat(32),
+    startedAt: 1_700_000_000_000,
+  };
+}
+
+const RUNNING = metadata(101);
+const SPAWNED = metadata(202);
+
+const valid = (meta: DaemonMetadata): MetadataRead => ({ status: 'valid', metadata: meta });
+const ABSENT: MetadataRead = { status: 'absent' };
+
+/** A connection as the machine sees it: an opaque object. */
+function connection(label: string): object {
+  return { label };
+}
+
+/** An error with a `code`, like the ones the real effects throw. */
+function coded(code: string, message = `failed with ${code}`): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** One fake effect: what one invocation does with its input and signal. */
+type Effect = (args: { input: unknown; signal: AbortSignal }) => Promise<unknown>;
+
+const ok =
+  (value?: unknown): Effect =>
+  async () =>
+    value;
+const fail =
+  (error: unknown): Effect =>
+  async () => {
+    throw error;
+  };
+/** Settles only when the test settles the returned gate. */
+function gated(gate: Deferred<unknown>): Effect {
+  return () => gate.promise;
+}
+/** One effect per invocation, in order; the last one repeats. */
+function sequence(...effects: Effect[]): Effect {
+  let call = 0;
+  return (args) => effects[Math.min(call++, effects.length - 1)]!(args);
+}
+
+interface Invocation {
+  readonly input: unknown;
+  readonly signal: AbortSignal;
+}
+
+interface Harness {
+  readonly actor: Actor<typeof clientMachine>;
+  /** Every invocation of each fake actor, in order. */
+  readonly calls: Record<ActorName, Invocation[]>;
+  readonly releaseLock: ReturnType<typeof vi.fn>;
+  /** `<actor>:start`, `<actor>:done`, `<actor>:error` and `releaseLock`, in the order they happened. */
+  readonly log: string[];
+  /** Every distinct state value the actor went through, as JSON. */
+  readonly path: string[];
+  context(): ClientContext;
+  value(): unknown;
+  status(): string;
+}
+
+const actors: Actor<typeof clientMachine>[] = [];
+
+function startClient(effects: Partial<Record<ActorName, Effect>>): Harness {
+  const calls = Object.fromEntries(ACTOR_NAMES.map((name) => [name, [] as Invocation[]])) as Record<ActorName, Invocation[]>;
+  const log: string[] = [];
+  const releaseLock = vi.fn(() => {
+    log.push('releaseLock');
+  });
+  const fake = (name: ActorName) =>
+    fromPromise<never, never>(async ({ input, signal }) => {
+      calls[name].push({ input, signal });
+      log.push(`${name}:start`);
+      const effect = effects[name] ?? fail(new Error(`the test did not expect ${name} to run`));
+      try {
+        const output = await effect({ input, signal });
+        log.push(`${name}:done`);
+        return output as never;
+      } catch (error) {
+        log.push(`${name}:error`);
+        throw error;
+      }
+    });
+  const machine = clientMachine.provide({
+    actors: {
+      readMetadata: fake('readMetadata'),
+      connect: fake('connect'),
+      acquireLock: fake('acquireLock'),
+      recheck: fake('recheck'),
+      cleanStale: fake('cleanStale'),
+      spawnDaemon: fake('spawnDaemon'),
+      awaitReady: fake('awaitReady'),
+    },
+    actions: { releaseLock: () => releaseLock() },
+    delays: { startTimeout: START_TIMEOUT },
+  });
+  const actor = createActor(machine);
+  actors.push(actor);
+  const path: string[] = [];
+  actor.subscribe({
+    next: (snapshot) => {
+      const value = JSON.stringify(snapshot.value);
+      if (path.at(-1) !== value) path.push(value);
+    },
+    error: () => {},
+  });
+  actor.start();
+  const first = JSON.stringify(actor.getSnapshot().value);
+  if (path[0] !== first) path.unshift(first);
+  return {
+    actor,
+    calls,
+    releaseLock,
+    log,
+    path,
+    context: () => actor.getSnapshot().context,
+    value: () => actor.getSnapshot().value,
+    status: () => actor.getSnapshot().status,
+  };
+}
+
+/** Lets promise actors settle and their results reach the machine, without moving the clock. */
+async function settle(): Promise<void> {
+  await vi.advanceTimersByTimeAsync(0);
+}
+
+/** The JSON form of a state value, as `path` records it. */
+const at = (value: unknown) => JSON.stringify(value);
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  for (const actor of actors.splice(0)) actor.stop();
+  vi.useRealTimers();
+});
+
+describe('client machine: warm path', () => {
+  it('valid metadata -> connecting -> connected, never touching the lock (covers discovering->connecting, connecting->connected)', async () => {
+    const conn = connection('warm');
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: ok(conn) });
+    await settle();
+
+    expect(client.status()).toBe('done');
+    expect(client.value()).toBe('connected');
+    expect(client.path).toEqual([at('discovering'), at('connecting'), at('connected')]);
+    expect(client.calls.connect).toHaveLength(1);
+    expect(client.calls.connect[0]!.input).toBe(RUNNING);
+    for (const name of ['acquireLock', 'recheck', 'cleanStale', 'spawnDaemon', 'awaitReady'] as const) {
+      expect(client.calls[name], name).toHaveLength(0);
+    }
+    expect(client.releaseLock).not.toHaveBeenCalled();
+    const output = client.actor.getSnapshot().output!;
+    expect(output.connection).toBe(conn);
+    expect(output.error).toBeUndefined();
+    expect(output.timedOutIn).toBeUndefined();
+    expect(output.trail).toEqual([`metadata: pid ${RUNNING.pid}`]);
+  });
+
+  it('stops the start timeout once connected: no timer is left behind', async () => {
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: ok(connection('warm')) });
+    await settle();
+    expect(client.value()).toBe('connected');
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT * 2);
+    expect(client.value()).toBe('connected');
+    expect(client.actor.getSnapshot().output!.timedOutIn).toBeUndefined();
+  });
+});
+
+describe('client machine: cold start under the lock', () => {
+  it('absent metadata -> locking -> locked.{rechecking, cleaningStale, spawning, awaitingReady, connecting} -> connected (covers every cold-path transition)', async () => {
+    const conn = connection('spawned');
+    const handle = { launch: 'handle' };
+    const connectGate = deferred<unknown>();
+    const client = startClient({
+      readMetadata: ok(ABSENT),
+      acquireLock: ok('acquired' satisfies LockOutcome),
+      recheck: ok({ reason: 'metadata absent' }),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok(handle),
+      awaitReady: ok(SPAWNED),
+      connect: gated(connectGate),
+    });
+    await settle();
+
+    // Everything up to the handshake with the new daemon is done, and the lock is still held.
+    expect(client.value()).toEqual({ locked: 'connecting' });
+    expect(client.releaseLock).not.toHaveBeenCalled();
+
+    connectGate.resolve(conn);
+    await settle();
+
+    expect(client.value()).toBe('connected');
+    expect(client.path).toEqual([
+      at('discovering'),
+      at('locking'),
+      at({ locked: 'rechecking' }),
+      at({ locked: 'cleaningStale' }),
+      at({ locked: 'spawning' }),
+      at({ locked: 'awaitingReady' }),
+      at({ locked: 'connecting' }),
+      at('connected'),
+    ]);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.log.indexOf('releaseLock')).toBeGreaterThan(client.log.indexOf('connect:done'));
+    expect(client.log.at(-1)).toBe('releaseLock');
+
+    // Inputs: no stale record to wait past or to clean, the spawn handle to awaitReady,
+    // the new metadata to connect.
+    expect(client.calls.acquireLock[0]!.input).toBeUndefined();
+    expect(client.calls.cleanStale[0]!.input).toBeUndefined();
+    expect(client.calls.awaitReady[0]!.input).toBe(handle);
+    expect(client.calls.connect).toHaveLength(1);
+    expect(client.calls.connect[0]!.input).toBe(SPAWNED);
+
+    const output = client.actor.getSnapshot().output!;
+    expect(output.connection).toBe(conn);
+    expect(output.error).toBeUndefined();
+    expect(output.trail).toEqual(['metadata: absent', 'under the lock: metadata absent', `spawned: pid ${SPAWNED.pid}`]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('malformed metadata also leads to locking, and the trail says why (covers discovering->locking)', async () => {
+    const client = startClient({ readMetadata: ok({ status: 'malformed', reason: 'not JSON' } satisfies MetadataRead), acquireLock: gated(deferred()) });
+    await settle();
+    expect(client.value()).toBe('locking');
+    expect(client.context().trail).toEqual(['metadata: malformed (not JSON)']);
+    expect(client.context().metadata).toBeUndefined();
+    expect(client.calls.connect).toHaveLength(0);
+  });
+
+  it('a stale daemon: connect fails -> locking, recorded in the trail, then cleaned and replaced (covers connecting->locking)', async () => {
+    const refused = new ConnectionFailedError('connect ECONNREFUSED 127.0.0.1:40101');
+    const conn = connection('replacement');
+    const client = startClient({
+      readMetadata: ok(valid(RUNNING)),
+      connect: sequence(fail(refused), ok(conn)),
+      acquireLock: ok('acquired'),
+      recheck: ok({ metadata: RUNNING, reason: `pid ${RUNNING.pid} is not running` }),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({}),
+      awaitReady: ok(SPAWNED),
+    });
+    await settle();
+
+    expect(client.value()).toBe('connected');
+    expect(client.path.slice(0, 3)).toEqual([at('discovering'), at('connecting'), at('locking')]);
+    expect(client.context().trail).toEqual([
+      `metadata: pid ${RUNNING.pid}`,
+      'not usable: connect ECONNREFUSED 127.0.0.1:40101',
+      `under the lock: pid ${RUNNING.pid} is not running`,
+      `spawned: pid ${SPAWNED.pid}`,
+    ]);
+    // The record found unusable is what acquireLock must not mistake for a newly published
+    // daemon; the stale record found under the lock is the one handed to cleanStale.
+    expect(client.calls.acquireLock[0]!.input).toBe(RUNNING);
+    expect(client.calls.cleanStale[0]!.input).toBe(RUNNING);
+    expect(client.calls.connect.map((call) => call.input)).toEqual([RUNNING, SPAWNED]);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.actor.getSnapshot().output!.connection).toBe(conn);
+  });
+
+  it.each<[string, unknown]>([
+    ['ERR_CONNECTION_FAILED', new ConnectionFailedError('refused')],
+    ['ERR_DAEMON_CONNECTION', new DaemonConnectionError('lost')],
+    ['a plain Error without a code', new Error('ECONNRESET')],
+    ['an unknown code', coded('ECONNREFUSED')],
+    ['a thrown string', 'socket hang up'],
+    ['a thrown undefined', undefined],
+  ])('treats a connect failure with %s as a stale daemon, not a fatal error', async (_label, error) => {
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: fail(error), acquireLock: gated(deferred()) });
+    await settle();
+    expect(client.value()).toBe('locking');
+    expect(client.context().error).toBeUndefined();
+    expect(client.context().trail.at(-1)).toMatch(/^not usable: /);
+    expect(client.calls.acquireLock).toHaveLength(1);
+  });
+
+  it("acquireLock 'published' -> back to discovering, then the published daemon is used (covers locking->discovering)", async () => {
+    const conn = connection('published');
+    const client = startClient({
+      readMetadata: sequence(ok(ABSENT), ok(valid(RUNNING))),
+      acquireLock: ok('published' satisfies LockOutcome),
+      connect: ok(conn),
+    });
+    await settle();
+
+    expect(client.value()).toBe('connected');
+    expect(client.path).toEqual([at('discovering'), at('locking'), at('discovering'), at('connecting'), at('connected')]);
+    expect(client.calls.readMetadata).toHaveLength(2);
+    expect(client.calls.recheck).toHaveLength(0);
+    expect(client.releaseLock).not.toHaveBeenCalled();
+    expect(client.context().trail).toEqual(['metadata: absent', 'a daemon was published while waiting for the lock', `metadata: pid ${RUNNING.pid}`]);
+    expect(client.actor.getSnapshot().output!.connection).toBe(conn);
+  });
+
+  it('recheck finds a live daemon -> connected, lock released once, nothing spawned (covers locked.rechecking->connected)', async () => {
+    const conn = connection('rechecked');
+    const client = startClient({
+      readMetadata: ok(ABSENT),
+      acquireLock: ok('acquired'),
+      recheck: ok({ connection: conn, metadata: RUNNING }),
+    });
+    await settle();
+
+    expect(client.value()).toBe('connected');
+    expect(client.path).toEqual([at('discovering'), at('locking'), at({ locked: 'rechecking' }), at('connected')]);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.log.at(-1)).toBe('releaseLock');
+    expect(client.log.indexOf('releaseLock')).toBeGreaterThan(client.log.indexOf('recheck:done'));
+    for (const name of ['cleanStale', 'spawnDaemon', 'awaitReady', 'connect'] as const) expect(client.calls[name], name).toHaveLength(0);
+    expect(client.actor.getSnapshot().output!.connection).toBe(conn);
+  });
+
+  it('recheck failing with a non-fatal error -> cleaningStale, recorded in the trail (covers locked.rechecking->cleaningStale on error)', async () => {
+    const client = startClient({
+      readMetadata: ok(ABSENT),
+      acquireLock: ok('acquired'),
+      recheck: fail(new ConnectionFailedError('handshake timed out')),
+      cleanStale: gated(deferred()),
+    });
+    await settle();
+
+    expect(client.value()).toEqual({ locked: 'cleaningStale' });
+    expect(client.context().trail).toEqual(['metadata: absent', 'not usable: handshake timed out']);
+    expect(client.context().error).toBeUndefined();
+    expect(client.releaseLock).not.toHaveBeenCalled();
+  });
+
+  it('uses "no live daemon" in the trail when recheck gives no reason', async () => {
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok('acquired'), recheck: ok({}), cleanStale: gated(deferred()) });
+    await settle();
+    expect(client.value()).toEqual({ locked: 'cleaningStale' });
+    expect(client.context().trail.at(-1)).toBe('under the lock: no live daemon');
+  });
+});
+
+describe('client machine: failures', () => {
+  const FATAL = [
+    ['ERR_FACTORY_MISMATCH', () => new FactoryMismatchError('another factory')],
+    ['ERR_PROTOCOL_VERSION', () => new HandshakeError('protocol 2 vs 1', { code: 'ERR_PROTOCOL_VERSION' })],
+    ['ERR_FACTORY', () => new FactoryError('constructor threw')],
+    ['ERR_FACTORY_MISMATCH (plain object)', () => ({ code: 'ERR_FACTORY_MISMATCH', message: 'mismatch' })],
+    ['ERR_PROTOCOL_VERSION (plain Error)', () => coded('ERR_PROTOCOL_VERSION')],
+    ['ERR_FACTORY (plain object)', () => ({ code: 'ERR_FACTORY', message: 'boom', stack: 'at daemon' })],
+  ] as const;
+
+  it.each(FATAL)('a %s from connecting -> failed, without locking (covers connecting->failed)', async (_code, make) => {
+    const error = make();
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: fail(error) });
+    await settle();
+
+    expect(client.status()).toBe('done');
+    expect(client.value()).toBe('failed');
+    expect(client.path).toEqual([at('discovering'), at('connecting'), at('failed')]);
+    expect(client.calls.acquireLock).toHaveLength(0);
+    expect(client.releaseLock).not.toHaveBeenCalled();
+    const output = client.actor.getSnapshot().output!;
+    expect(output.error).toBe(error);
+    expect(output.connection).toBeUndefined();
+    expect(output.timedOutIn).toBeUndefined();
+  });
+
+  it.each(FATAL)('a %s from recheck -> failed, lock released once, nothing cleaned (covers locked.rechecking->failed)', async (_code, make) => {
+    const error = make();
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok('acquired'), recheck: fail(error) });
+    await settle();
+
+    expect(client.value()).toBe('failed');
+    expect(client.path).toEqual([at('discovering'), at('locking'), at({ locked: 'rechecking' }), at('failed')]);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.calls.cleanStale).toHaveLength(0);
+    expect(client.actor.getSnapshot().output!.error).toBe(error);
+  });
+
+  it('readMetadata throwing -> failed (covers discovering->failed)', async () => {
+    const error = coded('EACCES', 'permission denied');
+    const client = startClient({ readMetadata: fail(error) });
+    await settle();
+    expect(client.path).toEqual([at('discovering'), at('failed')]);
+    expect(client.actor.getSnapshot().output!.error).toBe(error);
+    expect(client.calls.connect).toHaveLength(0);
+    expect(client.calls.acquireLock).toHaveLength(0);
+    expect(client.releaseLock).not.toHaveBeenCalled();
+  });
+
+  it('acquireLock throwing -> failed, and no lock to release (covers locking->failed)', async () => {
+    const error = coded('ENOSPC', 'no space left');
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: fail(error) });
+    await settle();
+    expect(client.path).toEqual([at('discovering'), at('locking'), at('failed')]);
+    expect(client.actor.getSnapshot().output!.error).toBe(error);
+    expect(client.releaseLock).not.toHaveBeenCalled();
+  });
+
+  it('cleanStale throwing -> failed, lock released once (covers locked.cleaningStale->failed)', async () => {
+    const error = coded('EPERM', 'cannot unlink');
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok('acquired'), recheck: ok({}), cleanStale: fail(error) });
+    await settle();
+    expect(client.path.slice(-2)).toEqual([at({ locked: 'cleaningStale' }), at('failed')]);
+    expect(client.actor.getSnapshot().output!.error).toBe(error);
+    expect(client.calls.spawnDaemon).toHaveLength(0);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+  });
+
+  it('spawnDaemon throwing -> failed, lock released once (covers locked.spawning->failed)', async () => {
+    const error = coded('ENOENT', 'spawn node ENOENT');
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok('acquired'), recheck: ok({}), cleanStale: ok(undefined), spawnDaemon: fail(error) });
+    await settle();
+    expect(client.path.slice(-2)).toEqual([at({ locked: 'spawning' }), at('failed')]);
+    expect(client.actor.getSnapshot().output!.error).toBe(error);
+    expect(client.calls.awaitReady).toHaveLength(0);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+  });
+
+  it("awaitReady rejecting with the daemon's factory error -> failed with that very error, lock released (covers locked.awaitingReady->failed)", async () => {
+    const factoryError = { code: 'ERR_FACTORY', name: 'FactoryError', message: 'Cannot find module ./nope.js', stack: 'Error: Cannot find module\n    at daemon' };
+    const client = startClient({
+      readMetadata: ok(ABSENT),
+      acquireLock: ok('acquired'),
+      recheck: ok({}),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({ pid: 303 }),
+      awaitReady: fail(factoryError),
+    });
+    await settle();
+
+    expect(client.value()).toBe('failed');
+    expect(client.path.slice(-2)).toEqual([at({ locked: 'awaitingReady' }), at('failed')]);
+    const output = client.actor.getSnapshot().output!;
+    expect(output.error).toBe(factoryError);
+    expect(output.timedOutIn).toBeUndefined();
+    expect(output.connection).toBeUndefined();
+    expect(client.calls.connect).toHaveLength(0);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+  });
+
+  it.each<[string, unknown]>([
+    ['a non-fatal error', new ConnectionFailedError('refused')],
+    ['a fatal error', new FactoryMismatchError('another factory')],
+  ])('connect to the spawned daemon failing with %s -> failed, no second spawn (covers locked.connecting->failed)', async (_label, error) => {
+    const client = startClient({
+      readMetadata: ok(ABSENT),
+      acquireLock: ok('acquired'),
+      recheck: ok({}),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({}),
+      awaitReady: ok(SPAWNED),
+      // A retry would hang here instead of looping, so the assertions below report it.
+      connect: sequence(fail(error), gated(deferred())),
+    });
+    await settle();
+
+    expect(client.path.slice(-2)).toEqual([at({ locked: 'connecting' }), at('failed')]);
+    expect(client.actor.getSnapshot().output!.error).toBe(error);
+    expect(client.calls.spawnDaemon).toHaveLength(1);
+    expect(client.calls.acquireLock).toHaveLength(1);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('client machine: startTimeout', () => {
+  /** Effects that bring the machine to `state` and leave it stuck there on `gate`. */
+  function stuckIn(state: string, gate: Deferred<unknown>): Partial<Record<ActorName, Effect>> {
+    const hang = gated(gate);
+    return {
+      readMetadata: state === 'discovering' ? hang : state === 'connecting' ? ok(valid(RUNNING)) : ok(ABSENT),
+      connect: stuckActor(state) === 'connect' ? hang : undefined,
+      acquireLock: state === 'locking' ? hang : ok('acquired'),
+      recheck: state === 'locked.rechecking' ? hang : ok({}),
+      cleanStale: state === 'locked.cleaningStale' ? hang : ok(undefined),
+      spawnDaemon: state === 'locked.spawning' ? hang : ok({}),
+      awaitReady: state === 'locked.awaitingReady' ? hang : ok(SPAWNED),
+    };
+  }
+
+  function stuckActor(state: string): ActorName {
+    return (
+      {
+        discovering: 'readMetadata',
+        connecting: 'connect',
+        locking: 'acquireLock',
+        'locked.rechecking': 'recheck',
+        'locked.cleaningStale': 'cleanStale',
+        'locked.spawning': 'spawnDaemon',
+        'locked.awaitingReady': 'awaitReady',
+        'locked.connecting': 'connect',
+      } as const
+    )[state as 'discovering']!;
+  }
+
+  function stateValue(state: string): unknown {
+    const [parent, child] = state.split('.');
+    return child === undefined ? parent : { [parent!]: child };
+  }
+
+  const STATES = [
+    'discovering',
+    'connecting',
+    'locking',
+    'locked.rechecking',
+    'locked.cleaningStale',
+    'locked.spawning',
+    'locked.awaitingReady',
+    'locked.connecting',
+  ];
+
+  it.each(STATES)('firing in %s -> failed, naming the state, aborting the invoked actor (covers the root after(startTimeout))', async (state) => {
+    const gate = deferred<unknown>();
+    const client = startClient(stuckIn(state, gate));
+    await settle();
+    expect(client.value()).toEqual(stateValue(state));
+
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT - 1);
+    expect(client.value()).toEqual(stateValue(state));
+    expect(client.releaseLock).not.toHaveBeenCalled();
+
+    await vi.advanceTimersByTimeAsync(1);
+    expect(client.status()).toBe('done');
+    expect(client.value()).toBe('failed');
+    const output = client.actor.getSnapshot().output!;
+    expect(output.timedOutIn).toEqual(expect.any(String));
+    for (const part of state.split('.')) expect(output.timedOutIn).toContain(part);
+    expect(output.error).toBeUndefined();
+    expect(output.connection).toBeUndefined();
+
+    const invocations = client.calls[stuckActor(state)];
+    expect(invocations.at(-1)!.signal.aborted).toBe(true);
+    // Only the lock holder releases it, exactly once.
+    expect(client.releaseLock).toHaveBeenCalledTimes(state.startsWith('locked.') ? 1 : 0);
+
+    // A result arriving after the deadline changes nothing.
+    gate.resolve(state.endsWith('connecting') ? connection('late') : state === 'locking' ? 'acquired' : state === 'discovering' ? valid(RUNNING) : SPAWNED);
+    await settle();
+    expect(client.value()).toBe('failed');
+    expect(client.actor.getSnapshot().output!.connection).toBeUndefined();
+    expect(client.releaseLock).toHaveBeenCalledTimes(state.startsWith('locked.') ? 1 : 0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('in locked.awaitingReady: timedOutIn names it, the awaitReady signal is aborted, the lock released once', async () => {
+    const client = startClient({
+      readMetadata: ok(ABSENT),
+      acquireLock: ok('acquired'),
+      recheck: ok({}),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({ pid: 404 }),
+      awaitReady: gated(deferred()),
+    });
+    await settle();
+    expect(client.value()).toEqual({ locked: 'awaitingReady' });
+    const { signal } = client.calls.awaitReady[0]!;
+    expect(signal.aborted).toBe(false);
+
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT);
+
+    expect(client.value()).toBe('failed');
+    expect(client.context().timedOutIn).toContain('awaitingReady');
+    expect(JSON.parse(client.context().timedOutIn!)).toEqual({ locked: 'awaitingReady' });
+    expect(signal.aborted).toBe(true);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.calls.connect).toHaveLength(0);
+  });
+
+  it('in discovering: failed, no lock to release', async () => {
+    const client = startClient({ readMetadata: gated(deferred()) });
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT);
+    expect(client.value()).toBe('failed');
+    expect(JSON.parse(client.context().timedOutIn!)).toBe('discovering');
+    expect(client.calls.readMetadata[0]!.signal.aborted).toBe(true);
+    expect(client.releaseLock).not.toHaveBeenCalled();
+  });
+
+  it('is one budget for the whole attempt: going round discovering -> locking -> discovering does not restart it', async () => {
+    const lockGate = deferred<unknown>();
+    const client = startClient({
+      readMetadata: sequence(ok(ABSENT), gated(deferred())),
+      acquireLock: gated(lockGate),
+    });
+    await settle();
+    expect(client.value()).toBe('locking');
+
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT - 100);
+    lockGate.resolve('published');
+    await settle();
+    expect(client.value()).toBe('discovering');
+    expect(client.calls.readMetadata).toHaveLength(2);
+
+    await vi.advanceTimersByTimeAsync(100);
+    expect(client.value()).toBe('failed');
+    expect(JSON.parse(client.context().timedOutIn!)).toBe('discovering');
+  });
+
+  it('keeps the trail of what was tried before the deadline', async () => {
+    const client = startClient({
+      readMetadata: ok(valid(RUNNING)),
+      connect: fail(new ConnectionFailedError('refused')),
+      acquireLock: gated(deferred()),
+    });
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT);
+    const output = client.actor.getSnapshot().output!;
+    expect(JSON.parse(output.timedOutIn!)).toBe('locking');
+    expect(output.trail).toEqual([`metadata: pid ${RUNNING.pid}`, 'not usable: refused']);
+  });
+});

@@ -1,0 +1,321 @@
+/**
+ * Factory references: parsing (API.md's "last `:` whose suffix is an identifier path"),
+ * the canonical form of the factory arguments, the factory identity, and package resolution.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { canonicalArgs, computeFactoryId, parseFactory, resolvePackage, type FactoryReference } from '../../src/client/factory-ref.js';
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const CWD = '/work/proj';
+
+/** Escapes `text` for use inside a RegExp. */
+function literal(text: string): RegExp {
+  return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+}
+
+describe('parseFactory: strings', () => {
+  it('resolves a ./relative module against the given cwd to an absolute file: URL', () => {
+    expect(parseFactory('./services.js:Counter', CWD)).toEqual({
+      module: pathToFileURL(resolve(CWD, 'services.js')).href,
+      export: 'Counter',
+      needsResolution: false,
+    });
+    expect(parseFactory('./services.js:Counter', CWD).module).toBe('file:///work/proj/services.js');
+  });
+
+  it('resolves ../relative modules against the cwd too', () => {
+    expect(parseFactory('../lib/services.js:Counter', CWD).module).toBe('file:///work/lib/services.js');
+  });
+
+  it('uses process.cwd() when no cwd is given', () => {
+    expect(parseFactory('./services.js:Counter').module).toBe(pathToFileURL(resolve(process.cwd(), 'services.js')).href);
+  });
+
+  it('does not depend on the cwd for an absolute path', () => {
+    expect(parseFactory('/abs/x.js:ns.Counter', CWD)).toEqual({ module: 'file:///abs/x.js', export: 'ns.Counter', needsResolution: false });
+    expect(parseFactory('/abs/x.js:ns.Counter', '/elsewhere')).toEqual(parseFactory('/abs/x.js:ns.Counter', CWD));
+  });
+
+  it('keeps a file: URL without an export suffix whole and uses its default export', () => {
+    expect(parseFactory('file:///x/y.js', CWD)).toEqual({ module: 'file:///x/y.js', export: 'default', needsResolution: false });
+  });
+
+  it('splits a file: URL at its last colon when an export follows', () => {
+    expect(parseFactory('file:///x/y.js:Counter', CWD)).toEqual({ module: 'file:///x/y.js', export: 'Counter', needsResolution: false });
+    expect(parseFactory('file:///x/y.js:a.b.C', CWD)).toEqual({ module: 'file:///x/y.js', export: 'a.b.C', needsResolution: false });
+  });
+
+  it('does not split a file: URL at a drive-letter colon', () => {
+    expect(parseFactory('file:///C:/x/y.js', CWD)).toEqual({ module: 'file:///C:/x/y.js', export: 'default', needsResolution: false });
+    expect(parseFactory('file:///C:/x/y.js:Counter', CWD)).toEqual({ module: 'file:///C:/x/y.js', export: 'Counter', needsResolution: false });
+  });
+
+  it('leaves a bare package specifier for later resolution', () => {
+    expect(parseFactory('some-pkg:Thing', CWD)).toEqual({ module: 'some-pkg', export: 'Thing', needsResolution: true });
+    expect(parseFactory('@scope/some-pkg/sub:ns.Thing', CWD)).toEqual({ module: '@scope/some-pkg/sub', export: 'ns.Thing', needsResolution: true });
+  });
+
+  it('uses the default export of a bare package named alone', () => {
+    expect(parseFactory('some-pkg', CWD)).toEqual({ module: 'some-pkg', export: 'default', needsResolution: true });
+  });
+
+  it('splits only at the LAST colon, and only when its suffix is an identifier path', () => {
+    // Windows-style path: the drive colon is never a split point, the last one is.
+    const withExport = parseFactory('C:\\dir\\x.js:Counter', CWD);
+    expect(withExport.export).toBe('Counter');
+    const whole = parseFactory('C:\\dir\\x.js', CWD);
+    expect(whole.export).toBe('default');
+    if (process.platform === 'win32') {
+      expect(withExport.module).toBe(pathToFileURL('C:\\dir\\x.js').href);
+      expect(whole.module).toBe(pathToFileURL('C:\\dir\\x.js').href);
+    } else {
+      expect(withExport.module).toBe('C:\\dir\\x.js');
+      expect(whole.module).toBe('C:\\dir\\x.js');
+    }
+    // A colon inside the path is part of the module.
+    expect(parseFactory('/tmp/a:b/x.js:Counter', CWD)).toEqual({ module: pathToFileURL('/tmp/a:b/x.js').href, export: 'Counter', needsResolution: false });
+    expect(parseFactory('/tmp/a:b/x.js', CWD)).toEqual({ module: pathToFileURL('/tmp/a:b/x.js').href, export: 'default', needsResolution: false });
+  });
+
+  it.each([
+    ['$', '$'],
+    ['_private', '_private'],
+    ['Counter2', 'Counter2'],
+    ['a.$b._c', 'a.$b._c'],
+  ])('accepts the export path %s', (suffix, expected) => {
+    expect(parseFactory(`/m.js:${suffix}`, CWD).export).toBe(expected);
+  });
+
+  it.each([['bad-name'], ['1abc'], ['a..b'], ['a.'], ['.a'], ['a b'], ['']])(
+    'treats a suffix %o that is not an identifier path as part of the module',
+    (suffix) => {
+      const parsed = parseFactory(`/m.js:${suffix}`, CWD);
+      expect(parsed.export).toBe('default');
+      expect(parsed.module).toBe(pathToFileURL(`/m.js:${suffix}`).href);
+    },
+  );
+});
+
+describe('parseFactory: objects', () => {
+  it('resolves a string module like the string form', () => {
+    expect(parseFactory({ module: './services.js', export: 'Counter' }, CWD)).toEqual({
+      module: 'file:///work/proj/services.js',
+      export: 'Counter',
+      needsResolution: false,
+    });
+    expect(parseFactory({ module: 'some-pkg', export: 'ns.Thing' }, CWD)).toEqual({ module: 'some-pkg', export: 'ns.Thing', needsResolution: true });
+  });
+
+  it('takes a URL module as is', () => {
+    const url = new URL('../fixtures/services.mjs', import.meta.url);
+    expect(parseFactory({ module: url, export: 'Counter' }, CWD)).toEqual({ module: url.href, export: 'Counter', needsResolution: false });
+  });
+
+  it('defaults the export to "default"', () => {
+    expect(parseFactory({ module: new URL('file:///x/y.js') }, CWD).export).toBe('default');
+    expect(parseFactory({ module: '/x/y.js' }, CWD)).toEqual({ module: 'file:///x/y.js', export: 'default', needsResolution: false });
+  });
+
+  it('does not split a colon in an object-form module string', () => {
+    expect(parseFactory({ module: '/x/y.js:Counter' }, CWD)).toEqual({ module: pathToFileURL('/x/y.js:Counter').href, export: 'default', needsResolution: false });
+  });
+});
+
+describe('parseFactory: invalid references', () => {
+  it.each<[string, unknown]>([
+    ['an empty string', ''],
+    ['a number', 5],
+    ['null', null],
+    ['undefined', undefined],
+    ['a boolean', true],
+    ['a function', () => 'x'],
+    ['an object with a numeric module', { module: 5 }],
+    ['an object without a module', { export: 'Counter' }],
+    ['an object with an empty module', { module: '' }],
+    ['an object with a null module', { module: null }],
+    ['an object with a bad export name', { module: './x.js', export: 'bad-name' }],
+    ['an object with an empty export', { module: './x.js', export: '' }],
+    ['an object with a numeric export', { module: './x.js', export: 5 }],
+    ['an object with a dotted-wrong export', { module: './x.js', export: 'a..b' }],
+  ])('rejects %s with a TypeError', (_label, factory) => {
+    expect(() => parseFactory(factory as FactoryReference, CWD)).toThrow(TypeError);
+  });
+
+  it('names the bad part in its message', () => {
+    expect(() => parseFactory({ module: './x.js', export: 'bad-name' }, CWD)).toThrow(/factory\.export.*bad-name/);
+    expect(() => parseFactory({ module: 5 } as unknown as FactoryReference, CWD)).toThrow(/factory\.module/);
+    expect(() => parseFactory(5 as unknown as FactoryReference, CWD)).toThrow(/factory/);
+  });
+});
+
+describe('canonicalArgs', () => {
+  it('does not depend on object key order, at any depth', () => {
+    expect(canonicalArgs({ a: 1, b: 2 })).toBe(canonicalArgs({ b: 2, a: 1 }));
+    expect(canonicalArgs([{ x: { p: 1, q: [1, { m: 1, n: 2 }] }, y: 2 }])).toBe(canonicalArgs([{ y: 2, x: { q: [1, { n: 2, m: 1 }], p: 1 } }]));
+  });
+
+  it('is deterministic', () => {
+    const args = [10, { step: 2, name: 'c', tags: ['a', 'b'] }, null, true, 3n];
+    expect(canonicalArgs(args)).toBe(canonicalArgs(structuredClone(args)));
+  });
+
+  it.each<[string, unknown, unknown]>([
+    ['1 and "1"', 1, '1'],
+    ['1 and 1n', 1, 1n],
+    ['"1" and 1n', '1', 1n],
+    ['null and undefined', null, undefined],
+    ['null and "null"', null, 'null'],
+    ['true and "t"', true, 't'],
+    ['false and 0', false, 0],
+    ['undefined and "u"', undefined, 'u'],
+    ['[] and {}', [], {}],
+    ['[1, 2] and [[1, 2]]', [1, 2], [[1, 2]]],
+    ['[[1, [2]]] and [[1, 2]]', [[1, [2]]], [[1, 2]]],
+    ['[[1], [2]] and [[1, 2]]', [[1], [2]], [[1, 2]]],
+    ['["a,b"] and ["a", "b"]', ['a,b'], ['a', 'b']],
+    ['{a: 1} and {a: "1"}', { a: 1 }, { a: '1' }],
+    ['{a: 1} and {b: 1}', { a: 1 }, { b: 1 }],
+    ['{a: undefined} and {}', { a: undefined }, {}],
+    ['Uint8Array [1, 2] and [1, 2]', new Uint8Array([1, 2]), [1, 2]],
+    ['Uint8Array [1, 2] and Uint8Array [1, 3]', new Uint8Array([1, 2]), new Uint8Array([1, 3])],
+    ['Uint8Array [1, 2] and "x0102"', new Uint8Array([1, 2]), 'x0102'],
+    ['Date(0) and 0', new Date(0), 0],
+    ['Date(0) and Date(1)', new Date(0), new Date(1)],
+    ['Date(0) and its ISO string', new Date(0), new Date(0).toISOString()],
+  ])('distinguishes %s', (_label, a, b) => {
+    expect(canonicalArgs(a)).not.toBe(canonicalArgs(b));
+    expect(canonicalArgs([a])).not.toBe(canonicalArgs([b]));
+  });
+
+  it('gives equal Uint8Arrays and equal Dates the same form', () => {
+    expect(canonicalArgs([new Uint8Array([1, 2, 255])])).toBe(canonicalArgs([new Uint8Array([1, 2, 255])]));
+    // A view: only its own bytes count, not the rest of the buffer.
+    const view = new Uint8Array(new Uint8Array([9, 1, 2, 255, 9]).buffer, 1, 3);
+    expect(canonicalArgs([view])).toBe(canonicalArgs([new Uint8Array([1, 2, 255])]));
+    expect(canonicalArgs([new Date(1234)])).toBe(canonicalArgs([new Date(1234)]));
+  });
+
+  it('accepts the same object twice when it is shared, not circular', () => {
+    const shared = { a: 1 };
+    expect(() => canonicalArgs([shared, shared, { again: shared }])).not.toThrow();
+    expect(canonicalArgs([shared, shared])).toBe(canonicalArgs([{ a: 1 }, { a: 1 }]));
+  });
+
+  it('accepts an object with a null prototype like a plain object', () => {
+    const bare = Object.assign(Object.create(null) as object, { b: 2, a: 1 });
+    expect(canonicalArgs([bare])).toBe(canonicalArgs([{ a: 1, b: 2 }]));
+  });
+
+  it('accepts bigints at both ends of the 64-bit range', () => {
+    expect(() => canonicalArgs([2n ** 64n - 1n, -(2n ** 63n)])).not.toThrow();
+  });
+
+  class Point {
+    constructor(
+      readonly x: number,
+      readonly y: number,
+    ) {}
+  }
+  const circular: Record<string, unknown> = { a: 1 };
+  circular.self = circular;
+  const circularArray: unknown[] = [1];
+  circularArray.push(circularArray);
+
+  it.each<[string, unknown, string, RegExp]>([
+    ['a function', [0, { x: () => 1 }], 'args[1].x', /function/],
+    ['a class', [class Foo {}], 'args[0]', /function/],
+    ['a symbol', [0, { x: Symbol('s') }], 'args[1].x', /symbol/],
+    ['a Map', [new Map([[1, 2]])], 'args[0]', /Map/],
+    ['a Set', [0, 1, { s: new Set([1]) }], 'args[2].s', /Set/],
+    ['a custom class instance', [{ p: new Point(1, 2) }], 'args[0].p', /Point/],
+    ['a RegExp', [{ r: /x/ }], 'args[0].r', /RegExp/],
+    ['an Error', [new Error('x')], 'args[0]', /Error/],
+    ['a boxed number', [{ n: new Number(1) }], 'args[0].n', /Number/],
+    ['a circular object', [circular], 'args[0].self', /circular/],
+    ['a circular array', circularArray, 'args[1]', /circular/],
+    ['a bigint of 2^64', [{ big: 2n ** 64n }], 'args[0].big', /bigint/],
+    ['a bigint below -2^63', [[-(2n ** 63n) - 1n]], 'args[0][0]', /bigint/],
+  ])('rejects %s with a TypeError naming its path', (_label, args, path, kind) => {
+    const attempt = () => canonicalArgs(args);
+    expect(attempt).toThrow(TypeError);
+    expect(attempt).toThrow(literal(`\`${path}\``));
+    expect(attempt).toThrow(kind);
+  });
+
+  it('uses the path it is given as the root name', () => {
+    expect(() => canonicalArgs({ f: () => 1 }, 'options.args')).toThrow(literal('`options.args.f`'));
+  });
+
+  it('leaves no trace between calls (the circularity check starts afresh)', () => {
+    const object = { a: 1 };
+    expect(() => canonicalArgs([object])).not.toThrow();
+    expect(() => canonicalArgs([object])).not.toThrow();
+  });
+});
+
+describe('computeFactoryId', () => {
+  const module = 'file:///x/services.js';
+  const id = computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2 }]));
+
+  it('is stable for the same module, export and arguments', () => {
+    expect(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2 }]))).toBe(id);
+    expect(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2 }]))).toBe(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2 }])));
+    expect(id).toMatch(/^[0-9a-f]{16,}$/);
+  });
+
+  it('does not depend on key order in the arguments', () => {
+    expect(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2, max: 5 }]))).toBe(
+      computeFactoryId(module, 'Counter', canonicalArgs([10, { max: 5, step: 2 }])),
+    );
+  });
+
+  it('differs when the module differs', () => {
+    expect(computeFactoryId('file:///y/services.js', 'Counter', canonicalArgs([10, { step: 2 }]))).not.toBe(id);
+  });
+
+  it('differs when the export differs', () => {
+    expect(computeFactoryId(module, 'ns.Counter', canonicalArgs([10, { step: 2 }]))).not.toBe(id);
+    expect(computeFactoryId(module, 'default', canonicalArgs([10, { step: 2 }]))).not.toBe(id);
+  });
+
+  it('differs when the arguments differ', () => {
+    expect(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 3 }]))).not.toBe(id);
+    expect(computeFactoryId(module, 'Counter', canonicalArgs([10]))).not.toBe(id);
+    expect(computeFactoryId(module, 'Counter', canonicalArgs([]))).not.toBe(id);
+    expect(computeFactoryId(module, 'Counter', canonicalArgs(['10', { step: 2 }]))).not.toBe(id);
+  });
+
+  it('keeps the parts apart (moving text between module and export changes the id)', () => {
+    expect(computeFactoryId('file:///x/a', 'bC', '[]')).not.toBe(computeFactoryId('file:///x/ab', 'C', '[]'));
+  });
+});
+
+describe('resolvePackage', () => {
+  it.each([['xstate'], ['p-queue']])('resolves the installed package %s from the repo root to an absolute file: URL', async (name) => {
+    const url = await resolvePackage(name, REPO_ROOT);
+    expect(url).toMatch(/^file:\/\//);
+    const path = fileURLToPath(url);
+    expect(path.startsWith(resolve(REPO_ROOT, 'node_modules', name))).toBe(true);
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it('resolves a package the same from a subdirectory of the project', async () => {
+    expect(await resolvePackage('xstate', resolve(REPO_ROOT, 'test', 'unit'))).toBe(await resolvePackage('xstate', REPO_ROOT));
+  });
+
+  it('keeps a node: builtin as it is', async () => {
+    await expect(resolvePackage('node:events', REPO_ROOT)).resolves.toBe('node:events');
+  });
+
+  it('rejects an unknown package with a TypeError naming it', async () => {
+    await expect(resolvePackage('surely-not-installed-pkg-xyz', REPO_ROOT)).rejects.toThrow(TypeError);
+    await expect(resolvePackage('surely-not-installed-pkg-xyz', REPO_ROOT)).rejects.toThrow(/surely-not-installed-pkg-xyz/);
+  });
+
+  it('rejects a package that is not reachable from the given cwd', async () => {
+    await expect(resolvePackage('p-queue', '/')).rejects.toThrow(TypeError);
+  });
+});
