@@ -2,7 +2,7 @@
  * The daemon's lifecycle. Pure definition: every effect is a named actor, action or delay
  * whose real implementation src/daemon/ attaches with `daemonMachine.provide(...)`.
  *
- *   booting -> binding -> publishing -> serving { idle <-> busy } -> draining -> stopped
+ *   starting { booting -> binding -> publishing } -> serving { idle <-> busy } -> draining -> stopped
  *   (any of them) -> failed
  *
  * `serving.idle` counts down `idleTtl` whenever no authenticated connection is open, from
@@ -99,11 +99,16 @@ export const daemonMachine = setup({
       error: (_, params: { error: unknown; code: string }) => toWireError(params.error, params.code),
     }),
     recordBootTimeout: assign({
-      error: (_, params: { step: string; code: string }) => ({
-        code: params.code,
-        name: 'Error',
-        message: `The daemon did not finish ${params.step} within its boot timeout`,
-      }),
+      error: ({ self }) => {
+        // Which step hung decides what the spawner is told: a hanging factory is a FactoryError.
+        const snapshot = self.getSnapshot();
+        const [step, code] = snapshot.matches({ starting: 'booting' })
+          ? ['creating the object (the factory is hanging)', 'ERR_FACTORY']
+          : snapshot.matches({ starting: 'binding' })
+            ? ['binding its socket', 'ERR_CONNECTION_FAILED']
+            : ['publishing its metadata', 'ERR_LOOPBACK_SINGLETON'];
+        return { code, name: 'Error', message: `The daemon did not finish ${step} within its boot timeout` };
+      },
     }),
   },
   guards: {
@@ -115,12 +120,12 @@ export const daemonMachine = setup({
   delays: {
     /** How long the daemon waits with zero connections before draining. */
     idleTtl: 2000,
-    /** The most booting, binding and publishing may take, each. */
+    /** The most `starting` (booting, binding and publishing together) may take. */
     bootTimeout: 5000,
   },
 }).createMachine({
   id: 'daemon',
-  initial: 'booting',
+  initial: 'starting',
   context: { active: 0, force: false, stopReason: undefined, error: undefined },
   on: {
     // Counted in every state: the count must be right whenever serving begins or resumes.
@@ -132,13 +137,8 @@ export const daemonMachine = setup({
     },
   },
   states: {
-    booting: {
-      invoke: {
-        id: 'loadObject',
-        src: 'loadObject',
-        onDone: 'binding',
-        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_FACTORY' }) } },
-      },
+    starting: {
+      initial: 'booting',
       on: {
         // A stop request during start-up is honoured: drain what little there is and exit.
         'shutdown.requested': {
@@ -146,52 +146,32 @@ export const daemonMachine = setup({
           actions: { type: 'recordShutdown', params: ({ event }) => ({ force: event.force }) },
         },
       },
-      after: {
-        bootTimeout: {
-          target: 'failed',
-          actions: { type: 'recordBootTimeout', params: { step: 'creating the object (the factory is hanging)', code: 'ERR_FACTORY' } },
+      // One budget for the whole start (the spawner's startTimeoutMs).
+      after: { bootTimeout: { target: 'failed', actions: 'recordBootTimeout' } },
+      states: {
+        booting: {
+          invoke: {
+            id: 'loadObject',
+            src: 'loadObject',
+            onDone: 'binding',
+            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_FACTORY' }) } },
+          },
         },
-      },
-    },
-    binding: {
-      invoke: {
-        id: 'bindServer',
-        src: 'bindServer',
-        onDone: 'publishing',
-        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_CONNECTION_FAILED' }) } },
-      },
-      on: {
-        // A stop request during start-up is honoured: drain what little there is and exit.
-        'shutdown.requested': {
-          target: 'draining',
-          actions: { type: 'recordShutdown', params: ({ event }) => ({ force: event.force }) },
+        binding: {
+          invoke: {
+            id: 'bindServer',
+            src: 'bindServer',
+            onDone: 'publishing',
+            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_CONNECTION_FAILED' }) } },
+          },
         },
-      },
-      after: {
-        bootTimeout: {
-          target: 'failed',
-          actions: { type: 'recordBootTimeout', params: { step: 'binding its socket', code: 'ERR_CONNECTION_FAILED' } },
-        },
-      },
-    },
-    publishing: {
-      invoke: {
-        id: 'publishMetadata',
-        src: 'publishMetadata',
-        onDone: 'serving',
-        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
-      },
-      on: {
-        // A stop request during start-up is honoured: drain what little there is and exit.
-        'shutdown.requested': {
-          target: 'draining',
-          actions: { type: 'recordShutdown', params: ({ event }) => ({ force: event.force }) },
-        },
-      },
-      after: {
-        bootTimeout: {
-          target: 'failed',
-          actions: { type: 'recordBootTimeout', params: { step: 'publishing its metadata', code: 'ERR_LOOPBACK_SINGLETON' } },
+        publishing: {
+          invoke: {
+            id: 'publishMetadata',
+            src: 'publishMetadata',
+            onDone: '#daemon.serving',
+            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
+          },
         },
       },
     },

@@ -36,9 +36,9 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
     name: 'daemon',
     machine: daemonMachine,
     summary:
-      'The daemon process from start to exit. `booting` imports the factory and constructs the hosted ' +
-      'object, `binding` opens the socket and `publishing` writes the metadata, each bounded by ' +
-      '`bootTimeout`. `serving` is `busy` while an authenticated connection is open and `idle` otherwise; ' +
+      'The daemon process from start to exit. In `starting`, `booting` imports the factory and constructs ' +
+      'the hosted object, `binding` opens the socket and `publishing` writes the metadata, all of it bounded ' +
+      'by one `bootTimeout`. `serving` is `busy` while an authenticated connection is open and `idle` otherwise; ' +
       'an idle daemon drains itself after `idleTtl`. `draining` stops accepting, unpublishes, answers every ' +
       'accepted call and closes the connections before `stopped`. A shutdown request drains the daemon ' +
       'early, even during start-up (a forced one skips the wait for queued calls), and a crash in any state ' +
