@@ -83,8 +83,8 @@ describe('mailbox', () => {
     const daemon = await startDaemon({ maxQueuedCalls: 2 });
     const connection = await daemon.connect();
     const running = connection.call('hold', [300, 'running']);
-    // Let the first call start, so the next two are the waiting ones.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Wait until the first call runs, so the next two are the waiting ones.
+    while ((await connection.ping()).running === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     const waiting = [connection.call('hold', [1, 'a']), connection.call('hold', [1, 'b'])];
     const refused = await connection.call('hold', [1, 'c']).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(MailboxFullError);
