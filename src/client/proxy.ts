@@ -47,10 +47,7 @@ function refuse(name: string): Promise<never> {
 export function createRemote<T>(connection: Connection, name: string, callOptions: CallOptions | undefined): Remote<T> {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const state: RemoteState = { connection, name, callOptions };
-  const dispose = async (): Promise<void> => {
-    await connection.settled();
-    connection.close();
-  };
+  const dispose = (): Promise<void> => closeWhenSettled(connection);
   const proxy = new Proxy(Object.create(null) as object, {
     get(_target, property) {
       if (typeof property === 'symbol') {
@@ -98,8 +95,11 @@ export function withCallOptions<T>(remote: Remote<T>, options: CallOptions): Rem
 }
 
 /** Closes `remote`'s connection once its in-flight calls have settled (same as `await using`). */
-export async function closeRemote(remote: object): Promise<void> {
-  const { connection } = stateOf(remote);
+export function closeRemote(remote: object): Promise<void> {
+  return closeWhenSettled(stateOf(remote).connection);
+}
+
+async function closeWhenSettled(connection: Connection): Promise<void> {
   await connection.settled();
   connection.close();
 }

@@ -148,7 +148,8 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
   const output = await toPromise(actor);
   if (output.connection) return output.connection as Connection;
   if (output.error instanceof LoopbackSingletonError) throw output.error;
-  const tried = output.trail.join('; ');
+  // The most recent steps say what happened; a long retry loop would repeat itself.
+  const tried = (output.trail.length > 12 ? ['...', ...output.trail.slice(-12)] : output.trail).join('; ');
   if (output.timedOutIn !== undefined) {
     throw new ConnectionFailedError(
       `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms (stuck in ${output.timedOutIn}; ${tried}). See ${plan.paths.log}`,
