@@ -223,16 +223,37 @@ export function errorToWire(error: unknown, fallbackCode: ErrorCode = 'ERR_REMOT
  */
 export function remoteErrorToWire(error: unknown): WireError {
   if (error instanceof Error) {
-    const own = (error as { code?: unknown }).code;
+    // Hosted code may throw anything shaped like an Error: read each field defensively
+    // (a getter may throw, a name may be a symbol) so the reply is always sendable.
+    const own = readField(error, 'code');
+    const stack = readField(error, 'stack');
     return {
       code: 'ERR_REMOTE',
-      name: error.name,
-      message: error.message,
-      stack: error.stack,
+      name: asText(readField(error, 'name'), 'Error'),
+      message: asText(readField(error, 'message'), ''),
+      stack: typeof stack === 'string' ? stack : undefined,
       remoteCode: typeof own === 'string' || typeof own === 'number' ? own : undefined,
     };
   }
   return { code: 'ERR_REMOTE', name: 'Error', message: describeThrown(error), stack: undefined };
+}
+
+function readField(target: object, key: string): unknown {
+  try {
+    return (target as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function asText(value: unknown, fallback: string): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return fallback;
+  try {
+    return String(value);
+  } catch {
+    return fallback;
+  }
 }
 
 /** Rebuilds an error received from the wire as the class its code names. */

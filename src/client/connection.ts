@@ -88,7 +88,8 @@ export class Connection {
 
   private constructor(socket: Socket, maxFrameBytes: number, decoder: FrameDecoder, welcome: DaemonInfo) {
     this.#socket = socket;
-    this.#maxFrameBytes = maxFrameBytes;
+    // Never send what the daemon would refuse: that would close the connection for every call on it.
+    this.#maxFrameBytes = typeof welcome.maxFrameBytes === 'number' ? Math.min(maxFrameBytes, welcome.maxFrameBytes) : maxFrameBytes;
     this.#decoder = decoder;
     this.welcome = welcome;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
@@ -134,13 +135,14 @@ export class Connection {
       const onMessage = (message: DaemonMessage) => {
         if (message.t === 'error') throw handshakeRefusal(message, phase, address, options.token, clientNonce);
         if (phase === 'challenge' && message.t === 'challenge') {
+          // The proof first: nothing an unproven listener says (its version included) is believed.
+          if (!verifyProof(options.token, 'daemon', clientNonce, message.nonce, message.proof)) {
+            throw new HandshakeError(`The listener at ${address} could not prove it holds the token: it is not our daemon`, { code: 'ERR_AUTH_FAILED' });
+          }
           if (message.v !== PROTOCOL_VERSION) {
             throw new HandshakeError(`The daemon at ${address} speaks protocol ${message.v} (package ${String(message.pkg)}); this client speaks ${PROTOCOL_VERSION}`, {
               code: 'ERR_PROTOCOL_VERSION',
             });
-          }
-          if (!verifyProof(options.token, 'daemon', clientNonce, message.nonce, message.proof)) {
-            throw new HandshakeError(`The listener at ${address} could not prove it holds the token: it is not our daemon`, { code: 'ERR_AUTH_FAILED' });
           }
           phase = 'welcome';
           send({ t: 'auth', proof: computeProof(options.token, 'client', clientNonce, message.nonce) });

@@ -90,9 +90,10 @@ export class DaemonConnection implements CallSink {
     try {
       frame = encodeFrame({ t: 'error', id, e: error }, this.#host.maxFrameBytes);
     } catch {
-      // The error itself is too large (a huge message or stack): send it cut down.
+      // The error itself is too large (a huge message or stack): send it cut down, small
+      // enough for the smallest frame cap (1 KiB), so the caller always gets an answer.
       frame = encodeFrame(
-        { t: 'error', id, e: { ...error, message: error.message.slice(0, 1000), stack: undefined, remoteCode: undefined } },
+        { t: 'error', id, e: { code: error.code, name: String(error.name).slice(0, 64), message: String(error.message).slice(0, 200) } },
         this.#host.maxFrameBytes,
       );
     }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   closeRemote,
   DaemonConnectionError,
@@ -92,6 +92,19 @@ describe('localSingleton and its proxy', () => {
     expect((error as ProtocolError).code).toBe('ERR_FRAME_TOO_LARGE');
     expect(await counter.inc()).toBe(1);
     await closeRemote(counter);
+  });
+
+  it('a client never sends more than the running daemon accepts (its cap comes from the daemon)', async () => {
+    const root = freshRoot();
+    const small = localSingleton<Counter>('capped', `${SERVICES_URL}:Counter`, { runtimeDir: root, maxFrameBytes: 64 * 1024 });
+    onTestFinished(() => small.shutdown({ force: true }));
+    await small.ensureStarted(); // this client starts the daemon: its cap is 64 KiB
+    const roomy = await localSingleton<Counter>('capped', `${SERVICES_URL}:Counter`, { runtimeDir: root }).proxy();
+    const inFlight = roomy.hold(200, 'kept');
+    const error = await roomy.echo(new Uint8Array(128 * 1024)).catch((e: unknown) => e);
+    expect((error as ProtocolError).code).toBe('ERR_FRAME_TOO_LARGE');
+    expect(await inFlight).toBe('kept'); // the connection was not closed under it
+    await closeRemote(roomy);
   });
 
   it('MailboxFullError when maxQueuedCalls calls are already waiting', async () => {

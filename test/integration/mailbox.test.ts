@@ -70,6 +70,16 @@ describe('mailbox', () => {
     expect(await connection.call('inc', [])).toBe(1);
   });
 
+  it('odd throws (a symbol name, a huge name under the smallest frame cap) are answered, not fatal', async () => {
+    const daemon = await startDaemon({ maxFrameBytes: 1024 });
+    const connection = await daemon.connect();
+    expect(await connection.call('failSymbolName', []).catch((e: unknown) => e)).toBeInstanceOf(RemoteError);
+    const huge = (await connection.call('failHugeName', [5000]).catch((e: unknown) => e)) as RemoteError;
+    expect(huge).toBeInstanceOf(RemoteError);
+    expect(huge.remoteName.length).toBeLessThanOrEqual(64);
+    expect(await connection.call('inc', [])).toBe(1);
+  });
+
   it('a hosted method that throws one of our own errors still yields ERR_REMOTE', async () => {
     const daemon = await startDaemon();
     const connection = await daemon.connect();

@@ -280,6 +280,19 @@ describe('stale-state recovery', () => {
       },
     );
 
+    it('(h) a foreign listener claiming another protocol version (unproven) is not believed either', async () => {
+      const svc = service<Counter>();
+      const foreign = await foreignListener({ t: 'challenge', v: 2, pkg: '9.9.9', nonce: randomBytes(32), proof: randomBytes(32) });
+      plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
+      await expectRecovered(svc, process.pid);
+      const refused = await foreignListener({
+        t: 'error', id: null, e: { code: 'ERR_PROTOCOL_VERSION', name: 'HandshakeError', message: 'unsigned' }, v: 2, pid: process.pid,
+      });
+      const other = service<Counter>();
+      plantMetadata(other, JSON.stringify(staleMetadata(process.pid, refused.port)));
+      await expectRecovered(other, process.pid);
+    });
+
     it('stale metadata is left alone while another live process holds the spawn lock', async () => {
       const svc = service<Counter>({ startTimeoutMs: 1000 });
       const holder = await lockHolder(svc);
