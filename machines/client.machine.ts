@@ -5,7 +5,7 @@
  *   discovering -> connecting -> connected
  *        |              | (absent, stale, foreign, dead)
  *        v              v
- *     locking -> locked { rechecking -> cleaningStale -> spawning -> awaitingReady -> connecting }
+ *     locking -> locked { rechecking [-> replacing] -> cleaningStale -> spawning -> awaitingReady -> connecting }
  *                   -> connected            (the lock is released on leaving `locked`)
  *   any -> failed   (FactoryError, FactoryMismatchError, a daemon of another protocol
  *                    version, timeout); other handshake failures mean "stale": replace it
@@ -24,8 +24,19 @@ export type OpaqueConnection = object;
 /** What acquiring the lock yielded. */
 export type LockOutcome = 'acquired' | 'published';
 
+/** What the client machine is told at start. */
+export interface ClientInput {
+  /** `onMismatch: 'replace'`: a daemon running another factory is drained and replaced. */
+  readonly replaceOnMismatch: boolean;
+}
+
+/** Why a daemon is (re)started: nothing was there, a stale one was, or one is being replaced. */
+export type StartReasonValue = 'first' | 'restart' | 'replace';
+
 /** The client machine's context. */
 export interface ClientContext {
+  readonly replaceOnMismatch: boolean;
+  readonly startReason: StartReasonValue;
   readonly metadata: DaemonMetadata | undefined;
   readonly connection: OpaqueConnection | undefined;
   /** A handle on the daemon being spawned (effects' own type). */
@@ -67,6 +78,7 @@ export const clientMachine = setup({
   types: {
     context: {} as ClientContext,
     output: {} as ClientOutput,
+    input: {} as ClientInput,
   },
   actors: {
     /** Reads and validates metadata.json. */
@@ -82,8 +94,10 @@ export const clientMachine = setup({
     recheck: notProvided<{ connection?: OpaqueConnection; metadata?: DaemonMetadata; reason?: string }>('recheck'),
     /** Under the lock: removes stale metadata (and stale sockets). */
     cleanStale: notProvided<void, DaemonMetadata | undefined>('cleanStale'),
+    /** Under the lock: asks a daemon running another factory to drain, and waits until it has unpublished. */
+    replaceDaemon: notProvided<void>('replaceDaemon'),
     /** Starts the daemon process. */
-    spawnDaemon: notProvided<object>('spawnDaemon'),
+    spawnDaemon: notProvided<object, StartReasonValue>('spawnDaemon'),
     /** Waits for the daemon's boot report: ready (metadata) or the factory's own error. */
     awaitReady: notProvided<DaemonMetadata, object | undefined>('awaitReady'),
   },
@@ -91,6 +105,7 @@ export const clientMachine = setup({
     /** Releases the spawn lock (runs on leaving `locked`, whichever way). */
     releaseLock: () => {},
     recordMetadata: assign({
+      startReason: ({ context }, params: { read: MetadataRead }) => (params.read.status === 'malformed' ? 'restart' : context.startReason),
       metadata: (_, params: { read: MetadataRead }) => (params.read.status === 'valid' ? params.read.metadata : undefined),
       trail: ({ context }, params: { read: MetadataRead }) => [
         ...context.trail,
@@ -99,6 +114,7 @@ export const clientMachine = setup({
     }),
     recordConnection: assign({ connection: (_, params: { connection: OpaqueConnection }) => params.connection }),
     recordStale: assign({
+      startReason: ({ context }) => (context.startReason === 'first' ? 'restart' : context.startReason),
       trail: ({ context }, params: { error: unknown }) => [...context.trail, `not usable: ${describe(params.error)}`],
     }),
     recordNote: assign({ trail: ({ context }, params: { note: string }) => [...context.trail, params.note] }),
@@ -115,6 +131,7 @@ export const clientMachine = setup({
   guards: {
     isValidMetadata: (_, params: { read: MetadataRead }) => params.read.status === 'valid',
     isFatal: (_, params: { error: unknown }) => FATAL_CODES.has(String(codeOf(params.error))),
+    isReplaceableMismatch: ({ context }, params: { error: unknown }) => context.replaceOnMismatch && codeOf(params.error) === 'ERR_FACTORY_MISMATCH',
     isLockAcquired: (_, params: { outcome: LockOutcome }) => params.outcome === 'acquired',
     hasConnection: (_, params: { connection: OpaqueConnection | undefined }) => params.connection !== undefined,
   },
@@ -125,7 +142,16 @@ export const clientMachine = setup({
 }).createMachine({
   id: 'client',
   initial: 'discovering',
-  context: { metadata: undefined, connection: undefined, spawned: undefined, error: undefined, timedOutIn: undefined, trail: [] },
+  context: ({ input }) => ({
+    replaceOnMismatch: input.replaceOnMismatch,
+    startReason: 'first',
+    metadata: undefined,
+    connection: undefined,
+    spawned: undefined,
+    error: undefined,
+    timedOutIn: undefined,
+    trail: [],
+  }),
   output: ({ context }) => ({ connection: context.connection, error: context.error, timedOutIn: context.timedOutIn, trail: context.trail }),
   after: {
     startTimeout: { target: '.failed', actions: 'recordTimeout' },
@@ -153,6 +179,11 @@ export const clientMachine = setup({
         input: ({ context }) => context.metadata!,
         onDone: { target: 'connected', actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) } },
         onError: [
+          {
+            guard: { type: 'isReplaceableMismatch', params: ({ event }) => ({ error: event.error }) },
+            target: 'locking',
+            actions: { type: 'recordNote', params: { note: 'it runs another factory: replacing it' } },
+          },
           {
             guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
             target: 'failed',
@@ -197,6 +228,7 @@ export const clientMachine = setup({
               },
             ],
             onError: [
+              { guard: { type: 'isReplaceableMismatch', params: ({ event }) => ({ error: event.error }) }, target: 'replacing' },
               {
                 guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
                 target: '#client.failed',
@@ -204,6 +236,15 @@ export const clientMachine = setup({
               },
               { target: 'cleaningStale', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
             ],
+          },
+        },
+        replacing: {
+          entry: assign({ startReason: 'replace' as const }),
+          invoke: {
+            id: 'replaceDaemon',
+            src: 'replaceDaemon',
+            onDone: { target: 'cleaningStale', actions: { type: 'recordNote', params: { note: 'the mismatched daemon drained' } } },
+            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
           },
         },
         cleaningStale: {
@@ -219,6 +260,7 @@ export const clientMachine = setup({
           invoke: {
             id: 'spawnDaemon',
             src: 'spawnDaemon',
+            input: ({ context }) => context.startReason,
             onDone: { target: 'awaitingReady', actions: { type: 'recordSpawned', params: ({ event }) => ({ spawned: event.output }) } },
             onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
           },

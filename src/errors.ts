@@ -21,6 +21,10 @@ export const ErrorCodes = {
   ERR_DAEMON_LOST: 'DaemonConnectionError',
   /** The daemon is draining and accepts no new calls (the call was not executed). */
   ERR_DAEMON_DRAINING: 'DaemonConnectionError',
+  /** A supervised proxy restarted its daemon too often; it fails fast until the period passes. */
+  ERR_RESTART_LIMIT: 'RestartLimitError',
+  /** A proxy whose daemon was lost and whose restart policy is `false`, or that was disposed. */
+  ERR_PROXY_CLOSED: 'DaemonConnectionError',
   /** Connecting to the daemon's address failed or timed out. */
   ERR_CONNECTION_FAILED: 'ConnectionFailedError',
   /** The handshake failed for a reason other than the two below. */
@@ -81,6 +85,21 @@ export class DaemonConnectionError extends LoopbackSingletonError {
 /** Connecting to the daemon failed. */
 export class ConnectionFailedError extends DaemonConnectionError {
   static override defaultCode: ErrorCode = 'ERR_CONNECTION_FAILED';
+}
+
+/**
+ * A supervised proxy restarted its daemon more than `restart.maxRestarts` times within
+ * `restart.periodMs`; it fails fast until the period has passed (`retryAt`, epoch ms).
+ */
+export class RestartLimitError extends DaemonConnectionError {
+  static override defaultCode: ErrorCode = 'ERR_RESTART_LIMIT';
+  /** When the proxy will try again (epoch ms). */
+  readonly retryAt: number | undefined;
+
+  constructor(message: string, options: LoopbackSingletonErrorOptions & { retryAt?: number | undefined } = {}) {
+    super(message, options);
+    this.retryAt = options.retryAt;
+  }
 }
 
 /** The handshake failed: wrong token or another protocol version. */
@@ -175,6 +194,7 @@ const classes = {
   DaemonConnectionError,
   ConnectionFailedError,
   HandshakeError,
+  RestartLimitError,
   ProtocolError,
   FactoryMismatchError,
   FactoryError,

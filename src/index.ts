@@ -14,6 +14,7 @@ export {
   MethodNotAllowedError,
   ProtocolError,
   RemoteError,
+  RestartLimitError,
   type ErrorCode,
   type RemoteErrorDetails,
 } from './errors.js';

@@ -59,6 +59,28 @@ export interface LocalSingletonOptions {
    * @default env LOOPBACK_SINGLETON_RUNTIME_DIR, then the platform's runtime dir
    */
   readonly runtimeDir?: string;
+  /**
+   * How a proxy supervises its daemon (the OTP intensity/period idea). When the daemon is
+   * lost, calls in flight reject with `ERR_DAEMON_LOST` (never replayed), and the next call
+   * restarts it transparently; more than `maxRestarts` restarts within `periodMs` make the
+   * proxy fail fast with `RestartLimitError` until the period has passed. `false`: a proxy
+   * whose daemon is lost stays failed.
+   * @default { maxRestarts: 3, periodMs: 10_000 }
+   */
+  readonly restart?: RestartPolicy | false;
+  /**
+   * What to do when the running daemon was started with another factory, other args,
+   * other code or another package version: `'error'` raises `FactoryMismatchError`;
+   * `'replace'` drains the old daemon (its accepted calls are answered) and starts a new one.
+   * @default 'error'
+   */
+  readonly onMismatch?: 'error' | 'replace';
+}
+
+/** A supervised proxy's restart intensity. */
+export interface RestartPolicy {
+  readonly maxRestarts: number;
+  readonly periodMs: number;
 }
 
 /** Options with every default applied. */
@@ -73,6 +95,8 @@ export interface ResolvedOptions {
   readonly maxFrameBytes: number;
   readonly maxQueuedCalls: number;
   readonly runtimeDir: string | undefined;
+  readonly restart: RestartPolicy | false;
+  readonly onMismatch: 'error' | 'replace';
 }
 
 /** The defaults of API.md. */
@@ -84,6 +108,8 @@ export const DEFAULT_OPTIONS = {
   startTimeoutMs: 5000,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxQueuedCalls: 10_000,
+  restart: { maxRestarts: 3, periodMs: 10_000 },
+  onMismatch: 'error',
 } as const;
 
 /** The longest delay setTimeout honours; a longer one would fire after 1 ms. */
@@ -100,6 +126,8 @@ const KNOWN = new Set([
   'maxFrameBytes',
   'maxQueuedCalls',
   'runtimeDir',
+  'restart',
+  'onMismatch',
 ]);
 
 /** `-1` (number), `'x'` (string): how a bad value is shown in messages. */
@@ -152,6 +180,10 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
   if (runtimeDir !== undefined && (typeof runtimeDir !== 'string' || runtimeDir.length === 0)) {
     throw new TypeError(`Expected \`runtimeDir\` to be a non-empty path string, got ${show(runtimeDir)}`);
   }
+  const onMismatch = options.onMismatch === undefined ? DEFAULT_OPTIONS.onMismatch : options.onMismatch;
+  if (onMismatch !== 'error' && onMismatch !== 'replace') {
+    throw new TypeError(`Expected \`onMismatch\` to be 'error' or 'replace', got ${show(onMismatch)}`);
+  }
   const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : number(options, 'callTimeoutMs', 0, 1, false, MAX_TIMER_MS);
   return {
     args,
@@ -164,5 +196,26 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
     maxFrameBytes: number(options, 'maxFrameBytes', DEFAULT_OPTIONS.maxFrameBytes, 1024, true, 0xffffffff),
     maxQueuedCalls: number(options, 'maxQueuedCalls', DEFAULT_OPTIONS.maxQueuedCalls, 1, true),
     runtimeDir,
+    restart: resolveRestart(options.restart),
+    onMismatch,
   };
+}
+
+function resolveRestart(restart: LocalSingletonOptions['restart']): RestartPolicy | false {
+  if (restart === undefined) return DEFAULT_OPTIONS.restart;
+  if (restart === false) return false;
+  if (typeof restart !== 'object' || restart === null || Array.isArray(restart)) {
+    throw new TypeError(`Expected \`restart\` to be false or { maxRestarts, periodMs }, got ${show(restart)}`);
+  }
+  for (const key of Object.keys(restart)) {
+    if (key !== 'maxRestarts' && key !== 'periodMs') throw new TypeError(`Unknown field \`restart.${key}\`; expected { maxRestarts, periodMs }`);
+  }
+  const { maxRestarts, periodMs } = restart;
+  if (typeof maxRestarts !== 'number' || !Number.isInteger(maxRestarts) || maxRestarts < 0) {
+    throw new TypeError(`Expected \`restart.maxRestarts\` to be an integer >= 0, got ${show(maxRestarts)}`);
+  }
+  if (typeof periodMs !== 'number' || !Number.isFinite(periodMs) || periodMs <= 0 || periodMs > MAX_TIMER_MS) {
+    throw new TypeError(`Expected \`restart.periodMs\` to be a number of ms between 1 and ${MAX_TIMER_MS}, got ${show(periodMs)}`);
+  }
+  return { maxRestarts, periodMs };
 }

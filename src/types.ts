@@ -38,6 +38,21 @@ export interface DaemonMetadata {
   readonly startedAt: number;
 }
 
+/** The parts of a factory's identity (`factoryId` is their hash, with the package version). */
+export interface FactoryIdentity {
+  /** The factory module's absolute URL. */
+  readonly module: string;
+  /** The export path (`default`, `Counter`, `ns.Counter`). */
+  readonly export: string;
+  /** A hash of the canonical factory arguments (key order does not matter). */
+  readonly argsHash: string;
+  /** A hash of the factory module file's content, when it is a readable file. */
+  readonly codeHash: string | undefined;
+}
+
+/** Why a daemon was started. */
+export type StartReason = 'first' | 'restart' | 'replace';
+
 /** A daemon's live state, as `ping()` returns it. */
 export interface DaemonInfo {
   readonly pid: number;
@@ -63,6 +78,8 @@ export interface DaemonInfo {
   readonly idleTtlMs: number;
   /** The largest frame this daemon accepts. */
   readonly maxFrameBytes: number;
-  /** The factory module URL and export the object was made from. */
-  readonly factory: string;
+  /** What the object was made from: the parts of `factoryId`. */
+  readonly factory: FactoryIdentity;
+  /** Why this daemon was started: the first start, after a lost one, or replacing a mismatched one. */
+  readonly startReason: StartReason;
 }

@@ -4,9 +4,11 @@
  * the client, so the daemon never depends on its own cwd.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { show } from '../options.js';
+import type { FactoryIdentity } from '../types.js';
 
 /** A factory reference as `localSingleton()` accepts it. */
 export type FactoryReference = string | { readonly module: string | URL; readonly export?: string };
@@ -112,9 +114,54 @@ export function canonicalArgs(value: unknown, path = 'args', seen = new Set<obje
   }
 }
 
-/** The factory identity: resolved module URL, export path and canonical arguments. */
-export function computeFactoryId(moduleUrl: string, exportPath: string, canonical: string): string {
-  return createHash('sha256').update(`factory/1\0${moduleUrl}\0${exportPath}\0${canonical}`).digest('hex').slice(0, 32);
+function hash(text: string | Buffer): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+/** A hash of canonical factory arguments. */
+export function hashArgs(canonical: string): string {
+  return hash(canonical);
+}
+
+/**
+ * A hash of the factory module file's content (an edit makes a running daemon stale), or
+ * undefined when the module is not a readable file (a `node:` or `data:` URL).
+ */
+export function hashModuleCode(moduleUrl: string): string | undefined {
+  if (!moduleUrl.startsWith('file:')) return undefined;
+  try {
+    return hash(readFileSync(fileURLToPath(moduleUrl)));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The factory identity: module URL, export path, arguments, module code and the package
+ * version of the client that starts the daemon.
+ */
+export function computeFactoryId(identity: FactoryIdentity, packageVersion: string): string {
+  return hash(`factory/2\0${identity.module}\0${identity.export}\0${identity.argsHash}\0${identity.codeHash ?? '-'}\0${packageVersion}`);
+}
+
+/**
+ * What differs between the factory a daemon runs and the one a client asks for, in words.
+ */
+export function describeMismatch(
+  running: FactoryIdentity | undefined,
+  runningVersion: string,
+  wanted: FactoryIdentity,
+  wantedVersion: string,
+): string[] {
+  if (running === undefined || typeof running !== 'object') return ['it does not say what it runs'];
+  const differences: string[] = [];
+  if (running.module !== wanted.module || running.export !== wanted.export) {
+    differences.push(`it runs ${running.module}:${running.export}, not ${wanted.module}:${wanted.export}`);
+  }
+  if (running.argsHash !== wanted.argsHash) differences.push('it was started with other arguments');
+  if (running.codeHash !== wanted.codeHash) differences.push('the factory module\'s code has changed since it started');
+  if (runningVersion !== wantedVersion) differences.push(`it runs loopback-singleton ${runningVersion}, this client is ${wantedVersion}`);
+  return differences.length > 0 ? differences : ['its factory identity differs'];
 }
 
 /**

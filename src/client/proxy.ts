@@ -5,7 +5,8 @@
  */
 import { inspect } from 'node:util';
 import { MethodNotAllowedError } from '../errors.js';
-import type { CallOptions, Connection } from './connection.js';
+import type { CallOptions } from './connection.js';
+import type { SupervisedConnection } from './supervised.js';
 
 type AnyFunction = (...args: never[]) => unknown;
 
@@ -27,7 +28,7 @@ export type Remote<T> = {
 
 /** A proxy's connection and per-call defaults. */
 interface RemoteState {
-  readonly connection: Connection;
+  readonly connection: SupervisedConnection;
   readonly name: string;
   readonly callOptions: CallOptions | undefined;
 }
@@ -44,10 +45,10 @@ function refuse(name: string): Promise<never> {
 }
 
 /** Creates the proxy for `connection`. */
-export function createRemote<T>(connection: Connection, name: string, callOptions: CallOptions | undefined): Remote<T> {
+export function createRemote<T>(connection: SupervisedConnection, name: string, callOptions: CallOptions | undefined): Remote<T> {
   const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
   const state: RemoteState = { connection, name, callOptions };
-  const dispose = (): Promise<void> => closeWhenSettled(connection);
+  const dispose = (): Promise<void> => connection.close();
   const proxy = new Proxy(Object.create(null) as object, {
     get(_target, property) {
       if (typeof property === 'symbol') {
@@ -96,15 +97,5 @@ export function withCallOptions<T>(remote: Remote<T>, options: CallOptions): Rem
 
 /** Closes `remote`'s connection once its in-flight calls have settled (same as `await using`). */
 export function closeRemote(remote: object): Promise<void> {
-  return closeWhenSettled(stateOf(remote).connection);
-}
-
-async function closeWhenSettled(connection: Connection): Promise<void> {
-  await connection.settled();
-  connection.close();
-}
-
-/** The connection behind a proxy (for the service's own use). */
-export function connectionOf(remote: object): Connection {
-  return stateOf(remote).connection;
+  return stateOf(remote).connection.close();
 }

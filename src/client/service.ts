@@ -10,8 +10,10 @@ import { invalidNameReason, resolveRuntimeRoot, runtimePaths } from '../runtime/
 import { resolveOptions, type LocalSingletonOptions, type ResolvedOptions } from '../options.js';
 import type { DaemonInfo, RuntimePaths } from '../types.js';
 import { encodeValue } from '../wire/codec.js';
-import { canonicalArgs, computeFactoryId, parseFactory, resolvePackage, type FactoryReference, type ParsedFactory } from './factory-ref.js';
+import { canonicalArgs, computeFactoryId, hashArgs, hashModuleCode, parseFactory, resolvePackage, type FactoryReference, type ParsedFactory } from './factory-ref.js';
+import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
+import { SupervisedConnection } from './supervised.js';
 import { HandshakeError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { connectOrStart, connectTo, type StartPlan } from './starter.js';
@@ -92,8 +94,10 @@ export class LocalSingletonService<T> {
    * await counter.inc();
    */
   async proxy(): Promise<Remote<T>> {
-    const connection = await connectOrStart(await this.#getPlan());
-    return createRemote<T>(connection, this.name, this.#options.callTimeoutMs === undefined ? undefined : { timeoutMs: this.#options.callTimeoutMs });
+    const plan = await this.#getPlan();
+    const connection = await connectOrStart(plan);
+    const supervised = new SupervisedConnection(this.name, connection, this.#options.restart, async () => connectOrStart(await this.#getPlan()));
+    return createRemote<T>(supervised, this.name, this.#options.callTimeoutMs === undefined ? undefined : { timeoutMs: this.#options.callTimeoutMs });
   }
 
   /** Starts the daemon, or verifies the running one, and completes a handshake. */
@@ -157,12 +161,18 @@ export class LocalSingletonService<T> {
     this.#plan ??= (async () => {
       const module = this.#factory.needsResolution ? await resolvePackage(this.#factory.module, this.#cwd) : this.#factory.module;
       ensurePrivateDir(this.paths.dir);
+      const factory = {
+        module,
+        export: this.#factory.export,
+        argsHash: hashArgs(this.#canonicalArgs),
+        codeHash: hashModuleCode(module),
+      };
       return {
         name: this.name,
         paths: this.paths,
         options: this.#options,
-        factory: { module, export: this.#factory.export },
-        factoryId: computeFactoryId(module, this.#factory.export, this.#canonicalArgs),
+        factory,
+        factoryId: computeFactoryId(factory, PACKAGE_VERSION),
         encodedArgs: this.#encodedArgs,
       };
     })();

@@ -7,6 +7,7 @@ import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { clientMachine } from '../../machines/client.machine.js';
+import { publish } from '../diagnostics.js';
 import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
@@ -14,7 +15,9 @@ import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
 import { readMetadata, removeMetadataIf } from '../runtime/metadata.js';
 import { isProcessAlive } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
-import type { DaemonMetadata, RuntimePaths } from '../types.js';
+import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
 import { launchDaemon, type DaemonLaunch } from './spawn.js';
 
@@ -23,7 +26,7 @@ export interface StartPlan {
   readonly name: string;
   readonly paths: RuntimePaths;
   readonly options: ResolvedOptions;
-  readonly factory: { readonly module: string; readonly export: string };
+  readonly factory: FactoryIdentity;
   readonly factoryId: string;
   readonly encodedArgs: Uint8Array;
 }
@@ -46,14 +49,39 @@ export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signa
   });
   if (checkFactory && connection.welcome.factoryId !== plan.factoryId) {
     connection.close();
+    const { welcome } = connection;
+    const differences = describeMismatch(welcome.factory, welcome.packageVersion, plan.factory, PACKAGE_VERSION);
     throw new FactoryMismatchError(
-      `The running daemon "${plan.name}" (pid ${connection.welcome.pid}) was started with another factory or other arguments ` +
-        `(it runs ${connection.welcome.factory}, factoryId ${connection.welcome.factoryId}; this client asks for ` +
-        `${plan.factory.module}:${plan.factory.export}, factoryId ${plan.factoryId}). Shut it down first (service.shutdown()), ` +
-        'or give this singleton another name',
+      `The running daemon "${plan.name}" (pid ${welcome.pid}) does not run what this client asks for: ${differences.join('; ')}. ` +
+        "Pass { onMismatch: 'replace' } to have it drain (its accepted calls are answered) and replaced, " +
+        'or stop it first with service.shutdown()',
     );
   }
   return connection;
+}
+
+/**
+ * `onMismatch: 'replace'`, under the lock: asks the daemon that runs another factory to drain
+ * gracefully (its accepted calls are answered) and waits until it has unpublished itself.
+ */
+async function drainMismatched(plan: StartPlan, signal: AbortSignal): Promise<void> {
+  const read = readMetadata(plan.paths.metadata);
+  if (read.status !== 'valid') return;
+  const { pid, instanceId } = read.metadata;
+  const connection = await connectTo(plan, read.metadata, signal, false);
+  try {
+    await connection.shutdown(false);
+  } finally {
+    connection.close();
+  }
+  // Draining unpublishes first; the old daemon finishes its calls on its own time.
+  for (;;) {
+    const now = readMetadata(plan.paths.metadata);
+    if (now.status !== 'valid' || now.metadata.instanceId !== instanceId) break;
+    signal.throwIfAborted();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  publish('client', 'replaced', () => ({ name: plan.name, pid }));
 }
 
 /** Removes what a dead daemon left behind. Runs only under the spawn lock. */
@@ -77,9 +105,10 @@ function cleanStale(paths: RuntimePaths, stale: DaemonMetadata | undefined): voi
   }
 }
 
-function daemonConfig(plan: StartPlan): DaemonConfig {
+function daemonConfig(plan: StartPlan, startReason: StartReason): DaemonConfig {
   const { options } = plan;
   return {
+    startReason,
     name: plan.name,
     paths: plan.paths,
     factory: plan.factory,
@@ -123,7 +152,8 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
         return { connection: await connectTo(plan, read.metadata, signal) };
       }),
       cleanStale: fromPromise(async ({ input }) => cleanStale(plan.paths, input)),
-      spawnDaemon: fromPromise<object>(async () => launchDaemon(daemonConfig(plan))),
+      replaceDaemon: fromPromise(({ signal }) => drainMismatched(plan, signal)),
+      spawnDaemon: fromPromise<object, StartReason>(async ({ input }) => launchDaemon(daemonConfig(plan, input))),
       awaitReady: fromPromise(async ({ input, signal }) => {
         const launch = input as DaemonLaunch;
         const onAbort = () => launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
@@ -143,7 +173,7 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
     },
     delays: { startTimeout: plan.options.startTimeoutMs },
   });
-  const actor = createActor(machine);
+  const actor = createActor(machine, { input: { replaceOnMismatch: plan.options.onMismatch === 'replace' } });
   actor.start();
   const output = await toPromise(actor);
   if (output.connection) return output.connection as Connection;

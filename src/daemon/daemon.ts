@@ -25,6 +25,10 @@ export type DaemonOutcome = 'stopped' | 'failed';
 
 /** Grace for connections to flush their last replies before they are destroyed. */
 const CLOSE_GRACE_MS = 1500;
+/** How long a forced drain lets the running call finish before the dispose hook runs. */
+const FORCE_GRACE_MS = 2000;
+/** The most the hosted object's dispose hook may take. */
+const DISPOSE_TIMEOUT_MS = 5000;
 
 /** One daemon process's runtime. */
 export class Daemon implements ConnectionHost {
@@ -117,7 +121,8 @@ export class Daemon implements ConnectionHost {
       address: this.#address ? formatAddress(this.#address) : '',
       idleTtlMs: this.#config.idleTtlMs,
       maxFrameBytes: this.#config.maxFrameBytes,
-      factory: `${this.#config.factory.module}:${this.#config.factory.export}`,
+      factory: this.#config.factory,
+      startReason: this.#config.startReason,
     };
   }
 
@@ -209,7 +214,15 @@ export class Daemon implements ConnectionHost {
     for (const connection of this.#connections) {
       if (!connection.isAuthenticated) connection.destroy('daemon is draining');
     }
-    await this.#mailbox?.close(force);
+    const mailbox = this.#mailbox;
+    if (mailbox) {
+      await mailbox.close(force);
+      // Forced: the waiting calls were refused, but the running one is let finish briefly, so
+      // that the dispose hook never overlaps a call.
+      if (force) await Promise.race([mailbox.idle(), delay(FORCE_GRACE_MS)]);
+      const outcome = await mailbox.disposeObject(DISPOSE_TIMEOUT_MS);
+      if (outcome) this.#log.write(outcome);
+    }
     for (const connection of this.#connections) connection.close();
     // server.close() calls back once every connection has ended, i.e. flushed its replies.
     await Promise.race([serverClosed, delay(CLOSE_GRACE_MS)]);

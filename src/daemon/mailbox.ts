@@ -38,6 +38,7 @@ export class Mailbox {
   /** Mirrors the machine's `accepting` state so the per-call check costs a field read. */
   #accepting = true;
   #served = 0;
+  #disposed = false;
 
   constructor(object: object, maxQueuedCalls: number) {
     this.#object = object;
@@ -112,6 +113,39 @@ export class Mailbox {
   close(force: boolean): Promise<void> {
     this.#actor.send({ type: 'mailbox.close', force });
     return toPromise(this.#actor).then(() => undefined);
+  }
+
+  /** Resolves once no call runs or waits. */
+  idle(): Promise<void> {
+    return this.#queue.onIdle();
+  }
+
+  /**
+   * The hosted object's own cleanup, `[Symbol.asyncDispose]()` or `dispose()`: called at most
+   * once, after the last call, awaited for at most `timeoutMs`. Resolves with what happened,
+   * for the log; never throws.
+   */
+  async disposeObject(timeoutMs: number): Promise<string | undefined> {
+    if (this.#disposed) return undefined;
+    this.#disposed = true;
+    const object = this.#object as { [Symbol.asyncDispose]?: unknown; dispose?: unknown };
+    const hook = typeof object[Symbol.asyncDispose] === 'function' ? object[Symbol.asyncDispose] : object.dispose;
+    if (typeof hook !== 'function') return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const overrun = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`dispose hook still running after ${timeoutMs} ms; exiting anyway`), timeoutMs);
+    });
+    try {
+      const done = Promise.resolve()
+        .then(() => (hook as () => unknown).call(this.#object))
+        .then(
+          () => 'dispose hook done',
+          (error: unknown) => `dispose hook threw: ${(error as Error)?.stack ?? String(error)}`,
+        );
+      return await Promise.race([done, overrun]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #run(call: Admitted): Promise<void> {

@@ -7,6 +7,7 @@ import { clientMachine } from '../../machines/client.machine.js';
 import type { AnyStateMachine } from 'xstate';
 import { daemonMachine } from '../../machines/daemon.machine.js';
 import { mailboxMachine } from '../../machines/mailbox.machine.js';
+import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { toMermaid } from './mermaid.js';
 
 /** One statechart to draw. */
@@ -29,8 +30,21 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
       'foreign, the client waits in `locking` for the spawn lock (or goes back to discovering when a daemon ' +
       'gets published meanwhile). Inside `locked` the lock is held: `rechecking` looks once more, ' +
       '`cleaningStale` removes what a dead daemon left, `spawning` and `awaitingReady` start the daemon and ' +
-      'wait for its boot report, and `connecting` shakes hands with it. Leaving `locked`, whichever way, ' +
-      'releases the lock. A factory error, a factory mismatch or another protocol version ends in `failed`.',
+      'wait for its boot report, and `connecting` shakes hands with it. With `onMismatch: \'replace\'`, a daemon ' +
+      'running another factory is asked to drain in `replacing` before the new one is spawned. Leaving `locked`, ' +
+      'whichever way, releases the lock. A factory error, a factory mismatch or another protocol version ends ' +
+      'in `failed`.',
+  },
+  {
+    name: 'supervisor',
+    machine: supervisorMachine,
+    summary:
+      'A proxy supervising its daemon, as an OTP supervisor supervises a child. While `connected`, calls go ' +
+      'straight to the connection and never enter this machine. When the daemon is lost, calls in flight ' +
+      'reject (they are never replayed) and the proxy is `disconnected`; the next call restarts the daemon in ' +
+      '`reconnecting` (rediscover, respawn under the lock, re-handshake). More than `maxRestarts` restarts ' +
+      'within `periodMs` put the proxy in `backingOff`, where calls fail fast with `RestartLimitError` until ' +
+      'the period has passed. With `restart: false` a lost daemon leaves the proxy `failed`.',
   },
   {
     name: 'daemon',

@@ -3,14 +3,15 @@
  * answers. Shared by src/client/spawn.ts and src/daemon/main.ts.
  */
 import type { WireError } from '../errors.js';
-import type { DaemonMetadata, RuntimePaths, Transport } from '../types.js';
+import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason, Transport } from '../types.js';
 
 /** Everything a daemon needs to boot. Every field is already validated by the spawner. */
 export interface DaemonConfig {
   readonly name: string;
   readonly paths: RuntimePaths;
-  /** The factory module as an absolute URL, and the export path (`default`, `ns.Counter`). */
-  readonly factory: { readonly module: string; readonly export: string };
+  /** The factory module as an absolute URL, the export path, and the hashes of its identity. */
+  readonly factory: FactoryIdentity;
+  readonly startReason: StartReason;
   /** The factory arguments, MessagePack-encoded as one array. */
   readonly args: Uint8Array;
   readonly factoryId: string;

@@ -203,7 +203,8 @@ describe('localSingleton and its proxy', () => {
     await svc.ping();
     await svc.shutdown({ force: true });
     for (const outcome of await Promise.all(queued)) expect((outcome as LoopbackSingletonError).code).toBe('ERR_SHUTDOWN_FORCED');
-    expect(await running).toBeInstanceOf(DaemonConnectionError);
+    // The running call is let finish (briefly) before the daemon exits: its caller gets the answer.
+    expect(await running).toBe('running');
   });
 
   it('shutdown() with no daemon running resolves', async () => {

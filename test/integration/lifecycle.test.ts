@@ -77,8 +77,8 @@ describe('daemon lifecycle', () => {
       expect(outcome).toBeInstanceOf(LoopbackSingletonError);
       expect((outcome as LoopbackSingletonError).code).toBe('ERR_SHUTDOWN_FORCED');
     }
-    // The running call is not waited for: its caller learns the daemon went away.
-    expect(await running).toBeInstanceOf(DaemonConnectionError);
+    // The running call is let finish (briefly, so the dispose hook never overlaps it).
+    expect(await running).toBe('running');
     await waitForExit(daemon.pid);
     expect(existsSync(daemon.paths.metadata)).toBe(false);
     expect(readFileSync(daemon.paths.log, 'utf8')).toContain('exit 0 (stopped)');

@@ -139,7 +139,7 @@ function startClient(effects: Partial<Record<ActorName, Effect>>): Harness {
     actions: { releaseLock: () => releaseLock() },
     delays: { startTimeout: START_TIMEOUT },
   });
-  const actor = createActor(machine);
+  const actor = createActor(machine, { input: { replaceOnMismatch: false } });
   actors.push(actor);
   const path: string[] = [];
   actor.subscribe({

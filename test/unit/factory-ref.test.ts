@@ -2,11 +2,22 @@
  * Factory references: parsing (API.md's "last `:` whose suffix is an identifier path"),
  * the canonical form of the factory arguments, the factory identity, and package resolution.
  */
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { canonicalArgs, computeFactoryId, parseFactory, resolvePackage, type FactoryReference } from '../../src/client/factory-ref.js';
+import {
+  canonicalArgs,
+  computeFactoryId,
+  describeMismatch,
+  hashArgs,
+  hashModuleCode,
+  parseFactory,
+  resolvePackage,
+  type FactoryReference,
+} from '../../src/client/factory-ref.js';
+import type { FactoryIdentity } from '../../src/types.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CWD = '/work/proj';
@@ -258,40 +269,72 @@ describe('canonicalArgs', () => {
 
 describe('computeFactoryId', () => {
   const module = 'file:///x/services.js';
-  const id = computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2 }]));
-
-  it('is stable for the same module, export and arguments', () => {
-    expect(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2 }]))).toBe(id);
-    expect(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2 }]))).toBe(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2 }])));
-    expect(id).toMatch(/^[0-9a-f]{16,}$/);
+  const identity = (over: Partial<FactoryIdentity> = {}): FactoryIdentity => ({
+    module,
+    export: 'Counter',
+    argsHash: hashArgs(canonicalArgs([10, { step: 2 }])),
+    codeHash: 'c0de',
+    ...over,
   });
+  const id = computeFactoryId(identity(), '1.0.0');
 
-  it('does not depend on key order in the arguments', () => {
-    expect(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 2, max: 5 }]))).toBe(
-      computeFactoryId(module, 'Counter', canonicalArgs([10, { max: 5, step: 2 }])),
+  it('is stable for the same identity, whatever the key order of the arguments', () => {
+    expect(computeFactoryId(identity(), '1.0.0')).toBe(id);
+    expect(computeFactoryId(identity({ argsHash: hashArgs(canonicalArgs([10, { max: 5, step: 2 }])) }), '1.0.0')).toBe(
+      computeFactoryId(identity({ argsHash: hashArgs(canonicalArgs([10, { step: 2, max: 5 }])) }), '1.0.0'),
     );
   });
 
-  it('differs when the module differs', () => {
-    expect(computeFactoryId('file:///y/services.js', 'Counter', canonicalArgs([10, { step: 2 }]))).not.toBe(id);
+  it.each([
+    ['the module', { module: 'file:///y/services.js' }],
+    ['the export', { export: 'ns.Counter' }],
+    ['the arguments', { argsHash: hashArgs(canonicalArgs([11, { step: 2 }])) }],
+    ['the code', { codeHash: 'c0ffee' }],
+    ['a missing code hash', { codeHash: undefined }],
+  ] as const)('differs when %s differs', (_label, over) => {
+    expect(computeFactoryId(identity(over), '1.0.0')).not.toBe(id);
   });
 
-  it('differs when the export differs', () => {
-    expect(computeFactoryId(module, 'ns.Counter', canonicalArgs([10, { step: 2 }]))).not.toBe(id);
-    expect(computeFactoryId(module, 'default', canonicalArgs([10, { step: 2 }]))).not.toBe(id);
-  });
-
-  it('differs when the arguments differ', () => {
-    expect(computeFactoryId(module, 'Counter', canonicalArgs([10, { step: 3 }]))).not.toBe(id);
-    expect(computeFactoryId(module, 'Counter', canonicalArgs([10]))).not.toBe(id);
-    expect(computeFactoryId(module, 'Counter', canonicalArgs([]))).not.toBe(id);
-    expect(computeFactoryId(module, 'Counter', canonicalArgs(['10', { step: 2 }]))).not.toBe(id);
-  });
-
-  it('keeps the parts apart (moving text between module and export changes the id)', () => {
-    expect(computeFactoryId('file:///x/a', 'bC', '[]')).not.toBe(computeFactoryId('file:///x/ab', 'C', '[]'));
+  it('differs when the package version differs', () => {
+    expect(computeFactoryId(identity(), '1.0.1')).not.toBe(id);
   });
 });
+
+describe('describeMismatch', () => {
+  const base: FactoryIdentity = { module: 'file:///x/a.js', export: 'A', argsHash: 'a1', codeHash: 'c1' };
+
+  it('names each part that differs', () => {
+    expect(describeMismatch({ ...base, argsHash: 'a2' }, '1.0.0', base, '1.0.0')).toEqual(['it was started with other arguments']);
+    expect(describeMismatch({ ...base, codeHash: 'c2' }, '1.0.0', base, '1.0.0')[0]).toMatch(/code has changed/);
+    expect(describeMismatch(base, '0.9.0', base, '1.0.0')[0]).toMatch(/0\.9\.0.*1\.0\.0/);
+    expect(describeMismatch({ ...base, export: 'B' }, '1.0.0', base, '1.0.0')[0]).toMatch(/a\.js:B, not .*a\.js:A/);
+    expect(describeMismatch({ ...base, argsHash: 'x', codeHash: 'y' }, '0.1.0', base, '1.0.0')).toHaveLength(3);
+  });
+
+  it('copes with a daemon that does not describe its factory', () => {
+    expect(describeMismatch(undefined, '1.0.0', base, '1.0.0')).toEqual(['it does not say what it runs']);
+  });
+});
+
+describe('hashModuleCode', () => {
+  it('hashes a readable file and changes when the file changes; other URLs have none', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lbs-code-'));
+    try {
+      const file = join(dir, 'm.mjs');
+      writeFileSync(file, 'export const a = 1;\n');
+      const first = hashModuleCode(pathToFileURL(file).href);
+      expect(first).toMatch(/^[0-9a-f]{32}$/);
+      expect(hashModuleCode(pathToFileURL(file).href)).toBe(first);
+      writeFileSync(file, 'export const a = 2;\n');
+      expect(hashModuleCode(pathToFileURL(file).href)).not.toBe(first);
+      expect(hashModuleCode(pathToFileURL(join(dir, 'missing.mjs')).href)).toBeUndefined();
+      expect(hashModuleCode('node:events')).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 
 describe('resolvePackage', () => {
   it.each([['xstate'], ['p-queue']])('resolves the installed package %s from the repo root to an absolute file: URL', async (name) => {

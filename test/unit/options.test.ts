@@ -43,6 +43,8 @@ describe('resolveOptions: defaults', () => {
       maxFrameBytes: 16 * MiB,
       maxQueuedCalls: 10_000,
       runtimeDir: undefined,
+      restart: { maxRestarts: 3, periodMs: 10_000 },
+      onMismatch: 'error',
     });
   });
 
@@ -127,8 +129,27 @@ describe('resolveOptions: valid values', () => {
       maxFrameBytes: 2048,
       maxQueuedCalls: 5,
       runtimeDir: '/tmp/r',
+      restart: { maxRestarts: 0, periodMs: 1 },
+      onMismatch: 'replace',
     };
     expect(resolveOptions(options)).toEqual(options);
+    expect(resolveOptions({ restart: false }).restart).toBe(false);
+  });
+
+  it.each([
+    [{ restart: true }, /restart/],
+    [{ restart: null }, /restart/],
+    [{ restart: { maxRestarts: -1, periodMs: 10 } }, /restart\.maxRestarts/],
+    [{ restart: { maxRestarts: 1.5, periodMs: 10 } }, /restart\.maxRestarts/],
+    [{ restart: { maxRestarts: 1 } }, /restart\.periodMs/],
+    [{ restart: { maxRestarts: 1, periodMs: 0 } }, /restart\.periodMs/],
+    [{ restart: { maxRestarts: 1, periodMs: 2 ** 31 } }, /restart\.periodMs/],
+    [{ restart: { maxRestarts: 1, periodMs: 10, intensity: 3 } }, /restart\.intensity/],
+    [{ onMismatch: 'ignore' }, /onMismatch/],
+    [{ onMismatch: null }, /onMismatch/],
+  ])('rejects the supervision option %o with a TypeError naming it', (options, pattern) => {
+    expect(() => resolveOptions(options as never)).toThrow(TypeError);
+    expect(() => resolveOptions(options as never)).toThrow(pattern);
   });
 });
 

@@ -1,0 +1,111 @@
+/**
+ * A proxy's connection under supervision: the supervisor statechart
+ * (machines/supervisor.machine.ts) with its effects provided. While connected, a call goes
+ * straight to the connection; only a call that finds no open connection enters the machine,
+ * which restarts the daemon (at most as often as the policy allows) or fails fast.
+ */
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { supervisorMachine, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+import { publish, type ClientEvent } from '../diagnostics.js';
+import { DaemonConnectionError, RestartLimitError } from '../errors.js';
+import type { CallOptions, Connection } from './connection.js';
+
+// xstate's timers must not keep the host process alive: an idle proxy never does.
+const unrefClock = {
+  setTimeout: (fn: (...args: unknown[]) => void, ms: number) => setTimeout(fn, ms).unref(),
+  clearTimeout: (id: unknown) => clearTimeout(id as NodeJS.Timeout),
+};
+
+/** A connection that survives its daemon: the target of a `Remote<T>`. */
+export class SupervisedConnection {
+  readonly #name: string;
+  readonly #actor: Actor<typeof supervisorMachine>;
+  #connection: Connection;
+  #detach: () => void = () => {};
+
+  /**
+   * @param connection the connection the proxy starts with
+   * @param reconnect one client-machine run: finds or starts the daemon again
+   */
+  constructor(name: string, connection: Connection, policy: SupervisorPolicy | false, reconnect: () => Promise<Connection>) {
+    this.#name = name;
+    this.#connection = connection;
+    this.#actor = createActor(
+      supervisorMachine.provide({
+        actors: {
+          reconnect: fromPromise(async ({ signal }) => {
+            const fresh = await reconnect();
+            // Disposed meanwhile: the new connection has no one to serve.
+            if (signal.aborted) {
+              fresh.close();
+              throw signal.reason;
+            }
+            return fresh;
+          }),
+        },
+        actions: {
+          attachConnection: (_, { connection: fresh }) => this.#attach(fresh as Connection),
+          report: ({ context }, { event }) => this.#report(event, context.restarts.length, context.retryAt),
+        },
+      }),
+      { input: { policy }, clock: unrefClock },
+    );
+    this.#actor.start();
+    this.#attach(connection);
+  }
+
+  /** Calls `method` on the hosted object, restarting the daemon first if it was lost. */
+  call(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
+    const connection = this.#connection;
+    if (connection.isOpen) return connection.call(method, args, options);
+    return this.#callAfterRecovery(method, args, options);
+  }
+
+  /** Stops supervising; closes the connection once its in-flight calls have settled. */
+  async close(): Promise<void> {
+    this.#actor.send({ type: 'proxy.disposed' });
+    this.#detach();
+    await this.#connection.settled();
+    this.#connection.close();
+  }
+
+  async #callAfterRecovery(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
+    this.#actor.send({ type: 'call.requested', now: Date.now() });
+    // Calls made during a restart wait for it in the order they were made, then go out in
+    // that order: the issue order survives the restart.
+    const snapshot = await waitFor(this.#actor, (s) => !s.matches('reconnecting'));
+    const { context } = snapshot;
+    switch (snapshot.value) {
+      case 'connected':
+        return this.#connection.call(method, args, options);
+      case 'backingOff': {
+        const { policy } = context;
+        const limit = policy === false ? '' : `${policy.maxRestarts} restarts within ${policy.periodMs} ms`;
+        throw new RestartLimitError(
+          `The daemon "${this.#name}" was restarted too often (${limit}); this proxy fails fast until ${new Date(context.retryAt ?? 0).toISOString()}`,
+          { retryAt: context.retryAt, cause: context.lastError },
+        );
+      }
+      case 'disconnected':
+        // The restart itself failed (a FactoryError, a timeout, ...): the caller gets why.
+        throw context.lastError;
+      case 'failed':
+        throw new DaemonConnectionError(`The daemon "${this.#name}" was lost and this proxy does not restart it (restart: false)`, {
+          code: 'ERR_PROXY_CLOSED',
+          cause: context.lastError,
+        });
+      default:
+        throw new DaemonConnectionError('This proxy was disposed', { code: 'ERR_PROXY_CLOSED' });
+    }
+  }
+
+  #attach(connection: Connection): void {
+    this.#detach();
+    this.#connection = connection;
+    this.#detach = connection.onClose((error) => this.#actor.send({ type: 'connection.lost', error }));
+  }
+
+  #report(event: ClientEvent, restarts: number, retryAt: number | undefined): void {
+    publish('client', event, () => ({ name: this.#name, pid: this.#connection.welcome.pid, restarts, retryAt }));
+  }
+}
