@@ -37,6 +37,8 @@ export type StartReasonValue = 'first' | 'restart' | 'replace';
 export interface ClientContext {
   readonly replaceOnMismatch: boolean;
   readonly startReason: StartReasonValue;
+  /** Daemons spawned in this attempt. */
+  readonly spawns: number;
   readonly metadata: DaemonMetadata | undefined;
   readonly connection: OpaqueConnection | undefined;
   /** A handle on the daemon being spawned (effects' own type). */
@@ -69,6 +71,9 @@ function codeOf(error: unknown): unknown {
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Daemons one attempt may spawn (the first, and replacements for ones that died unexplained). */
+const MAX_SPAWNS = 5;
 
 /** Errors no retry can fix: report them instead of treating the daemon as stale. */
 const FATAL_CODES = new Set(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY']);
@@ -134,6 +139,8 @@ export const clientMachine = setup({
     isReplaceableMismatch: ({ context }, params: { error: unknown }) => context.replaceOnMismatch && codeOf(params.error) === 'ERR_FACTORY_MISMATCH',
     isLockAcquired: (_, params: { outcome: LockOutcome }) => params.outcome === 'acquired',
     hasConnection: (_, params: { connection: OpaqueConnection | undefined }) => params.connection !== undefined,
+    /** A spawned daemon that died unexplained is replaced at most this often per attempt. */
+    canSpawnAgain: ({ context }) => context.spawns < MAX_SPAWNS,
   },
   delays: {
     /** The whole budget of one attempt (`startTimeoutMs`). */
@@ -145,6 +152,7 @@ export const clientMachine = setup({
   context: ({ input }) => ({
     replaceOnMismatch: input.replaceOnMismatch,
     startReason: 'first',
+    spawns: 0,
     metadata: undefined,
     connection: undefined,
     spawned: undefined,
@@ -257,6 +265,7 @@ export const clientMachine = setup({
           },
         },
         spawning: {
+          entry: assign({ spawns: ({ context }) => context.spawns + 1 }),
           invoke: {
             id: 'spawnDaemon',
             src: 'spawnDaemon',
@@ -271,7 +280,17 @@ export const clientMachine = setup({
             src: 'awaitReady',
             input: ({ context }) => context.spawned,
             onDone: { target: 'connecting', actions: { type: 'recordReady', params: ({ event }) => ({ metadata: event.output }) } },
-            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+            onError: [
+              // The factory's own failure is final; a daemon that died before it could report
+              // (killed, crashed natively) is stale like any other: start another, a few times.
+              {
+                guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
+                target: '#client.failed',
+                actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
+              },
+              { guard: 'canSpawnAgain', target: 'rechecking', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
+              { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+            ],
           },
         },
         connecting: {
@@ -283,7 +302,16 @@ export const clientMachine = setup({
               target: '#client.connected',
               actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) },
             },
-            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+            onError: [
+              {
+                guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
+                target: '#client.failed',
+                actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
+              },
+              // The new daemon went away between publishing and our handshake: start another.
+              { guard: 'canSpawnAgain', target: 'rechecking', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
+              { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+            ],
           },
         },
       },

@@ -7,7 +7,7 @@
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { supervisorMachine, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
 import { publish, type ClientEvent } from '../diagnostics.js';
-import { DaemonConnectionError, RestartLimitError } from '../errors.js';
+import { ConnectionFailedError, DaemonConnectionError, HandshakeError, RestartLimitError } from '../errors.js';
 import type { CallOptions, Connection } from './connection.js';
 
 // xstate's timers must not keep the host process alive: an idle proxy never does.
@@ -86,9 +86,19 @@ export class SupervisedConnection {
           { retryAt: context.retryAt, cause: context.lastError },
         );
       }
-      case 'disconnected':
-        // The restart itself failed (a FactoryError, a timeout, ...): the caller gets why.
-        throw context.lastError;
+      case 'disconnected': {
+        // The restart itself failed. A daemon that could not be reached or kept dying is, to
+        // this caller, a lost daemon (the call was not sent); a factory error or a mismatch
+        // is reported as it is.
+        const error = context.lastError;
+        if (error instanceof ConnectionFailedError || error instanceof HandshakeError) {
+          throw new DaemonConnectionError(`The daemon "${this.#name}" was lost and could not be restarted: ${error.message}`, {
+            code: 'ERR_DAEMON_LOST',
+            cause: error,
+          });
+        }
+        throw error;
+      }
       case 'failed':
         throw new DaemonConnectionError(`The daemon "${this.#name}" was lost and this proxy does not restart it (restart: false)`, {
           code: 'ERR_PROXY_CLOSED',

@@ -482,10 +482,8 @@ describe('client machine: failures', () => {
     expect(client.releaseLock).toHaveBeenCalledTimes(1);
   });
 
-  it.each<[string, unknown]>([
-    ['a non-fatal error', new ConnectionFailedError('refused')],
-    ['a fatal error', new FactoryMismatchError('another factory')],
-  ])('connect to the spawned daemon failing with %s -> failed, no second spawn (covers locked.connecting->failed)', async (_label, error) => {
+  it('connect to the spawned daemon failing fatally -> failed, no second spawn (covers locked.connecting->failed)', async () => {
+    const error = new FactoryMismatchError('another factory');
     const client = startClient({
       readMetadata: ok(ABSENT),
       acquireLock: ok('acquired'),
@@ -501,7 +499,42 @@ describe('client machine: failures', () => {
     expect(client.path.slice(-2)).toEqual([at({ locked: 'connecting' }), at('failed')]);
     expect(client.actor.getSnapshot().output!.error).toBe(error);
     expect(client.calls.spawnDaemon).toHaveLength(1);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+  });
+
+  it('a spawned daemon that dies before the handshake is replaced, under the same lock (covers locked.connecting->rechecking)', async () => {
+    const client = startClient({
+      readMetadata: ok(ABSENT),
+      acquireLock: ok('acquired'),
+      recheck: ok({}),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({}),
+      awaitReady: ok(SPAWNED),
+      connect: sequence(fail(new ConnectionFailedError('it died')), ok(connection('second'))),
+    });
+    await settle();
+
+    expect(client.actor.getSnapshot().value).toBe('connected');
+    expect(client.calls.spawnDaemon).toHaveLength(2);
     expect(client.calls.acquireLock).toHaveLength(1);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+  });
+
+  it('a spawned daemon that exits before reporting is replaced; after five spawns the attempt fails (covers locked.awaitingReady->rechecking)', async () => {
+    const died = new ConnectionFailedError('The daemon exited (SIGKILL) before it was ready');
+    const client = startClient({
+      readMetadata: ok(ABSENT),
+      acquireLock: ok('acquired'),
+      recheck: ok({}),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({}),
+      awaitReady: fail(died),
+    });
+    await settle();
+
+    expect(client.actor.getSnapshot().value).toBe('failed');
+    expect(client.actor.getSnapshot().output!.error).toBe(died);
+    expect(client.calls.spawnDaemon).toHaveLength(5);
     expect(client.releaseLock).toHaveBeenCalledTimes(1);
   });
 });
@@ -648,5 +681,322 @@ describe('client machine: startTimeout', () => {
     const output = client.actor.getSnapshot().output!;
     expect(JSON.parse(output.timedOutIn!)).toBe('locking');
     expect(output.trail).toEqual([`metadata: pid ${RUNNING.pid}`, 'not usable: refused']);
+  });
+});
+
+describe("client machine: onMismatch 'replace' and startReason", () => {
+  type ReplaceActorName = ActorName | 'replaceDaemon';
+
+  interface ReplaceHarness extends Omit<Harness, 'calls'> {
+    readonly calls: Record<ReplaceActorName, Invocation[]>;
+  }
+
+  /** startClient with the machine's input and a fake `replaceDaemon` too. */
+  function startWith(input: { replaceOnMismatch: boolean }, effects: Partial<Record<ReplaceActorName, Effect>>): ReplaceHarness {
+    const names: readonly ReplaceActorName[] = [...ACTOR_NAMES, 'replaceDaemon'];
+    const calls = Object.fromEntries(names.map((name) => [name, [] as Invocation[]])) as Record<ReplaceActorName, Invocation[]>;
+    const log: string[] = [];
+    const releaseLock = vi.fn(() => {
+      log.push('releaseLock');
+    });
+    // Typed loosely on purpose: one fake stands in for actors of different input and output types.
+    const fake = (name: ReplaceActorName) =>
+      fromPromise<any, any>(async ({ input: actorInput, signal }) => {
+        calls[name].push({ input: actorInput, signal });
+        log.push(`${name}:start`);
+        const effect = effects[name] ?? fail(new Error(`the test did not expect ${name} to run`));
+        try {
+          const output = await effect({ input: actorInput, signal });
+          log.push(`${name}:done`);
+          return output;
+        } catch (error) {
+          log.push(`${name}:error`);
+          throw error;
+        }
+      });
+    const machine = clientMachine.provide({
+      actors: {
+        readMetadata: fake('readMetadata'),
+        connect: fake('connect'),
+        acquireLock: fake('acquireLock'),
+        recheck: fake('recheck'),
+        cleanStale: fake('cleanStale'),
+        replaceDaemon: fake('replaceDaemon'),
+        spawnDaemon: fake('spawnDaemon'),
+        awaitReady: fake('awaitReady'),
+      },
+      actions: { releaseLock: () => releaseLock() },
+      delays: { startTimeout: START_TIMEOUT },
+    });
+    const actor = createActor(machine, { input });
+    actors.push(actor);
+    const path: string[] = [];
+    actor.subscribe({
+      next: (snapshot) => {
+        const value = JSON.stringify(snapshot.value);
+        if (path.at(-1) !== value) path.push(value);
+      },
+      error: () => {},
+    });
+    actor.start();
+    const first = JSON.stringify(actor.getSnapshot().value);
+    if (path[0] !== first) path.unshift(first);
+    return {
+      actor,
+      calls,
+      releaseLock,
+      log,
+      path,
+      context: () => actor.getSnapshot().context,
+      value: () => actor.getSnapshot().value,
+      status: () => actor.getSnapshot().status,
+    };
+  }
+
+  const REPLACE = { replaceOnMismatch: true };
+  const ERROR = { replaceOnMismatch: false };
+
+  const MISMATCHES = [
+    ['a FactoryMismatchError', () => new FactoryMismatchError('another factory')],
+    ['a plain object with ERR_FACTORY_MISMATCH', () => ({ code: 'ERR_FACTORY_MISMATCH', message: 'mismatch' })],
+  ] as const;
+
+  /** Effects for a running daemon of another factory that gets replaced; `overrides` win. */
+  function mismatched(overrides: Partial<Record<ReplaceActorName, Effect>> = {}): Partial<Record<ReplaceActorName, Effect>> {
+    return {
+      readMetadata: ok(valid(RUNNING)),
+      connect: sequence(fail(new FactoryMismatchError('connect: another factory')), ok(connection('replacement'))),
+      acquireLock: ok('acquired' satisfies LockOutcome),
+      recheck: fail(new FactoryMismatchError('recheck: another factory')),
+      replaceDaemon: ok(undefined),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({ pid: SPAWNED.pid }),
+      awaitReady: ok(SPAWNED),
+      ...overrides,
+    };
+  }
+
+  it.each(MISMATCHES)('with replaceOnMismatch, %s from connecting -> locking, not failed (covers connecting->locking on a replaceable mismatch)', async (_label, make) => {
+    const client = startWith(REPLACE, { readMetadata: ok(valid(RUNNING)), connect: fail(make()), acquireLock: gated(deferred()) });
+    await settle();
+
+    expect(client.status()).toBe('active');
+    expect(client.value()).toBe('locking');
+    expect(client.path).toEqual([at('discovering'), at('connecting'), at('locking')]);
+    expect(client.context().error).toBeUndefined();
+    expect(client.context().trail).toEqual([`metadata: pid ${RUNNING.pid}`, 'it runs another factory: replacing it']);
+    // The mismatched daemon's record is what acquireLock waits past.
+    expect(client.calls.acquireLock).toHaveLength(1);
+    expect(client.calls.acquireLock[0]!.input).toBe(RUNNING);
+    expect(client.calls.replaceDaemon).toHaveLength(0);
+  });
+
+  it.each(MISMATCHES)(
+    'recheck failing with %s -> locked.replacing -> replaceDaemon resolves -> cleaningStale -> spawning with startReason "replace" (covers locked.rechecking->replacing->cleaningStale)',
+    async (_label, make) => {
+      const replaceGate = deferred<unknown>();
+      const conn = connection('replacement');
+      const client = startWith(
+        REPLACE,
+        mismatched({ recheck: fail(make()), replaceDaemon: gated(replaceGate), connect: sequence(fail(new FactoryMismatchError('connect')), ok(conn)) }),
+      );
+      await settle();
+
+      // Draining the old daemon happens under the lock.
+      expect(client.value()).toEqual({ locked: 'replacing' });
+      expect(client.context().startReason).toBe('replace');
+      expect(client.context().error).toBeUndefined();
+      expect(client.calls.replaceDaemon).toHaveLength(1);
+      expect(client.calls.cleanStale).toHaveLength(0);
+      expect(client.calls.spawnDaemon).toHaveLength(0);
+      expect(client.releaseLock).not.toHaveBeenCalled();
+
+      replaceGate.resolve(undefined);
+      await settle();
+
+      expect(client.value()).toBe('connected');
+      expect(client.path).toEqual([
+        at('discovering'),
+        at('connecting'),
+        at('locking'),
+        at({ locked: 'rechecking' }),
+        at({ locked: 'replacing' }),
+        at({ locked: 'cleaningStale' }),
+        at({ locked: 'spawning' }),
+        at({ locked: 'awaitingReady' }),
+        at({ locked: 'connecting' }),
+        at('connected'),
+      ]);
+      expect(client.calls.spawnDaemon).toHaveLength(1);
+      expect(client.calls.spawnDaemon[0]!.input).toBe('replace');
+      expect(client.log.indexOf('replaceDaemon:done')).toBeLessThan(client.log.indexOf('cleanStale:start'));
+      expect(client.calls.connect.map((call) => call.input)).toEqual([RUNNING, SPAWNED]);
+      expect(client.releaseLock).toHaveBeenCalledTimes(1);
+      expect(client.log.at(-1)).toBe('releaseLock');
+      const output = client.actor.getSnapshot().output!;
+      expect(output.connection).toBe(conn);
+      expect(output.error).toBeUndefined();
+      expect(output.trail).toEqual([
+        `metadata: pid ${RUNNING.pid}`,
+        'it runs another factory: replacing it',
+        'the mismatched daemon drained',
+        `spawned: pid ${SPAWNED.pid}`,
+      ]);
+    },
+  );
+
+  it('replaceDaemon rejecting -> failed with that error, the lock released once, nothing cleaned or spawned (covers locked.replacing->failed)', async () => {
+    const drainError = coded('ERR_DAEMON_CONNECTION', 'the old daemon did not drain');
+    const client = startWith(REPLACE, mismatched({ replaceDaemon: fail(drainError) }));
+    await settle();
+
+    expect(client.status()).toBe('done');
+    expect(client.value()).toBe('failed');
+    expect(client.path.slice(-3)).toEqual([at({ locked: 'rechecking' }), at({ locked: 'replacing' }), at('failed')]);
+    const output = client.actor.getSnapshot().output!;
+    expect(output.error).toBe(drainError);
+    expect(output.connection).toBeUndefined();
+    expect(output.timedOutIn).toBeUndefined();
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.log.indexOf('releaseLock')).toBeGreaterThan(client.log.indexOf('replaceDaemon:error'));
+    expect(client.calls.cleanStale).toHaveLength(0);
+    expect(client.calls.spawnDaemon).toHaveLength(0);
+    expect(client.calls.connect).toHaveLength(1);
+  });
+
+  it('startTimeout firing in locked.replacing -> failed, naming it, aborting replaceDaemon, the lock released once', async () => {
+    const client = startWith(REPLACE, mismatched({ replaceDaemon: gated(deferred()) }));
+    await settle();
+    expect(client.value()).toEqual({ locked: 'replacing' });
+
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT - 1);
+    expect(client.value()).toEqual({ locked: 'replacing' });
+    await vi.advanceTimersByTimeAsync(1);
+
+    expect(client.value()).toBe('failed');
+    expect(JSON.parse(client.context().timedOutIn!)).toEqual({ locked: 'replacing' });
+    expect(client.calls.replaceDaemon[0]!.signal.aborted).toBe(true);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.calls.spawnDaemon).toHaveLength(0);
+  });
+
+  it('without replaceOnMismatch the same mismatch is fatal: from connecting -> failed, never locking', async () => {
+    const error = new FactoryMismatchError('another factory');
+    const client = startWith(ERROR, mismatched({ connect: fail(error) }));
+    await settle();
+
+    expect(client.value()).toBe('failed');
+    expect(client.path).toEqual([at('discovering'), at('connecting'), at('failed')]);
+    expect(client.actor.getSnapshot().output!.error).toBe(error);
+    expect(client.calls.acquireLock).toHaveLength(0);
+    expect(client.calls.replaceDaemon).toHaveLength(0);
+    expect(client.releaseLock).not.toHaveBeenCalled();
+  });
+
+  it('without replaceOnMismatch a mismatch under the lock is fatal too: recheck -> failed, nothing replaced', async () => {
+    const error = new FactoryMismatchError('another factory');
+    const client = startWith(ERROR, mismatched({ readMetadata: ok(ABSENT), recheck: fail(error) }));
+    await settle();
+
+    expect(client.value()).toBe('failed');
+    expect(client.path).toEqual([at('discovering'), at('locking'), at({ locked: 'rechecking' }), at('failed')]);
+    expect(client.actor.getSnapshot().output!.error).toBe(error);
+    expect(client.calls.replaceDaemon).toHaveLength(0);
+    expect(client.calls.cleanStale).toHaveLength(0);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+  });
+
+  it.each<[string, () => unknown]>([
+    ['ERR_PROTOCOL_VERSION', () => new HandshakeError('protocol 2 vs 1', { code: 'ERR_PROTOCOL_VERSION' })],
+    ['ERR_FACTORY', () => new FactoryError('constructor threw')],
+  ])('replaceOnMismatch replaces only mismatches: %s stays fatal from connecting and from recheck', async (_code, make) => {
+    const fromConnect = make();
+    const early = startWith(REPLACE, mismatched({ connect: fail(fromConnect) }));
+    await settle();
+    expect(early.path).toEqual([at('discovering'), at('connecting'), at('failed')]);
+    expect(early.actor.getSnapshot().output!.error).toBe(fromConnect);
+    expect(early.calls.acquireLock).toHaveLength(0);
+
+    const fromRecheck = make();
+    const late = startWith(REPLACE, mismatched({ readMetadata: ok(ABSENT), recheck: fail(fromRecheck) }));
+    await settle();
+    expect(late.path.slice(-2)).toEqual([at({ locked: 'rechecking' }), at('failed')]);
+    expect(late.actor.getSnapshot().output!.error).toBe(fromRecheck);
+    expect(late.calls.replaceDaemon).toHaveLength(0);
+    expect(late.releaseLock).toHaveBeenCalledTimes(1);
+  });
+
+  it('a mismatch from the freshly spawned daemon is not replaced again: locked.connecting -> failed, one spawn', async () => {
+    const second = new FactoryMismatchError('the new daemon mismatches too');
+    const client = startWith(
+      REPLACE,
+      mismatched({ connect: sequence(fail(new FactoryMismatchError('old daemon')), fail(second), gated(deferred())) }),
+    );
+    await settle();
+
+    expect(client.path.slice(-2)).toEqual([at({ locked: 'connecting' }), at('failed')]);
+    expect(client.actor.getSnapshot().output!.error).toBe(second);
+    expect(client.calls.replaceDaemon).toHaveLength(1);
+    expect(client.calls.spawnDaemon).toHaveLength(1);
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+  });
+
+  describe('startReason passed to spawnDaemon', () => {
+    const coldPath = {
+      acquireLock: ok('acquired' satisfies LockOutcome),
+      cleanStale: ok(undefined),
+      spawnDaemon: gated(deferred()),
+    };
+
+    it.each([REPLACE, ERROR])("'first' when the metadata was absent (%o)", async (input) => {
+      const client = startWith(input, { ...coldPath, readMetadata: ok(ABSENT), recheck: ok({ reason: 'metadata absent' }) });
+      await settle();
+      expect(client.value()).toEqual({ locked: 'spawning' });
+      expect(client.calls.spawnDaemon).toHaveLength(1);
+      expect(client.calls.spawnDaemon[0]!.input).toBe('first');
+    });
+
+    it.each([REPLACE, ERROR])("'restart' when the metadata was malformed (%o)", async (input) => {
+      const client = startWith(input, {
+        ...coldPath,
+        readMetadata: ok({ status: 'malformed', reason: 'not JSON' } satisfies MetadataRead),
+        recheck: ok({ reason: 'metadata malformed' }),
+      });
+      await settle();
+      expect(client.value()).toEqual({ locked: 'spawning' });
+      expect(client.calls.spawnDaemon[0]!.input).toBe('restart');
+    });
+
+    it.each([REPLACE, ERROR])("'restart' when a valid record's daemon could not be connected to (%o)", async (input) => {
+      const client = startWith(input, {
+        ...coldPath,
+        readMetadata: ok(valid(RUNNING)),
+        connect: fail(new ConnectionFailedError('connect ECONNREFUSED')),
+        recheck: ok({ metadata: RUNNING, reason: `pid ${RUNNING.pid} is not running` }),
+      });
+      await settle();
+      expect(client.value()).toEqual({ locked: 'spawning' });
+      expect(client.calls.spawnDaemon[0]!.input).toBe('restart');
+    });
+
+    it("'restart' when the metadata was absent but the recheck under the lock failed with a non-fatal error", async () => {
+      const client = startWith(ERROR, { ...coldPath, readMetadata: ok(ABSENT), recheck: fail(new ConnectionFailedError('handshake timed out')) });
+      await settle();
+      expect(client.value()).toEqual({ locked: 'spawning' });
+      expect(client.calls.spawnDaemon[0]!.input).toBe('restart');
+    });
+
+    it("'replace' wins over 'restart': a stale record first, then a mismatched daemon under the lock", async () => {
+      const client = startWith(REPLACE, {
+        ...coldPath,
+        readMetadata: ok(valid(RUNNING)),
+        connect: fail(new ConnectionFailedError('connect ECONNREFUSED')),
+        recheck: fail(new FactoryMismatchError('another factory was published meanwhile')),
+        replaceDaemon: ok(undefined),
+      });
+      await settle();
+      expect(client.value()).toEqual({ locked: 'spawning' });
+      expect(client.calls.spawnDaemon[0]!.input).toBe('replace');
+    });
   });
 });

@@ -41,7 +41,8 @@ export function daemonConfig(paths: RuntimePaths, overrides: DaemonOverrides = {
   return {
     name: 'svc',
     paths,
-    factory: { module: SERVICES_URL, export: 'Counter' },
+    factory: { module: SERVICES_URL, export: 'Counter', argsHash: 'test-args', codeHash: undefined },
+    startReason: 'first',
     args: encodeValue(args),
     factoryId: 'test-factory',
     transport: 'tcp',

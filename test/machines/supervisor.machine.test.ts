@@ -1,0 +1,481 @@
+/**
+ * The supervisor statechart on its own: `reconnect` is a fake whose every run the test
+ * settles by hand, `attachConnection` and `report` are spies, and the backoff delay runs on
+ * vitest's fake clock. The restart times come in with the events (`now`), as the runtime
+ * sends them; no test reads the real clock.
+ *
+ * Every state and every transition of machines/supervisor.machine.ts is taken by at least
+ * one test below.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createActor, fromPromise, type Actor } from 'xstate';
+import { supervisorMachine, type SupervisorContext, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+
+const POLICY: SupervisorPolicy = { maxRestarts: 3, periodMs: 10_000 };
+
+type ReportEvent = 'daemon-lost' | 'restart' | 'restart-limit' | 'reconnected' | 'restart-failed';
+
+/** One run of the fake `reconnect` actor, settled by the test. */
+interface ReconnectRun {
+  readonly signal: AbortSignal;
+  resolve(connection: object): void;
+  reject(error: unknown): void;
+}
+
+/** A `report` call and the context the action saw (what supervised.ts publishes). */
+interface Report {
+  readonly event: ReportEvent;
+  readonly restarts: readonly number[];
+  readonly retryAt: number | undefined;
+  readonly lastError: unknown;
+}
+
+interface Harness {
+  readonly actor: Actor<typeof supervisorMachine>;
+  /** Every run of `reconnect`, in order. */
+  readonly reconnects: ReconnectRun[];
+  readonly attachConnection: ReturnType<typeof vi.fn>;
+  /** Every `report`, in order. */
+  readonly reports: Report[];
+  /** Just the reported event names, in order. */
+  events(): ReportEvent[];
+  /** Every distinct state value the actor went through. */
+  readonly path: unknown[];
+  lost(error: unknown): void;
+  call(now: number): void;
+  dispose(): void;
+  context(): SupervisorContext;
+  value(): unknown;
+  status(): string;
+}
+
+const actors: Actor<typeof supervisorMachine>[] = [];
+
+function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
+  const reconnects: ReconnectRun[] = [];
+  const attachConnection = vi.fn();
+  const reports: Report[] = [];
+  const machine = supervisorMachine.provide({
+    actors: {
+      reconnect: fromPromise<object>(
+        ({ signal }) =>
+          new Promise<object>((resolve, reject) => {
+            reconnects.push({ signal, resolve, reject });
+          }),
+      ),
+    },
+    actions: {
+      attachConnection: (_, { connection }) => attachConnection(connection),
+      report: ({ context }, { event }) =>
+        reports.push({ event, restarts: context.restarts, retryAt: context.retryAt, lastError: context.lastError }),
+    },
+  });
+  const actor = createActor(machine, { input: { policy } });
+  actors.push(actor);
+  const path: unknown[] = [];
+  actor.subscribe({
+    next: (snapshot) => {
+      if (path.at(-1) !== snapshot.value) path.push(snapshot.value);
+    },
+    error: () => {},
+  });
+  actor.start();
+  if (path[0] !== actor.getSnapshot().value) path.unshift(actor.getSnapshot().value);
+  return {
+    actor,
+    reconnects,
+    attachConnection,
+    reports,
+    events: () => reports.map((report) => report.event),
+    path,
+    lost: (error) => actor.send({ type: 'connection.lost', error }),
+    call: (now) => actor.send({ type: 'call.requested', now }),
+    dispose: () => actor.send({ type: 'proxy.disposed' }),
+    context: () => actor.getSnapshot().context,
+    value: () => actor.getSnapshot().value,
+    status: () => actor.getSnapshot().status,
+  };
+}
+
+/** Lets the fake `reconnect` settle and its result reach the machine, without moving the clock. */
+async function settle(): Promise<void> {
+  await vi.advanceTimersByTimeAsync(0);
+}
+
+/** connected -> lost -> a call at `now` -> reconnecting -> reconnected. */
+async function restartAt(sup: Harness, now: number): Promise<void> {
+  expect(sup.value()).toBe('connected');
+  sup.lost(new Error(`lost before ${now}`));
+  sup.call(now);
+  expect(sup.value()).toBe('reconnecting');
+  sup.reconnects.at(-1)!.resolve({ connection: now });
+  await settle();
+  expect(sup.value()).toBe('connected');
+}
+
+/** Brings a fresh supervisor to backingOff: three restarts at 0, 1000, 2000, the fourth call at 3000. */
+async function backingOff(): Promise<Harness> {
+  const sup = startSupervisor(POLICY);
+  await restartAt(sup, 0);
+  await restartAt(sup, 1_000);
+  await restartAt(sup, 2_000);
+  sup.lost(new Error('lost a fourth time'));
+  sup.call(3_000);
+  expect(sup.value()).toBe('backingOff');
+  return sup;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  for (const actor of actors.splice(0)) actor.stop();
+  vi.useRealTimers();
+});
+
+describe('supervisor machine: connected and disconnected', () => {
+  it('starts connected, with an empty history, nothing reported, nothing running', () => {
+    const sup = startSupervisor();
+    expect(sup.status()).toBe('active');
+    expect(sup.value()).toBe('connected');
+    expect(sup.context()).toEqual({ policy: POLICY, restarts: [], retryAt: undefined, lastError: undefined });
+    expect(sup.reports).toEqual([]);
+    expect(sup.reconnects).toHaveLength(0);
+    expect(sup.attachConnection).not.toHaveBeenCalled();
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("connection.lost -> disconnected, the error recorded, 'daemon-lost' reported (covers connected->disconnected)", () => {
+    const sup = startSupervisor();
+    const error = new Error('socket closed');
+    sup.lost(error);
+
+    expect(sup.value()).toBe('disconnected');
+    expect(sup.context().lastError).toBe(error);
+    expect(sup.events()).toEqual(['daemon-lost']);
+    // The report already sees the loss it reports.
+    expect(sup.reports[0]!.lastError).toBe(error);
+    // Nothing is restarted until a call needs the daemon.
+    expect(sup.reconnects).toHaveLength(0);
+    expect(sup.context().restarts).toEqual([]);
+  });
+
+  it("call.requested in disconnected -> reconnecting, 'restart' reported, the restart time recorded (covers disconnected->reconnecting)", () => {
+    const sup = startSupervisor();
+    sup.lost(new Error('gone'));
+    sup.call(1_234);
+
+    expect(sup.value()).toBe('reconnecting');
+    expect(sup.events()).toEqual(['daemon-lost', 'restart']);
+    expect(sup.context().restarts).toEqual([1_234]);
+    expect(sup.context().retryAt).toBeUndefined();
+    expect(sup.reports[1]!.restarts).toEqual([1_234]);
+    expect(sup.reconnects).toHaveLength(1);
+    expect(sup.reconnects[0]!.signal.aborted).toBe(false);
+  });
+});
+
+describe('supervisor machine: reconnecting', () => {
+  it("reconnect resolving -> connected, the new connection attached, 'reconnected' reported (covers reconnecting->connected)", async () => {
+    const sup = startSupervisor();
+    sup.lost(new Error('gone'));
+    sup.call(0);
+    const fresh = { label: 'fresh connection' };
+    sup.reconnects[0]!.resolve(fresh);
+    await settle();
+
+    expect(sup.value()).toBe('connected');
+    expect(sup.attachConnection).toHaveBeenCalledTimes(1);
+    expect(sup.attachConnection.mock.calls[0]![0]).toBe(fresh);
+    expect(sup.events()).toEqual(['daemon-lost', 'restart', 'reconnected']);
+    expect(sup.path).toEqual(['connected', 'disconnected', 'reconnecting', 'connected']);
+    // The restart still counts towards the intensity.
+    expect(sup.context().restarts).toEqual([0]);
+  });
+
+  it("reconnect rejecting -> disconnected, that error as lastError, 'restart-failed' reported (covers reconnecting->disconnected)", async () => {
+    const sup = startSupervisor();
+    sup.lost(new Error('gone'));
+    sup.call(0);
+    const failure = Object.assign(new Error('the factory threw'), { code: 'ERR_FACTORY' });
+    sup.reconnects[0]!.reject(failure);
+    await settle();
+
+    expect(sup.value()).toBe('disconnected');
+    expect(sup.context().lastError).toBe(failure);
+    expect(sup.events()).toEqual(['daemon-lost', 'restart', 'restart-failed']);
+    expect(sup.reports[2]!.lastError).toBe(failure);
+    expect(sup.attachConnection).not.toHaveBeenCalled();
+
+    // The next call tries again; the failed restart still counts.
+    sup.call(500);
+    expect(sup.value()).toBe('reconnecting');
+    expect(sup.reconnects).toHaveLength(2);
+    expect(sup.context().restarts).toEqual([0, 500]);
+  });
+
+  it('call.requested while reconnecting does nothing: no second restart, the running one kept', async () => {
+    const sup = startSupervisor();
+    sup.lost(new Error('gone'));
+    sup.call(0);
+    const before = sup.context();
+    sup.call(10);
+    sup.call(20);
+
+    expect(sup.value()).toBe('reconnecting');
+    expect(sup.reconnects).toHaveLength(1);
+    expect(sup.reconnects[0]!.signal.aborted).toBe(false);
+    expect(sup.context()).toEqual(before);
+    expect(sup.events()).toEqual(['daemon-lost', 'restart']);
+
+    // The one run still lands.
+    const fresh = { label: 'fresh' };
+    sup.reconnects[0]!.resolve(fresh);
+    await settle();
+    expect(sup.value()).toBe('connected');
+    expect(sup.attachConnection).toHaveBeenCalledTimes(1);
+    expect(sup.attachConnection.mock.calls[0]![0]).toBe(fresh);
+  });
+});
+
+describe('supervisor machine: restart intensity', () => {
+  it("allows maxRestarts restarts within periodMs; the next call -> backingOff until the oldest + period, 'restart-limit' reported (covers disconnected->backingOff)", async () => {
+    const sup = startSupervisor({ maxRestarts: 3, periodMs: 10_000 });
+    await restartAt(sup, 0);
+    await restartAt(sup, 1_000);
+    await restartAt(sup, 2_000);
+    expect(sup.reconnects).toHaveLength(3);
+    expect(sup.context().restarts).toEqual([0, 1_000, 2_000]);
+
+    const error = new Error('lost a fourth time');
+    sup.lost(error);
+    sup.call(3_000);
+
+    expect(sup.value()).toBe('backingOff');
+    expect(sup.context().retryAt).toBe(10_000);
+    expect(sup.context().restarts).toEqual([0, 1_000, 2_000]);
+    expect(sup.context().lastError).toBe(error);
+    expect(sup.reconnects).toHaveLength(3);
+    expect(sup.events().at(-1)).toBe('restart-limit');
+    expect(sup.events().filter((event) => event === 'restart')).toHaveLength(3);
+    // What supervised.ts publishes with the report: retryAt is already set.
+    expect(sup.reports.at(-1)!.retryAt).toBe(10_000);
+  });
+
+  it('failed restarts count too: three failures, then the fourth call backs off', async () => {
+    const sup = startSupervisor({ maxRestarts: 3, periodMs: 10_000 });
+    sup.lost(new Error('gone'));
+    for (const now of [0, 1_000, 2_000]) {
+      sup.call(now);
+      expect(sup.value()).toBe('reconnecting');
+      sup.reconnects.at(-1)!.reject(new Error(`restart at ${now} failed`));
+      await settle();
+      expect(sup.value()).toBe('disconnected');
+    }
+    sup.call(3_000);
+    expect(sup.value()).toBe('backingOff');
+    expect(sup.context().retryAt).toBe(10_000);
+    expect(sup.reconnects).toHaveLength(3);
+  });
+
+  it('the backoff ends after exactly retryAt - now, not one ms before -> disconnected (covers backingOff->disconnected)', async () => {
+    const sup = await backingOff();
+    expect(vi.getTimerCount()).toBe(1);
+
+    await vi.advanceTimersByTimeAsync(10_000 - 3_000 - 1);
+    expect(sup.value()).toBe('backingOff');
+
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sup.value()).toBe('disconnected');
+    expect(vi.getTimerCount()).toBe(0);
+    // Ending the backoff reports nothing and restarts nothing by itself.
+    expect(sup.events().at(-1)).toBe('restart-limit');
+    expect(sup.reconnects).toHaveLength(3);
+  });
+
+  it('after the backoff, a call at now=10001 restarts: restarts older than the period no longer count', async () => {
+    const sup = await backingOff();
+    await vi.advanceTimersByTimeAsync(7_000);
+    expect(sup.value()).toBe('disconnected');
+
+    sup.call(10_001);
+    expect(sup.value()).toBe('reconnecting');
+    expect(sup.reconnects).toHaveLength(4);
+    expect(sup.events().at(-1)).toBe('restart');
+    expect(sup.context().restarts).toEqual([1_000, 2_000, 10_001]);
+    expect(sup.context().retryAt).toBeUndefined();
+  });
+
+  it('retryAt is exact: a call at now=retryAt restarts, one at retryAt - 1 backs off again until retryAt', async () => {
+    const early = await backingOff();
+    await vi.advanceTimersByTimeAsync(7_000);
+    expect(early.value()).toBe('disconnected');
+    early.call(9_999);
+    expect(early.value()).toBe('backingOff');
+    expect(early.context().retryAt).toBe(10_000);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(early.value()).toBe('backingOff');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(early.value()).toBe('disconnected');
+
+    const onTime = await backingOff();
+    await vi.advanceTimersByTimeAsync(7_000);
+    onTime.call(10_000);
+    expect(onTime.value()).toBe('reconnecting');
+    expect(onTime.context().restarts).toEqual([1_000, 2_000, 10_000]);
+  });
+
+  it('restarts spread wider than the period never hit the limit', async () => {
+    const sup = startSupervisor({ maxRestarts: 2, periodMs: 1_000 });
+    for (const now of [0, 600, 1_200, 1_800, 2_400]) await restartAt(sup, now);
+    expect(sup.reconnects).toHaveLength(5);
+    expect(sup.context().restarts).toEqual([1_800, 2_400]);
+    expect(sup.events()).not.toContain('restart-limit');
+  });
+
+  it('call.requested while backingOff does nothing: same retryAt, the timer not restarted', async () => {
+    const sup = await backingOff();
+    const before = sup.context();
+    const reported = sup.reports.length;
+
+    await vi.advanceTimersByTimeAsync(3_000);
+    sup.call(6_000);
+    sup.call(6_500);
+    expect(sup.value()).toBe('backingOff');
+    expect(sup.context()).toEqual(before);
+    expect(sup.reports).toHaveLength(reported);
+    expect(sup.reconnects).toHaveLength(3);
+    expect(vi.getTimerCount()).toBe(1);
+
+    // Still ends at the original deadline (7000 ms after entering), not 7000 ms after the calls.
+    await vi.advanceTimersByTimeAsync(3_999);
+    expect(sup.value()).toBe('backingOff');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sup.value()).toBe('disconnected');
+  });
+
+  it('maxRestarts 0 goes straight to backingOff for a whole period, never restarting', async () => {
+    const sup = startSupervisor({ maxRestarts: 0, periodMs: 5_000 });
+    sup.lost(new Error('gone'));
+    sup.call(700);
+
+    expect(sup.value()).toBe('backingOff');
+    expect(sup.context().retryAt).toBe(5_700);
+    expect(sup.context().restarts).toEqual([]);
+    expect(sup.events()).toEqual(['daemon-lost', 'restart-limit']);
+    expect(sup.reconnects).toHaveLength(0);
+
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(sup.value()).toBe('backingOff');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sup.value()).toBe('disconnected');
+
+    sup.call(5_700);
+    expect(sup.value()).toBe('backingOff');
+    expect(sup.reconnects).toHaveLength(0);
+  });
+});
+
+describe('supervisor machine: restart: false', () => {
+  it('call.requested -> failed, and failed stays failed on later calls (covers disconnected->failed)', () => {
+    const sup = startSupervisor(false);
+    const error = new Error('gone');
+    sup.lost(error);
+    expect(sup.value()).toBe('disconnected');
+
+    sup.call(0);
+    expect(sup.value()).toBe('failed');
+    expect(sup.status()).toBe('active');
+    expect(sup.context().lastError).toBe(error);
+
+    for (const now of [1, 2, 60_000]) {
+      sup.call(now);
+      expect(sup.value()).toBe('failed');
+    }
+    sup.lost(new Error('again'));
+    expect(sup.value()).toBe('failed');
+    expect(sup.path).toEqual(['connected', 'disconnected', 'failed']);
+    expect(sup.context().lastError).toBe(error);
+    expect(sup.context().restarts).toEqual([]);
+    expect(sup.reconnects).toHaveLength(0);
+    expect(sup.events()).toEqual(['daemon-lost']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
+describe('supervisor machine: proxy.disposed', () => {
+  const SETUPS: [string, (sup: Harness) => Promise<void> | void][] = [
+    ['connected', () => {}],
+    ['disconnected', (sup) => sup.lost(new Error('gone'))],
+    [
+      'reconnecting',
+      (sup) => {
+        sup.lost(new Error('gone'));
+        sup.call(0);
+      },
+    ],
+    [
+      'failed',
+      (sup) => {
+        sup.lost(new Error('gone'));
+        sup.call(0);
+      },
+    ],
+  ];
+
+  it.each(SETUPS)('from %s -> disposed, final: the actor is done (covers the root proxy.disposed)', async (state, setUp) => {
+    const sup = startSupervisor(state === 'failed' ? false : POLICY);
+    await setUp(sup);
+    expect(sup.value()).toBe(state);
+
+    sup.dispose();
+    expect(sup.value()).toBe('disposed');
+    expect(sup.status()).toBe('done');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('from backingOff -> disposed, and the backoff timer is cancelled', async () => {
+    const sup = await backingOff();
+    expect(vi.getTimerCount()).toBe(1);
+    sup.dispose();
+
+    expect(sup.value()).toBe('disposed');
+    expect(sup.status()).toBe('done');
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(sup.value()).toBe('disposed');
+  });
+
+  it('a reconnect that resolves after dispose is ignored: aborted, nothing attached, nothing reported', async () => {
+    const sup = startSupervisor();
+    sup.lost(new Error('gone'));
+    sup.call(0);
+    const run = sup.reconnects[0]!;
+    const reported = sup.events();
+
+    sup.dispose();
+    expect(run.signal.aborted).toBe(true);
+
+    run.resolve({ label: 'too late' });
+    await settle();
+    expect(sup.value()).toBe('disposed');
+    expect(sup.status()).toBe('done');
+    expect(sup.attachConnection).not.toHaveBeenCalled();
+    expect(sup.events()).toEqual(reported);
+  });
+
+  it('a reconnect that rejects after dispose is ignored too', async () => {
+    const sup = startSupervisor();
+    const error = new Error('gone');
+    sup.lost(error);
+    sup.call(0);
+    sup.dispose();
+
+    sup.reconnects[0]!.reject(new Error('too late'));
+    await settle();
+    expect(sup.value()).toBe('disposed');
+    expect(sup.context().lastError).toBe(error);
+    expect(sup.events()).toEqual(['daemon-lost', 'restart']);
+  });
+});
