@@ -70,6 +70,7 @@ export class SupervisedConnection {
   }
 
   async #callAfterRecovery(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
+    if (this.#actor.getSnapshot().status === 'done') throw new DaemonConnectionError('This proxy was disposed', { code: 'ERR_PROXY_CLOSED' });
     this.#actor.send({ type: 'call.requested', now: Date.now() });
     // Calls made during a restart wait for it in the order they were made, then go out in
     // that order: the issue order survives the restart.
