@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { clientMachine } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
+import { inspector } from '../inspect.js';
 import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
@@ -173,7 +174,10 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
     },
     delays: { startTimeout: plan.options.startTimeoutMs },
   });
-  const actor = createActor(machine, { input: { replaceOnMismatch: plan.options.onMismatch === 'replace' } });
+  const actor = createActor(machine, {
+    input: { replaceOnMismatch: plan.options.onMismatch === 'replace' },
+    inspect: inspector('client', plan.name),
+  });
   actor.start();
   const output = await toPromise(actor);
   if (output.connection) return output.connection as Connection;

@@ -7,6 +7,7 @@
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { supervisorMachine, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
 import { publish, type ClientEvent } from '../diagnostics.js';
+import { inspector } from '../inspect.js';
 import { ConnectionFailedError, DaemonConnectionError, HandshakeError, RestartLimitError } from '../errors.js';
 import type { CallOptions, Connection } from './connection.js';
 
@@ -48,7 +49,7 @@ export class SupervisedConnection {
           report: ({ context }, { event }) => this.#report(event, context.restarts.length, context.retryAt),
         },
       }),
-      { input: { policy }, clock: unrefClock },
+      { input: { policy }, clock: unrefClock, inspect: inspector('supervisor', name) },
     );
     this.#actor.start();
     this.#attach(connection);

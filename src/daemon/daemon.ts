@@ -5,9 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Server, Socket } from 'node:net';
-import { createActor, fromPromise, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, type Actor } from 'xstate';
 import { daemonMachine, type DaemonContext } from '../../machines/daemon.machine.js';
 import { errorToWire, type WireError } from '../errors.js';
+import { inspector } from '../inspect.js';
 import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { formatAddress, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
@@ -45,7 +46,6 @@ export class Daemon implements ConnectionHost {
   #address: BoundAddress | undefined;
   #metadata: DaemonMetadata | undefined;
   #sweeper: NodeJS.Timeout | undefined;
-  #lastLoggedState: string | undefined;
 
   constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void) {
     this.#config = config;
@@ -68,7 +68,9 @@ export class Daemon implements ConnectionHost {
         bootTimeout: config.bootTimeoutMs,
       },
     });
-    this.#actor = createActor(machine, { inspect: (event) => this.#logTransition(event) });
+    this.#actor = createActor(machine, {
+      inspect: inspector('daemon', config.name, (record) => this.#log.write(`state ${JSON.stringify(record.to)} <- ${record.event}`)),
+    });
   }
 
   get maxFrameBytes(): number {
@@ -142,7 +144,7 @@ export class Daemon implements ConnectionHost {
   async #loadObject(): Promise<void> {
     const { factory, args, maxQueuedCalls } = this.#config;
     const object = await createHostedObject(factory.module, factory.export, args);
-    this.#mailbox = new Mailbox(object, maxQueuedCalls);
+    this.#mailbox = new Mailbox(object, maxQueuedCalls, inspector('mailbox', this.#config.name));
   }
 
   async #bind(): Promise<void> {
@@ -244,13 +246,6 @@ export class Daemon implements ConnectionHost {
     this.#sweeper = undefined;
   }
 
-  #logTransition(event: InspectionEvent): void {
-    if (event.type !== '@xstate.snapshot' || event.actorRef !== this.#actor) return;
-    const value = JSON.stringify((event.snapshot as { value?: unknown }).value);
-    if (value === this.#lastLoggedState) return;
-    this.#lastLoggedState = value;
-    this.#log.write(`state ${value} <- ${event.event.type}`);
-  }
 }
 
 // Deliberately ref'd: the drain must reach `stopped` even when nothing else is left open.

@@ -5,7 +5,7 @@
  * methods included.
  */
 import PQueue from 'p-queue';
-import { createActor, fromPromise, toPromise, type Actor } from 'xstate';
+import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent } from 'xstate';
 import { isAdmissibleMember, mailboxMachine } from '../../machines/mailbox.machine.js';
 import { remoteErrorToWire, type ErrorCode, type WireError } from '../errors.js';
 
@@ -40,7 +40,7 @@ export class Mailbox {
   #served = 0;
   #disposed = false;
 
-  constructor(object: object, maxQueuedCalls: number) {
+  constructor(object: object, maxQueuedCalls: number, inspect?: (event: InspectionEvent) => void) {
     this.#object = object;
     this.#maxQueuedCalls = maxQueuedCalls;
     this.#actor = createActor(
@@ -48,6 +48,7 @@ export class Mailbox {
         actors: { awaitIdle: fromPromise(() => this.#queue.onIdle()) },
         actions: { rejectWaiting: () => this.#rejectWaiting() },
       }),
+      inspect === undefined ? undefined : { inspect },
     );
     this.#actor.subscribe((snapshot) => {
       this.#accepting = snapshot.value === 'accepting';
