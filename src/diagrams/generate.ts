@@ -1,18 +1,21 @@
 /**
- * What `npm run diagrams` writes into diagrams/: one Mermaid file per statechart in
- * machines/ and a README that shows them all. Pure: no fs, so tests can regenerate in
- * memory and compare with what is committed.
+ * What `npm run diagrams` writes into diagrams/: one Mermaid file and one SVG per statechart
+ * in machines/ and a README that shows them all. No fs, so tests can regenerate in memory
+ * and compare with what is committed. The SVGs need Graphviz (WebAssembly), which svg.ts
+ * loads only when `renderDiagrams` runs, never on import.
  */
 import { clientMachine } from '../../machines/client.machine.js';
 import type { AnyStateMachine } from 'xstate';
 import { daemonMachine } from '../../machines/daemon.machine.js';
 import { mailboxMachine } from '../../machines/mailbox.machine.js';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
+import { toDot } from './dot.js';
 import { toMermaid } from './mermaid.js';
+import { renderSvg } from './svg.js';
 
 /** One statechart to draw. */
 export interface DiagramSource {
-  /** File stem in diagrams/ (`<name>.mmd`) and in machines/ (`<name>.machine.ts`). */
+  /** File stem in diagrams/ (`<name>.mmd`, `<name>.svg`) and in machines/ (`<name>.machine.ts`). */
   readonly name: string;
   readonly machine: AnyStateMachine;
   /** One paragraph for the README: what the machine governs and how to read it. */
@@ -69,14 +72,25 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
   },
 ];
 
-/** The generated-file notice, as a Mermaid comment. */
+/** The generated-file notice (a Mermaid comment once prefixed with `%% `). */
 function notice(name: string): string {
-  return `%% Generated from machines/${name}.machine.ts by \`npm run diagrams\`. Do not edit by hand.`;
+  return `Generated from machines/${name}.machine.ts by \`npm run diagrams\`. Do not edit by hand.`;
 }
 
 function readme(diagrams: ReadonlyArray<{ source: DiagramSource; mermaid: string }>): string {
   const sections = diagrams.map(({ source, mermaid }) =>
-    [`## ${source.name}`, '', source.summary, '', '```mermaid', mermaid.trimEnd(), '```', ''].join('\n'),
+    [
+      `## ${source.name}`,
+      '',
+      source.summary,
+      '',
+      `![The ${source.name} statechart](${source.name}.svg)`,
+      '',
+      '```mermaid',
+      mermaid.trimEnd(),
+      '```',
+      '',
+    ].join('\n'),
   );
   return [
     '# Statechart diagrams',
@@ -90,26 +104,37 @@ function readme(diagrams: ReadonlyArray<{ source: DiagramSource; mermaid: string
     'taken as soon as its guard holds (`always`). An arrow back to its own state is an event handled',
     'without leaving it. Actions are not drawn: read the machine for those.',
     '',
+    'Each machine is drawn twice from the same walk of its states: an SVG laid out by Graphviz',
+    '(`<name>.svg`, shown first) and the Mermaid source it matches (`<name>.mmd`, rendered by GitHub).',
+    'In the SVGs a compound state is a box with its name on top, where its own arrows start; the',
+    'events it handles without leaving it are listed under that name. A black dot marks where a box',
+    'is entered and a final state has a double border. Transitions between the same two states share',
+    'one arrow, a label line each; `error:` arrows are red and timeouts dashed.',
+    '',
     ...sections,
   ].join('\n');
 }
 
 /**
- * Renders every diagram file: `<name>.mmd` per machine and `README.md`, keyed by file name
- * relative to diagrams/. Deterministic, so the result can be compared with the committed files.
+ * Renders every diagram file: `<name>.mmd` and `<name>.svg` per machine and `README.md`,
+ * keyed by file name relative to diagrams/. Deterministic (for the Graphviz build in the
+ * lockfile), so the result can be compared with the committed files.
  *
  * @example
  * ```ts
- * for (const [file, content] of renderDiagrams()) writeFileSync(join(dir, file), content);
+ * for (const [file, content] of await renderDiagrams()) writeFileSync(join(dir, file), content);
  * ```
  */
-export function renderDiagrams(sources: readonly DiagramSource[] = DIAGRAM_SOURCES): Map<string, string> {
+export async function renderDiagrams(
+  sources: readonly DiagramSource[] = DIAGRAM_SOURCES,
+): Promise<Map<string, string>> {
   const diagrams = sources.map((source) => ({ source, mermaid: toMermaid(source.machine) }));
   const files = new Map<string, string>();
   for (const { source, mermaid } of diagrams) {
     // The notice goes after the header line, where every Mermaid version takes `%%` as a comment.
     const [header, ...rest] = mermaid.split('\n');
-    files.set(`${source.name}.mmd`, [header, `  ${notice(source.name)}`, ...rest].join('\n'));
+    files.set(`${source.name}.mmd`, [header, `  %% ${notice(source.name)}`, ...rest].join('\n'));
+    files.set(`${source.name}.svg`, await renderSvg(toDot(source.machine), notice(source.name)));
   }
   files.set('README.md', readme(diagrams));
   return files;

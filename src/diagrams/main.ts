@@ -45,7 +45,7 @@ function parseArgs(argv: readonly string[]): Args | string {
   return { out, check };
 }
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
@@ -57,7 +57,7 @@ function main(argv: readonly string[]): number {
   }
   const dir = resolve(args.out ?? join(repoRoot(), 'diagrams'));
   const shown = relative(process.cwd(), dir) || '.';
-  const files = renderDiagrams();
+  const files = await renderDiagrams();
 
   const stale: Array<{ readonly file: string; readonly missing: boolean }> = [];
   for (const [name, content] of files) {
@@ -88,4 +88,4 @@ function main(argv: readonly string[]): number {
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));
