@@ -14,7 +14,7 @@ import type { DaemonMetadata } from '../../src/types.js';
 
 const START_TIMEOUT = 1_000;
 
-const ACTOR_NAMES = ['readMetadata', 'connect', 'acquireLock', 'recheck', 'cleanStale', 'spawnDaemon', 'awaitReady'] as const;
+const ACTOR_NAMES = ['readMetadata', 'connect', 'acquireLock', 'recheck', 'cleanStale', 'replaceDaemon', 'spawnDaemon', 'awaitReady'] as const;
 type ActorName = (typeof ACTOR_NAMES)[number];
 
 function metadata(pid: number, instanceId = `i-${pid}`): DaemonMetadata {
@@ -106,21 +106,22 @@ interface Harness {
 
 const actors: Actor<typeof clientMachine>[] = [];
 
-function startClient(effects: Partial<Record<ActorName, Effect>>): Harness {
+function startClient(effects: Partial<Record<ActorName, Effect>>, input: { replaceOnMismatch: boolean } = { replaceOnMismatch: false }): Harness {
   const calls = Object.fromEntries(ACTOR_NAMES.map((name) => [name, [] as Invocation[]])) as Record<ActorName, Invocation[]>;
   const log: string[] = [];
   const releaseLock = vi.fn(() => {
     log.push('releaseLock');
   });
+  // Typed loosely on purpose: one fake stands in for actors of different input and output types.
   const fake = (name: ActorName) =>
-    fromPromise<never, never>(async ({ input, signal }) => {
-      calls[name].push({ input, signal });
+    fromPromise<any, any>(async ({ input: actorInput, signal }) => {
+      calls[name].push({ input: actorInput, signal });
       log.push(`${name}:start`);
       const effect = effects[name] ?? fail(new Error(`the test did not expect ${name} to run`));
       try {
-        const output = await effect({ input, signal });
+        const output = await effect({ input: actorInput, signal });
         log.push(`${name}:done`);
-        return output as never;
+        return output;
       } catch (error) {
         log.push(`${name}:error`);
         throw error;
@@ -133,13 +134,14 @@ function startClient(effects: Partial<Record<ActorName, Effect>>): Harness {
       acquireLock: fake('acquireLock'),
       recheck: fake('recheck'),
       cleanStale: fake('cleanStale'),
+      replaceDaemon: fake('replaceDaemon'),
       spawnDaemon: fake('spawnDaemon'),
       awaitReady: fake('awaitReady'),
     },
     actions: { releaseLock: () => releaseLock() },
     delays: { startTimeout: START_TIMEOUT },
   });
-  const actor = createActor(machine, { input: { replaceOnMismatch: false } });
+  const actor = createActor(machine, { input });
   actors.push(actor);
   const path: string[] = [];
   actor.subscribe({
@@ -687,70 +689,11 @@ describe('client machine: startTimeout', () => {
 describe("client machine: onMismatch 'replace' and startReason", () => {
   type ReplaceActorName = ActorName | 'replaceDaemon';
 
-  interface ReplaceHarness extends Omit<Harness, 'calls'> {
-    readonly calls: Record<ReplaceActorName, Invocation[]>;
-  }
+  type ReplaceHarness = Harness;
 
-  /** startClient with the machine's input and a fake `replaceDaemon` too. */
+  /** startClient with the machine's input given first. */
   function startWith(input: { replaceOnMismatch: boolean }, effects: Partial<Record<ReplaceActorName, Effect>>): ReplaceHarness {
-    const names: readonly ReplaceActorName[] = [...ACTOR_NAMES, 'replaceDaemon'];
-    const calls = Object.fromEntries(names.map((name) => [name, [] as Invocation[]])) as Record<ReplaceActorName, Invocation[]>;
-    const log: string[] = [];
-    const releaseLock = vi.fn(() => {
-      log.push('releaseLock');
-    });
-    // Typed loosely on purpose: one fake stands in for actors of different input and output types.
-    const fake = (name: ReplaceActorName) =>
-      fromPromise<any, any>(async ({ input: actorInput, signal }) => {
-        calls[name].push({ input: actorInput, signal });
-        log.push(`${name}:start`);
-        const effect = effects[name] ?? fail(new Error(`the test did not expect ${name} to run`));
-        try {
-          const output = await effect({ input: actorInput, signal });
-          log.push(`${name}:done`);
-          return output;
-        } catch (error) {
-          log.push(`${name}:error`);
-          throw error;
-        }
-      });
-    const machine = clientMachine.provide({
-      actors: {
-        readMetadata: fake('readMetadata'),
-        connect: fake('connect'),
-        acquireLock: fake('acquireLock'),
-        recheck: fake('recheck'),
-        cleanStale: fake('cleanStale'),
-        replaceDaemon: fake('replaceDaemon'),
-        spawnDaemon: fake('spawnDaemon'),
-        awaitReady: fake('awaitReady'),
-      },
-      actions: { releaseLock: () => releaseLock() },
-      delays: { startTimeout: START_TIMEOUT },
-    });
-    const actor = createActor(machine, { input });
-    actors.push(actor);
-    const path: string[] = [];
-    actor.subscribe({
-      next: (snapshot) => {
-        const value = JSON.stringify(snapshot.value);
-        if (path.at(-1) !== value) path.push(value);
-      },
-      error: () => {},
-    });
-    actor.start();
-    const first = JSON.stringify(actor.getSnapshot().value);
-    if (path[0] !== first) path.unshift(first);
-    return {
-      actor,
-      calls,
-      releaseLock,
-      log,
-      path,
-      context: () => actor.getSnapshot().context,
-      value: () => actor.getSnapshot().value,
-      status: () => actor.getSnapshot().status,
-    };
+    return startClient(effects, input);
   }
 
   const REPLACE = { replaceOnMismatch: true };
