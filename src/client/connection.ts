@@ -27,6 +27,8 @@ export interface ConnectOptions {
   readonly timeoutMs: number;
   /** Gives up connecting (the socket is destroyed). */
   readonly signal?: AbortSignal | undefined;
+  /** Connect as an observer: the daemon does not count this connection as active. */
+  readonly observe?: boolean | undefined;
 }
 
 /** Per-call options. */
@@ -162,7 +164,7 @@ export class Connection {
       };
       socket.on('connect', () => {
         phase = 'challenge';
-        send({ t: 'hello', v: PROTOCOL_VERSION, pkg: PACKAGE_VERSION, nonce: clientNonce });
+        send({ t: 'hello', v: PROTOCOL_VERSION, pkg: PACKAGE_VERSION, nonce: clientNonce, ...(options.observe ? { observe: true } : {}) });
       });
       socket.on('data', (chunk: Buffer) => {
         try {

@@ -13,6 +13,7 @@ import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } f
 import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
 import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
+import { ensurePrivateDir } from '../runtime/dir.js';
 import { readMetadata, removeMetadataIf } from '../runtime/metadata.js';
 import { isProcessAlive } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
@@ -132,6 +133,8 @@ function daemonConfig(plan: StartPlan, startReason: StartReason): DaemonConfig {
  * @throws {FactoryError} | {FactoryMismatchError} | {HandshakeError} | {ConnectionFailedError}
  */
 export async function connectOrStart(plan: StartPlan): Promise<Connection> {
+  // Every attempt: the directory may have been removed since the last one (clean, tmp reaper).
+  ensurePrivateDir(plan.paths.dir);
   let lock: HeldLock | undefined;
   const machine = clientMachine.provide({
     actors: {

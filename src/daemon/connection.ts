@@ -40,6 +40,8 @@ export class DaemonConnection implements CallSink {
   readonly #decoder: FrameDecoder;
   #phase: Phase = 'hello';
   #clientNonce: Uint8Array | undefined;
+  /** An observer's connection never counts as active (see HelloMessage.observe). */
+  #observer = false;
   #daemonNonce: Uint8Array | undefined;
   #corked = false;
   /** When the connection was accepted (ms, monotonic), for the handshake deadline. */
@@ -192,6 +194,7 @@ export class DaemonConnection implements CallSink {
       }
       if (!isNonce(message.nonce)) throw new ProtocolError('Invalid message: `hello.nonce` must be 32 bytes');
       this.#clientNonce = message.nonce;
+      this.#observer = message.observe === true;
       this.#daemonNonce = createNonce();
       this.#phase = 'auth';
       this.#send({
@@ -209,7 +212,7 @@ export class DaemonConnection implements CallSink {
         return;
       }
       this.#phase = 'open';
-      this.#host.authenticated(this);
+      if (!this.#observer) this.#host.authenticated(this);
       this.#send({ t: 'welcome', info: this.#host.info() });
       return;
     }
@@ -239,7 +242,7 @@ export class DaemonConnection implements CallSink {
 
   #onClose(): void {
     if (this.#phase === 'closed') return;
-    const wasAuthenticated = this.#phase === 'open';
+    const wasAuthenticated = this.#phase === 'open' && !this.#observer;
     this.#phase = 'closed';
     this.#host.closed(this, wasAuthenticated);
   }

@@ -11,6 +11,11 @@ export interface HelloMessage {
   readonly v: number;
   readonly pkg: string;
   readonly nonce: Uint8Array;
+  /**
+   * An observer (a monitoring tool): its connection does not count as active, so watching a
+   * daemon never keeps it alive or changes its state.
+   */
+  readonly observe?: boolean;
 }
 
 /** Daemon -> client: the daemon's nonce and its proof over both nonces. */

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -205,6 +205,15 @@ describe('localSingleton and its proxy', () => {
     for (const outcome of await Promise.all(queued)) expect((outcome as LoopbackSingletonError).code).toBe('ERR_SHUTDOWN_FORCED');
     // The running call is let finish (briefly) before the daemon exits: its caller gets the answer.
     expect(await running).toBe('running');
+  });
+
+  it('a service whose runtime directory was removed (clean, a tmp reaper) starts again', async () => {
+    const svc = service<Counter>();
+    await svc.ping();
+    await svc.shutdown();
+    rmSync(svc.paths.dir, { recursive: true, force: true });
+    expect((await svc.ping()).pid).toBeGreaterThan(0);
+    expect(existsSync(svc.paths.token)).toBe(true);
   });
 
   it('shutdown() with no daemon running resolves', async () => {

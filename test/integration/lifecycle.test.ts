@@ -1,9 +1,10 @@
 import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { Connection } from '../../dist/src/client/connection.js';
 import { spawnDaemon } from '../../dist/src/client/spawn.js';
 import { DaemonConnectionError, LoopbackSingletonError } from '../../dist/src/errors.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
-import { daemonConfig, freshRuntime, isAlive, rawHandshake, RawPeer, startDaemon, waitForExit } from '../support/daemon.js';
+import { daemonConfig, freshRuntime, isAlive, MAX_FRAME, rawHandshake, RawPeer, startDaemon, waitForExit } from '../support/daemon.js';
 
 describe('daemon lifecycle', () => {
   it('publishes valid metadata, and a daemon nobody connects to exits after its TTL and unpublishes', async () => {
@@ -27,6 +28,16 @@ describe('daemon lifecycle', () => {
     expect((await connection.ping()).state).toEqual({ serving: 'busy' });
     connection.close();
     await waitForExit(daemon.pid);
+  });
+
+  it('an observer connection (monitoring) is not counted and does not keep the daemon alive', async () => {
+    const daemon = await startDaemon({ idleTtlMs: 300 });
+    const observer = await Connection.open(daemon.metadata, { token: daemon.token, maxFrameBytes: MAX_FRAME, timeoutMs: 5000, observe: true });
+    const info = await observer.ping();
+    expect(info.active).toBe(0);
+    expect(info.state).toEqual({ serving: 'idle' });
+    await waitForExit(daemon.pid);
+    observer.close();
   });
 
   it('a silent unauthenticated peer does not keep the daemon alive', async () => {
