@@ -46,6 +46,8 @@ export class Daemon implements ConnectionHost {
   #address: BoundAddress | undefined;
   #metadata: DaemonMetadata | undefined;
   #sweeper: NodeJS.Timeout | undefined;
+  /** A forced shutdown arrived while a graceful drain was under way. */
+  #escalated = false;
 
   constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void) {
     this.#config = config;
@@ -61,7 +63,10 @@ export class Daemon implements ConnectionHost {
       actions: {
         reportReady: () => this.#onReady(),
         reportFailure: ({ context }) => this.#onFailure(context),
-        escalateDrain: () => void this.#mailbox?.close(true),
+        escalateDrain: () => {
+          this.#escalated = true;
+          void this.#mailbox?.close(true);
+        },
       },
       delays: {
         idleTtl: config.idleTtlMs,
@@ -221,7 +226,7 @@ export class Daemon implements ConnectionHost {
       await mailbox.close(force);
       // Forced: the waiting calls were refused, but the running one is let finish briefly, so
       // that the dispose hook never overlaps a call.
-      if (force) await Promise.race([mailbox.idle(), delay(FORCE_GRACE_MS)]);
+      if (force || this.#escalated) await Promise.race([mailbox.idle(), delay(FORCE_GRACE_MS)]);
       const outcome = await mailbox.disposeObject(DISPOSE_TIMEOUT_MS);
       if (outcome) this.#log.write(outcome);
     }

@@ -1,0 +1,252 @@
+/**
+ * Model-based lifecycle tests of the daemon: every path daemon.paths.ts generates from the
+ * daemon statechart is driven against a real daemon process. Each event is a real action
+ * (spawn it, make its factory throw or hang, corrupt its token, block its metadata file, open
+ * or close a client connection, let its idle TTL pass, shut it down over the protocol or by
+ * signal, crash its hosted code, release the call holding its drain), and each state is an
+ * assertion on what can be seen from outside: the transitions the daemon reports (they must
+ * be the path's, in order), metadata.json, whether the pid lives, `ping()` (state, active,
+ * running, queued), the replies calls get, daemon.log's exit line, the spawner's boot report.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { AnyMachineSnapshot } from 'xstate';
+import type { DaemonContext } from '../../machines/daemon.machine.js';
+import { describePath, type ModelEvent, type ModelPath } from './coverage.js';
+import { BOOT_FAILURES, CRASH, drainIsHeld, paths } from './daemon.paths.js';
+import type { DaemonOverrides } from '../support/daemon.js';
+import { DaemonWorld, eventually, HANGS_URL, IMPORT_FAILS_URL, MODEL_URL, SERVICES_URL, within, type TraceRecord } from './daemon-world.js';
+
+/** Short enough to wait for, long enough for a test to act on a serving daemon first. */
+const IDLE_TTL_MS = 1500;
+const BOOT_TIMEOUT_MS = 400;
+
+type Snapshot = AnyMachineSnapshot & { context: DaemonContext };
+type Step = ModelPath['steps'][number];
+
+/**
+ * What the path needs from the daemon before it starts (the factory, the delays, sabotaged
+ * runtime files): arranges it in `world` and returns the daemon's config overrides.
+ */
+function scenarioOf(path: ModelPath): (world: DaemonWorld) => DaemonOverrides {
+  const events = path.steps.slice(1).map((step) => step.event as ModelEvent);
+  const has = (type: string, error?: string) => events.some((e) => e.type === type && (error === undefined || e.error === error));
+  const factory = (module: string, name: string) => ({ module, export: name, argsHash: 'model', codeHash: undefined });
+  const idleTtlMs = has('xstate.after.idleTtl.daemon.serving.idle') ? IDLE_TTL_MS : 60_000;
+  return (world) => {
+    if (has('xstate.error.actor.loadObject', BOOT_FAILURES.factoryThrows)) return { idleTtlMs, factory: factory(SERVICES_URL, 'Throws') };
+    if (has('xstate.error.actor.loadObject', BOOT_FAILURES.importFails)) return { idleTtlMs, factory: factory(IMPORT_FAILS_URL, 'default') };
+    if (has('xstate.after.bootTimeout.daemon.starting')) return { idleTtlMs, factory: factory(HANGS_URL, 'never'), bootTimeoutMs: BOOT_TIMEOUT_MS };
+    if (events[0] && events[0].type !== 'xstate.done.actor.loadObject') {
+      // Something happens while booting: a factory that never finishes keeps it there.
+      return { idleTtlMs, factory: factory(MODEL_URL, 'hang'), args: [world.marker] };
+    }
+    if (has('xstate.error.actor.bindServer', BOOT_FAILURES.tokenMalformed)) writeFileSync(world.paths.token, 'not a token', { mode: 0o600 });
+    if (has('xstate.error.actor.publishMetadata', BOOT_FAILURES.metadataIsDirectory)) mkdirSync(world.paths.metadata);
+    return { idleTtlMs, factory: factory(MODEL_URL, 'Model') };
+  };
+}
+
+/** The transitions the daemon must have reported once the path reached step `index`. */
+function expectedTrace(path: ModelPath, index: number): TraceRecord[] {
+  const trace: TraceRecord[] = [{ to: path.steps[0]!.state.value, event: 'xstate.init' }];
+  for (let i = 1; i <= index; i++) {
+    const { state, event } = path.steps[i]!;
+    if (JSON.stringify(state.value) !== JSON.stringify(path.steps[i - 1]!.state.value)) trace.push({ to: state.value, event: event.type });
+  }
+  return trace;
+}
+
+/** Events the test itself causes: the daemon waits in the state before them. */
+const CAUSED = new Set(['shutdown.requested', 'connection.opened', 'connection.closed', 'daemon.crashed']);
+
+async function drive(path: ModelPath): Promise<void> {
+  const world = new DaemonWorld();
+  const scenario = scenarioOf(path);
+  let index = 0;
+  /** The snapshot before the step being executed. */
+  const before = () => path.steps[index - 1]!.state as Snapshot;
+  const next = () => path.steps[index + 1]?.event;
+  let released = false;
+  const at = (step: Step) => {
+    index = path.steps.indexOf(step);
+    expect(index).toBeGreaterThanOrEqual(0);
+  };
+  let clientClosedByTest = false;
+
+  const checkTrace = async (final: boolean) => {
+    const expected = expectedTrace(path, index);
+    await eventually(() => expect(world.trace('daemon').slice(0, expected.length)).toEqual(expected));
+    if (final) expect(world.trace('daemon')).toEqual(expected);
+  };
+  const noValidMetadata = () => expect(world.metadata().status).not.toBe('valid');
+
+  const events: Record<string, (step: Step) => Promise<void> | void> = {
+    'xstate.init': (step) => {
+      at(step);
+      world.launch(scenario(world));
+    },
+    'xstate.done.actor.loadObject': at,
+    'xstate.done.actor.bindServer': at,
+    'xstate.error.actor.loadObject': at,
+    'xstate.error.actor.bindServer': at,
+    'xstate.error.actor.publishMetadata': at,
+    'xstate.after.bootTimeout.daemon.starting': at,
+    'xstate.after.idleTtl.daemon.serving.idle': at,
+    'xstate.done.actor.publishMetadata': async (step) => {
+      at(step);
+      expect(await world.boot()).toEqual({ ok: true });
+      // An observer (never counted as active) to look with, unless the idle TTL is about to end it.
+      if (next()?.type !== 'xstate.after.idleTtl.daemon.serving.idle') world.observer = await world.connect(true);
+    },
+    'connection.opened': async (step) => {
+      at(step);
+      world.client = await world.connect(false);
+    },
+    'connection.closed': (step) => {
+      at(step);
+      world.client!.close();
+      clientClosedByTest = true;
+    },
+    'shutdown.requested': async (step) => {
+      at(step);
+      const force = (step.event as ModelEvent).force as boolean;
+      const from = before();
+      if (from.matches('starting')) {
+        expect(force).toBe(false);
+        process.kill(world.pid, 'SIGTERM');
+      } else if (from.matches('serving')) {
+        // A client's shutdown comes with work queued, so the drain has something to answer.
+        if (world.client) await world.queueWork();
+        await within((world.client ?? world.observer!).shutdown(force), 'shutdown');
+      } else {
+        await within((world.client ?? world.observer!).shutdown(force), 'shutdown');
+      }
+    },
+    'daemon.crashed': async (step) => {
+      at(step);
+      const from = before();
+      if (from.matches('serving') && world.client) {
+        // The hosted object's own method schedules the uncaught exception.
+        await expect(within(world.client.call('crashSoon', []), 'a call')).resolves.toBe('armed');
+      } else {
+        // No call can get in (booting, draining, or no client): the hosted module's SIGUSR2 hook.
+        process.kill(world.pid, 'SIGUSR2');
+      }
+    },
+    'xstate.done.actor.drain': (step) => {
+      at(step);
+      if (world.work) world.releaseGate();
+      released = true;
+    },
+  };
+
+  const states: Record<string, (snapshot: Snapshot) => Promise<void>> = {
+    'starting.booting': async () => {
+      await checkTrace(false);
+      // Unless the factory finishes (then the daemon may have published by now), it never will.
+      if (next()?.type !== 'xstate.done.actor.loadObject') noValidMetadata();
+      if (CAUSED.has(next()?.type ?? '')) {
+        // The daemon stays here until the test acts. The hang factory has run: the hosted
+        // module, and its crash hook, are loaded.
+        await eventually(() => expect(existsSync(world.marker)).toBe(true));
+        expect(world.alive()).toBe(true);
+      }
+    },
+    'starting.binding': () => checkTrace(false),
+    'starting.publishing': () => checkTrace(false),
+    serving: async (snapshot) => {
+      await checkTrace(false);
+      // The daemon stays here until the test acts, unless the path waits for its idle TTL.
+      if (next()?.type !== 'xstate.after.idleTtl.daemon.serving.idle') {
+        const read = world.metadata();
+        expect(read.status).toBe('valid');
+        if (read.status === 'valid') expect(read.metadata.pid).toBe(world.pid);
+        expect(world.alive()).toBe(true);
+        await eventually(async () => {
+          const info = await world.ping();
+          expect(info).toMatchObject({ state: snapshot.value, active: snapshot.context.active, running: 0, queued: 0 });
+        });
+      }
+    },
+    draining: async (snapshot) => {
+      await checkTrace(false);
+      // Unpublished first thing: new clients must not find a daemon on its way out.
+      await eventually(() => expect(world.metadata().status).toBe('absent'));
+      const work = world.work;
+      // Held by the gate call until the test releases it (a forced drain does not wait for it).
+      if (work && !released && !snapshot.context.force) {
+        expect(world.alive()).toBe(true);
+        await eventually(async () => {
+          const info = await world.ping();
+          expect(info).toMatchObject({ state: 'draining', active: snapshot.context.active, running: 1, queued: 2 });
+        });
+        if (world.client?.isOpen) {
+          await expect(within(world.client.call('echo', ['late']), 'a call')).rejects.toMatchObject({ code: 'ERR_DAEMON_DRAINING' });
+        }
+      }
+      if (work && snapshot.context.force && !clientClosedByTest) {
+        // Forced (at once or escalated): the waiting calls are refused, never run.
+        for (const { call, proof } of work.waiting) {
+          expect(await call.outcome()).toMatchObject({ ok: false, code: 'ERR_SHUTDOWN_FORCED' });
+          expect(existsSync(proof)).toBe(false);
+        }
+      }
+      if (drainIsHeld(snapshot)) expect(work).toBeDefined();
+    },
+    stopped: async (snapshot) => {
+      const log = await world.exited();
+      await checkTrace(true);
+      expect(log).toContain('exit 0 (stopped)');
+      expect(world.metadata().status).toBe('absent');
+      const work = world.work;
+      if (work && !snapshot.context.force && !clientClosedByTest) {
+        // Graceful: every admitted call ran and was answered.
+        expect(await work.gate.outcome()).toEqual({ ok: true, value: 'gate-done' });
+        for (const { call, proof } of work.waiting) {
+          expect(await call.outcome()).toEqual({ ok: true, value: proof });
+          expect(existsSync(proof)).toBe(true);
+        }
+      }
+      if (work && snapshot.context.force && !clientClosedByTest) {
+        for (const { call, proof } of work.waiting) {
+          expect(await call.outcome()).toMatchObject({ ok: false, code: 'ERR_SHUTDOWN_FORCED' });
+          expect(existsSync(proof)).toBe(false);
+        }
+      }
+      const boot = await world.boot();
+      // Stopped before it was ever ready: the spawner hears the process end without a report.
+      if (!path.steps.some((step) => (step.state as Snapshot).matches('serving'))) {
+        expect(boot).toMatchObject({ ok: false, error: { code: 'ERR_CONNECTION_FAILED' } });
+      }
+    },
+    failed: async (snapshot) => {
+      const log = await world.exited();
+      await checkTrace(true);
+      const { error } = snapshot.context;
+      expect(log).toContain('exit 1 (failed)');
+      expect(log).toContain(`failed (${error!.code})`);
+      if (error!.message === CRASH.message) expect(log).toContain(CRASH.message);
+      noValidMetadata();
+      if (!path.steps.some((step) => (step.state as Snapshot).matches('serving'))) {
+        // Failed while starting: the spawner is told why, under the same code.
+        expect(await world.boot()).toMatchObject({ ok: false, error: { code: error!.code } });
+      }
+    },
+  };
+
+  try {
+    await path.test({ states: states as never, events: events as never });
+  } finally {
+    await world.dispose();
+  }
+}
+
+describe('daemon statechart, driven against real daemon processes', () => {
+  it('has paths to drive', () => {
+    expect(paths.length).toBeGreaterThan(0);
+  });
+  for (const path of paths) {
+    it(describePath(path), () => drive(path), 30_000);
+  }
+});
