@@ -1,0 +1,709 @@
+/**
+ * Model-based lifecycle tests of the client: every path client.paths.ts generates from the
+ * client statechart is driven against real processes and files, through the public API
+ * (`proxy()` of a service built from dist/, exactly as users get it).
+ *
+ * Each path's events are caused for real: the world its first event names is staged in a
+ * fresh runtime dir before `proxy()` runs (no metadata; truncated metadata; metadata.json as a
+ * directory; a live daemon of this client's factory, or of another factory, or of another
+ * protocol version; metadata naming a dead pid; a foreign listener, answering or silent; a
+ * daemon SIGSTOPped), and what the path does later is staged around it (a child process
+ * holding the spawn lock, which publishes a daemon meanwhile, releases it, or never does; a
+ * stale regular file at the lock path; daemon.log as a directory; a factory that throws or
+ * never finishes; spawned daemons SIGKILLed before they are ready or as the handshake begins;
+ * the daemon being replaced SIGKILLed). Actions that must land in one particular state are
+ * taken when the client reports entering it on `loopback-singleton:client:transition`.
+ *
+ * Each state is checked against what can be seen: the transitions the real client reports
+ * (they must be the path's, event by event), how `proxy()` settles (a working proxy, or the
+ * error class and code the final event stands for), metadata.json (valid, whose pid, absent),
+ * the spawn lock (free, or still the holder's), which daemons ran and which are alive
+ * (daemon.log's `[daemon PID]` lines: exactly as many as the path spawns), `ping().pid`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, inject, it, onTestFinished } from 'vitest';
+import type { AnyMachineSnapshot, EventObject } from 'xstate';
+import {
+  ConnectionFailedError,
+  FactoryError,
+  FactoryMismatchError,
+  HandshakeError,
+  localSingleton,
+  type LocalSingletonService,
+  type Remote,
+} from '../../dist/src/index.js';
+import { canonicalArgs, computeFactoryId, hashArgs, hashModuleCode, parseFactory } from '../../dist/src/client/factory-ref.js';
+import type { TransitionRecord } from '../../dist/src/inspect.js';
+import { readMetadata } from '../../dist/src/runtime/metadata.js';
+import { isProcessAlive } from '../../dist/src/runtime/process.js';
+import type { RuntimePaths } from '../../dist/src/types.js';
+import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../dist/src/version.js';
+import { decodeValue, encodeFrame, FrameDecoder } from '../../dist/src/wire/codec.js';
+import { COUNTER } from '../support/clients.js';
+import { daemonConfig, FIXTURES, freshRoot, freshRuntime, MAX_FRAME, SERVICES_URL, startDaemon, type DaemonOverrides } from '../support/daemon.js';
+import type { ModelPath } from './coverage.js';
+import { FAILURES, inputOf, paths, PUBLISHED, READS, TIMEOUT, type World } from './client.paths.js';
+
+interface Counter {
+  echo(value: unknown): unknown;
+}
+
+const REPO_ROOT = join(import.meta.dirname, '..', '..');
+const HANGS = `${pathToFileURL(join(FIXTURES, 'hangs.mjs')).href}:never`;
+const THROWS = `${SERVICES_URL}:Throws`;
+const CHANNEL = 'loopback-singleton:client:transition';
+/** The start budget where the path runs into the start timeout, and where it must not. */
+const SHORT_START_MS = 1500;
+const LONG_START_MS = 20_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `condition` until it holds; fails after `timeoutMs` (a deadline, not a timing assertion). */
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The path, read as a scenario
+// ---------------------------------------------------------------------------------------------
+
+type Step = ModelPath['steps'][number];
+type ModelEvent = EventObject & { output?: unknown; error?: { staging?: string } };
+
+/** A state value as the transition records carry it: `discovering`, `{ locked: 'spawning' }`. */
+const show = (value: unknown): string => (typeof value === 'string' ? value : Object.entries(value as object).map(([k, v]) => `${k}.${show(v)}`).join());
+
+/** What the path asks of the world, read off its events. */
+interface Scenario {
+  readonly world: World;
+  readonly replace: boolean;
+  readonly events: readonly ModelEvent[];
+  /** The state each event was taken in. */
+  readonly from: readonly AnyMachineSnapshot[];
+  /** The lock: free, held by a child that publishes a daemon meanwhile, held for good, or a stale file. */
+  readonly lock: 'free' | 'holderPublishes' | 'holderReleases' | 'holderKeeps' | 'staleFile';
+  readonly factory: string;
+  readonly startTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly logIsDirectory: boolean;
+  readonly killBeforeReady: boolean;
+  readonly killAtHandshake: boolean;
+  readonly killReplaced: boolean;
+  /** Daemons the client itself spawns along the path. */
+  readonly spawns: number;
+  readonly final: 'connected' | 'failed';
+}
+
+function scenarioOf(path: ModelPath): Scenario {
+  const steps = path.steps.slice(1);
+  const events = steps.map((step) => step.event as ModelEvent);
+  const from = path.steps.slice(0, -1).map((step) => step.state);
+  const first = events[0]!;
+  const world = (Object.keys(READS) as World[]).find((w) => JSON.stringify(READS[w]) === JSON.stringify(first.output));
+  if (world === undefined) throw new Error(`no world reads ${JSON.stringify(first.output)}`);
+  const has = (type: string, staging?: string) => events.some((e) => e.type === type && (staging === undefined || e.error?.staging === staging));
+  const timeoutIn = events.map((e, i) => (e.type === TIMEOUT ? from[i]!.value : undefined)).find((v) => v !== undefined);
+  const lockOutcome = events.find((e) => e.type === 'xstate.done.actor.acquireLock')?.output;
+  let lock: Scenario['lock'] = 'free';
+  if (lockOutcome === 'published') lock = 'holderPublishes';
+  else if (has('xstate.error.actor.acquireLock')) lock = 'staleFile';
+  else if (timeoutIn === 'locking') lock = 'holderKeeps';
+  else if (world === 'stopped' || world === 'stoppedMismatched') lock = 'holderReleases';
+  const killBeforeReady = has('xstate.error.actor.awaitReady', FAILURES.diedBeforeReady.staging);
+  const hangs = killBeforeReady || JSON.stringify(timeoutIn) === JSON.stringify({ locked: 'awaitingReady' });
+  return {
+    world,
+    replace: inputOf(path).replaceOnMismatch,
+    events,
+    from,
+    lock,
+    factory: hangs ? HANGS : has('xstate.error.actor.awaitReady', FAILURES.factoryThrows.staging) ? THROWS : COUNTER,
+    startTimeoutMs: timeoutIn === undefined ? LONG_START_MS : SHORT_START_MS,
+    // SIGSTOPped daemons must cost little; a silent listener must outlast the start budget.
+    connectTimeoutMs: world === 'stopped' || world === 'stoppedMismatched' ? 300 : world === 'silent' ? 60_000 : 5000,
+    logIsDirectory: has('xstate.error.actor.spawnDaemon', FAILURES.logIsDirectory.staging),
+    killBeforeReady,
+    killAtHandshake: has('xstate.error.actor.connectSpawned', FAILURES.diedAtHandshake.staging),
+    killReplaced: has('xstate.error.actor.replaceDaemon', FAILURES.replacedDaemonKilled.staging),
+    spawns: events.filter((e) => e.type === 'xstate.done.actor.spawnDaemon').length,
+    final: path.state.value as 'connected' | 'failed',
+  };
+}
+
+function title(path: ModelPath, index: number): string {
+  const scenario = scenarioOf(path);
+  const states = path.steps.map((step: Step) => show(step.state.value));
+  const last = scenario.events.at(-1)!;
+  const why = last.type === TIMEOUT ? 'start timeout' : (last.error?.staging ?? (last.type === 'xstate.done.actor.acquireLock' ? String(last.output) : ''));
+  const extra = [scenario.lock !== 'free' ? `lock: ${scenario.lock}` : '', scenario.killAtHandshake ? 'spawned daemons die at the handshake' : '', why].filter(Boolean);
+  return `#${index} ${scenario.world}${scenario.replace ? " (onMismatch: 'replace')" : ''}: ${states.join(' → ')}${extra.length ? ` [${extra.join('; ')}]` : ''}`;
+}
+
+/** The transitions the real client must report: the path's, one per step. */
+function expectedTransitions(path: ModelPath): Array<{ event: string; to: unknown }> {
+  return path.steps.map((step: Step) => ({ event: step.event.type, to: step.state.value }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Staging
+// ---------------------------------------------------------------------------------------------
+
+/** Every pid that wrote a `[daemon PID]` line to `log` (none if it cannot be read). */
+function loggedPids(log: string): number[] {
+  try {
+    return [...new Set([...readFileSync(log, 'utf8').matchAll(/\[daemon (\d+)\]/g)].map((match) => Number(match[1])))];
+  } catch {
+    return [];
+  }
+}
+
+/** A pid that certainly belongs to no process any more. */
+function deadPid(): number {
+  const child = spawnSync(process.execPath, ['-e', '0']);
+  expect(isProcessAlive(child.pid!)).toBe(false);
+  return child.pid!;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Metadata of valid shape for a tcp daemon `pid` listening on `port`. */
+function staleMetadata(pid: number, port: number): string {
+  return JSON.stringify({
+    pid,
+    instanceId: `stale-${randomBytes(8).toString('hex')}`,
+    transport: 'tcp',
+    host: '127.0.0.1',
+    port,
+    protocolVersion: PROTOCOL_VERSION,
+    packageVersion: PACKAGE_VERSION,
+    factoryId: 'f'.repeat(64),
+    startedAt: Date.now() - 60_000,
+  });
+}
+
+/** A listener that is not our daemon: answers each hello with a fake challenge, or stays silent. */
+async function foreignListener(reply: 'challenge' | 'silent'): Promise<{ port: number; messages: Array<Record<string, unknown>> }> {
+  const messages: Array<Record<string, unknown>> = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    const decoder = new FrameDecoder(MAX_FRAME);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk, (payload) => {
+          const message = decodeValue(payload) as Record<string, unknown>;
+          messages.push(message);
+          if (message.t === 'hello' && reply === 'challenge') {
+            socket.write(encodeFrame({ t: 'challenge', v: PROTOCOL_VERSION, pkg: 'x', nonce: randomBytes(32), proof: randomBytes(32) }, MAX_FRAME));
+          }
+        });
+      } catch {
+        messages.push({ t: '<undecodable>' });
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { port: (server.address() as { port: number }).port, messages };
+}
+
+/**
+ * A child process that takes the spawn lock exactly as src/runtime/lock.ts does and holds it.
+ * On `publish <config>` it starts a daemon the way a starter under the lock does (dist's
+ * spawnDaemon) and answers `published <pid>`; on `release` it releases the lock and exits.
+ */
+class LockHolder {
+  readonly child: ChildProcess;
+  #out = '';
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+    child.stdout!.on('data', (chunk: Buffer) => (this.#out += chunk.toString()));
+  }
+
+  static async start(paths: RuntimePaths): Promise<LockHolder> {
+    const script = `
+      const lockfile = require('proper-lockfile');
+      const { join } = require('node:path');
+      const [dir, lockPath, spawnUrl, codecUrl] = process.argv.slice(1);
+      lockfile.lock(join(dir, 'spawn'), { lockfilePath: lockPath, realpath: false, stale: 3000 }).then((release) => {
+        process.stdout.write('locked\\n');
+        let input = '';
+        process.stdin.on('data', async (chunk) => {
+          input += chunk;
+          for (let at = input.indexOf('\\n'); at >= 0; at = input.indexOf('\\n')) {
+            const line = input.slice(0, at);
+            input = input.slice(at + 1);
+            if (line === 'release') {
+              await release();
+              process.stdout.write('released\\n');
+              process.exit(0);
+            }
+            if (line.startsWith('publish ')) {
+              const config = JSON.parse(line.slice(8));
+              const { spawnDaemon } = await import(spawnUrl);
+              const { encodeValue } = await import(codecUrl);
+              const { pid } = await spawnDaemon({ ...config, args: encodeValue(config.args) }, 15000);
+              process.stdout.write('published ' + pid + '\\n');
+            }
+          }
+        });
+      }).catch((error) => { process.stderr.write(String(error && error.stack)); process.exit(1); });
+    `;
+    const dist = (file: string) => pathToFileURL(join(REPO_ROOT, 'dist', 'src', file)).href;
+    const child = spawn(process.execPath, ['-e', script, paths.dir, paths.lock, dist('client/spawn.js'), dist('wire/codec.js')], {
+      cwd: REPO_ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    onTestFinished(async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+    });
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const holder = new LockHolder(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', () => holder.#out.includes('locked\n') && resolve());
+      child.once('exit', (code, signal) => reject(new Error(`lock holder exited (${signal ?? code}) before locking: ${stderr}`)));
+    });
+    expect(lstatSync(paths.lock).isDirectory()).toBe(true);
+    return holder;
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Starts a daemon with `overrides` while holding the lock; resolves with its pid. */
+  async publish(paths: RuntimePaths, overrides: DaemonOverrides): Promise<number> {
+    const config = { ...daemonConfig(paths, overrides), args: overrides.args ?? [] };
+    this.child.stdin!.write(`publish ${JSON.stringify(config)}\n`);
+    let pid = 0;
+    await until(() => {
+      const match = /published (\d+)/.exec(this.#out);
+      if (match) pid = Number(match[1]);
+      return pid > 0 || !this.alive;
+    }, 'the lock holder to publish a daemon', 20_000);
+    expect(pid, 'the lock holder published a daemon').toBeGreaterThan(0);
+    return pid;
+  }
+
+  async release(): Promise<void> {
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin!.write('release\n');
+    await exited;
+    expect(this.#out).toContain('released');
+  }
+}
+
+/** A copy of the built package whose daemon speaks protocol `version` (test/integration/versions.test.ts). */
+function packageSpeaking(version: number): string {
+  const copy = mkdtempSync(join(inject('suiteRoot'), 'pkg-'));
+  cpSync(join(REPO_ROOT, 'dist'), join(copy, 'dist'), { recursive: true });
+  cpSync(join(REPO_ROOT, 'package.json'), join(copy, 'package.json'));
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(copy, 'node_modules'));
+  const versionFile = join(copy, 'dist', 'src', 'version.js');
+  writeFileSync(versionFile, readFileSync(versionFile, 'utf8').replace(/PROTOCOL_VERSION = \d+/, `PROTOCOL_VERSION = ${version}`));
+  onTestFinished(() => rmSync(copy, { recursive: true, force: true }));
+  return copy;
+}
+
+/** Daemon-config overrides for a daemon running exactly what `factory` (with no args) asks for. */
+function ourDaemon(name: string, factory: string): DaemonOverrides {
+  const parsed = parseFactory(factory);
+  const identity = { module: parsed.module, export: parsed.export, argsHash: hashArgs(canonicalArgs([])), codeHash: hashModuleCode(parsed.module) };
+  return { name, factory: identity, factoryId: computeFactoryId(identity, PACKAGE_VERSION), args: [] };
+}
+
+/** Everything one path stages, and what it can see. */
+class ClientWorld {
+  readonly name: string;
+  readonly root = freshRoot();
+  readonly runtime: ReturnType<typeof freshRuntime>;
+  readonly paths: RuntimePaths;
+  readonly svc: LocalSingletonService<Counter>;
+  /** Daemons the test started (not the client): the world's own. */
+  readonly staged = new Set<number>();
+  /** The daemon of the world that the client should end up using or meet, if any. */
+  daemon: number | undefined;
+  holder: LockHolder | undefined;
+  foreign: { port: number; messages: Array<Record<string, unknown>> } | undefined;
+  /** Daemons this test SIGKILLed on purpose. */
+  readonly killed = new Set<number>();
+  /** Failures of actions taken while the client ran. */
+  readonly problems: unknown[] = [];
+  readonly #pending: Array<Promise<unknown>> = [];
+
+  constructor(index: number, readonly scenario: Scenario) {
+    this.name = `client-${index}`;
+    this.runtime = freshRuntime(this.name, this.root);
+    this.paths = this.runtime.paths;
+    this.svc = localSingleton<Counter>(this.name, scenario.factory, {
+      runtimeDir: this.root,
+      startTimeoutMs: scenario.startTimeoutMs,
+      connectTimeoutMs: scenario.connectTimeoutMs,
+      onMismatch: scenario.replace ? 'replace' : 'error',
+      idleTtlMs: 30_000,
+    });
+    // Whatever happens, no daemon of this runtime dir outlives the test.
+    onTestFinished(async () => {
+      const pids = new Set([...loggedPids(this.paths.log), ...this.staged]);
+      for (const pid of pids) {
+        if (!isProcessAlive(pid)) continue;
+        process.kill(pid, 'SIGKILL');
+        await until(() => !isProcessAlive(pid), `daemon ${pid} to exit`);
+      }
+    });
+  }
+
+  /** Daemons the client spawned: those in daemon.log the test did not start. */
+  clientDaemons(): number[] {
+    return loggedPids(this.paths.log).filter((pid) => !this.staged.has(pid));
+  }
+
+  /** Runs `action` in the background; a failure is reported by the test. */
+  background(action: () => Promise<unknown>): void {
+    this.#pending.push(action().catch((error: unknown) => this.problems.push(error)));
+  }
+
+  async settled(): Promise<void> {
+    await Promise.all(this.#pending);
+  }
+
+  kill(pid: number): void {
+    this.killed.add(pid);
+    process.kill(pid, 'SIGKILL');
+  }
+
+  /** Stages what the path finds when it starts. */
+  async arrange(): Promise<void> {
+    const { scenario, paths } = this;
+    const stage = async (overrides: DaemonOverrides) => {
+      const started = await startDaemon(overrides, this.runtime);
+      this.staged.add(started.pid);
+      this.daemon = started.pid;
+      return started.pid;
+    };
+    const mismatched: DaemonOverrides = { name: this.name }; // factoryId 'test-factory'
+    switch (scenario.world) {
+      case 'absent':
+        break;
+      case 'truncated': {
+        const json = staleMetadata(424242, 1);
+        writeFileSync(paths.metadata, json.slice(0, Math.floor(json.length / 2)), { mode: 0o600 });
+        break;
+      }
+      case 'directory':
+        mkdirSync(paths.metadata);
+        break;
+      case 'live':
+        await stage(ourDaemon(this.name, scenario.factory));
+        break;
+      case 'dead':
+        writeFileSync(paths.metadata, staleMetadata(deadPid(), await freePort()), { mode: 0o600 });
+        break;
+      case 'foreign':
+      case 'silent':
+        this.foreign = await foreignListener(scenario.world === 'foreign' ? 'challenge' : 'silent');
+        writeFileSync(paths.metadata, staleMetadata(process.pid, this.foreign.port), { mode: 0o600 });
+        break;
+      case 'mismatched':
+        await stage(mismatched);
+        break;
+      case 'otherProtocol': {
+        const other = packageSpeaking(2);
+        const { spawnDaemon } = (await import(pathToFileURL(join(other, 'dist', 'src', 'client', 'spawn.js')).href)) as typeof import('../../dist/src/client/spawn.js');
+        const { pid } = await spawnDaemon(daemonConfig(paths, { name: this.name, factoryId: 'whatever' }), 15_000);
+        this.staged.add(pid);
+        this.daemon = pid;
+        break;
+      }
+      case 'stopped':
+      case 'stoppedMismatched':
+        process.kill(await stage(scenario.world === 'stopped' ? ourDaemon(this.name, scenario.factory) : mismatched), 'SIGSTOP');
+        onTestFinished(() => {
+          if (this.daemon !== undefined && isProcessAlive(this.daemon)) process.kill(this.daemon, 'SIGCONT');
+        });
+        break;
+    }
+    if (scenario.lock === 'staleFile') {
+      writeFileSync(paths.lock, 'not a lock directory');
+      const past = (Date.now() - 60_000) / 1000;
+      utimesSync(paths.lock, past, past);
+    } else if (scenario.lock !== 'free') {
+      this.holder = await LockHolder.start(paths);
+    }
+    if (scenario.logIsDirectory) mkdirSync(paths.log);
+  }
+
+  /**
+   * What the world does as the client enters `to`. Runs synchronously inside the client's own
+   * transition (the invoked effect has just started), so a SIGKILL here lands before the
+   * effect can get an answer.
+   */
+  react(to: unknown): void {
+    const { scenario, paths } = this;
+    const at = (value: unknown) => JSON.stringify(to) === JSON.stringify(value);
+    if (at('locking') && this.holder) {
+      expect(existsSync(paths.lock), 'the holder has the lock while the client waits').toBe(true);
+      if (scenario.lock === 'holderPublishes') {
+        this.background(async () => {
+          const pid = await this.holder!.publish(paths, ourDaemon(this.name, scenario.factory));
+          this.staged.add(pid);
+          this.daemon = pid;
+        });
+      } else if (scenario.lock === 'holderReleases') {
+        // The stopped daemon answers again, then the lock comes free.
+        process.kill(this.daemon!, 'SIGCONT');
+        this.background(() => this.holder!.release());
+      }
+    }
+    if (at({ locked: 'replacing' }) && scenario.killReplaced) this.kill(this.daemon!);
+    if (at({ locked: 'connecting' }) && scenario.killAtHandshake) {
+      const read = readMetadata(paths.metadata);
+      if (read.status !== 'valid') throw new Error(`a spawned daemon reported ready without valid metadata (${read.status})`);
+      this.kill(read.metadata.pid);
+    }
+    if (at({ locked: 'awaitingReady' }) && scenario.killBeforeReady) {
+      // The factory never finishes: kill the new daemon as soon as it shows up.
+      this.background(async () => {
+        let pid = 0;
+        await until(() => {
+          pid = this.clientDaemons().find((p) => !this.killed.has(p)) ?? 0;
+          return pid > 0;
+        }, 'the spawned daemon to boot');
+        this.kill(pid);
+      });
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks of the final state
+// ---------------------------------------------------------------------------------------------
+
+function metadataPid(paths: RuntimePaths): number | undefined {
+  const read = readMetadata(paths.metadata);
+  return read.status === 'valid' ? read.metadata.pid : undefined;
+}
+
+async function expectLockFree(paths: RuntimePaths): Promise<void> {
+  // The client releases the lock asynchronously once it leaves `locked`.
+  await until(() => !existsSync(paths.lock), 'the spawn lock to be released');
+}
+
+async function expectAllDead(pids: readonly number[]): Promise<void> {
+  for (const pid of pids) await until(() => !isProcessAlive(pid), `daemon ${pid} to be gone`);
+}
+
+function expectCode(error: unknown, classes: readonly Function[], codes: readonly string[]): void {
+  expect(classes.some((cls) => error instanceof cls), `${String(error)} is a ${classes.map((c) => c.name).join(' or ')}`).toBe(true);
+  expect(codes).toContain((error as { code?: string }).code);
+}
+
+function errnoOf(error: unknown): string | undefined {
+  return ((error as { cause?: { code?: string } }).cause ?? {}).code;
+}
+
+async function expectConnected(world: ClientWorld, proxy: Remote<Counter>): Promise<void> {
+  const { scenario, paths } = world;
+  expect(await proxy.echo('model')).toBe('model');
+  const { pid } = await world.svc.ping();
+  expect(metadataPid(paths)).toBe(pid);
+  expect(isProcessAlive(pid)).toBe(true);
+  const spawned = world.clientDaemons();
+  expect(spawned, 'daemons the client spawned').toHaveLength(scenario.spawns);
+  if (scenario.spawns === 0) {
+    // It used the world's daemon: the one running, continued, or published meanwhile.
+    expect(pid).toBe(world.daemon);
+  } else {
+    expect(pid).toBe(spawned.at(-1));
+    expect(world.staged.has(pid)).toBe(false);
+  }
+  if (scenario.lock === 'holderPublishes') {
+    // It never took the lock: the holder still has it.
+    expect(world.holder!.alive).toBe(true);
+    expect(lstatSync(paths.lock).isDirectory()).toBe(true);
+  } else {
+    await expectLockFree(paths);
+  }
+  if (scenario.world === 'mismatched') {
+    // Replaced: the daemon of the other factory drained and exited.
+    await expectAllDead([world.daemon!]);
+  }
+  if (scenario.world === 'foreign') {
+    expect(world.foreign!.messages.length).toBeGreaterThan(0);
+    for (const message of world.foreign!.messages) expect(message.t).toBe('hello');
+  }
+}
+
+async function expectFailed(world: ClientWorld, error: unknown): Promise<void> {
+  const { scenario, paths } = world;
+  const last = scenario.events.at(-1)!;
+  const before = scenario.from.at(-1)!.value;
+  const spawned = world.clientDaemons();
+  // Exactly the daemons the path spawns, except that a daemon abandoned by the start timeout
+  // may be killed before it could write to daemon.log.
+  const abandoned = last.type === TIMEOUT && JSON.stringify(before) === JSON.stringify({ locked: 'awaitingReady' });
+  if (abandoned) expect(spawned.length).toBeLessThanOrEqual(scenario.spawns);
+  else expect(spawned, 'daemons the client spawned').toHaveLength(scenario.spawns);
+  await expectAllDead(spawned);
+  const staging = last.error?.staging;
+  switch (last.type) {
+    case TIMEOUT:
+      expectCode(error, [ConnectionFailedError], ['ERR_CONNECTION_FAILED']);
+      expect((error as Error).message).toContain(`within ${scenario.startTimeoutMs} ms (stuck in ${JSON.stringify(before)}`);
+      break;
+    case 'xstate.error.actor.connect':
+    case 'xstate.error.actor.recheck':
+      if (staging === FAILURES.otherProtocol.staging) {
+        expectCode(error, [HandshakeError], ['ERR_PROTOCOL_VERSION']);
+        expect((error as HandshakeError).daemonPid).toBe(world.daemon);
+      } else {
+        expect(staging).toBe(FAILURES.mismatch.staging);
+        expectCode(error, [FactoryMismatchError], ['ERR_FACTORY_MISMATCH']);
+      }
+      // Believed, so left alone: the daemon runs on and stays published.
+      expect(isProcessAlive(world.daemon!)).toBe(true);
+      expect(metadataPid(paths)).toBe(world.daemon);
+      break;
+    case 'xstate.error.actor.acquireLock':
+      expectCode(error, [ConnectionFailedError], ['ERR_CONNECTION_FAILED']);
+      expect(errnoOf(error)).toBe('ENOTDIR');
+      expect(lstatSync(paths.lock).isFile()).toBe(true);
+      break;
+    case 'xstate.error.actor.replaceDaemon':
+      // Connecting to a daemon that was just SIGKILLed: refused, or closed mid-handshake.
+      expectCode(error, [ConnectionFailedError, HandshakeError], ['ERR_CONNECTION_FAILED', 'ERR_HANDSHAKE']);
+      await expectAllDead([world.daemon!]);
+      break;
+    case 'xstate.error.actor.cleanStale':
+      expectCode(error, [ConnectionFailedError], ['ERR_CONNECTION_FAILED']);
+      expect(errnoOf(error)).toBe('EISDIR');
+      expect(lstatSync(paths.metadata).isDirectory()).toBe(true);
+      break;
+    case 'xstate.error.actor.spawnDaemon':
+      expectCode(error, [ConnectionFailedError], ['ERR_CONNECTION_FAILED']);
+      expect(errnoOf(error)).toBe('EISDIR');
+      expect(lstatSync(paths.log).isDirectory()).toBe(true);
+      break;
+    case 'xstate.error.actor.awaitReady':
+      if (staging === FAILURES.factoryThrows.staging) {
+        expectCode(error, [FactoryError], ['ERR_FACTORY']);
+        expect((error as Error).message).toContain('constructor refused');
+      } else {
+        // The last of the daemons killed before they were ready: the attempt gives up.
+        expect(staging).toBe(FAILURES.diedBeforeReady.staging);
+        expectCode(error, [ConnectionFailedError], ['ERR_CONNECTION_FAILED']);
+        expect((error as Error).message).toContain('before it was ready');
+        expect([...world.killed].sort()).toEqual([...spawned].sort());
+      }
+      break;
+    case 'xstate.error.actor.connectSpawned':
+      expect(staging).toBe(FAILURES.diedAtHandshake.staging);
+      expectCode(error, [ConnectionFailedError, HandshakeError], ['ERR_CONNECTION_FAILED', 'ERR_HANDSHAKE']);
+      expect([...world.killed].sort()).toEqual([...spawned].sort());
+      break;
+    default:
+      throw new Error(`no check for a path that fails on ${last.type}`);
+  }
+  if (scenario.lock === 'holderKeeps') {
+    // Its live lock was not stolen, and nothing was started or cleaned meanwhile.
+    expect(world.holder!.alive).toBe(true);
+    expect(lstatSync(paths.lock).isDirectory()).toBe(true);
+    expect(existsSync(paths.metadata)).toBe(false);
+  } else if (scenario.lock !== 'staleFile') {
+    await expectLockFree(paths);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driving one path
+// ---------------------------------------------------------------------------------------------
+
+async function drive(path: ModelPath, index: number): Promise<void> {
+  const scenario = scenarioOf(path);
+  const world = new ClientWorld(index, scenario);
+  await world.arrange();
+
+  const records: TransitionRecord[] = [];
+  const onRecord = (message: unknown) => {
+    const record = message as TransitionRecord;
+    if (record.name !== world.name || record.area !== 'client') return;
+    records.push(record);
+    try {
+      world.react(record.to);
+    } catch (error) {
+      world.problems.push(error);
+    }
+  };
+  subscribe(CHANNEL, onRecord);
+  onTestFinished(() => void unsubscribe(CHANNEL, onRecord));
+
+  const outcome = await settle(world.svc.proxy() as Promise<Remote<Counter>>);
+  await world.settled();
+  expect(world.problems).toEqual([]);
+  unsubscribe(CHANNEL, onRecord);
+
+  // One client actor ran, and it went exactly the path's way.
+  expect(new Set(records.map((r) => r.actor)).size).toBe(1);
+  expect(records.map(({ event, to }) => ({ event, to }))).toEqual(expectedTransitions(path));
+
+  if (scenario.final === 'connected') {
+    expect(outcome).toHaveProperty('value');
+    const proxy = (outcome as { value: Remote<Counter> }).value;
+    try {
+      await expectConnected(world, proxy);
+    } finally {
+      await proxy[Symbol.asyncDispose]();
+    }
+  } else {
+    expect(outcome).toHaveProperty('error');
+    await expectFailed(world, (outcome as { error: unknown }).error);
+  }
+}
+
+describe('client statechart, driven against real processes', () => {
+  it('has paths to drive (and every path reads a world at discovery)', () => {
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) expect(() => scenarioOf(path)).not.toThrow();
+    // The published daemon comes back from discovery only after a published lock outcome.
+    const published = paths.filter((p) => p.steps.some((s: Step) => JSON.stringify((s.event as ModelEvent).output) === JSON.stringify(PUBLISHED)));
+    expect(published.length).toBeGreaterThan(0);
+  });
+
+  paths.forEach((path, index) => {
+    it(title(path, index), () => drive(path, index), 40_000);
+  });
+});
