@@ -4,7 +4,7 @@
  * factory module and starts or finds the daemon.
  */
 import { ensurePrivateDir } from '../runtime/dir.js';
-import { readMetadata, removeMetadataIf } from '../runtime/metadata.js';
+import { removeMetadataIf } from '../runtime/metadata.js';
 import { isProcessAlive } from '../runtime/process.js';
 import { invalidNameReason, resolveRuntimeRoot, runtimePaths } from '../runtime/paths.js';
 import { resolveOptions, type LocalSingletonOptions, type ResolvedOptions } from '../options.js';
@@ -16,7 +16,7 @@ import { createRemote, type Remote } from './proxy.js';
 import { SupervisedConnection } from './supervised.js';
 import { HandshakeError } from '../errors.js';
 import type { Connection } from './connection.js';
-import { connectOrStart, connectTo, type StartPlan } from './starter.js';
+import { connectOrStart, connectTo, settledMetadata, type StartPlan } from './starter.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */
 export interface ShutdownOptions {
@@ -126,7 +126,8 @@ export class LocalSingletonService<T> {
     const { signal } = options;
     signal?.throwIfAborted();
     const plan = await this.#getPlan();
-    const read = readMetadata(this.paths.metadata);
+    // A damaged record may belong to a live daemon that is about to mend it.
+    const read = await settledMetadata(this.paths.metadata, signal);
     if (read.status !== 'valid') return;
     const { pid, instanceId } = read.metadata;
     let connection: Connection;

@@ -14,7 +14,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
 import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
-import { readMetadata, removeMetadataIf } from '../runtime/metadata.js';
+import { readMetadata, removeMetadataIf, type MetadataRead } from '../runtime/metadata.js';
 import { isProcessAlive } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
@@ -86,6 +86,25 @@ async function drainMismatched(plan: StartPlan, signal: AbortSignal): Promise<vo
   publish('client', 'replaced', () => ({ name: plan.name, pid }));
 }
 
+/** How long a client under the lock gives a live daemon to mend a damaged metadata.json. */
+const MEND_GRACE_MS = 350;
+
+/**
+ * The metadata, giving a damaged record a moment to be mended: a serving daemon rewrites its
+ * own record within ~100 ms, and a damaged file must not be taken for a dead daemon (that
+ * would start a second one). An absent record is not waited for: that is a cold start.
+ */
+export async function settledMetadata(path: string, signal?: AbortSignal): Promise<MetadataRead> {
+  const deadline = Date.now() + MEND_GRACE_MS;
+  let read = readMetadata(path);
+  while (read.status === 'malformed' && Date.now() < deadline) {
+    signal?.throwIfAborted();
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    read = readMetadata(path);
+  }
+  return read;
+}
+
 /** Removes what a dead daemon left behind. Runs only under the spawn lock. */
 function cleanStale(paths: RuntimePaths, stale: DaemonMetadata | undefined): void {
   const read = readMetadata(paths.metadata);
@@ -151,7 +170,7 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
         return lock ? 'acquired' : 'published';
       }),
       recheck: fromPromise(async ({ signal }) => {
-        const read = readMetadata(plan.paths.metadata);
+        const read = await settledMetadata(plan.paths.metadata, signal);
         if (read.status !== 'valid') return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
         return { connection: await connectTo(plan, read.metadata, signal) };
       }),

@@ -11,7 +11,8 @@ import { errorToWire, type WireError } from '../errors.js';
 import { inspector } from '../inspect.js';
 import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
-import { formatAddress, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
+import { formatAddress, readMetadata, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
+import { isProcessAlive } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
@@ -26,6 +27,8 @@ export type DaemonOutcome = 'stopped' | 'failed';
 
 /** Grace for connections to flush their last replies before they are destroyed. */
 const CLOSE_GRACE_MS = 1500;
+/** How often a serving daemon checks that metadata.json still names it. */
+const METADATA_CHECK_MS = 100;
 /** How long a forced drain lets the running call finish before the dispose hook runs. */
 const FORCE_GRACE_MS = 2000;
 /** The most the hosted object's dispose hook may take. */
@@ -161,7 +164,8 @@ export class Daemon implements ConnectionHost {
     this.#server = server;
     this.#address = address;
     const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
-    const period = Math.max(25, Math.min(handshakeTimeoutMs, stallTimeoutMs) / 4);
+    // Also the pace of the metadata check (#watchMetadata): a damaged record is mended within it.
+    const period = Math.max(25, Math.min(METADATA_CHECK_MS, handshakeTimeoutMs / 4, stallTimeoutMs / 4));
     this.#sweeper = setInterval(() => this.#sweep(), period).unref();
   }
 
@@ -187,6 +191,7 @@ export class Daemon implements ConnectionHost {
 
   /** Drops connections that missed the handshake deadline or stalled mid-frame. */
   #sweep(): void {
+    this.#watchMetadata();
     const now = performance.now();
     const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
     for (const connection of this.#connections) {
@@ -195,6 +200,30 @@ export class Daemon implements ConnectionHost {
       } else if (connection.hasPartialFrame && now - connection.lastProgressAt > stallTimeoutMs) {
         connection.destroy(`partial frame stalled for over ${stallTimeoutMs} ms`);
       }
+    }
+  }
+
+  /**
+   * While serving, metadata.json must name this daemon: a damaged or vanished record is
+   * rewritten, so clients never take a live daemon for a dead one; a valid record of another
+   * live daemon means this one was superseded, and it drains (one daemon per name).
+   */
+  #watchMetadata(): void {
+    const metadata = this.#metadata;
+    if (metadata === undefined || !this.#actor.getSnapshot().matches('serving')) return;
+    const read = readMetadata(this.#config.paths.metadata);
+    if (read.status === 'valid') {
+      if (read.metadata.instanceId !== this.instanceId && isProcessAlive(read.metadata.pid)) {
+        this.#log.write(`superseded by daemon ${read.metadata.pid} (${read.metadata.instanceId}); draining`);
+        this.shutdownRequested(false);
+      }
+      return;
+    }
+    this.#log.write(`metadata.json ${read.status === 'absent' ? 'vanished' : `was damaged (${read.reason})`}; rewriting it`);
+    try {
+      writeMetadata(this.#config.paths.metadata, metadata);
+    } catch (error) {
+      this.#log.write(`could not rewrite metadata: ${(error as Error).message}`);
     }
   }
 

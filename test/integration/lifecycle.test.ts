@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../../dist/src/client/connection.js';
 import { spawnDaemon } from '../../dist/src/client/spawn.js';
@@ -95,15 +95,20 @@ describe('daemon lifecycle', () => {
     expect(readFileSync(daemon.paths.log, 'utf8')).toContain('exit 0 (stopped)');
   });
 
-  it('a draining daemon never deletes the metadata another daemon wrote', async () => {
+  it('a superseded daemon drains by itself and never deletes the metadata the new daemon wrote', async () => {
     const runtime = freshRuntime();
     const old = await startDaemon({}, runtime);
     const oldConnection = await old.connect();
+    const accepted = oldConnection.call('hold', [200, 'answered']);
+    await oldConnection.ping();
     // A second daemon publishes over the same runtime dir (as a replacement would).
     const replacement = await spawnDaemon(daemonConfig(runtime.paths), 15_000);
     try {
-      await oldConnection.shutdown(false);
+      // The old daemon notices the live successor in metadata.json, drains (answering what it
+      // accepted) and exits, leaving the successor's record alone.
+      expect(await accepted).toBe('answered');
       await waitForExit(old.pid);
+      expect(readFileSync(old.paths.log, 'utf8')).toContain(`superseded by daemon ${replacement.pid}`);
       const read = readMetadata(runtime.paths.metadata);
       expect(read.status === 'valid' && read.metadata.instanceId).toBe(replacement.metadata.instanceId);
     } finally {
@@ -111,6 +116,27 @@ describe('daemon lifecycle', () => {
       await waitForExit(replacement.pid);
     }
     expect(existsSync(runtime.paths.metadata)).toBe(false);
+  });
+
+  it('a serving daemon mends a damaged or deleted metadata.json, so clients still find it', async () => {
+    const daemon = await startDaemon();
+    const original = readFileSync(daemon.paths.metadata, 'utf8');
+    for (const damage of ['', '{"pid": 12', 'garbage\u0000']) {
+      writeFileSync(daemon.paths.metadata, damage);
+      const deadline = Date.now() + 5000;
+      while (readMetadata(daemon.paths.metadata).status !== 'valid') {
+        if (Date.now() > deadline) throw new Error('metadata.json was not mended');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(readFileSync(daemon.paths.metadata, 'utf8')).toBe(original);
+    }
+    rmSync(daemon.paths.metadata);
+    const deadline = Date.now() + 5000;
+    while (!existsSync(daemon.paths.metadata)) {
+      if (Date.now() > deadline) throw new Error('metadata.json was not restored');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect((await (await daemon.connect()).ping()).pid).toBe(daemon.pid);
   });
 
   it('a forced shutdown during a graceful drain skips the rest of the queue', async () => {
