@@ -94,6 +94,11 @@ export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | E
 /** Length in bytes of each side's handshake nonce. */
 export const NONCE_BYTES = 32;
 
+/** A message's `t` for an error message; never throws, whatever a peer sent. */
+function describeType(t: unknown): string {
+  return typeof t === 'string' ? JSON.stringify(t.slice(0, 64)) : `(a ${t === null ? 'null' : typeof t})`;
+}
+
 function fail(what: string): never {
   throw new ProtocolError(`Invalid message: ${what}`);
 }
@@ -142,7 +147,7 @@ export function parseClientMessage(value: unknown): ClientMessage {
       if (!isId(value.id)) fail('`shutdown.id` must be a non-negative integer');
       return { t: 'shutdown', id: value.id, force: value.force === true };
     default:
-      throw new ProtocolError(`Unknown message type ${JSON.stringify(String(value.t))}`, {
+      throw new ProtocolError(`Unknown message type ${describeType(value.t)}`, {
         code: 'ERR_UNKNOWN_MESSAGE',
       });
   }
@@ -175,7 +180,7 @@ export function parseDaemonMessage(value: unknown): DaemonMessage {
       if (!isRecord(value.info)) fail('`welcome.info` must be a map');
       return value as unknown as WelcomeMessage;
     default:
-      throw new ProtocolError(`Unknown message type ${JSON.stringify(String(value.t))}`, {
+      throw new ProtocolError(`Unknown message type ${describeType(value.t)}`, {
         code: 'ERR_UNKNOWN_MESSAGE',
       });
   }

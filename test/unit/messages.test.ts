@@ -192,3 +192,11 @@ describe('isNonce', () => {
     expect(isNonce(value)).toBe(expected);
   });
 });
+
+describe('hostile message types', () => {
+  it('a `t` that cannot be turned into a string is still only a ProtocolError', () => {
+    const hostile = { t: { toString: null } };
+    expect(() => parseClientMessage(hostile)).toThrow(ProtocolError);
+    expect(() => parseDaemonMessage(hostile)).toThrow(ProtocolError);
+  });
+});
