@@ -78,6 +78,20 @@ const MAX_SPAWNS = 5;
 /** Errors no retry can fix: report them instead of treating the daemon as stale. */
 const FATAL_CODES = new Set(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY']);
 
+/**
+ * When the daemon this attempt spawned fails before the handshake completes: a fatal error
+ * ends the attempt, anything else spawns another (at most MAX_SPAWNS per attempt).
+ */
+const spawnedDaemonLost = [
+  {
+    guard: { type: 'isFatal', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+    target: '#client.failed',
+    actions: { type: 'recordError', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+  },
+  { guard: 'canSpawnAgain', target: 'rechecking', actions: { type: 'recordStale', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) } },
+  { target: '#client.failed', actions: { type: 'recordError', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) } },
+] as const;
+
 /** The client statechart. */
 export const clientMachine = setup({
   types: {
@@ -280,17 +294,9 @@ export const clientMachine = setup({
             src: 'awaitReady',
             input: ({ context }) => context.spawned,
             onDone: { target: 'connecting', actions: { type: 'recordReady', params: ({ event }) => ({ metadata: event.output }) } },
-            onError: [
-              // The factory's own failure is final; a daemon that died before it could report
-              // (killed, crashed natively) is stale like any other: start another, a few times.
-              {
-                guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
-                target: '#client.failed',
-                actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
-              },
-              { guard: 'canSpawnAgain', target: 'rechecking', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
-              { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
-            ],
+            // The factory's own failure is final; a daemon that died before it could report
+            // (killed, crashed natively) is stale like any other: start another, a few times.
+            onError: spawnedDaemonLost,
           },
         },
         connecting: {
@@ -302,16 +308,8 @@ export const clientMachine = setup({
               target: '#client.connected',
               actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) },
             },
-            onError: [
-              {
-                guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
-                target: '#client.failed',
-                actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
-              },
-              // The new daemon went away between publishing and our handshake: start another.
-              { guard: 'canSpawnAgain', target: 'rechecking', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
-              { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
-            ],
+            // The new daemon went away between publishing and our handshake: start another.
+            onError: spawnedDaemonLost,
           },
         },
       },
