@@ -1,0 +1,66 @@
+/**
+ * The package entry users import is the bundle (dist/bundle, scripts/bundle.mjs). It must be
+ * the same library: the bundled client spawns the bundled daemon (not dist/src's), its errors
+ * are the classes it exports, and it interoperates with the unbundled build on one runtime dir.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import * as bundled from 'loopback-singleton';
+import * as unbundled from '../../dist/src/index.js';
+import { freshRoot, SERVICES_URL, waitForExit } from '../support/daemon.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+
+interface Counter {
+  inc(): number;
+  _secret(): string;
+}
+
+/** The daemon process's argv, from /proc. */
+function argvOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+}
+
+describe('the bundled package entry', () => {
+  it('is what `loopback-singleton` resolves to', () => {
+    expect(import.meta.resolve('loopback-singleton')).toBe(`file://${join(ROOT, 'dist', 'bundle', 'client', 'index.js')}`);
+    expect(Object.keys(bundled).sort()).toEqual(Object.keys(unbundled).sort());
+  });
+
+  it('spawns the bundled daemon, and its errors are the classes it exports', async () => {
+    const runtimeDir = freshRoot();
+    const svc = bundled.localSingleton<Counter>('bundled', `${SERVICES_URL}:Counter`, { runtimeDir });
+    const counter = await svc.proxy();
+    const { pid } = await svc.ping();
+    onTestFinished(async () => {
+      await bundled.closeRemote(counter);
+      await svc.shutdown();
+      await waitForExit(pid);
+    });
+    expect(await counter.inc()).toBe(1);
+    expect(argvOf(pid)).toContain(join(ROOT, 'dist', 'bundle', 'daemon', 'main.js'));
+    const error = await counter._secret().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(bundled.MethodNotAllowedError);
+    expect(error).toBeInstanceOf(bundled.LoopbackSingletonError);
+  });
+
+  it('shares one daemon with the unbundled build on the same runtime dir', async () => {
+    const runtimeDir = freshRoot();
+    const factory = `${SERVICES_URL}:Counter`;
+    const fromBundle = bundled.localSingleton<Counter>('shared', factory, { runtimeDir });
+    const fromSrc = unbundled.localSingleton<Counter>('shared', factory, { runtimeDir });
+    const a = await fromBundle.proxy();
+    const b = await fromSrc.proxy();
+    const { pid } = await fromSrc.ping();
+    onTestFinished(async () => {
+      await bundled.closeRemote(a);
+      await unbundled.closeRemote(b);
+      await fromSrc.shutdown();
+      await waitForExit(pid);
+    });
+    expect([await a.inc(), await b.inc(), await a.inc()]).toEqual([1, 2, 3]);
+    expect((await fromBundle.ping()).pid).toBe(pid);
+    expect(argvOf(pid)).toContain(join(ROOT, 'dist', 'bundle', 'daemon', 'main.js'));
+  });
+});
