@@ -15,6 +15,7 @@ import {
 import { formatAddress } from '../runtime/metadata.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
 import { decodeValue, encodeFrame, FrameDecoder } from '../wire/codec.js';
+import { FrameWriter } from '../wire/writer.js';
 import { parseDaemonMessage, type ClientMessage, type DaemonMessage, type ErrorMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
@@ -46,10 +47,6 @@ interface Pending {
   cleanup?: (() => void) | undefined;
 }
 
-function uncork(connection: Connection): void {
-  connection.flush();
-}
-
 /**
  * What an `error` during the handshake means. Before the daemon has proved it holds the
  * token, a refusal is only believed when it is a version refusal signed with the token:
@@ -78,10 +75,10 @@ export class Connection {
   readonly #socket: Socket;
   readonly #maxFrameBytes: number;
   readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
   readonly #pending = new Map<number, Pending>();
   readonly #closeListeners = new Set<(error: LoopbackSingletonError) => void>();
   #nextId = 1;
-  #corked = false;
   /** Resolved when the pending map empties, for a dispose that lets calls finish. */
   #idleWaiters: Array<() => void> = [];
   #closed: LoopbackSingletonError | undefined;
@@ -93,6 +90,7 @@ export class Connection {
     // Never send what the daemon would refuse: that would close the connection for every call on it.
     this.#maxFrameBytes = typeof welcome.maxFrameBytes === 'number' ? Math.min(maxFrameBytes, welcome.maxFrameBytes) : maxFrameBytes;
     this.#decoder = decoder;
+    this.#writer = new FrameWriter(socket);
     this.welcome = welcome;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('close', () => this.#shutdownWith(new DaemonConnectionError('The connection to the daemon was lost', { code: 'ERR_DAEMON_LOST' })));
@@ -219,13 +217,6 @@ export class Connection {
     return () => this.#closeListeners.delete(listener);
   }
 
-  /** Writes out everything batched during this tick. */
-  flush(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
-    this.#socket.uncork();
-  }
-
   /** Closes the connection; pending requests reject. Idempotent. */
   close(): void {
     this.#shutdownWith(new DaemonConnectionError('The connection was closed by this client', { code: 'ERR_DAEMON_CONNECTION' }));
@@ -249,12 +240,7 @@ export class Connection {
       // An idle connection does not keep the process alive; one with work in flight does.
       if (this.#pending.size === 0) this.#socket.ref();
       this.#pending.set(message.id, pending);
-      if (!this.#corked) {
-        this.#corked = true;
-        this.#socket.cork();
-        process.nextTick(uncork, this);
-      }
-      this.#socket.write(frame);
+      this.#writer.write(frame);
     });
   }
 

@@ -8,6 +8,7 @@ import { errorToWire, ProtocolError, type WireError } from '../errors.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
 import { decodeValue, encodeFrame, FrameDecoder } from '../wire/codec.js';
 import { isNonce, parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
+import { FrameWriter } from '../wire/writer.js';
 import { PROTOCOL_VERSION, PACKAGE_VERSION } from '../version.js';
 import type { DaemonInfo } from '../types.js';
 import type { CallSink, Mailbox } from './mailbox.js';
@@ -28,22 +29,17 @@ export interface ConnectionHost {
 
 type Phase = 'hello' | 'auth' | 'open' | 'closed';
 
-// Bound once: a per-tick uncork must not allocate a closure per write.
-function uncork(connection: DaemonConnection): void {
-  connection.flush();
-}
-
 /** A client connection on the daemon. */
 export class DaemonConnection implements CallSink {
   readonly #socket: Socket;
   readonly #host: ConnectionHost;
   readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
   #phase: Phase = 'hello';
   #clientNonce: Uint8Array | undefined;
   /** An observer's connection never counts as active (see HelloMessage.observe). */
   #observer = false;
   #daemonNonce: Uint8Array | undefined;
-  #corked = false;
   /** When the connection was accepted (ms, monotonic), for the handshake deadline. */
   readonly openedAt = performance.now();
   /** When bytes last arrived (ms, monotonic), for the stalled-frame deadline. */
@@ -53,6 +49,7 @@ export class DaemonConnection implements CallSink {
     this.#socket = socket;
     this.#host = host;
     this.#decoder = new FrameDecoder(host.maxFrameBytes);
+    this.#writer = new FrameWriter(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => this.#onClose());
     socket.on('close', () => this.#onClose());
@@ -83,7 +80,7 @@ export class DaemonConnection implements CallSink {
       });
       return;
     }
-    this.#write(frame);
+    this.#writer.write(frame);
   }
 
   replyError(id: number, error: WireError): void {
@@ -99,14 +96,7 @@ export class DaemonConnection implements CallSink {
         this.#host.maxFrameBytes,
       );
     }
-    this.#write(frame);
-  }
-
-  /** Writes out everything batched during this tick. */
-  flush(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
-    this.#socket.uncork();
+    this.#writer.write(frame);
   }
 
   /**
@@ -116,7 +106,7 @@ export class DaemonConnection implements CallSink {
   close(reason?: WireError): void {
     if (this.#phase === 'closed') return;
     if (reason) this.#send({ t: 'error', id: null, e: reason });
-    this.flush();
+    this.#writer.flush();
     this.#onClose();
     this.#socket.end();
     setTimeout(() => this.#socket.destroy(), 1000).unref();
@@ -157,7 +147,7 @@ export class DaemonConnection implements CallSink {
         return;
       case 'shutdown':
         this.#send({ t: 'reply', id: message.id, r: { accepted: true } });
-        this.flush();
+        this.#writer.flush();
         this.#host.shutdownRequested(message.force);
         return;
       default:
@@ -228,16 +218,7 @@ export class DaemonConnection implements CallSink {
 
   #send(message: DaemonMessage): void {
     if (this.#phase === 'closed') return;
-    this.#write(encodeFrame(message, this.#host.maxFrameBytes));
-  }
-
-  #write(frame: Buffer): void {
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(uncork, this);
-    }
-    this.#socket.write(frame);
+    this.#writer.write(encodeFrame(message, this.#host.maxFrameBytes));
   }
 
   #onClose(): void {
