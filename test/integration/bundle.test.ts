@@ -28,6 +28,14 @@ describe('the bundled package entry', () => {
     expect(Object.keys(bundled).sort()).toEqual(Object.keys(unbundled).sort());
   });
 
+  it('keeps every error class its own name (a bundler may rename colliding classes)', () => {
+    const errorClasses = Object.entries(bundled).filter(([key]) => key.endsWith('Error'));
+    expect(errorClasses.length).toBeGreaterThan(8);
+    for (const [key, ErrorClass] of errorClasses) {
+      expect(new (ErrorClass as new (message: string) => Error)('message').name).toBe(key);
+    }
+  });
+
   it('spawns the bundled daemon, and its errors are the classes it exports', async () => {
     const runtimeDir = freshRoot();
     const svc = bundled.localSingleton<Counter>('bundled', `${SERVICES_URL}:Counter`, { runtimeDir });
