@@ -3,6 +3,13 @@
  * statechart (machines/mailbox.machine.ts) governs its lifecycle; a p-queue with
  * concurrency 1 carries the calls, so no two calls on the object ever overlap, async
  * methods included.
+ *
+ * The queue's unit of work is a batch: the calls admitted while the previous batch was still
+ * waiting or running, in arrival order. A batch runs its calls one after another, each to
+ * completion (an async method's promise included) before the next starts; p-queue runs one
+ * batch at a time. A sequential caller makes one-call batches; a pipelined burst costs one
+ * queue task instead of one per call (p-queue's bookkeeping was most of the daemon's own CPU
+ * per call).
  */
 import PQueue from 'p-queue';
 import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent } from 'xstate';
@@ -23,6 +30,13 @@ interface Admitted {
   readonly args: readonly unknown[];
 }
 
+/** Calls admitted together, run in order by one queue task. */
+type Batch = Admitted[];
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
 function refusal(code: ErrorCode, name: string, message: string): WireError {
   return { code, name, message };
 }
@@ -34,6 +48,8 @@ export class Mailbox {
   readonly #queue = new PQueue({ concurrency: 1 });
   /** Admitted calls not yet started, oldest first; a forced close answers them. */
   readonly #waiting = new Set<Admitted>();
+  /** The batch waiting in the queue, which newly admitted calls join; undefined once it started. */
+  #open: Batch | undefined;
   readonly #actor: Actor<typeof mailboxMachine>;
   /** Mirrors the machine's `accepting` state so the per-call check costs a field read. */
   #accepting = true;
@@ -58,7 +74,7 @@ export class Mailbox {
 
   /** Admitted calls waiting for their turn. */
   get queued(): number {
-    return this.#queue.size;
+    return this.#waiting.size;
   }
 
   /** Calls executing now (0 or 1). */
@@ -93,7 +109,7 @@ export class Mailbox {
       );
       return;
     }
-    if (this.#queue.size >= this.#maxQueuedCalls) {
+    if (this.#waiting.size >= this.#maxQueuedCalls) {
       sink.replyError(
         id,
         refusal('ERR_MAILBOX_FULL', 'MailboxFullError', `The mailbox already holds ${this.#maxQueuedCalls} waiting calls (maxQueuedCalls); retry later or raise maxQueuedCalls`),
@@ -102,8 +118,14 @@ export class Mailbox {
     }
     const call: Admitted = { sink, id, method, args };
     this.#waiting.add(call);
-    // The task answers the call itself and never rejects, so add()'s promise is not needed.
-    void this.#queue.add(() => this.#run(call));
+    if (this.#open !== undefined) {
+      this.#open.push(call);
+      return;
+    }
+    const batch: Batch = [call];
+    this.#open = batch;
+    // The task answers its calls itself and never rejects, so add()'s promise is not needed.
+    void this.#queue.add(() => this.#runBatch(batch));
   }
 
   /**
@@ -149,22 +171,55 @@ export class Mailbox {
     }
   }
 
-  async #run(call: Admitted): Promise<void> {
-    this.#waiting.delete(call);
-    let result: unknown;
-    try {
-      result = await call.method.apply(this.#object, call.args as unknown[]);
-    } catch (error) {
-      this.#served++;
-      call.sink.replyError(call.id, remoteErrorToWire(error));
-      return;
+  async #runBatch(batch: Batch): Promise<void> {
+    // Started: calls admitted from now on form the next batch.
+    if (this.#open === batch) this.#open = undefined;
+    for (const call of batch) {
+      // Not waiting any more: a forced close has answered it.
+      if (!this.#waiting.delete(call)) continue;
+      const running = this.#run(call);
+      if (running !== undefined) await running;
     }
+  }
+
+  /**
+   * Runs one call and answers it. Returns a promise only while an async method's result is
+   * still pending: a synchronous method is answered at once, without a microtask hop.
+   */
+  #run(call: Admitted): Promise<void> | undefined {
+    let result: unknown;
+    let pending = false;
+    try {
+      result = call.method.apply(this.#object, call.args as unknown[]);
+      // Reading `then` may throw too (a getter): that is the method's error like any other.
+      pending = isThenable(result);
+    } catch (error) {
+      this.#answerError(call, error);
+      return undefined;
+    }
+    if (!pending) {
+      this.#answerOk(call, result);
+      return undefined;
+    }
+    return Promise.resolve(result).then(
+      (value) => this.#answerOk(call, value),
+      (error: unknown) => this.#answerError(call, error),
+    );
+  }
+
+  #answerOk(call: Admitted, result: unknown): void {
     this.#served++;
     call.sink.replyOk(call.id, result);
   }
 
+  #answerError(call: Admitted, error: unknown): void {
+    this.#served++;
+    call.sink.replyError(call.id, remoteErrorToWire(error));
+  }
+
   #rejectWaiting(): void {
     this.#queue.clear();
+    this.#open = undefined;
     for (const call of this.#waiting) {
       call.sink.replyError(
         call.id,
