@@ -20,6 +20,11 @@ function channelFor(area: string, event: string): Channel {
   return found;
 }
 
+/** Whether anyone listens on `loopback-singleton:<area>:<event>`. */
+export function hasSubscribers(area: string, event: string): boolean {
+  return channelFor(area, event).hasSubscribers;
+}
+
 /** Publishes `message()` on `loopback-singleton:<area>:<event>` if anyone listens. */
 export function publish(area: string, event: string, message: () => object): void {
   const target = channelFor(area, event);

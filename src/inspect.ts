@@ -10,7 +10,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import type { InspectionEvent } from 'xstate';
-import { publish } from './diagnostics.js';
+import { hasSubscribers, publish } from './diagnostics.js';
 
 /** Which statechart an actor runs. */
 export type InspectArea = 'client' | 'supervisor' | 'daemon' | 'mailbox';
@@ -34,11 +34,23 @@ export interface TransitionRecord {
 
 const file = process.env.LOOPBACK_SINGLETON_INSPECT || undefined;
 
+const RECORD_TYPES = ['spawn', 'transition', 'stop'] as const;
+
 /**
  * An xstate `inspect` callback for one actor of `area`. `onTransition` is called for each
  * state change too (the daemon writes them to daemon.log).
+ *
+ * Undefined when nothing would receive the records (no `onTransition`, no file, nobody
+ * subscribed to the area's channels): xstate builds an inspection event for every event and
+ * microstep of an inspected actor, a cost a client pays on each connect. So an actor created
+ * while nobody listens stays uninspected; subscribe before creating proxies.
  */
-export function inspector(area: InspectArea, name: string, onTransition?: (record: TransitionRecord) => void): (event: InspectionEvent) => void {
+export function inspector(
+  area: InspectArea,
+  name: string,
+  onTransition?: (record: TransitionRecord) => void,
+): ((event: InspectionEvent) => void) | undefined {
+  if (onTransition === undefined && file === undefined && !RECORD_TYPES.some((type) => hasSubscribers(area, type))) return undefined;
   const previous = new Map<string, string>();
   return (event) => {
     // Only the statechart actor itself, not the promise actors it invokes.

@@ -5,7 +5,7 @@
  */
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createActor, fromPromise, toPromise } from 'xstate';
+import { createActor, fromPromise, toPromise, type AnyActorRef } from 'xstate';
 import { clientMachine } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
@@ -146,6 +146,87 @@ function daemonConfig(plan: StartPlan, startReason: StartReason): DaemonConfig {
   };
 }
 
+/** One attempt: its plan, and the spawn lock while it holds it. */
+interface Attempt {
+  readonly plan: StartPlan;
+  lock: HeldLock | undefined;
+}
+
+type AnyActorSystem = AnyActorRef['system'];
+
+/** Each attempt's actor system (one per root actor) leads its effects to the attempt. */
+const attempts = new WeakMap<AnyActorSystem, Attempt>();
+
+function attemptOf(system: AnyActorSystem): Attempt {
+  const attempt = attempts.get(system);
+  if (attempt === undefined) throw new Error('loopback-singleton: a client actor ran without its attempt');
+  return attempt;
+}
+
+/**
+ * The client statechart with its effects, provided once: `provide()` builds a new machine
+ * (~0.5 ms, on every connect), so the effects look their attempt up instead of closing over it.
+ */
+const effectsMachine = clientMachine.provide({
+  actors: {
+    readMetadata: fromPromise(async ({ system }) => readMetadata(attemptOf(system).plan.paths.metadata)),
+    connect: fromPromise(({ input, signal, system }) => connectTo(attemptOf(system).plan, input, signal)),
+    acquireLock: fromPromise(async ({ input: stale, signal, system }) => {
+      const attempt = attemptOf(system);
+      const { paths } = attempt.plan;
+      // Stop waiting only for a record other than the one just found unusable: going back
+      // to discovering for the same stale record would spin until the lock holder is done.
+      const published = () => {
+        const read = readMetadata(paths.metadata);
+        return read.status === 'valid' && read.metadata.instanceId !== stale?.instanceId;
+      };
+      attempt.lock = await acquireSpawnLock(paths, published, signal);
+      return attempt.lock ? 'acquired' : 'published';
+    }),
+    recheck: fromPromise(async ({ signal, system }) => {
+      const { plan } = attemptOf(system);
+      const read = await settledMetadata(plan.paths.metadata, signal);
+      if (read.status !== 'valid') return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
+      return { connection: await connectTo(plan, read.metadata, signal) };
+    }),
+    cleanStale: fromPromise(async ({ input, system }) => cleanStale(attemptOf(system).plan.paths, input)),
+    replaceDaemon: fromPromise(({ signal, system }) => drainMismatched(attemptOf(system).plan, signal)),
+    spawnDaemon: fromPromise<object, StartReason>(async ({ input, system }) => launchDaemon(daemonConfig(attemptOf(system).plan, input))),
+    awaitReady: fromPromise(async ({ input, signal }) => {
+      const launch = input as DaemonLaunch;
+      const onAbort = () => launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        return (await launch.ready).metadata;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    }),
+  },
+  actions: {
+    releaseLock: ({ system }) => {
+      const attempt = attemptOf(system);
+      void attempt.lock?.release();
+      attempt.lock = undefined;
+    },
+  },
+});
+
+/**
+ * The machine for one start budget. The delay is resolved while the actor is created, before
+ * its attempt is registered, so it is part of the machine: one per `startTimeoutMs` in use.
+ */
+const budgetMachines = new Map<number, typeof effectsMachine>();
+
+function machineFor(startTimeoutMs: number): typeof effectsMachine {
+  let machine = budgetMachines.get(startTimeoutMs);
+  if (machine === undefined) {
+    machine = effectsMachine.provide({ delays: { startTimeout: startTimeoutMs } });
+    budgetMachines.set(startTimeoutMs, machine);
+  }
+  return machine;
+}
+
 /**
  * Runs the client statechart once: resolves with a connection to a daemon running the
  * plan's factory, starting one if needed.
@@ -154,52 +235,11 @@ function daemonConfig(plan: StartPlan, startReason: StartReason): DaemonConfig {
 export async function connectOrStart(plan: StartPlan): Promise<Connection> {
   // Every attempt: the directory may have been removed since the last one (clean, tmp reaper).
   ensurePrivateDir(plan.paths.dir);
-  let lock: HeldLock | undefined;
-  const machine = clientMachine.provide({
-    actors: {
-      readMetadata: fromPromise(async () => readMetadata(plan.paths.metadata)),
-      connect: fromPromise(({ input, signal }) => connectTo(plan, input, signal)),
-      acquireLock: fromPromise(async ({ input: stale, signal }) => {
-        // Stop waiting only for a record other than the one just found unusable: going back
-        // to discovering for the same stale record would spin until the lock holder is done.
-        const published = () => {
-          const read = readMetadata(plan.paths.metadata);
-          return read.status === 'valid' && read.metadata.instanceId !== stale?.instanceId;
-        };
-        lock = await acquireSpawnLock(plan.paths, published, signal);
-        return lock ? 'acquired' : 'published';
-      }),
-      recheck: fromPromise(async ({ signal }) => {
-        const read = await settledMetadata(plan.paths.metadata, signal);
-        if (read.status !== 'valid') return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
-        return { connection: await connectTo(plan, read.metadata, signal) };
-      }),
-      cleanStale: fromPromise(async ({ input }) => cleanStale(plan.paths, input)),
-      replaceDaemon: fromPromise(({ signal }) => drainMismatched(plan, signal)),
-      spawnDaemon: fromPromise<object, StartReason>(async ({ input }) => launchDaemon(daemonConfig(plan, input))),
-      awaitReady: fromPromise(async ({ input, signal }) => {
-        const launch = input as DaemonLaunch;
-        const onAbort = () => launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
-        signal.addEventListener('abort', onAbort, { once: true });
-        try {
-          return (await launch.ready).metadata;
-        } finally {
-          signal.removeEventListener('abort', onAbort);
-        }
-      }),
-    },
-    actions: {
-      releaseLock: () => {
-        void lock?.release();
-        lock = undefined;
-      },
-    },
-    delays: { startTimeout: plan.options.startTimeoutMs },
-  });
-  const actor = createActor(machine, {
+  const actor = createActor(machineFor(plan.options.startTimeoutMs), {
     input: { replaceOnMismatch: plan.options.onMismatch === 'replace' },
     inspect: inspector('client', plan.name),
   });
+  attempts.set(actor.system, { plan, lock: undefined });
   actor.start();
   const output = await toPromise(actor);
   if (output.connection) return output.connection as Connection;

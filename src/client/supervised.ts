@@ -4,7 +4,7 @@
  * straight to the connection; only a call that finds no open connection enters the machine,
  * which restarts the daemon (at most as often as the policy allows) or fails fast.
  */
-import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { supervisorMachine, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
 import { publish, type ClientEvent } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
@@ -17,9 +17,41 @@ const unrefClock = {
   clearTimeout: (id: unknown) => clearTimeout(id as NodeJS.Timeout),
 };
 
+/** Each supervisor's actor system (one per root actor) leads its effects to their proxy connection. */
+const owners = new WeakMap<AnyActorRef['system'], SupervisedConnection>();
+
+function ownerOf(system: AnyActorRef['system']): SupervisedConnection {
+  const owner = owners.get(system);
+  if (owner === undefined) throw new Error('loopback-singleton: a supervisor actor ran without its proxy');
+  return owner;
+}
+
 /** A connection that survives its daemon: the target of a `Remote<T>`. */
 export class SupervisedConnection {
+  /**
+   * The supervisor statechart with its effects, provided once: `provide()` builds a new
+   * machine, which a new proxy would pay for; the effects look their owner up instead.
+   */
+  static readonly #machine = supervisorMachine.provide({
+    actors: {
+      reconnect: fromPromise(async ({ signal, system }) => {
+        const fresh = await ownerOf(system).#reconnect();
+        // Disposed meanwhile: the new connection has no one to serve.
+        if (signal.aborted) {
+          fresh.close();
+          throw signal.reason;
+        }
+        return fresh;
+      }),
+    },
+    actions: {
+      attachConnection: ({ system }, { connection: fresh }) => ownerOf(system).#attach(fresh as Connection),
+      report: ({ context, system }, { event }) => ownerOf(system).#report(event, context.restarts.length, context.retryAt),
+    },
+  });
+
   readonly #name: string;
+  readonly #reconnect: () => Promise<Connection>;
   readonly #actor: Actor<typeof supervisorMachine>;
   #connection: Connection;
   #detach: () => void = () => {};
@@ -30,27 +62,10 @@ export class SupervisedConnection {
    */
   constructor(name: string, connection: Connection, policy: SupervisorPolicy | false, reconnect: () => Promise<Connection>) {
     this.#name = name;
+    this.#reconnect = reconnect;
     this.#connection = connection;
-    this.#actor = createActor(
-      supervisorMachine.provide({
-        actors: {
-          reconnect: fromPromise(async ({ signal }) => {
-            const fresh = await reconnect();
-            // Disposed meanwhile: the new connection has no one to serve.
-            if (signal.aborted) {
-              fresh.close();
-              throw signal.reason;
-            }
-            return fresh;
-          }),
-        },
-        actions: {
-          attachConnection: (_, { connection: fresh }) => this.#attach(fresh as Connection),
-          report: ({ context }, { event }) => this.#report(event, context.restarts.length, context.retryAt),
-        },
-      }),
-      { input: { policy }, clock: unrefClock, inspect: inspector('supervisor', name) },
-    );
+    this.#actor = createActor(SupervisedConnection.#machine, { input: { policy }, clock: unrefClock, inspect: inspector('supervisor', name) });
+    owners.set(this.#actor.system, this);
     this.#actor.start();
     this.#attach(connection);
   }
