@@ -32,10 +32,10 @@ export function isAdmissibleMember(target: object, name: unknown): ((...args: un
     return undefined;
   }
   for (let o: object | null = target; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
-    const descriptor = Object.getOwnPropertyDescriptor(o, name);
-    if (descriptor !== undefined) {
-      return typeof descriptor.value === 'function' ? (descriptor.value as (...args: unknown[]) => unknown) : undefined;
-    }
+    // hasOwn first: the descriptor (an allocation) only for the object that has the member.
+    if (!Object.hasOwn(o, name)) continue;
+    const value: unknown = Object.getOwnPropertyDescriptor(o, name)?.value;
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown) : undefined;
   }
   return undefined;
 }

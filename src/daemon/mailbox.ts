@@ -7,9 +7,10 @@
  * The queue's unit of work is a batch: the calls admitted while the previous batch was still
  * waiting or running, in arrival order. A batch runs its calls one after another, each to
  * completion (an async method's promise included) before the next starts; p-queue runs one
- * batch at a time. A sequential caller makes one-call batches; a pipelined burst costs one
- * queue task instead of one per call (p-queue's bookkeeping was most of the daemon's own CPU
- * per call).
+ * batch at a time. When a batch runs out of calls and no other batch waits, it stays open for
+ * {@link LINGER_MS} and takes the calls admitted meanwhile: a steady sequential caller and a
+ * pipelined burst cost one queue task, not one per call (p-queue's bookkeeping was most of
+ * the daemon's own CPU per call).
  */
 import PQueue from 'p-queue';
 import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent } from 'xstate';
@@ -33,6 +34,9 @@ interface Admitted {
 /** Calls admitted together, run in order by one queue task. */
 type Batch = Admitted[];
 
+/** How long a batch that ran out of calls waits for the next one before its task ends. */
+export const LINGER_MS = 1;
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
@@ -48,8 +52,16 @@ export class Mailbox {
   readonly #queue = new PQueue({ concurrency: 1 });
   /** Admitted calls not yet started, oldest first; a forced close answers them. */
   readonly #waiting = new Set<Admitted>();
-  /** The batch waiting in the queue, which newly admitted calls join; undefined once it started. */
+  /** The batch waiting in the queue or lingering, which newly admitted calls join. */
   #open: Batch | undefined;
+  /** Set while a batch lingers: hands it the calls admitted meanwhile (true) or ends it (false). */
+  #resumeLinger: ((more: boolean) => void) | undefined;
+  /** When the current linger began (ms, monotonic). */
+  #lingerSince = 0;
+  /** Armed while a linger may need ending; re-armed rather than created per call. */
+  #lingerTimer: NodeJS.Timeout | undefined;
+  /** Calls executing now (0 or 1). */
+  #running = 0;
   readonly #actor: Actor<typeof mailboxMachine>;
   /** Mirrors the machine's `accepting` state so the per-call check costs a field read. */
   #accepting = true;
@@ -68,6 +80,8 @@ export class Mailbox {
     );
     this.#actor.subscribe((snapshot) => {
       this.#accepting = snapshot.value === 'accepting';
+      // Closing: no call will join a lingering batch any more; let its task end now.
+      if (!this.#accepting) this.#resumeLinger?.(false);
     });
     this.#actor.start();
   }
@@ -79,7 +93,7 @@ export class Mailbox {
 
   /** Calls executing now (0 or 1). */
   get running(): number {
-    return this.#queue.pending;
+    return this.#running;
   }
 
   /** Calls answered (result or thrown error) since boot. */
@@ -120,6 +134,7 @@ export class Mailbox {
     this.#waiting.add(call);
     if (this.#open !== undefined) {
       this.#open.push(call);
+      this.#resumeLinger?.(true);
       return;
     }
     const batch: Batch = [call];
@@ -172,14 +187,47 @@ export class Mailbox {
   }
 
   async #runBatch(batch: Batch): Promise<void> {
-    // Started: calls admitted from now on form the next batch.
-    if (this.#open === batch) this.#open = undefined;
-    for (const call of batch) {
-      // Not waiting any more: a forced close has answered it.
-      if (!this.#waiting.delete(call)) continue;
-      const running = this.#run(call);
-      if (running !== undefined) await running;
+    for (;;) {
+      // Running: calls admitted from now on form the next batch.
+      if (this.#open === batch) this.#open = undefined;
+      for (const call of batch) {
+        // Not waiting any more: a forced close has answered it.
+        if (!this.#waiting.delete(call)) continue;
+        this.#running = 1;
+        const running = this.#run(call);
+        if (running !== undefined) await running;
+        this.#running = 0;
+      }
+      // Another batch already waits with later calls, or the mailbox closes: end, in order.
+      if (this.#open !== undefined || !this.#accepting) return;
+      batch.length = 0;
+      this.#open = batch;
+      if (!(await this.#linger())) return;
     }
+  }
+
+  /** Waits up to LINGER_MS for a call to join the open batch: true when one did. */
+  #linger(): Promise<boolean> {
+    this.#lingerSince = performance.now();
+    // One timer serves many lingers: a steady caller ends each linger long before it fires.
+    this.#lingerTimer ??= setTimeout(() => this.#lingerTimeout(), LINGER_MS);
+    return new Promise((resolve) => {
+      this.#resumeLinger = (more) => {
+        this.#resumeLinger = undefined;
+        // Ending: calls admitted from now on need a new batch.
+        if (!more) this.#open = undefined;
+        resolve(more);
+      };
+    });
+  }
+
+  #lingerTimeout(): void {
+    this.#lingerTimer = undefined;
+    // Running calls now: the next linger arms its own timer.
+    if (this.#resumeLinger === undefined) return;
+    const left = LINGER_MS - (performance.now() - this.#lingerSince);
+    if (left > 0) this.#lingerTimer = setTimeout(() => this.#lingerTimeout(), left);
+    else this.#resumeLinger(false);
   }
 
   /**
@@ -219,6 +267,7 @@ export class Mailbox {
 
   #rejectWaiting(): void {
     this.#queue.clear();
+    this.#resumeLinger?.(false);
     this.#open = undefined;
     for (const call of this.#waiting) {
       call.sink.replyError(
