@@ -106,6 +106,27 @@ describe('Mailbox', () => {
     expect(mailbox.queued).toBe(0);
   });
 
+  it('between calls of a steady caller nothing counts as running or queued, and closing ends at once', async () => {
+    const object = new Gated();
+    const mailbox = new Mailbox(object, 100);
+    const sink = recorder();
+    for (let id = 1; id <= 5; id++) {
+      mailbox.submit(sink, id, 'now', [`t${id}`]);
+      await Promise.resolve();
+      expect(sink.answers).toHaveLength(id);
+      expect([mailbox.running, mailbox.queued]).toEqual([0, 0]);
+    }
+    // The batch may be lingering for a next call: a graceful close does not wait for that.
+    let closed = false;
+    const closing = mailbox.close(false).then(() => (closed = true));
+    await tick();
+    expect(closed).toBe(true);
+    await closing;
+    mailbox.submit(sink, 6, 'now', ['late']);
+    expect(sink.answers.at(-1)).toEqual({ id: 6, ok: false, code: 'ERR_DAEMON_DRAINING' });
+    expect(object.started).toEqual(['t1', 't2', 't3', 't4', 't5']);
+  });
+
   it('awaits a returned thenable; a throwing `then` getter is the method\'s error', async () => {
     const object = {
       thenable: () => ({ then: (resolve: (value: number) => void) => setTimeout(() => resolve(42), 5) }),
