@@ -8,9 +8,11 @@
  * waiting or running, in arrival order. A batch runs its calls one after another, each to
  * completion (an async method's promise included) before the next starts; p-queue runs one
  * batch at a time. When a batch runs out of calls and no other batch waits, it stays open for
- * {@link LINGER_MS} and takes the calls admitted meanwhile: a steady sequential caller and a
- * pipelined burst cost one queue task, not one per call (p-queue's bookkeeping was most of
- * the daemon's own CPU per call).
+ * {@link LINGER_MS}: a call admitted meanwhile runs in that batch's turn at once, in `submit`
+ * (nothing runs and nothing waits before it, so it is next anyway); an async method's promise
+ * is handed to the batch, which awaits it before anything else. A steady sequential caller and
+ * a pipelined burst cost one queue task, not one per call, and a synchronous call no promise
+ * (p-queue's bookkeeping and the promise hops were most of the daemon's own CPU per call).
  */
 import PQueue from 'p-queue';
 import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent } from 'xstate';
@@ -62,6 +64,8 @@ export class Mailbox {
   #lingerTimer: NodeJS.Timeout | undefined;
   /** Calls executing now (0 or 1). */
   #running = 0;
+  /** The promise of an async call started during a linger; its batch awaits it next. */
+  #inline: Promise<void> | undefined;
   readonly #actor: Actor<typeof mailboxMachine>;
   /** Mirrors the machine's `accepting` state so the per-call check costs a field read. */
   #accepting = true;
@@ -131,10 +135,22 @@ export class Mailbox {
       return;
     }
     const call: Admitted = { sink, id, method, args };
+    if (this.#resumeLinger !== undefined && this.#running === 0) {
+      // A batch lingers: nothing runs, nothing waits. The call runs now, in its turn.
+      this.#lingerSince = performance.now();
+      this.#running = 1;
+      const pending = this.#run(call);
+      if (pending === undefined) {
+        this.#running = 0;
+      } else {
+        this.#inline = pending;
+        this.#resumeLinger(true);
+      }
+      return;
+    }
     this.#waiting.add(call);
     if (this.#open !== undefined) {
       this.#open.push(call);
-      this.#resumeLinger?.(true);
       return;
     }
     const batch: Batch = [call];
@@ -190,6 +206,11 @@ export class Mailbox {
     for (;;) {
       // Running: calls admitted from now on form the next batch.
       if (this.#open === batch) this.#open = undefined;
+      if (this.#inline !== undefined) {
+        await this.#inline;
+        this.#inline = undefined;
+        this.#running = 0;
+      }
       for (const call of batch) {
         // Not waiting any more: a forced close has answered it.
         if (!this.#waiting.delete(call)) continue;
@@ -206,7 +227,10 @@ export class Mailbox {
     }
   }
 
-  /** Waits up to LINGER_MS for a call to join the open batch: true when one did. */
+  /**
+   * Waits while calls arriving within LINGER_MS of each other run in `submit`: resolves true
+   * when an async one needs the batch to await it, false when the linger ends.
+   */
   #linger(): Promise<boolean> {
     this.#lingerSince = performance.now();
     // One timer serves many lingers: a steady caller ends each linger long before it fires.

@@ -106,6 +106,27 @@ describe('Mailbox', () => {
     expect(mailbox.queued).toBe(0);
   });
 
+  it('an async call started while a batch lingers holds back the calls after it', async () => {
+    const object = new Gated();
+    const mailbox = new Mailbox(object, 100);
+    const sink = recorder();
+    mailbox.submit(sink, 1, 'now', ['first']);
+    await Promise.resolve(); // answered; its batch lingers for a next call
+    mailbox.submit(sink, 2, 'work', ['slow']);
+    mailbox.submit(sink, 3, 'now', ['after']);
+    await tick();
+    mailbox.submit(sink, 4, 'now', ['later']);
+    await tick();
+    expect(object.started).toEqual(['first', 'slow']);
+    expect([mailbox.running, mailbox.queued]).toEqual([1, 2]);
+    await object.release();
+    await mailbox.idle();
+    expect(object.started).toEqual(['first', 'slow', 'after', 'later']);
+    expect(sink.answers.map((a) => a.id)).toEqual([1, 2, 3, 4]);
+    expect(object.maxRunning).toBe(1);
+    await mailbox.close(false);
+  });
+
   it('between calls of a steady caller nothing counts as running or queued, and closing ends at once', async () => {
     const object = new Gated();
     const mailbox = new Mailbox(object, 100);
