@@ -123,10 +123,14 @@ export class DaemonConnection implements CallSink {
   #onData(chunk: Buffer): void {
     if (this.#phase === 'closed') return;
     this.lastProgressAt = performance.now();
+    // The replies to this chunk's calls (those answered at once) leave together afterwards.
+    this.#writer.hold();
     try {
       this.#decoder.push(chunk, (payload) => this.#onPayload(payload));
     } catch (error) {
       this.#protocolFailure(error);
+    } finally {
+      this.#writer.release();
     }
   }
 

@@ -7,12 +7,13 @@
  * The queue's unit of work is a batch: the calls admitted while the previous batch was still
  * waiting or running, in arrival order. A batch runs its calls one after another, each to
  * completion (an async method's promise included) before the next starts; p-queue runs one
- * batch at a time. When a batch runs out of calls and no other batch waits, it stays open for
- * {@link LINGER_MS}: a call admitted meanwhile runs in that batch's turn at once, in `submit`
- * (nothing runs and nothing waits before it, so it is next anyway); an async method's promise
- * is handed to the batch, which awaits it before anything else. A steady sequential caller and
- * a pipelined burst cost one queue task, not one per call, and a synchronous call no promise
- * (p-queue's bookkeeping and the promise hops were most of the daemon's own CPU per call).
+ * batch at a time. When a batch runs out of calls and no other batch waits, it stays open
+ * while calls keep coming, until {@link LINGER_MS} passes without one: a call admitted
+ * meanwhile runs in that batch's turn at once, in `submit` (nothing runs and nothing waits
+ * before it, so it is next anyway); an async method's promise is handed to the batch, which
+ * awaits it before anything else. A steady sequential caller and a pipelined burst cost one
+ * queue task, not one per call, and a synchronous call no promise (p-queue's bookkeeping and
+ * the promise hops were most of the daemon's own CPU per call).
  */
 import PQueue from 'p-queue';
 import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent } from 'xstate';
@@ -58,8 +59,9 @@ export class Mailbox {
   #open: Batch | undefined;
   /** Set while a batch lingers: hands it the calls admitted meanwhile (true) or ends it (false). */
   #resumeLinger: ((more: boolean) => void) | undefined;
-  /** When the current linger began (ms, monotonic). */
-  #lingerSince = 0;
+  /** Calls run during lingers so far; the timer compares it with what it saw last time. */
+  #lingerCalls = 0;
+  #lingerCallsSeen = 0;
   /** Armed while a linger may need ending; re-armed rather than created per call. */
   #lingerTimer: NodeJS.Timeout | undefined;
   /** Calls executing now (0 or 1). */
@@ -137,7 +139,7 @@ export class Mailbox {
     const call: Admitted = { sink, id, method, args };
     if (this.#resumeLinger !== undefined && this.#running === 0) {
       // A batch lingers: nothing runs, nothing waits. The call runs now, in its turn.
-      this.#lingerSince = performance.now();
+      this.#lingerCalls++;
       this.#running = 1;
       const pending = this.#run(call);
       if (pending === undefined) {
@@ -232,8 +234,8 @@ export class Mailbox {
    * when an async one needs the batch to await it, false when the linger ends.
    */
   #linger(): Promise<boolean> {
-    this.#lingerSince = performance.now();
-    // One timer serves many lingers: a steady caller ends each linger long before it fires.
+    this.#lingerCallsSeen = this.#lingerCalls;
+    // One timer serves a whole linger, however many calls run in it.
     this.#lingerTimer ??= setTimeout(() => this.#lingerTimeout(), LINGER_MS);
     return new Promise((resolve) => {
       this.#resumeLinger = (more) => {
@@ -245,13 +247,17 @@ export class Mailbox {
     });
   }
 
+  /** Ends the linger once a whole LINGER_MS went by without a call (1-2 ms after the last). */
   #lingerTimeout(): void {
     this.#lingerTimer = undefined;
     // Running calls now: the next linger arms its own timer.
     if (this.#resumeLinger === undefined) return;
-    const left = LINGER_MS - (performance.now() - this.#lingerSince);
-    if (left > 0) this.#lingerTimer = setTimeout(() => this.#lingerTimeout(), left);
-    else this.#resumeLinger(false);
+    if (this.#lingerCalls === this.#lingerCallsSeen) {
+      this.#resumeLinger(false);
+      return;
+    }
+    this.#lingerCallsSeen = this.#lingerCalls;
+    this.#lingerTimer = setTimeout(() => this.#lingerTimeout(), LINGER_MS);
   }
 
   /**

@@ -3,6 +3,10 @@
  * written at once: a caller that waits for one reply pays for no buffering and no deferred
  * flush. Further frames in the same tick (a pipelined burst of calls, a batch of replies) are
  * corked and leave together at the end of the tick, in one writev.
+ *
+ * The daemon also holds its writes while it handles one incoming chunk ({@link hold},
+ * {@link release}): the replies to the calls of that chunk leave together when it is done,
+ * with no deferred flush at all.
  */
 import type { Socket } from 'node:net';
 
@@ -16,6 +20,9 @@ export class FrameWriter {
   readonly #socket: Socket;
   /** Frames written since the tick began; more than one means the socket is corked. */
   #framesThisTick = 0;
+  /** Between hold() and release(): the frames written meanwhile, in order. */
+  #holding = false;
+  readonly #held: Buffer[] = [];
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -23,14 +30,39 @@ export class FrameWriter {
 
   /** Writes one complete frame (header and payload in one buffer). */
   write(frame: Buffer): void {
+    if (this.#holding) {
+      this.#held.push(frame);
+      return;
+    }
     if (this.#framesThisTick === 0) process.nextTick(endTick, this);
     else if (this.#framesThisTick === 1) this.#socket.cork();
     this.#framesThisTick++;
     this.#socket.write(frame);
   }
 
-  /** Sends what this tick has batched now (before ending the socket, for one). */
+  /** Keeps the frames written from now on until {@link release}. */
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Writes the held frames: one write, or one writev for several. */
+  release(): void {
+    this.#holding = false;
+    const held = this.#held;
+    if (held.length === 0) return;
+    if (held.length === 1) {
+      this.#socket.write(held[0]!);
+    } else {
+      this.#socket.cork();
+      for (const frame of held) this.#socket.write(frame);
+      this.#socket.uncork();
+    }
+    held.length = 0;
+  }
+
+  /** Sends everything held or batched now (before ending the socket, for one). */
   flush(): void {
+    this.release();
     if (this.#framesThisTick > 1) this.#socket.uncork();
     this.#framesThisTick = 0;
   }
