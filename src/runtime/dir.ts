@@ -2,7 +2,7 @@
  * Creating and vetting a runtime directory: mode 0700, never a symlink, never someone
  * else's. Everything that trusts the token or the metadata first goes through here.
  */
-import { chmodSync, lstatSync, mkdirSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { LoopbackSingletonError } from '../errors.js';
 
@@ -14,6 +14,10 @@ const currentUid = typeof process.getuid === 'function' ? process.getuid() : und
  *   another user.
  */
 export function ensurePrivateDir(dir: string): void {
+  // The common case, every connect: it is already there and private. One lstat, where the
+  // mkdir calls below cost several syscalls (and an EEXIST each).
+  const existing = lstatSync(dir, { throwIfNoEntry: false });
+  if (existing !== undefined && isPrivateDir(existing)) return;
   mkdirSync(dirname(dir), { recursive: true, mode: 0o700 });
   try {
     mkdirSync(dir, { mode: 0o700 });
@@ -36,4 +40,13 @@ export function ensurePrivateDir(dir: string): void {
   }
   // Someone (or an umask-less mkdir elsewhere) opened it up: the token must stay private.
   if (process.platform !== 'win32' && (stat.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+}
+
+/** A directory (not a symlink) of the current user that nobody else may enter. */
+function isPrivateDir(stat: Stats): boolean {
+  return (
+    stat.isDirectory() &&
+    (currentUid === undefined || stat.uid === currentUid) &&
+    (process.platform === 'win32' || (stat.mode & 0o077) === 0)
+  );
 }
