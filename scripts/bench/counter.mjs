@@ -1,0 +1,16 @@
+// The object the bench hosts: a Counter as small as a hosted object gets, so that every figure
+// measures the runtime (connection, codec, mailbox), not the method. The baseline echo server
+// answers with the same kind of value.
+export class Counter {
+  #value = 0;
+
+  /** Adds one and returns the new value. */
+  inc() {
+    return ++this.#value;
+  }
+
+  /** The current value: the multi-client figure checks it against the calls made. */
+  get() {
+    return this.#value;
+  }
+}

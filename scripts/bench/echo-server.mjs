@@ -1,0 +1,36 @@
+// The baseline server, forked by scripts/bench/main.mjs: a raw echo on the same transport as
+// the daemon it is compared with, in its own process like the daemon. Usage:
+//   node echo-server.mjs tcp            listens on 127.0.0.1, an ephemeral port, noDelay
+//   node echo-server.mjs ipc <path>     listens on the Unix socket <path>
+// It answers each `{t: 'call', id}` frame with `{t: 'reply', id, r}` (r: a counter, like the
+// hosted Counter's inc()). The replies to the frames of one received chunk leave in one write
+// (corked while the chunk is read): a lone call gets its reply at once, a burst of pipelined
+// calls costs one syscall, not one per reply. No handshake, no lock, no queue. It tells its
+// parent `{ t: 'listening', address }` over the IPC channel and exits when the channel closes,
+// so it never outlives the bench.
+import { createServer } from 'node:net';
+import { decodePayload, encodeFrame, FrameReader } from './frames.mjs';
+
+const [transport, path] = process.argv.slice(2);
+let counter = 0;
+
+const server = createServer({ noDelay: true }, (socket) => {
+  const reader = new FrameReader((payload) => {
+    const message = decodePayload(payload);
+    if (message.t === 'call') socket.write(encodeFrame({ t: 'reply', id: message.id, r: ++counter }));
+  });
+  socket.on('data', (chunk) => {
+    socket.cork();
+    reader.push(chunk);
+    socket.uncork();
+  });
+  socket.on('error', () => socket.destroy());
+});
+
+const listening = () => {
+  const address = server.address();
+  process.send({ t: 'listening', address: typeof address === 'string' ? { path: address } : { host: address.address, port: address.port } });
+};
+if (transport === 'ipc') server.listen(path, listening);
+else server.listen(0, '127.0.0.1', listening);
+process.on('disconnect', () => process.exit(0));
