@@ -14,7 +14,7 @@ import {
 } from '../errors.js';
 import { formatAddress } from '../runtime/metadata.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
-import { decodeValue, encodeFrame, FrameDecoder } from '../wire/codec.js';
+import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
 import { FrameWriter } from '../wire/writer.js';
 import { parseDaemonMessage, type ClientMessage, type DaemonMessage, type ErrorMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
@@ -109,7 +109,8 @@ export class Connection {
     return new Promise<Connection>((resolve, reject) => {
       const socket =
         metadata.transport === 'tcp' ? connect({ host: metadata.host!, port: metadata.port!, noDelay: true }) : connect({ path: metadata.path! });
-      const decoder = new FrameDecoder(options.maxFrameBytes);
+      // Until the daemon has proved itself, only handshake-sized frames (a welcome is ~0.5 KiB).
+      const decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, options.maxFrameBytes));
       const clientNonce = createNonce();
       let phase: 'connecting' | 'challenge' | 'welcome' = 'connecting';
       let settled = false;
@@ -154,6 +155,7 @@ export class Connection {
           options.signal?.removeEventListener('abort', onAbort);
           socket.removeAllListeners('data');
           socket.removeAllListeners('error');
+          decoder.maxFrameBytes = options.maxFrameBytes;
           opened = new Connection(socket, options.maxFrameBytes, decoder, message.info);
           resolve(opened);
           return;

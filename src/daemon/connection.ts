@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { errorToWire, ProtocolError, type WireError } from '../errors.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
-import { decodeValue, encodeFrame, FrameDecoder } from '../wire/codec.js';
+import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
 import { isNonce, parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import { FrameWriter } from '../wire/writer.js';
 import { PROTOCOL_VERSION, PACKAGE_VERSION } from '../version.js';
@@ -48,7 +48,8 @@ export class DaemonConnection implements CallSink {
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
     this.#host = host;
-    this.#decoder = new FrameDecoder(host.maxFrameBytes);
+    // Until the peer has authenticated, only handshake-sized frames.
+    this.#decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, host.maxFrameBytes));
     this.#writer = new FrameWriter(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => this.#onClose());
@@ -206,8 +207,12 @@ export class DaemonConnection implements CallSink {
         return;
       }
       this.#phase = 'open';
-      if (!this.#observer) this.#host.authenticated(this);
+      this.#decoder.maxFrameBytes = this.#host.maxFrameBytes;
+      // The welcome leaves first: the client goes on while the daemon's statechart counts the
+      // connection. So its info is the daemon as it was when it accepted the client.
       this.#send({ t: 'welcome', info: this.#host.info() });
+      this.#writer.flush();
+      if (!this.#observer) this.#host.authenticated(this);
       return;
     }
     throw new ProtocolError(`Message "${message.t}" is not allowed during the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });

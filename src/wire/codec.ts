@@ -14,6 +14,13 @@ export const HEADER_BYTES = 4;
 /** Default largest frame (header excluded) either side sends or accepts: 16 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The largest frame accepted before the peer has authenticated (its handshake messages are
+ * ~100 bytes; the welcome is under 1 KiB plus the factory's paths). A peer that has proved
+ * nothing yet must not make a daemon reserve maxFrameBytes (16 MiB) per connection.
+ */
+export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024;
+
 // Standard MessagePack (no msgpackr records), so that a client in another language can
 // speak the protocol: maps decode as plain objects.
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -73,7 +80,7 @@ export function decodeValue(payload: Uint8Array): unknown {
  * only a frame split across chunks is copied, once, into a buffer of its exact size.
  */
 export class FrameDecoder {
-  readonly #maxFrameBytes: number;
+  #maxFrameBytes: number;
   /** Header bytes received so far of a header split across chunks. */
   readonly #header = Buffer.allocUnsafe(HEADER_BYTES);
   #headerFill = 0;
@@ -83,6 +90,11 @@ export class FrameDecoder {
 
   constructor(maxFrameBytes: number) {
     this.#maxFrameBytes = maxFrameBytes;
+  }
+
+  /** Raises (or lowers) the cap for the frames whose header has not arrived yet. */
+  set maxFrameBytes(bytes: number) {
+    this.#maxFrameBytes = bytes;
   }
 
   /** True while a frame has started but not fully arrived. */

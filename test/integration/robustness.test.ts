@@ -18,6 +18,20 @@ describe('bad input costs only that connection', () => {
     expect((await bystander.ping()).active).toBe(1);
   });
 
+  it('before authenticating, a peer may not announce more than a handshake-sized frame', async () => {
+    const daemon = await startDaemon();
+    const bystander = await daemon.connect();
+    const peer = await RawPeer.open(daemon.metadata);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(1024 * 1024, 0); // far below maxFrameBytes (16 MiB), far above a hello
+    peer.write(header);
+    expect(await peer.next()).toMatchObject({ t: 'error', id: null, e: { code: 'ERR_FRAME_TOO_LARGE' } });
+    await peer.closed;
+    // Authenticated, the same size is an ordinary call.
+    const big = 'x'.repeat(1024 * 1024);
+    expect(await bystander.call('echo', [big])).toBe(big);
+  });
+
   it('garbage bytes before the handshake close only that connection', async () => {
     const daemon = await startDaemon();
     const bystander = await daemon.connect();
