@@ -37,8 +37,12 @@ interface Admitted {
 /** Calls admitted together, run in order by one queue task. */
 type Batch = Admitted[];
 
-/** How long a batch that ran out of calls waits for the next one before its task ends. */
-export const LINGER_MS = 1;
+/**
+ * How long a batch that ran out of calls waits for the next one before its task ends. A linger
+ * costs nothing but a pending timer, which fires once per period while calls keep coming: a
+ * longer one wakes the daemon less often; closing ends a linger at once.
+ */
+export const LINGER_MS = 20;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -247,7 +251,7 @@ export class Mailbox {
     });
   }
 
-  /** Ends the linger once a whole LINGER_MS went by without a call (1-2 ms after the last). */
+  /** Ends the linger once a whole LINGER_MS went by without a call (1-2 periods after the last). */
   #lingerTimeout(): void {
     this.#lingerTimer = undefined;
     // Running calls now: the next linger arms its own timer.
