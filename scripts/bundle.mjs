@@ -34,8 +34,14 @@ await build({
   platform: 'node',
   target: 'node20',
   // Dependencies written as CommonJS (proper-lockfile and its own) call `require`, which an
-  // ES module does not have.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  // ES module does not have. The notice: the bundled packages stay `dependencies`, so their
+  // licenses are installed beside this one.
+  banner: {
+    js: [
+      '// loopback-singleton bundle. Includes code of its dependencies (see package.json), each under its own license, installed with it.',
+      "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+    ].join('\n'),
+  },
   // Fewer bytes to parse; identifiers kept, so stacks read as in src. Not `keepNames`: it
   // wraps every named closure in a call at each creation, p-queue's per-call ones included.
   // The bundle test checks that every exported error class still has its own name.
