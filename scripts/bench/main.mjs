@@ -41,16 +41,16 @@ const RUN_DEADLINE_MS = 10 * 60_000;
 const TARGETS = { seqRatio: 0.8, ipcSeqRatio: 0.8, pipelinedRatio: 0.7, coldStartRatio: 2.5, warmConnectMs: 5, daemonRssMiB: 80 };
 
 /**
- * Repetitions of each figure: the full run takes about a minute on a 2-core machine; --quick
+ * Repetitions of each figure: the full run takes a minute or so on a 2-core machine; --quick
  * keeps every step (still 100k calls before the memory reading, as the figure is defined)
  * with fewer and shorter repetitions.
  */
 const PLANS = {
   full: {
-    seq: { warmupCalls: 2000, reps: 9, calls: 8000 },
+    seq: { warmupCalls: 2000, reps: 15, calls: 8000 },
     pipelined: { warmupCalls: 20_000, reps: 9, calls: 30_000 },
     multiClient: { warmupRounds: 1, rounds: 7, callsPerProcess: 3000 },
-    warmConnect: { warmup: 5, reps: 30 },
+    warmConnect: { warmup: 10, reps: 60 },
     coldStart: { warmup: 1, reps: 9 },
     daemonRss: { calls: 100_000 },
   },

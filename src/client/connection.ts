@@ -240,9 +240,15 @@ export class Connection {
         this.#watch(message.id, pending, options);
       }
       // An idle connection does not keep the process alive; one with work in flight does.
-      if (this.#pending.size === 0) this.#socket.ref();
-      this.#pending.set(message.id, pending);
-      this.#writer.write(frame);
+      // A request alone in flight goes out at once; one among others joins the tick's batch.
+      if (this.#pending.size === 0) {
+        this.#socket.ref();
+        this.#pending.set(message.id, pending);
+        this.#writer.writeAlone(frame);
+      } else {
+        this.#pending.set(message.id, pending);
+        this.#writer.write(frame);
+      }
     });
   }
 

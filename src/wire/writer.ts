@@ -1,7 +1,7 @@
 /**
  * Frame writes, batched per tick, for both ends of a connection. The first frame of a tick is
- * written at once: a caller that waits for one reply pays for no buffering and no deferred
- * flush. Further frames in the same tick (a pipelined burst of calls, a batch of replies) are
+ * written at once (a client's request alone in flight skips even the end-of-tick hook): a
+ * caller that waits for one reply pays for no buffering and no deferred flush. Further frames in the same tick (a pipelined burst of calls, a batch of replies) are
  * corked and leave together at the end of the tick, in one writev.
  *
  * The daemon also holds its writes while it handles one incoming chunk ({@link hold},
@@ -38,6 +38,15 @@ export class FrameWriter {
     else if (this.#framesThisTick === 1) this.#socket.cork();
     this.#framesThisTick++;
     this.#socket.write(frame);
+  }
+
+  /**
+   * Writes a frame that nothing else is in flight with (a sequential caller's request): at
+   * once, without scheduling the end of the tick. Frames already batched stay ahead of it.
+   */
+  writeAlone(frame: Buffer): void {
+    if (this.#holding) this.#held.push(frame);
+    else this.#socket.write(frame);
   }
 
   /** Keeps the frames written from now on until {@link release}. */
