@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { localSingleton } from 'loopback-singleton';
 import { EchoClient, startEchoServer } from './baseline.mjs';
+import { isAlive } from '../lib/process.mjs';
 
 const USAGE = 'usage: node scripts/bench/main.mjs [--quick (fewer repetitions, a smoke run)] [--json] [--help]';
 const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
@@ -107,23 +108,6 @@ function track(child) {
   running.children.add(child);
   child.once('exit', () => running.children.delete(child));
   return child;
-}
-
-/** Still running; a zombie (exited, not yet reaped by its parent) counts as dead. */
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return error.code === 'EPERM';
-  }
-  if (process.platform !== 'linux') return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { localSingleton } from 'loopback-singleton';
+import { isAlive } from '../lib/process.mjs';
 
 const USAGE =
   'usage: node scripts/soak/main.mjs [--seconds N (1-86400, default 10)] [--clients N (1-32, default 4)] [--json] [--help]';
@@ -150,23 +151,6 @@ function track(child) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const between = ([min, max]) => min + Math.floor(Math.random() * (max - min + 1));
 const pick = (items) => items[Math.floor(Math.random() * items.length)];
-
-/** Still running; a zombie (exited, not yet reaped by its parent) counts as dead (see src/runtime/process.ts). */
-function isAlive(pid) {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return error.code === 'EPERM';
-  }
-  if (process.platform !== 'linux') return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Follows daemon.log (and its rotation to daemon.log.1, which the library does past 1 MiB):
