@@ -15,9 +15,9 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'no
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { localSingleton } from 'loopback-singleton';
 import { EchoClient, startEchoServer } from './baseline.mjs';
+import { parseFlags } from '../lib/flags.mjs';
 import { isAlive } from '../lib/process.mjs';
 
 const USAGE = 'usage: node scripts/bench/main.mjs [--quick (fewer repetitions, a smoke run)] [--json] [--help]';
@@ -64,36 +64,6 @@ const PLANS = {
     daemonRss: { calls: 100_000 },
   },
 };
-
-// ---------------------------------------------------------------------------------------
-// Flags
-
-function usageError(message) {
-  process.stderr.write(`bench: ${message}. ${USAGE}\n`);
-  process.exit(2);
-}
-
-function parseFlags() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    usageError(error.message.split('\n')[0].replace(/\.$/, ''));
-  }
-  if (parsed.values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  return { quick: parsed.values.quick, json: parsed.values.json };
-}
 
 // ---------------------------------------------------------------------------------------
 // Processes and runtime dirs
@@ -631,7 +601,10 @@ function textReport(r, quick) {
 // ---------------------------------------------------------------------------------------
 
 async function main() {
-  const flags = parseFlags();
+  const flags = parseFlags('bench', USAGE, {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
   setTimeout(() => abandon(`did not finish within ${RUN_DEADLINE_MS / 1000} s`, 1), RUN_DEADLINE_MS).unref();
   let report;
   try {

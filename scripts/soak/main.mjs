@@ -14,8 +14,8 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rm
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { localSingleton } from 'loopback-singleton';
+import { intFlag, parseFlags } from '../lib/flags.mjs';
 import { isAlive } from '../lib/process.mjs';
 
 const USAGE =
@@ -76,43 +76,16 @@ const CHAOS_KINDS = ['sigkill', 'corrupt-metadata', 'hold-lock', 'shutdown', 'sh
 // ---------------------------------------------------------------------------------------
 // Flags
 
-function usageError(message) {
-  process.stderr.write(`soak: ${message}. ${USAGE}\n`);
-  process.exit(2);
-}
-
-function intFlag(raw, flag, max) {
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1 || value > max) {
-    usageError(`${flag} must be an integer from 1 to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function parseFlags() {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: {
-        seconds: { type: 'string', default: '10' },
-        clients: { type: 'string', default: '4' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-  } catch (error) {
-    usageError(error.message.split('\n')[0].replace(/\.$/, ''));
-  }
-  if (parsed.values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+function readFlags() {
+  const values = parseFlags('soak', USAGE, {
+    seconds: { type: 'string', default: '10' },
+    clients: { type: 'string', default: '4' },
+    json: { type: 'boolean', default: false },
+  });
   return {
-    seconds: intFlag(parsed.values.seconds, '--seconds', 86_400),
-    clients: intFlag(parsed.values.clients, '--clients', 32),
-    json: parsed.values.json,
+    seconds: intFlag('soak', USAGE, values.seconds, '--seconds', 86_400),
+    clients: intFlag('soak', USAGE, values.clients, '--clients', 32),
+    json: values.json,
   };
 }
 
@@ -734,7 +707,7 @@ function textReport(r) {
 // ---------------------------------------------------------------------------------------
 
 async function main() {
-  const flags = parseFlags();
+  const flags = readFlags();
   const runtimeDir = mkdtempSync(join(tmpdir(), 'loopback-singleton-soak-'));
   running.runtimeDir = runtimeDir;
   let report;
