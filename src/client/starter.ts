@@ -5,7 +5,7 @@
  */
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createActor, fromPromise, toPromise, type AnyActorRef } from 'xstate';
+import { createActor, fromPromise, toPromise } from 'xstate';
 import { clientMachine } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
@@ -21,6 +21,7 @@ import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from 
 import { PACKAGE_VERSION } from '../version.js';
 import { describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
+import { SystemOwners } from './owners.js';
 import { launchDaemon, type DaemonLaunch } from './spawn.js';
 
 /** Everything one attempt needs, resolved by the service. */
@@ -152,27 +153,19 @@ interface Attempt {
   lock: HeldLock | undefined;
 }
 
-type AnyActorSystem = AnyActorRef['system'];
-
 /** Each attempt's actor system (one per root actor) leads its effects to the attempt. */
-const attempts = new WeakMap<AnyActorSystem, Attempt>();
-
-function attemptOf(system: AnyActorSystem): Attempt {
-  const attempt = attempts.get(system);
-  if (attempt === undefined) throw new Error('loopback-singleton: a client actor ran without its attempt');
-  return attempt;
-}
+const attempts = new SystemOwners<Attempt>('attempt');
 
 /**
  * The client statechart with its effects, provided once: `provide()` builds a new machine
- * (~0.5 ms, on every connect), so the effects look their attempt up instead of closing over it.
+ * (~0.5 ms, on every connect), so the effects look their attempt up (see ./owners.ts).
  */
 const effectsMachine = clientMachine.provide({
   actors: {
-    readMetadata: fromPromise(async ({ system }) => readMetadata(attemptOf(system).plan.paths.metadata)),
-    connect: fromPromise(({ input, signal, system }) => connectTo(attemptOf(system).plan, input, signal)),
+    readMetadata: fromPromise(async ({ system }) => readMetadata(attempts.of(system).plan.paths.metadata)),
+    connect: fromPromise(({ input, signal, system }) => connectTo(attempts.of(system).plan, input, signal)),
     acquireLock: fromPromise(async ({ input: stale, signal, system }) => {
-      const attempt = attemptOf(system);
+      const attempt = attempts.of(system);
       const { paths } = attempt.plan;
       // Stop waiting only for a record other than the one just found unusable: going back
       // to discovering for the same stale record would spin until the lock holder is done.
@@ -184,14 +177,14 @@ const effectsMachine = clientMachine.provide({
       return attempt.lock ? 'acquired' : 'published';
     }),
     recheck: fromPromise(async ({ signal, system }) => {
-      const { plan } = attemptOf(system);
+      const { plan } = attempts.of(system);
       const read = await settledMetadata(plan.paths.metadata, signal);
       if (read.status !== 'valid') return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
       return { connection: await connectTo(plan, read.metadata, signal) };
     }),
-    cleanStale: fromPromise(async ({ input, system }) => cleanStale(attemptOf(system).plan.paths, input)),
-    replaceDaemon: fromPromise(({ signal, system }) => drainMismatched(attemptOf(system).plan, signal)),
-    spawnDaemon: fromPromise<object, StartReason>(async ({ input, system }) => launchDaemon(daemonConfig(attemptOf(system).plan, input))),
+    cleanStale: fromPromise(async ({ input, system }) => cleanStale(attempts.of(system).plan.paths, input)),
+    replaceDaemon: fromPromise(({ signal, system }) => drainMismatched(attempts.of(system).plan, signal)),
+    spawnDaemon: fromPromise<object, StartReason>(async ({ input, system }) => launchDaemon(daemonConfig(attempts.of(system).plan, input))),
     awaitReady: fromPromise(async ({ input, signal }) => {
       const launch = input as DaemonLaunch;
       const onAbort = () => launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
@@ -205,7 +198,7 @@ const effectsMachine = clientMachine.provide({
   },
   actions: {
     releaseLock: ({ system }) => {
-      const attempt = attemptOf(system);
+      const attempt = attempts.of(system);
       void attempt.lock?.release();
       attempt.lock = undefined;
     },
@@ -239,7 +232,7 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
     input: { replaceOnMismatch: plan.options.onMismatch === 'replace' },
     inspect: inspector('client', plan.name),
   });
-  attempts.set(actor.system, { plan, lock: undefined });
+  attempts.set(actor, { plan, lock: undefined });
   actor.start();
   const output = await toPromise(actor);
   if (output.connection) return output.connection as Connection;

@@ -4,12 +4,13 @@
  * straight to the connection; only a call that finds no open connection enters the machine,
  * which restarts the daemon (at most as often as the policy allows) or fails fast.
  */
-import { createActor, fromPromise, waitFor, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { supervisorMachine, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
 import { publish, type ClientEvent } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, DaemonConnectionError, HandshakeError, RestartLimitError } from '../errors.js';
 import type { CallOptions, Connection } from './connection.js';
+import { SystemOwners } from './owners.js';
 
 // xstate's timers must not keep the host process alive: an idle proxy never does.
 const unrefClock = {
@@ -18,24 +19,18 @@ const unrefClock = {
 };
 
 /** Each supervisor's actor system (one per root actor) leads its effects to their proxy connection. */
-const owners = new WeakMap<AnyActorRef['system'], SupervisedConnection>();
-
-function ownerOf(system: AnyActorRef['system']): SupervisedConnection {
-  const owner = owners.get(system);
-  if (owner === undefined) throw new Error('loopback-singleton: a supervisor actor ran without its proxy');
-  return owner;
-}
+const owners = new SystemOwners<SupervisedConnection>('proxy');
 
 /** A connection that survives its daemon: the target of a `Remote<T>`. */
 export class SupervisedConnection {
   /**
    * The supervisor statechart with its effects, provided once: `provide()` builds a new
-   * machine, which a new proxy would pay for; the effects look their owner up instead.
+   * machine, which a new proxy would pay for; the effects look their owner up (./owners.ts).
    */
   static readonly #machine = supervisorMachine.provide({
     actors: {
       reconnect: fromPromise(async ({ signal, system }) => {
-        const fresh = await ownerOf(system).#reconnect();
+        const fresh = await owners.of(system).#reconnect();
         // Disposed meanwhile: the new connection has no one to serve.
         if (signal.aborted) {
           fresh.close();
@@ -45,8 +40,8 @@ export class SupervisedConnection {
       }),
     },
     actions: {
-      attachConnection: ({ system }, { connection: fresh }) => ownerOf(system).#attach(fresh as Connection),
-      report: ({ context, system }, { event }) => ownerOf(system).#report(event, context.restarts.length, context.retryAt),
+      attachConnection: ({ system }, { connection: fresh }) => owners.of(system).#attach(fresh as Connection),
+      report: ({ context, system }, { event }) => owners.of(system).#report(event, context.restarts.length, context.retryAt),
     },
   });
 
@@ -65,7 +60,7 @@ export class SupervisedConnection {
     this.#reconnect = reconnect;
     this.#connection = connection;
     this.#actor = createActor(SupervisedConnection.#machine, { input: { policy }, clock: unrefClock, inspect: inspector('supervisor', name) });
-    owners.set(this.#actor.system, this);
+    owners.set(this.#actor, this);
     this.#actor.start();
     this.#attach(connection);
   }
