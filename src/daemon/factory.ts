@@ -3,6 +3,7 @@
  * construct a class with `new` or call (and await) a function.
  */
 import { FactoryError } from '../errors.js';
+import { importModule } from '../runtime/import-module.js';
 import { decodeValue } from '../wire/codec.js';
 
 /** True when `fn` is a class (constructible only with `new`). */
@@ -17,7 +18,7 @@ function isClass(fn: (...args: unknown[]) => unknown): boolean {
  *   saying what is missing.
  */
 export async function createHostedObject(moduleUrl: string, exportPath: string, encodedArgs: Uint8Array): Promise<object> {
-  const namespace = (await import(moduleUrl)) as Record<string, unknown>;
+  const namespace = await importModule(moduleUrl);
   let target: unknown = namespace;
   for (const part of exportPath.split('.')) {
     target = target === null || target === undefined ? undefined : (target as Record<string, unknown>)[part];

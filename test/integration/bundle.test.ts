@@ -2,7 +2,9 @@
  * The package entry users import is the bundle (dist/bundle, scripts/bundle.mjs). It must be
  * the same library: the bundled client spawns the bundled daemon (not dist/src's), its errors
  * are the classes it exports, and it interoperates with the unbundled build on one runtime dir.
+ * Both processes start from the code caches the build left (src/bundle/load.ts).
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -26,6 +28,21 @@ describe('the bundled package entry', () => {
   it('is what `loopback-singleton` resolves to', () => {
     expect(import.meta.resolve('loopback-singleton')).toBe(`file://${join(ROOT, 'dist', 'bundle', 'client', 'index.js')}`);
     expect(Object.keys(bundled).sort()).toEqual(Object.keys(unbundled).sort());
+  });
+
+  it('starts from the code caches the build made, in the client and in the daemon', () => {
+    for (const lib of ['client', 'daemon']) {
+      const script = [
+        // The daemon entry checks that a spawner's channel is there, then waits for a config.
+        'process.send = () => true;',
+        `const loaded = require(${JSON.stringify(join(ROOT, 'dist', 'bundle', 'lib', 'load.cjs'))})`,
+        `  .loadBundle(${JSON.stringify(join(ROOT, 'dist', 'bundle', 'lib', `${lib}.cjs`))});`,
+        'process.stdout.write(loaded.cache);',
+        'process.exit(0);',
+      ].join('\n');
+      const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, LOOPBACK_SINGLETON_CODE_CACHE: '' } });
+      expect({ lib, status: child.status, cache: child.stdout, stderr: child.stderr }).toEqual({ lib, status: 0, cache: 'accepted', stderr: '' });
+    }
   });
 
   it('keeps every error class its own name (a bundler may rename colliding classes)', () => {
