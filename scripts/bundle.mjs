@@ -36,13 +36,15 @@ const NOTICE =
 /**
  * src/runtime/import-module.ts's `import()` becomes the importer the loader hands in
  * (`__loopbackImport`): Node 20 drops the dynamic-import hook of a script compiled from a
- * code cache, and the daemon imports the factory module from such a script.
+ * code cache, and the daemon imports the factory module from such a script. A library that
+ * Node's own loader runs (`require`, with source maps on) has no such parameter, and its
+ * `import()` works.
  */
 const importThroughLoader = {
   name: 'import-through-loader',
   setup(build) {
     build.onLoad({ filter: /[\\/]dist[\\/]src[\\/]runtime[\\/]import-module\.js$/ }, () => ({
-      contents: 'export function importModule(url) { return __loopbackImport(url); }',
+      contents: "export function importModule(url) { return typeof __loopbackImport === 'function' ? __loopbackImport(url) : import(url); }",
       loader: 'js',
     }));
   },
@@ -61,7 +63,8 @@ const shared = {
   // The bundle test checks that every exported error class still has its own name.
   minifyWhitespace: true,
   minifySyntax: true,
-  // Chained through tsc's maps: `node --enable-source-maps` shows the TypeScript lines.
+  // Chained through tsc's maps: `node --enable-source-maps` shows the TypeScript lines (the
+  // loader then lets Node's own loader run the library: see src/bundle/load.ts).
   sourcemap: 'linked',
   legalComments: 'linked',
   logLevel: 'warning',

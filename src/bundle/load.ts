@@ -16,6 +16,9 @@
  *   compiled as usual;
  * - it lives in the package's own directory, so whoever can change it can change the code
  *   beside it too.
+ *
+ * With source maps on (`node --enable-source-maps`), the library is `require`d instead: Node 20
+ * maps the stacks of code its module loaders compiled, not of a `vm.Script`'s.
  */
 import { createRequire } from 'node:module';
 
@@ -35,9 +38,10 @@ const HASH_BYTES = 32;
 
 /**
  * What happened to the code cache: used (`accepted`), none there (`absent`), made from
- * another source (`stale`), or refused by V8 (`rejected`: another Node, V8 or flags).
+ * another source (`stale`), refused by V8 (`rejected`: another Node, V8 or flags), or not
+ * looked for because source maps are on (`unused`).
  */
-export type CodeCacheStatus = 'accepted' | 'absent' | 'stale' | 'rejected';
+export type CodeCacheStatus = 'accepted' | 'absent' | 'stale' | 'rejected' | 'unused';
 
 /** A loaded library. */
 export interface LoadedBundle {
@@ -56,6 +60,12 @@ export function codeCacheFileOf(file: string): string {
 /** `import()` for the library: see src/runtime/import-module.ts. */
 function importModule(url: string): Promise<unknown> {
   return import(url);
+}
+
+/** True when Node maps stack traces through source maps (`process.sourceMapsEnabled`: Node 20.7+). */
+function sourceMapsEnabled(): boolean {
+  const enabled = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled;
+  return enabled ?? process.execArgv.includes('--enable-source-maps');
 }
 
 /** Reads the cache of a source with `hash`: its V8 data, or why there is none. */
@@ -78,6 +88,16 @@ function readCodeCache(cacheFile: string, hash: Buffer): Buffer | 'absent' | 'st
  */
 export function loadBundle(url: URL | string): LoadedBundle {
   const file = url instanceof URL || url.startsWith('file:') ? fileURLToPath(url) : url;
+  if (sourceMapsEnabled()) {
+    return {
+      file,
+      exports: require(file) as Record<string, unknown>,
+      cache: 'unused',
+      saveCodeCache() {
+        throw new Error(`loopback-singleton: no code cache is made for ${file} while source maps are on`);
+      },
+    };
+  }
   const bytes = readFileSync(file);
   const hash = createHash('sha256').update(bytes).digest();
   const cacheFile = codeCacheFileOf(file);

@@ -45,6 +45,27 @@ describe('the bundled package entry', () => {
     }
   });
 
+  it('maps stacks to the TypeScript sources under --enable-source-maps, the daemon included', async () => {
+    const runtimeDir = freshRoot();
+    const script = `
+      import { localSingleton } from 'loopback-singleton';
+      try { localSingleton('bad name!', './x.js:X'); } catch (error) { console.log(error.stack.split('\\n')[1]); }
+      const svc = localSingleton('mapped', ${JSON.stringify(`${SERVICES_URL}:Counter`)}, { runtimeDir: ${JSON.stringify(runtimeDir)} });
+      const counter = await svc.proxy();
+      console.log(await counter.inc(), (await svc.ping()).pid);
+      await counter[Symbol.asyncDispose]();
+      await svc.shutdown();`;
+    const child = spawnSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    expect(child.stderr).toBe('');
+    const [frame, reply] = child.stdout.trim().split('\n');
+    expect(frame).toContain(join(ROOT, 'src', 'client', 'service.ts'));
+    const [count, pid] = reply!.split(' ').map(Number);
+    expect(count).toBe(1);
+    await waitForExit(pid!);
+    // The daemon inherited the flag, so Node's own loader ran its library too.
+    expect(readFileSync(join(runtimeDir, 'mapped', 'daemon.log'), 'utf8')).toContain('exit 0');
+  });
+
   it('keeps every error class its own name (a bundler may rename colliding classes)', () => {
     const errorClasses = Object.entries(bundled).filter(([key]) => key.endsWith('Error'));
     expect(errorClasses.length).toBeGreaterThan(8);

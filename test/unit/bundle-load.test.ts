@@ -42,11 +42,11 @@ function library(answer = 41): string {
 }
 
 /** Loads `file` in a fresh Node process; returns its cache status and answer. */
-function loadInChild(file: string, env: NodeJS.ProcessEnv = {}): { cache: string; answer: number; stderr: string } {
+function loadInChild(file: string, env: NodeJS.ProcessEnv = {}, flags: string[] = []): { cache: string; answer: number; stderr: string } {
   const script = `import { loadBundle } from ${JSON.stringify(LOADER_URL)};
 const loaded = loadBundle(${JSON.stringify(file)});
 process.stdout.write(JSON.stringify({ cache: loaded.cache, answer: loaded.exports.answer() }));`;
-  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+  const child = spawnSync(process.execPath, [...flags, '--input-type=module', '-e', script], {
     encoding: 'utf8',
     env: { ...process.env, [CODE_CACHE_ENV]: '', ...env },
   });
@@ -95,6 +95,12 @@ describe('loadBundle', () => {
     cache.fill(0x5a, 32 + 8);
     writeFileSync(codeCacheFileOf(file), cache);
     expect(loadInChild(file)).toMatchObject({ cache: 'rejected', answer: 42 });
+  });
+
+  it("leaves the library to Node's own loader when source maps are on, and then makes no cache", () => {
+    const file = library();
+    loadBundle(file).saveCodeCache();
+    expect(loadInChild(file, { [CODE_CACHE_ENV]: 'write' }, ['--enable-source-maps'])).toMatchObject({ cache: 'unused', answer: 42, stderr: '' });
   });
 
   it('treats a truncated cache file as stale', () => {
