@@ -23,6 +23,7 @@ import { describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
 import { SystemOwners } from './owners.js';
 import { launchDaemon, type DaemonLaunch } from './spawn.js';
+import { rehearseWire } from '../wire/rehearsal.js';
 
 /** Everything one attempt needs, resolved by the service. */
 export interface StartPlan {
@@ -184,7 +185,12 @@ const effectsMachine = clientMachine.provide({
     }),
     cleanStale: fromPromise(async ({ input, system }) => cleanStale(attempts.of(system).plan.paths, input)),
     replaceDaemon: fromPromise(({ signal, system }) => drainMismatched(attempts.of(system).plan, signal)),
-    spawnDaemon: fromPromise<object, StartReason>(async ({ input, system }) => launchDaemon(daemonConfig(attempts.of(system).plan, input))),
+    spawnDaemon: fromPromise<object, StartReason>(async ({ input, system }) => {
+      const launch = launchDaemon(daemonConfig(attempts.of(system).plan, input));
+      // While the daemon boots (see ../wire/rehearsal.ts).
+      rehearseWire();
+      return launch;
+    }),
     awaitReady: fromPromise(async ({ input, signal }) => {
       const launch = input as DaemonLaunch;
       const onAbort = () => launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));

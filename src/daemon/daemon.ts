@@ -21,6 +21,7 @@ import { createHostedObject } from './factory.js';
 import { listen, type BoundAddress } from './listen.js';
 import type { DaemonLog } from './log.js';
 import { Mailbox } from './mailbox.js';
+import { rehearseWire } from '../wire/rehearsal.js';
 
 /** How the daemon's run ended. */
 export type DaemonOutcome = 'stopped' | 'failed';
@@ -230,6 +231,8 @@ export class Daemon implements ConnectionHost {
   #onReady(): void {
     this.#log.write(`ready: ${this.#config.name} on ${formatAddress(this.#address!)} (factoryId ${this.#config.factoryId})`);
     this.#report({ t: 'ready', metadata: this.#metadata! });
+    // While the spawner learns it and connects (see ../wire/rehearsal.ts).
+    rehearseWire(this.info());
   }
 
   #unpublish(): void {
