@@ -19,11 +19,11 @@ import { isProcessAlive } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
+import { rehearseWire } from '../wire/rehearsal.js';
 import { describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
 import { SystemOwners } from './owners.js';
 import { launchDaemon, type DaemonLaunch } from './spawn.js';
-import { rehearseWire } from '../wire/rehearsal.js';
 
 /** Everything one attempt needs, resolved by the service. */
 export interface StartPlan {

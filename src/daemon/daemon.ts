@@ -16,12 +16,12 @@ import { isProcessAlive } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
+import { rehearseWire } from '../wire/rehearsal.js';
 import { DaemonConnection, type ConnectionHost } from './connection.js';
 import { createHostedObject } from './factory.js';
 import { listen, type BoundAddress } from './listen.js';
 import type { DaemonLog } from './log.js';
 import { Mailbox } from './mailbox.js';
-import { rehearseWire } from '../wire/rehearsal.js';
 
 /** How the daemon's run ended. */
 export type DaemonOutcome = 'stopped' | 'failed';
