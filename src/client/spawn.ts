@@ -9,12 +9,11 @@ import { closeSync, openSync, readSync, renameSync, statSync, fstatSync } from '
 import { fileURLToPath } from 'node:url';
 import { ConnectionFailedError, errorFromWire } from '../errors.js';
 import type { BootReport, ConfigMessage, DaemonConfig } from '../runtime/daemon-config.js';
+import { DAEMON_LOG_MAX_BYTES } from '../runtime/paths.js';
 import type { DaemonMetadata } from '../types.js';
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
 
-/** daemon.log is rotated to daemon.log.1 at spawn once it exceeds this. */
-const MAX_LOG_BYTES = 1024 * 1024;
 
 /** What a successful spawn yields. */
 export interface SpawnedDaemon {
@@ -51,7 +50,7 @@ function extraDaemonArgs(): string[] {
 
 function rotateLog(path: string): void {
   try {
-    if (statSync(path).size > MAX_LOG_BYTES) renameSync(path, `${path}.1`);
+    if (statSync(path).size > DAEMON_LOG_MAX_BYTES) renameSync(path, `${path}.1`);
   } catch {
     // no log yet
   }

@@ -190,9 +190,10 @@ export class Daemon implements ConnectionHost {
     this.#connections.add(new DaemonConnection(socket, this));
   }
 
-  /** Drops connections that missed the handshake deadline or stalled mid-frame. */
+  /** Drops connections that missed the handshake deadline or stalled mid-frame; rotates the log. */
   #sweep(): void {
     this.#watchMetadata();
+    this.#log.rotateIfLarge();
     const now = performance.now();
     const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
     for (const connection of this.#connections) {

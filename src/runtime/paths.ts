@@ -10,6 +10,9 @@ import type { RuntimePaths } from '../types.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** daemon.log is rotated to daemon.log.1 past this: at a spawn, and while a daemon runs. */
+export const DAEMON_LOG_MAX_BYTES = 1024 * 1024;
+
 /** Why `name` is not a valid singleton name, or undefined when it is. */
 export function invalidNameReason(name: unknown): string | undefined {
   if (typeof name !== 'string') return `expected a string, got ${typeof name}`;
