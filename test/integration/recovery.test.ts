@@ -3,18 +3,16 @@
  * foreign process left in the runtime dir, the next `proxy()` cleans it (under the lock) and
  * starts a working daemon.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConnectionFailedError, DaemonConnectionError, type LocalSingletonService, type Remote } from '../../dist/src/index.js';
 import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
-import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../dist/src/version.js';
-import { decodeValue, encodeFrame, FrameDecoder } from '../../dist/src/wire/codec.js';
-import { isAlive, MAX_FRAME, waitForExit } from '../support/daemon.js';
+import { isAlive, waitForExit } from '../support/daemon.js';
+import { deadPid, foreignListener, freePort, staleMetadata } from '../support/stale.js';
 import { service } from '../support/clients.js';
 
 interface Counter {
@@ -34,38 +32,6 @@ async function waitFor(condition: () => boolean | Promise<boolean>, what: string
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
-}
-
-/** A pid that certainly belongs to no process any more. */
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', '0']);
-  expect(child.status).toBe(0);
-  expect(isAlive(child.pid!)).toBe(false);
-  return child.pid!;
-}
-
-/** A TCP port on 127.0.0.1 that nothing listens on (it was bound and released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Metadata of valid shape for a tcp daemon `pid` listening on `port`. */
-function staleMetadata(pid: number, port: number): Record<string, unknown> {
-  return {
-    pid,
-    instanceId: `stale-${randomBytes(8).toString('hex')}`,
-    transport: 'tcp',
-    host: '127.0.0.1',
-    port,
-    protocolVersion: PROTOCOL_VERSION,
-    packageVersion: PACKAGE_VERSION,
-    factoryId: 'f'.repeat(64),
-    startedAt: Date.now() - 60_000,
-  };
 }
 
 /** Writes `content` as the service's metadata.json (creating its private dir). */
@@ -96,59 +62,6 @@ async function expectRecovered(svc: LocalSingletonService<Counter>, notPid?: num
   } finally {
     await proxy[Symbol.asyncDispose]();
   }
-}
-
-/** A listener that is not our daemon: records every byte and every frame it receives. */
-interface ForeignListener {
-  readonly port: number;
-  /** Every byte received, over all connections. */
-  readonly bytes: () => Buffer;
-  /** Every frame received, decoded. */
-  readonly messages: () => Array<Record<string, unknown>>;
-  readonly connections: () => number;
-  readonly openSockets: () => number;
-}
-
-/** `reply`: answer each hello with a fake challenge, stay silent, or answer with this message. */
-async function foreignListener(reply: 'challenge' | 'silent' | Record<string, unknown>): Promise<ForeignListener> {
-  const chunks: Buffer[] = [];
-  const messages: Array<Record<string, unknown>> = [];
-  const sockets = new Set<Socket>();
-  let connections = 0;
-  const server: Server = createServer((socket) => {
-    connections++;
-    sockets.add(socket);
-    const decoder = new FrameDecoder(MAX_FRAME);
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('data', (chunk: Buffer) => {
-      chunks.push(Buffer.from(chunk));
-      try {
-        decoder.push(chunk, (payload) => {
-          const message = decodeValue(payload) as Record<string, unknown>;
-          messages.push(message);
-          if (message.t !== 'hello' || reply === 'silent') return;
-          // A fake challenge looks plausible, but cannot come from the token: its proof is random.
-          const answer = reply === 'challenge' ? { t: 'challenge', v: 1, pkg: 'x', nonce: randomBytes(32), proof: randomBytes(32) } : reply;
-          socket.write(encodeFrame(answer, MAX_FRAME));
-        });
-      } catch {
-        messages.push({ t: '<undecodable>' });
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return {
-    port: (server.address() as { port: number }).port,
-    bytes: () => Buffer.concat(chunks),
-    messages: () => messages,
-    connections: () => connections,
-    openSockets: () => sockets.size,
-  };
 }
 
 /**

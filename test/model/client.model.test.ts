@@ -20,11 +20,9 @@
  * the spawn lock (free, or still the holder's), which daemons ran and which are alive
  * (daemon.log's `[daemon PID]` lines: exactly as many as the path spawns), `ping().pid`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
@@ -43,10 +41,10 @@ import type { TransitionRecord } from '../../dist/src/inspect.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { isProcessAlive } from '../../dist/src/runtime/process.js';
 import type { RuntimePaths } from '../../dist/src/types.js';
-import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../dist/src/version.js';
-import { decodeValue, encodeFrame, FrameDecoder } from '../../dist/src/wire/codec.js';
+import { PACKAGE_VERSION } from '../../dist/src/version.js';
 import { COUNTER } from '../support/clients.js';
-import { daemonConfig, FIXTURES, freshRoot, freshRuntime, MAX_FRAME, SERVICES_URL, startDaemon, type DaemonOverrides } from '../support/daemon.js';
+import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, startDaemon, type DaemonOverrides } from '../support/daemon.js';
+import { deadPid, foreignListener, freePort, staleMetadata, type ForeignListener } from '../support/stale.js';
 import type { ModelPath } from './coverage.js';
 import { FAILURES, inputOf, paths, PUBLISHED, READS, TIMEOUT, type World } from './client.paths.js';
 
@@ -174,67 +172,6 @@ function loggedPids(log: string): number[] {
   }
 }
 
-/** A pid that certainly belongs to no process any more. */
-function deadPid(): number {
-  const child = spawnSync(process.execPath, ['-e', '0']);
-  expect(isProcessAlive(child.pid!)).toBe(false);
-  return child.pid!;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** Metadata of valid shape for a tcp daemon `pid` listening on `port`. */
-function staleMetadata(pid: number, port: number): string {
-  return JSON.stringify({
-    pid,
-    instanceId: `stale-${randomBytes(8).toString('hex')}`,
-    transport: 'tcp',
-    host: '127.0.0.1',
-    port,
-    protocolVersion: PROTOCOL_VERSION,
-    packageVersion: PACKAGE_VERSION,
-    factoryId: 'f'.repeat(64),
-    startedAt: Date.now() - 60_000,
-  });
-}
-
-/** A listener that is not our daemon: answers each hello with a fake challenge, or stays silent. */
-async function foreignListener(reply: 'challenge' | 'silent'): Promise<{ port: number; messages: Array<Record<string, unknown>> }> {
-  const messages: Array<Record<string, unknown>> = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    const decoder = new FrameDecoder(MAX_FRAME);
-    socket.on('error', () => {});
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        decoder.push(chunk, (payload) => {
-          const message = decodeValue(payload) as Record<string, unknown>;
-          messages.push(message);
-          if (message.t === 'hello' && reply === 'challenge') {
-            socket.write(encodeFrame({ t: 'challenge', v: PROTOCOL_VERSION, pkg: 'x', nonce: randomBytes(32), proof: randomBytes(32) }, MAX_FRAME));
-          }
-        });
-      } catch {
-        messages.push({ t: '<undecodable>' });
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onTestFinished(async () => {
-    for (const socket of sockets) socket.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  return { port: (server.address() as { port: number }).port, messages };
-}
-
 /**
  * A child process that takes the spawn lock exactly as src/runtime/lock.ts does and holds it.
  * On `publish <config>` it starts a daemon the way a starter under the lock does (dist's
@@ -358,7 +295,7 @@ class ClientWorld {
   /** The daemon of the world that the client should end up using or meet, if any. */
   daemon: number | undefined;
   holder: LockHolder | undefined;
-  foreign: { port: number; messages: Array<Record<string, unknown>> } | undefined;
+  foreign: ForeignListener | undefined;
   /** Daemons this test SIGKILLed on purpose. */
   readonly killed = new Set<number>();
   /** Failures of actions taken while the client ran. */
@@ -420,7 +357,7 @@ class ClientWorld {
       case 'absent':
         break;
       case 'truncated': {
-        const json = staleMetadata(424242, 1);
+        const json = JSON.stringify(staleMetadata(424242, 1));
         writeFileSync(paths.metadata, json.slice(0, Math.floor(json.length / 2)), { mode: 0o600 });
         break;
       }
@@ -431,12 +368,12 @@ class ClientWorld {
         await stage(ourDaemon(this.name, scenario.factory));
         break;
       case 'dead':
-        writeFileSync(paths.metadata, staleMetadata(deadPid(), await freePort()), { mode: 0o600 });
+        writeFileSync(paths.metadata, JSON.stringify(staleMetadata(deadPid(), await freePort())), { mode: 0o600 });
         break;
       case 'foreign':
       case 'silent':
         this.foreign = await foreignListener(scenario.world === 'foreign' ? 'challenge' : 'silent');
-        writeFileSync(paths.metadata, staleMetadata(process.pid, this.foreign.port), { mode: 0o600 });
+        writeFileSync(paths.metadata, JSON.stringify(staleMetadata(process.pid, this.foreign.port)), { mode: 0o600 });
         break;
       case 'mismatched':
         await stage(mismatched);
@@ -563,8 +500,8 @@ async function expectConnected(world: ClientWorld, proxy: Remote<Counter>): Prom
     await expectAllDead([world.daemon!]);
   }
   if (scenario.world === 'foreign') {
-    expect(world.foreign!.messages.length).toBeGreaterThan(0);
-    for (const message of world.foreign!.messages) expect(message.t).toBe('hello');
+    expect(world.foreign!.messages().length).toBeGreaterThan(0);
+    for (const message of world.foreign!.messages()) expect(message.t).toBe('hello');
   }
 }
 
