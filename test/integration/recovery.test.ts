@@ -14,6 +14,7 @@ import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { isAlive, waitForExit } from '../support/daemon.js';
 import { deadPid, foreignListener, freePort, staleMetadata } from '../support/stale.js';
 import { service } from '../support/clients.js';
+import { sleep } from '../support/wait.js';
 
 interface Counter {
   inc(): number;
@@ -22,8 +23,6 @@ interface Counter {
 }
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `condition` until it holds; fails after `timeoutMs`. */
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {

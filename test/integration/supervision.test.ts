@@ -13,6 +13,7 @@ import { closeRemote, DaemonConnectionError, RemoteError, RestartLimitError, typ
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { FIXTURES, isAlive, waitForExit } from '../support/daemon.js';
 import { COUNTER, DIST_INDEX, service } from '../support/clients.js';
+import { sleep, until } from '../support/wait.js';
 
 interface Counter {
   inc(): number;
@@ -36,17 +37,6 @@ interface EventMessage {
   readonly pid: number;
   readonly restarts: number;
   readonly retryAt: number | undefined;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 /** The pid in the service's metadata.json, if it holds a valid record. */

@@ -47,6 +47,7 @@ import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, startDae
 import { deadPid, foreignListener, freePort, staleMetadata, type ForeignListener } from '../support/stale.js';
 import type { ModelPath } from './coverage.js';
 import { FAILURES, inputOf, paths, PUBLISHED, READS, TIMEOUT, type World } from './client.paths.js';
+import { until } from '../support/wait.js';
 
 interface Counter {
   echo(value: unknown): unknown;
@@ -59,17 +60,6 @@ const CHANNEL = 'loopback-singleton:client:transition';
 /** The start budget where the path runs into the start timeout, and where it must not. */
 const SHORT_START_MS = 1500;
 const LONG_START_MS = 20_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` until it holds; fails after `timeoutMs` (a deadline, not a timing assertion). */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
   return promise.then(

@@ -37,6 +37,7 @@ import { COUNTER } from '../support/clients.js';
 import { freshRoot, freshRuntime, startDaemon } from '../support/daemon.js';
 import { describePath, type ModelPath } from './coverage.js';
 import { BACKOFF, DISPOSED, paths, policyOf, RESTART_FAILED } from './supervisor.paths.js';
+import { until } from '../support/wait.js';
 
 interface Counter {
   echo(value: unknown): unknown;
@@ -46,17 +47,6 @@ type Proxy = Remote<Counter>;
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
 const SUPERVISOR = 'loopback-singleton:supervisor:transition';
 const CLIENT_STOP = 'loopback-singleton:client:stop';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `condition` until it holds; fails after `timeoutMs` (a deadline, not a timing assertion). */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 type Outcome = { value: unknown } | { error: unknown };
 
