@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localSingleton } from 'loopback-singleton';
 import { intFlag, parseFlags } from '../lib/flags.mjs';
-import { isAlive } from '../lib/process.mjs';
+// The library's own zombie-aware check (not exported by the package); the scripts run after a build.
+import { isProcessAlive as isAlive } from '../../dist/src/runtime/process.js';
 
 const USAGE =
   'usage: node scripts/soak/main.mjs [--seconds N (1-86400, default 10)] [--clients N (1-32, default 4)] [--json] [--help]';
