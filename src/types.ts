@@ -36,6 +36,12 @@ export interface DaemonMetadata {
   readonly factoryId: string;
   /** Epoch ms. */
   readonly startedAt: number;
+  /**
+   * The daemon process's start time as the OS tells it (`<boot id>:<ticks>` on Linux), so a
+   * later process given the same pid is never taken for the daemon. Absent where the platform
+   * does not tell it cheaply; the pid alone is checked then.
+   */
+  readonly startTime?: string;
 }
 
 /** The parts of a factory's identity (`factoryId` is their hash, with the package version). */

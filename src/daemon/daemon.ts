@@ -12,7 +12,7 @@ import { inspector } from '../inspect.js';
 import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { formatAddress, readMetadata, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
-import { isProcessAlive } from '../runtime/process.js';
+import { isSameProcess, processStartTime } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
@@ -172,6 +172,7 @@ export class Daemon implements ConnectionHost {
 
   #publish(): void {
     const address = this.#address!;
+    const startTime = processStartTime(process.pid);
     this.#metadata = {
       pid: process.pid,
       instanceId: this.instanceId,
@@ -181,6 +182,7 @@ export class Daemon implements ConnectionHost {
       packageVersion: PACKAGE_VERSION,
       factoryId: this.#config.factoryId,
       startedAt: this.startedAt,
+      ...(startTime === undefined ? {} : { startTime }),
     };
     writeMetadata(this.#config.paths.metadata, this.#metadata);
   }
@@ -215,7 +217,7 @@ export class Daemon implements ConnectionHost {
     if (metadata === undefined || !this.#actor.getSnapshot().matches('serving')) return;
     const read = readMetadata(this.#config.paths.metadata);
     if (read.status === 'valid') {
-      if (read.metadata.instanceId !== this.instanceId && isProcessAlive(read.metadata.pid)) {
+      if (read.metadata.instanceId !== this.instanceId && isSameProcess(read.metadata.pid, read.metadata.startTime)) {
         this.#log.write(`superseded by daemon ${read.metadata.pid} (${read.metadata.instanceId}); draining`);
         this.shutdownRequested(false);
       }

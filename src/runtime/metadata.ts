@@ -70,6 +70,9 @@ export function invalidMetadataReason(value: unknown): string | undefined {
   if (typeof m.packageVersion !== 'string') return '`packageVersion` is missing';
   if (typeof m.factoryId !== 'string') return '`factoryId` is missing';
   if (typeof m.startedAt !== 'number' || !Number.isFinite(m.startedAt)) return '`startedAt` is not a number';
+  if (m.startTime !== undefined && (typeof m.startTime !== 'string' || m.startTime.length === 0 || m.startTime.length > 128)) {
+    return '`startTime` is not a process start time';
+  }
   return undefined;
 }
 

@@ -1,26 +1,76 @@
 /**
- * Whether a process is still running. `kill(pid, 0)` alone also succeeds for a zombie: a
- * daemon that has exited but whose parent (often init, once its spawner is gone) has not
- * reaped it yet. On Linux the process state in /proc tells them apart.
+ * Whether a process is still running, and whether it is still the same process. `kill(pid, 0)`
+ * alone also succeeds for a zombie: a daemon that has exited but whose parent (often init,
+ * once its spawner is gone) has not reaped it yet. On Linux the process state in /proc tells
+ * them apart, and the process's start time (with the boot it belongs to) tells a daemon from
+ * a later process that was given the same pid.
  */
 import { readFileSync } from 'node:fs';
 
+/** What /proc says of a pid: its state letter and its start time in clock ticks since boot. */
+interface ProcStat {
+  readonly state: string;
+  readonly startTicks: string;
+}
+
+function readProcStat(pid: number): ProcStat | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The fields after the command name, which is in parentheses and may contain spaces: the
+  // state is field 3 of proc(5), the start time field 22.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0] ?? '', startTicks: fields[19] ?? '' };
+}
+
+let bootId: string | undefined;
+
+/** This boot's id: start times in ticks are counted from boot, so they need it to be unique. */
+function currentBootId(): string {
+  if (bootId === undefined) {
+    try {
+      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
+    } catch {
+      bootId = '';
+    }
+  }
+  return bootId;
+}
+
+/**
+ * The start time of `pid` as an opaque string (`<boot id>:<ticks since boot>` on Linux), or
+ * undefined where the platform does not tell it cheaply (macOS, Windows) or the process is gone.
+ */
+export function processStartTime(pid: number): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const stat = readProcStat(pid);
+  return stat === undefined || stat.startTicks === '' ? undefined : `${currentBootId()}:${stat.startTicks}`;
+}
+
 /** True while `pid` runs (a zombie counts as exited). */
 export function isProcessAlive(pid: number): boolean {
+  return isSameProcess(pid, undefined);
+}
+
+/**
+ * True while `pid` runs and, when `startTime` is given (see {@link processStartTime}), is the
+ * very process that had that start time: not a later one that reused the pid. A zombie counts
+ * as exited.
+ */
+export function isSameProcess(pid: number, startTime: string | undefined): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
     // EPERM: it exists, but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    return (error as NodeJS.ErrnoException).code === 'EPERM' && startTime === undefined;
   }
   if (process.platform !== 'linux') return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // The state follows the command name, which is in parentheses and may contain spaces.
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    // Gone between the two looks.
-    return false;
-  }
+  const stat = readProcStat(pid);
+  // Gone between the two looks.
+  if (stat === undefined) return false;
+  if (stat.state === 'Z' || stat.state === 'X') return false;
+  return startTime === undefined || `${currentBootId()}:${stat.startTicks}` === startTime;
 }
