@@ -3,12 +3,18 @@
  * definition: src/client/starter.ts provides every effect with `clientMachine.provide()`.
  *
  *   discovering -> connecting -> connected
- *        |              | (absent, stale, foreign, dead)
- *        v              v
+ *        |   ^          | (absent, stale, dead)      | (alive but not answering)
+ *        v   |          v                            v
+ *        |   +------------------------------------ waiting
  *     locking -> locked { rechecking [-> replacing] -> cleaningStale -> spawning -> awaitingReady -> connecting }
  *                   -> connected            (the lock is released on leaving `locked`)
  *   any -> failed   (FactoryError, FactoryMismatchError, a daemon of another protocol
- *                    version, timeout); other handshake failures mean "stale": replace it
+ *                    version, timeout)
+ *
+ * Liveness is not responsiveness: a daemon whose recorded process still runs (pid and start
+ * time) is never cleaned up or replaced because it answers slowly or not at all. The attempt
+ * waits and tries it again until `startTimeout`, then fails with `ERR_DAEMON_UNRESPONSIVE`.
+ * Only a dead recorded process (or a pid now used by another process) is stale.
  *
  * The lock is held for exactly as long as the machine is inside `locked`: from "no live
  * daemon found" until the new daemon's metadata is published and a handshake succeeded,
@@ -49,6 +55,8 @@ export interface ClientContext {
   readonly timedOutIn: string | undefined;
   /** What was found and tried, in order, for error messages. */
   readonly trail: readonly string[];
+  /** Attempts that found the recorded daemon alive but not answering. */
+  readonly unanswered: number;
 }
 
 /** What a finished run yields. */
@@ -57,6 +65,9 @@ export interface ClientOutput {
   readonly error: unknown;
   readonly timedOutIn: string | undefined;
   readonly trail: readonly string[];
+  readonly unanswered: number;
+  /** The last record discovery read, if it was valid. */
+  readonly metadata: DaemonMetadata | undefined;
 }
 
 const notProvided = <T, I = unknown>(name: string) =>
@@ -75,8 +86,21 @@ function describe(error: unknown): string {
 /** Daemons one attempt may spawn (the first, and replacements for ones that died unexplained). */
 const MAX_SPAWNS = 5;
 
-/** Errors no retry can fix: report them instead of treating the daemon as stale. */
-const FATAL_CODES = new Set(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY']);
+/**
+ * Errors no retry can fix: report them instead of treating the daemon as stale. The generic
+ * code is a local fault the caller must fix (a token file that is not private, say).
+ */
+const FATAL_CODES = new Set(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY', 'ERR_LOOPBACK_SINGLETON']);
+
+/** The connect effect's verdict on a daemon whose process runs but that did not complete a handshake. */
+const UNRESPONSIVE_CODE = 'ERR_DAEMON_UNRESPONSIVE';
+
+/** A live daemon that did not answer: leave it alone, wait, and try it again. */
+const daemonUnanswered = {
+  guard: { type: 'isUnresponsive', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+  target: '#client.waiting',
+  actions: { type: 'recordUnanswered', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+} as const;
 
 /**
  * When the daemon this attempt spawned fails before the handshake completes: a fatal error
@@ -143,6 +167,13 @@ export const clientMachine = setup({
       trail: ({ context }, params: { metadata: DaemonMetadata }) => [...context.trail, `spawned: pid ${params.metadata.pid}`],
     }),
     recordError: assign({ error: (_, params: { error: unknown }) => params.error }),
+    recordUnanswered: assign({
+      error: (_, params: { error: unknown }) => params.error,
+      unanswered: ({ context }) => context.unanswered + 1,
+      // One line for the first, not one per retry.
+      trail: ({ context }, params: { error: unknown }) =>
+        context.unanswered === 0 ? [...context.trail, `alive but not answering: ${describe(params.error)}`] : context.trail,
+    }),
     recordTimeout: assign({
       timedOutIn: ({ self }) => JSON.stringify(self.getSnapshot().value),
     }),
@@ -150,6 +181,7 @@ export const clientMachine = setup({
   guards: {
     isValidMetadata: (_, params: { read: MetadataRead }) => params.read.status === 'valid',
     isFatal: (_, params: { error: unknown }) => FATAL_CODES.has(String(codeOf(params.error))),
+    isUnresponsive: (_, params: { error: unknown }) => codeOf(params.error) === UNRESPONSIVE_CODE,
     isReplaceableMismatch: ({ context }, params: { error: unknown }) => context.replaceOnMismatch && codeOf(params.error) === 'ERR_FACTORY_MISMATCH',
     isLockAcquired: (_, params: { outcome: LockOutcome }) => params.outcome === 'acquired',
     hasConnection: (_, params: { connection: OpaqueConnection | undefined }) => params.connection !== undefined,
@@ -159,6 +191,8 @@ export const clientMachine = setup({
   delays: {
     /** The whole budget of one attempt (`startTimeoutMs`). */
     startTimeout: 5000,
+    /** Between two tries of a live daemon that did not answer. */
+    retryUnanswered: 50,
   },
 }).createMachine({
   id: 'client',
@@ -173,8 +207,16 @@ export const clientMachine = setup({
     error: undefined,
     timedOutIn: undefined,
     trail: [],
+    unanswered: 0,
   }),
-  output: ({ context }) => ({ connection: context.connection, error: context.error, timedOutIn: context.timedOutIn, trail: context.trail }),
+  output: ({ context }) => ({
+    connection: context.connection,
+    error: context.error,
+    timedOutIn: context.timedOutIn,
+    trail: context.trail,
+    unanswered: context.unanswered,
+    metadata: context.metadata,
+  }),
   after: {
     startTimeout: { target: '.failed', actions: 'recordTimeout' },
   },
@@ -211,9 +253,15 @@ export const clientMachine = setup({
             target: 'failed',
             actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
           },
+          daemonUnanswered,
           { target: 'locking', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
         ],
       },
+    },
+    // The recorded daemon runs but did not answer: try it again (its record is read afresh:
+    // it may have exited, or published again) until the start budget runs out.
+    waiting: {
+      after: { retryUnanswered: 'discovering' },
     },
     locking: {
       invoke: {
@@ -256,6 +304,8 @@ export const clientMachine = setup({
                 target: '#client.failed',
                 actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
               },
+              // Alive: nothing to clean or start; let go of the lock and wait for it.
+              daemonUnanswered,
               { target: 'cleaningStale', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
             ],
           },
@@ -308,8 +358,9 @@ export const clientMachine = setup({
               target: '#client.connected',
               actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) },
             },
-            // The new daemon went away between publishing and our handshake: start another.
-            onError: spawnedDaemonLost,
+            // The new daemon went away between publishing and our handshake: start another. If it
+            // still runs, it is busy or stopped: wait for it like any live daemon.
+            onError: [daemonUnanswered, ...spawnedDaemonLost],
           },
         },
       },

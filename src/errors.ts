@@ -27,6 +27,11 @@ export const ErrorCodes = {
   ERR_PROXY_CLOSED: 'DaemonConnectionError',
   /** Connecting to the daemon's address failed or timed out. */
   ERR_CONNECTION_FAILED: 'ConnectionFailedError',
+  /**
+   * The recorded daemon process is alive but did not complete a handshake within
+   * `startTimeoutMs` (a hosted method busy on the CPU, a stopped process); it was left alone.
+   */
+  ERR_DAEMON_UNRESPONSIVE: 'ConnectionFailedError',
   /** The handshake failed for a reason other than the two below. */
   ERR_HANDSHAKE: 'HandshakeError',
   /** The peer could not prove it holds the per-user token. */

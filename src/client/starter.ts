@@ -6,7 +6,7 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { clientMachine } from '../../machines/client.machine.js';
+import { clientMachine, type ClientOutput } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
@@ -15,7 +15,7 @@ import type { DaemonConfig } from '../runtime/daemon-config.js';
 import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { readMetadata, removeMetadataIf, type MetadataRead } from '../runtime/metadata.js';
-import { isProcessAlive } from '../runtime/process.js';
+import { isProcessAlive, isSameProcess } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -36,21 +36,34 @@ export interface StartPlan {
 }
 
 
+/** How long a process that closed its sockets may take to be seen as exited. */
+const EXIT_SETTLE_MS = 25;
+
+/** Handshake failures that are the daemon's own answer, not a sign that it is unreachable. */
+const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
+
 /**
- * Connects to the daemon `metadata` names, after a cheap liveness check on its pid, and
+ * Connects to the daemon `metadata` names, after a cheap liveness check on its process, and
  * makes sure it runs our factory.
  * @throws {FactoryMismatchError} when it runs another factory or other arguments.
+ * @throws {ConnectionFailedError} `ERR_DAEMON_UNRESPONSIVE` when the recorded process still
+ *   runs but the handshake failed: a live daemon is never taken for a stale one.
  */
 export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signal?: AbortSignal, checkFactory = true): Promise<Connection> {
-  if (!isProcessAlive(metadata.pid)) {
-    throw new ConnectionFailedError(`The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is not running`);
+  if (!isSameProcess(metadata.pid, metadata.startTime)) {
+    throw new ConnectionFailedError(
+      isProcessAlive(metadata.pid)
+        ? `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is gone: that pid now belongs to another process`
+        : `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is not running`,
+    );
   }
-  const connection = await Connection.open(metadata, {
-    token: loadOrCreateToken(plan.paths.token),
-    maxFrameBytes: plan.options.maxFrameBytes,
-    timeoutMs: plan.options.connectTimeoutMs,
-    signal,
-  });
+  const token = loadOrCreateToken(plan.paths.token);
+  let connection: Connection;
+  try {
+    connection = await Connection.open(metadata, { token, maxFrameBytes: plan.options.maxFrameBytes, timeoutMs: plan.options.connectTimeoutMs, signal });
+  } catch (error) {
+    throw await unansweredOrStale(plan, metadata, error, signal);
+  }
   if (checkFactory && connection.welcome.factoryId !== plan.factoryId) {
     connection.close();
     const { welcome } = connection;
@@ -62,6 +75,25 @@ export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signa
     );
   }
   return connection;
+}
+
+/**
+ * What a failed handshake with the daemon `metadata` names means. While its process still runs
+ * (same pid, same start time) it is that daemon, busy (a method holding its event loop),
+ * stopped, re-binding its socket or restoring its token: `ERR_DAEMON_UNRESPONSIVE`, which the
+ * client statechart waits on. Once the process is gone the record is stale.
+ */
+async function unansweredOrStale(plan: StartPlan, metadata: DaemonMetadata, error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+  if (signal?.aborted || ANSWERED_CODES.has(String((error as { code?: unknown })?.code))) return error;
+  if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
+  // A killed process closes its sockets before it turns into a zombie: look again a moment
+  // later, so that a daemon that just died is found stale now rather than after a wait.
+  await new Promise((resolve) => setTimeout(resolve, EXIT_SETTLE_MS));
+  if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
+  return new ConnectionFailedError(
+    `The daemon "${plan.name}" (pid ${metadata.pid}) is running but did not complete a handshake: ${(error as Error)?.message ?? String(error)}`,
+    { code: 'ERR_DAEMON_UNRESPONSIVE', cause: error },
+  );
 }
 
 /**
@@ -227,6 +259,29 @@ function machineFor(startTimeoutMs: number): typeof effectsMachine {
 }
 
 /**
+ * The error for an attempt whose start budget ran out on a daemon that is alive but did not
+ * answer (it was left running), or undefined when that is not what happened.
+ */
+function unresponsiveError(plan: StartPlan, output: ClientOutput): ConnectionFailedError | undefined {
+  const { startTimeoutMs } = plan.options;
+  const last = output.error as { code?: unknown; message?: string } | undefined;
+  let what: string;
+  if (output.unanswered > 0 && last?.code === 'ERR_DAEMON_UNRESPONSIVE') {
+    what = `${last.message}; tried ${output.unanswered} time(s) within startTimeoutMs (${startTimeoutMs} ms)`;
+  } else if (output.timedOutIn === '"connecting"' && output.metadata && isSameProcess(output.metadata.pid, output.metadata.startTime)) {
+    what = `The daemon "${plan.name}" (pid ${output.metadata.pid}) is running but did not complete a handshake within startTimeoutMs (${startTimeoutMs} ms)`;
+  } else {
+    return undefined;
+  }
+  return new ConnectionFailedError(
+    `${what}. It was left running, with its state. Likely cause: a hosted method keeping its event loop busy on the CPU ` +
+      '(a long synchronous computation), or a stopped process (SIGSTOP, a debugger). ' +
+      `Raise startTimeoutMs, move long CPU work off the daemon's event loop (a worker thread), or stop it with \`loopback-singleton stop ${plan.name} --force\`. See ${plan.paths.log}`,
+    { code: 'ERR_DAEMON_UNRESPONSIVE', cause: output.error },
+  );
+}
+
+/**
  * Runs the client statechart once: resolves with a connection to a daemon running the
  * plan's factory, starting one if needed.
  * @throws {FactoryError} | {FactoryMismatchError} | {HandshakeError} | {ConnectionFailedError}
@@ -242,6 +297,8 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
   actor.start();
   const output = await toPromise(actor);
   if (output.connection) return output.connection as Connection;
+  const unresponsive = output.timedOutIn === undefined ? undefined : unresponsiveError(plan, output);
+  if (unresponsive) throw unresponsive;
   if (output.error instanceof LoopbackSingletonError) throw output.error;
   // The most recent steps say what happened; a long retry loop would repeat itself.
   const tried = (output.trail.length > 12 ? ['...', ...output.trail.slice(-12)] : output.trail).join('; ');

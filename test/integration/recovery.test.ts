@@ -67,6 +67,29 @@ async function expectRecovered(svc: LocalSingletonService<Counter>, notPid?: num
  * A child process that takes the spawn lock exactly as src/runtime/lock.ts does, prints
  * `locked`, then waits forever. Killed when the test ends if still alive.
  */
+/** Metadata naming this process's pid with a start time that is not its own: the pid was reused. */
+function reusedPidMetadata(port: number): Record<string, unknown> {
+  return { ...staleMetadata(process.pid, port), startTime: 'test:another-process' };
+}
+
+/**
+ * The recorded process is alive (this test process: no start time recorded, so the pid alone
+ * says so), so whatever answers at its address, the client waits for it and then fails with
+ * ERR_DAEMON_UNRESPONSIVE; it starts nothing and cleans nothing.
+ */
+async function expectLeftAlone(svc: LocalSingletonService<Counter>): Promise<void> {
+  const before = readFileSync(svc.paths.metadata, 'utf8');
+  const error = await svc.proxy().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConnectionFailedError);
+  expect((error as ConnectionFailedError).code).toBe('ERR_DAEMON_UNRESPONSIVE');
+  expect((error as Error).message).toContain(`(pid ${process.pid}) is running but did not complete a handshake`);
+  expect(readFileSync(svc.paths.metadata, 'utf8')).toBe(before);
+  expect(existsSync(svc.paths.log)).toBe(false);
+}
+
 async function lockHolder(svc: LocalSingletonService<unknown>): Promise<ChildProcess> {
   ensurePrivateDir(svc.paths.dir);
   const script = `
@@ -144,11 +167,19 @@ describe('stale-state recovery', () => {
       await expectRecovered(svc, pid);
     });
 
-    it('(e) a live pid whose port is answered by a foreign listener: its proof is rejected and the secret never reaches it', async () => {
+    it('(e) a pid now used by another process (its start time differs), a foreign listener at its port: stale on sight, never spoken to', async () => {
       const svc = service<Counter>();
       const foreign = await foreignListener('challenge');
-      plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
+      plantMetadata(svc, JSON.stringify(reusedPidMetadata(foreign.port)));
       await expectRecovered(svc, process.pid);
+      expect(foreign.connections()).toBe(0);
+    });
+
+    it('(e) a live recorded process whose port a foreign listener answers: its proof is rejected, the secret never reaches it, and the live process is not replaced', async () => {
+      const svc = service<Counter>({ startTimeoutMs: 1000 });
+      const foreign = await foreignListener('challenge');
+      plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
+      await expectLeftAlone(svc);
 
       expect(foreign.connections()).toBeGreaterThanOrEqual(1);
       const messages = foreign.messages();
@@ -167,14 +198,12 @@ describe('stale-state recovery', () => {
       await waitFor(() => foreign.openSockets() === 0, 'the client to close its connections to the foreign listener');
     });
 
-    it('(f) a foreign listener that accepts and stays silent costs one connect timeout, then recovery', async () => {
-      // If the silent peer were waited for beyond connectTimeoutMs, the 5 s start budget
-      // would run out before any daemon could be spawned.
-      const svc = service<Counter>({ connectTimeoutMs: 300 });
+    it('(f) a listener that accepts and stays silent at a live recorded process: a frozen daemon as far as anyone can tell; tried again each connectTimeoutMs, left alone', async () => {
+      const svc = service<Counter>({ connectTimeoutMs: 300, startTimeoutMs: 1000 });
       const foreign = await foreignListener('silent');
       plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
-      await expectRecovered(svc, process.pid);
-      expect(foreign.connections()).toBeGreaterThanOrEqual(1);
+      await expectLeftAlone(svc);
+      expect(foreign.connections()).toBeGreaterThanOrEqual(2);
       for (const message of foreign.messages()) expect(message.t).toBe('hello');
       await waitFor(() => foreign.openSockets() === 0, 'the client to close its connections to the silent listener');
     });
@@ -182,27 +211,27 @@ describe('stale-state recovery', () => {
     it.each(['ERR_FACTORY', 'ERR_FACTORY_MISMATCH'])(
       '(g) a foreign listener that answers the hello with an unauthenticated %s error is not believed',
       async (code) => {
-        const svc = service<Counter>();
+        const svc = service<Counter>({ startTimeoutMs: 1000 });
         const foreign = await foreignListener({ t: 'error', id: null, e: { code, name: 'Error', message: 'said by a foreign listener', stack: undefined } });
         plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
         // Only a peer that proved it holds the token may report a factory failure or mismatch
-        // (a real daemon never sends either before the handshake completes).
-        await expectRecovered(svc, process.pid);
+        // (a real daemon never sends either before the handshake completes): not reported as such.
+        await expectLeftAlone(svc);
         expect(foreign.connections()).toBeGreaterThanOrEqual(1);
       },
     );
 
     it('(h) a foreign listener claiming another protocol version (unproven) is not believed either', async () => {
-      const svc = service<Counter>();
+      const svc = service<Counter>({ startTimeoutMs: 1000 });
       const foreign = await foreignListener({ t: 'challenge', v: 2, pkg: '9.9.9', nonce: randomBytes(32), proof: randomBytes(32) });
       plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
-      await expectRecovered(svc, process.pid);
+      await expectLeftAlone(svc);
       const refused = await foreignListener({
         t: 'error', id: null, e: { code: 'ERR_PROTOCOL_VERSION', name: 'HandshakeError', message: 'unsigned' }, v: 2, pid: process.pid,
       });
-      const other = service<Counter>();
+      const other = service<Counter>({ startTimeoutMs: 1000 });
       plantMetadata(other, JSON.stringify(staleMetadata(process.pid, refused.port)));
-      await expectRecovered(other, process.pid);
+      await expectLeftAlone(other);
     });
 
     it('stale metadata is left alone while another live process holds the spawn lock', async () => {
@@ -227,15 +256,17 @@ describe('stale-state recovery', () => {
     const svc = service<Counter>({ startTimeoutMs: 1000 });
     const holder = await lockHolder(svc);
     const foreign = await foreignListener('challenge');
-    writeFileSync(svc.paths.metadata, JSON.stringify(staleMetadata(process.pid, foreign.port)), { mode: 0o600 });
+    writeFileSync(svc.paths.metadata, JSON.stringify(reusedPidMetadata(foreign.port)), { mode: 0o600 });
     const error = await svc.proxy().then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ConnectionFailedError);
-    // One probe on discovery (maybe one more to be sure); not a hot loop of handshakes while
-    // the lock is held, and a timeout message a person can read.
-    expect(foreign.connections()).toBeLessThanOrEqual(3);
+    expect((error as ConnectionFailedError).code).toBe('ERR_CONNECTION_FAILED');
+    expect((error as Error).message).toContain('stuck in "locking"');
+    // Judged stale on sight, and never probed while the lock is held; a timeout message a
+    // person can read.
+    expect(foreign.connections()).toBe(0);
     expect((error as Error).message.length).toBeLessThan(4000);
     await killAndReap(holder);
   });

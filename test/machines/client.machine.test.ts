@@ -541,6 +541,103 @@ describe('client machine: failures', () => {
   });
 });
 
+describe('client machine: a live daemon that does not answer is waited for, never replaced', () => {
+  const UNANSWERED = coded('ERR_DAEMON_UNRESPONSIVE', 'the daemon "svc" (pid 101) is running but did not complete a handshake');
+
+  it('connect unresponsive -> waiting -> discovering again after the retry pause -> connected; no lock, nothing cleaned or spawned (covers connecting->waiting, waiting->discovering)', async () => {
+    const conn = connection('continued');
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: sequence(fail(UNANSWERED), fail(UNANSWERED), ok(conn)) });
+    await settle();
+    expect(client.value()).toBe('waiting');
+    // Nothing happens until the pause is over.
+    await vi.advanceTimersByTimeAsync(49);
+    expect(client.value()).toBe('waiting');
+    expect(client.calls.readMetadata).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(client.value()).toBe('waiting');
+    expect(client.calls.readMetadata).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(client.value()).toBe('connected');
+    expect(client.path).toEqual([
+      at('discovering'),
+      at('connecting'),
+      at('waiting'),
+      at('discovering'),
+      at('connecting'),
+      at('waiting'),
+      at('discovering'),
+      at('connecting'),
+      at('connected'),
+    ]);
+    for (const name of ['acquireLock', 'recheck', 'cleanStale', 'spawnDaemon', 'awaitReady'] as const) expect(client.calls[name], name).toHaveLength(0);
+    const output = client.actor.getSnapshot().output!;
+    expect(output.connection).toBe(conn);
+    expect(output.unanswered).toBe(2);
+    // One line in the trail for the wait, not one per try.
+    expect(output.trail.filter((line) => line.startsWith('alive but not answering'))).toHaveLength(1);
+  });
+
+  it('still not answering when startTimeout fires: failed, with the error, the count and the record; never locked', async () => {
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: fail(UNANSWERED) });
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT);
+    expect(client.value()).toBe('failed');
+    const output = client.actor.getSnapshot().output!;
+    expect(output.error).toBe(UNANSWERED);
+    expect(output.unanswered).toBeGreaterThan(10);
+    expect(output.metadata).toBe(RUNNING);
+    expect(output.timedOutIn).toBeDefined();
+    expect(client.calls.acquireLock).toHaveLength(0);
+    expect(client.releaseLock).not.toHaveBeenCalled();
+  });
+
+  it('under the lock, a recheck that finds a live daemon not answering lets go of the lock and waits (covers locked.rechecking->waiting)', async () => {
+    const conn = connection('mended');
+    const client = startClient({
+      readMetadata: sequence(ok({ status: 'malformed', reason: 'truncated' }), ok(valid(RUNNING))),
+      acquireLock: ok('acquired' satisfies LockOutcome),
+      recheck: fail(UNANSWERED),
+      connect: ok(conn),
+    });
+    await settle();
+    expect(client.value()).toBe('waiting');
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.calls.cleanStale).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(client.value()).toBe('connected');
+    expect(client.calls.spawnDaemon).toHaveLength(0);
+  });
+
+  it('the daemon this attempt spawned, alive but not answering the handshake, is waited for, not spawned again (covers locked.connecting->waiting)', async () => {
+    const conn = connection('spawned, continued');
+    const client = startClient({
+      readMetadata: sequence(ok(ABSENT), ok(valid(SPAWNED))),
+      acquireLock: ok('acquired' satisfies LockOutcome),
+      recheck: ok({ reason: 'metadata absent' }),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({ launch: 'handle' }),
+      awaitReady: ok(SPAWNED),
+      connect: sequence(fail(UNANSWERED), ok(conn)),
+    });
+    await settle();
+    expect(client.value()).toBe('waiting');
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(client.value()).toBe('connected');
+    expect(client.calls.spawnDaemon).toHaveLength(1);
+    expect(client.calls.recheck).toHaveLength(1);
+  });
+
+  it('a stale daemon (dead process) still goes to the lock: only ERR_DAEMON_UNRESPONSIVE waits', async () => {
+    const client = startClient({
+      readMetadata: ok(valid(RUNNING)),
+      connect: fail(coded('ERR_CONNECTION_FAILED', 'pid 101 is not running')),
+      acquireLock: gated(deferred<unknown>()),
+    });
+    await settle();
+    expect(client.value()).toBe('locking');
+  });
+});
+
 describe('client machine: startTimeout', () => {
   /** Effects that bring the machine to `state` and leave it stuck there on `gate`. */
   function stuckIn(state: string, gate: Deferred<unknown>): Partial<Record<ActorName, Effect>> {

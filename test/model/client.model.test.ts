@@ -86,13 +86,14 @@ interface Scenario {
   /** The state each event was taken in. */
   readonly from: readonly AnyMachineSnapshot[];
   /** The lock: free, held by a child that publishes a daemon meanwhile, held for good, or a stale file. */
-  readonly lock: 'free' | 'holderPublishes' | 'holderReleases' | 'holderKeeps' | 'staleFile';
+  readonly lock: 'free' | 'holderPublishes' | 'holderKeeps' | 'staleFile';
   readonly factory: string;
   readonly startTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly logIsDirectory: boolean;
   readonly killBeforeReady: boolean;
   readonly killAtHandshake: boolean;
+  readonly stopAtHandshake: boolean;
   readonly killReplaced: boolean;
   /** Daemons the client itself spawns along the path. */
   readonly spawns: number;
@@ -113,7 +114,7 @@ function scenarioOf(path: ModelPath): Scenario {
   if (lockOutcome === 'published') lock = 'holderPublishes';
   else if (has('xstate.error.actor.acquireLock')) lock = 'staleFile';
   else if (timeoutIn === 'locking') lock = 'holderKeeps';
-  else if (world === 'stopped' || world === 'stoppedMismatched') lock = 'holderReleases';
+  const stopAtHandshake = has('xstate.error.actor.connectSpawned', FAILURES.stoppedAtHandshake.staging);
   const killBeforeReady = has('xstate.error.actor.awaitReady', FAILURES.diedBeforeReady.staging);
   const hangs = killBeforeReady || JSON.stringify(timeoutIn) === JSON.stringify({ locked: 'awaitingReady' });
   return {
@@ -125,10 +126,11 @@ function scenarioOf(path: ModelPath): Scenario {
     factory: hangs ? HANGS : has('xstate.error.actor.awaitReady', FAILURES.factoryThrows.staging) ? THROWS : COUNTER,
     startTimeoutMs: timeoutIn === undefined ? LONG_START_MS : SHORT_START_MS,
     // SIGSTOPped daemons must cost little; a silent listener must outlast the start budget.
-    connectTimeoutMs: world === 'stopped' || world === 'stoppedMismatched' ? 300 : world === 'silent' ? 60_000 : 5000,
+    connectTimeoutMs: world === 'stopped' || world === 'stoppedMismatched' || world.startsWith('mended') || stopAtHandshake ? 300 : world === 'silent' ? 60_000 : 5000,
     logIsDirectory: has('xstate.error.actor.spawnDaemon', FAILURES.logIsDirectory.staging),
     killBeforeReady,
     killAtHandshake: has('xstate.error.actor.connectSpawned', FAILURES.diedAtHandshake.staging),
+    stopAtHandshake,
     killReplaced: has('xstate.error.actor.replaceDaemon', FAILURES.replacedDaemonKilled.staging),
     spawns: events.filter((e) => e.type === 'xstate.done.actor.spawnDaemon').length,
     final: path.state.value as 'connected' | 'failed',
@@ -140,7 +142,12 @@ function title(path: ModelPath, index: number): string {
   const states = path.steps.map((step: Step) => show(step.state.value));
   const last = scenario.events.at(-1)!;
   const why = last.type === TIMEOUT ? 'start timeout' : (last.error?.staging ?? (last.type === 'xstate.done.actor.acquireLock' ? String(last.output) : ''));
-  const extra = [scenario.lock !== 'free' ? `lock: ${scenario.lock}` : '', scenario.killAtHandshake ? 'spawned daemons die at the handshake' : '', why].filter(Boolean);
+  const extra = [
+    scenario.lock !== 'free' ? `lock: ${scenario.lock}` : '',
+    scenario.killAtHandshake ? 'spawned daemons die at the handshake' : '',
+    scenario.stopAtHandshake ? 'the spawned daemon is stopped at the handshake' : '',
+    why,
+  ].filter(Boolean);
   return `#${index} ${scenario.world}${scenario.replace ? " (onMismatch: 'replace')" : ''}: ${states.join(' → ')}${extra.length ? ` [${extra.join('; ')}]` : ''}`;
 }
 
@@ -286,6 +293,10 @@ class ClientWorld {
   daemon: number | undefined;
   holder: LockHolder | undefined;
   foreign: ForeignListener | undefined;
+  /** A daemon this test SIGSTOPped, until it continues it. */
+  stopped: number | undefined;
+  /** The `mended` world's valid record, written back while the client holds the lock. */
+  mendWith: string | undefined;
   /** Daemons this test SIGKILLed on purpose. */
   readonly killed = new Set<number>();
   /** Failures of actions taken while the client ran. */
@@ -333,6 +344,20 @@ class ClientWorld {
     process.kill(pid, 'SIGKILL');
   }
 
+  /** SIGSTOPs `pid`; it is continued by {@link resume}, or when the test ends. */
+  stop(pid: number): void {
+    process.kill(pid, 'SIGSTOP');
+    this.stopped = pid;
+    onTestFinished(() => {
+      if (isProcessAlive(pid)) process.kill(pid, 'SIGCONT');
+    });
+  }
+
+  resume(): void {
+    if (this.stopped !== undefined) process.kill(this.stopped, 'SIGCONT');
+    this.stopped = undefined;
+  }
+
   /** Stages what the path finds when it starts. */
   async arrange(): Promise<void> {
     const { scenario, paths } = this;
@@ -361,8 +386,12 @@ class ClientWorld {
         writeFileSync(paths.metadata, JSON.stringify(staleMetadata(deadPid(), await freePort())), { mode: 0o600 });
         break;
       case 'foreign':
+        // This process's pid, with a start time that is not this process's: the pid was reused.
+        this.foreign = await foreignListener('challenge');
+        writeFileSync(paths.metadata, JSON.stringify({ ...staleMetadata(process.pid, this.foreign.port), startTime: 'model:another-process' }), { mode: 0o600 });
+        break;
       case 'silent':
-        this.foreign = await foreignListener(scenario.world === 'foreign' ? 'challenge' : 'silent');
+        this.foreign = await foreignListener('silent');
         writeFileSync(paths.metadata, JSON.stringify(staleMetadata(process.pid, this.foreign.port)), { mode: 0o600 });
         break;
       case 'mismatched':
@@ -378,11 +407,17 @@ class ClientWorld {
       }
       case 'stopped':
       case 'stoppedMismatched':
-        process.kill(await stage(scenario.world === 'stopped' ? ourDaemon(this.name, scenario.factory) : mismatched), 'SIGSTOP');
-        onTestFinished(() => {
-          if (this.daemon !== undefined && isProcessAlive(this.daemon)) process.kill(this.daemon, 'SIGCONT');
-        });
+        this.stop(await stage(scenario.world === 'stopped' ? ourDaemon(this.name, scenario.factory) : mismatched));
         break;
+      case 'mended':
+      case 'mendedContinued':
+      case 'mendedMismatched': {
+        // Stopped, so that it cannot mend its own record before the client has read it damaged.
+        this.stop(await stage(scenario.world === 'mendedMismatched' ? mismatched : ourDaemon(this.name, scenario.factory)));
+        this.mendWith = readFileSync(paths.metadata, 'utf8');
+        writeFileSync(paths.metadata, this.mendWith.slice(0, Math.floor(this.mendWith.length / 2)), { mode: 0o600 });
+        break;
+      }
     }
     if (scenario.lock === 'staleFile') {
       writeFileSync(paths.lock, 'not a lock directory');
@@ -410,17 +445,23 @@ class ClientWorld {
           this.staged.add(pid);
           this.daemon = pid;
         });
-      } else if (scenario.lock === 'holderReleases') {
-        // The stopped daemon answers again, then the lock comes free.
-        process.kill(this.daemon!, 'SIGCONT');
-        this.background(() => this.holder!.release());
       }
     }
+    // The live daemon that did not answer is left alone, and answers again.
+    if (at('waiting')) {
+      expect(this.stopped, 'a daemon stopped by the test').toBeDefined();
+      this.resume();
+    }
+    if (at({ locked: 'rechecking' }) && this.mendWith !== undefined) {
+      writeFileSync(paths.metadata, this.mendWith, { mode: 0o600 });
+      if (scenario.world !== 'mended') this.resume();
+    }
     if (at({ locked: 'replacing' }) && scenario.killReplaced) this.kill(this.daemon!);
-    if (at({ locked: 'connecting' }) && scenario.killAtHandshake) {
+    if (at({ locked: 'connecting' }) && (scenario.killAtHandshake || scenario.stopAtHandshake)) {
       const read = readMetadata(paths.metadata);
       if (read.status !== 'valid') throw new Error(`a spawned daemon reported ready without valid metadata (${read.status})`);
-      this.kill(read.metadata.pid);
+      if (scenario.killAtHandshake) this.kill(read.metadata.pid);
+      else this.stop(read.metadata.pid);
     }
     if (at({ locked: 'awaitingReady' }) && scenario.killBeforeReady) {
       // The factory never finishes: kill the new daemon as soon as it shows up.
@@ -490,8 +531,8 @@ async function expectConnected(world: ClientWorld, proxy: Remote<Counter>): Prom
     await expectAllDead([world.daemon!]);
   }
   if (scenario.world === 'foreign') {
-    expect(world.foreign!.messages().length).toBeGreaterThan(0);
-    for (const message of world.foreign!.messages()) expect(message.t).toBe('hello');
+    // A reused pid is stale on sight: nothing, not even a hello, went to its listener.
+    expect(world.foreign!.messages()).toEqual([]);
   }
 }
 
@@ -509,8 +550,16 @@ async function expectFailed(world: ClientWorld, error: unknown): Promise<void> {
   const staging = last.error?.staging;
   switch (last.type) {
     case TIMEOUT:
-      expectCode(error, [ConnectionFailedError], ['ERR_CONNECTION_FAILED']);
-      expect((error as Error).message).toContain(`within ${scenario.startTimeoutMs} ms (stuck in ${JSON.stringify(before)}`);
+      if (scenario.world === 'silent') {
+        // A live pid whose listener never answers: as far as the client can tell, a frozen
+        // daemon. It is reported, and left alone: its record stays.
+        expectCode(error, [ConnectionFailedError], ['ERR_DAEMON_UNRESPONSIVE']);
+        expect((error as Error).message).toContain(`(pid ${process.pid}) is running but did not complete a handshake within startTimeoutMs (${scenario.startTimeoutMs} ms)`);
+        expect(metadataPid(paths)).toBe(process.pid);
+      } else {
+        expectCode(error, [ConnectionFailedError], ['ERR_CONNECTION_FAILED']);
+        expect((error as Error).message).toContain(`within ${scenario.startTimeoutMs} ms (stuck in ${JSON.stringify(before)}`);
+      }
       break;
     case 'xstate.error.actor.connect':
     case 'xstate.error.actor.recheck':

@@ -37,17 +37,32 @@ export type World =
   | 'live'
   /** Metadata naming a pid that is dead. */
   | 'dead'
-  /** Metadata naming a live pid whose port a foreign listener answers (a fake challenge). */
+  /**
+   * Metadata naming a pid that now belongs to another process (its start time differs), whose
+   * port a foreign listener answers (a fake challenge): stale, and never connected to.
+   */
   | 'foreign'
   /** A live daemon running another factory (FactoryMismatchError; `onMismatch: 'replace'` replaces it). */
   | 'mismatched'
   /** A live daemon of this package speaking another protocol version. */
   | 'otherProtocol'
-  /** A daemon of this client's factory, SIGSTOPped: no handshake in time; continued while the client waits for the lock. */
+  /** A daemon of this client's factory, SIGSTOPped: alive, no handshake in time; continued while the client waits. */
   | 'stopped'
   /** The same, with a daemon running another factory. */
   | 'stoppedMismatched'
-  /** A foreign listener that accepts and stays silent, with connectTimeoutMs beyond startTimeoutMs. */
+  /**
+   * A SIGSTOPped daemon of this client's factory whose record is damaged (truncated) at
+   * discovery and mended while the client holds the lock: the recheck finds it alive but not answering.
+   */
+  | 'mended'
+  /** The same, but the daemon is continued as its record is mended: the recheck under the lock reaches it. */
+  | 'mendedContinued'
+  /** The same as `mendedContinued`, with a daemon running another factory. */
+  | 'mendedMismatched'
+  /**
+   * A listener that accepts and stays silent at the address of a live pid (no start time
+   * recorded), with connectTimeoutMs beyond startTimeoutMs: as far as anyone can tell, a frozen daemon.
+   */
   | 'silent';
 
 function metadata(world: World | 'published' | 'spawned', pid: number): DaemonMetadata {
@@ -76,11 +91,17 @@ const VALID: Partial<Record<World, DaemonMetadata>> = {
   silent: metadata('silent', 9008),
 };
 
+/** What discovery reads once the damaged record of the `mended` world has been mended. */
+export const MENDED: MetadataRead = { status: 'valid', metadata: metadata('mended', 9009) };
+
 /** What discovery reads in each world. */
 export const READS: Readonly<Record<World, MetadataRead>> = {
   absent: { status: 'absent' },
   truncated: { status: 'malformed', reason: 'model: truncated JSON' },
   directory: { status: 'malformed', reason: 'model: metadata.json is a directory' },
+  mended: { status: 'malformed', reason: 'model: the damaged record of a stopped daemon' },
+  mendedContinued: { status: 'malformed', reason: 'model: the damaged record of a daemon continued under the lock' },
+  mendedMismatched: { status: 'malformed', reason: 'model: the damaged record of a daemon of another factory' },
   ...(Object.fromEntries(Object.entries(VALID).map(([world, meta]) => [world, { status: 'valid', metadata: meta }])) as Record<string, MetadataRead>),
 } as Record<World, MetadataRead>;
 
@@ -97,10 +118,12 @@ function failure(code: string, staging: string): Error & { code: string; staging
 /** The real failures each effect meets, by what the test stages. */
 export const FAILURES = {
   pidDead: failure('ERR_CONNECTION_FAILED', 'the pid in metadata.json is not running'),
-  authFailed: failure('ERR_AUTH_FAILED', 'a foreign listener cannot prove it holds the token'),
+  pidReused: failure('ERR_CONNECTION_FAILED', 'the pid in metadata.json now belongs to another process'),
   mismatch: failure('ERR_FACTORY_MISMATCH', 'the daemon runs another factory'),
   otherProtocol: failure('ERR_PROTOCOL_VERSION', 'the daemon speaks another protocol version'),
-  noHandshake: failure('ERR_CONNECTION_FAILED', 'no handshake within connectTimeoutMs (the daemon is SIGSTOPped)'),
+  unanswered: failure('ERR_DAEMON_UNRESPONSIVE', 'no handshake within connectTimeoutMs from a live daemon (it is SIGSTOPped)'),
+  unansweredUnderLock: failure('ERR_DAEMON_UNRESPONSIVE', 'the mended record names a live daemon that does not answer (SIGSTOPped)'),
+  stoppedAtHandshake: failure('ERR_DAEMON_UNRESPONSIVE', 'the spawned daemon was SIGSTOPped as the handshake began'),
   lockPathIsFile: failure('ENOTDIR', 'a stale regular file sits at the lock path'),
   replacedDaemonKilled: failure('ERR_CONNECTION_FAILED', 'the daemon being replaced was SIGKILLed'),
   metadataIsDirectory: failure('EISDIR', 'metadata.json is a directory: it cannot be unlinked'),
@@ -111,6 +134,8 @@ export const FAILURES = {
 } as const;
 
 export const TIMEOUT = 'xstate.after.startTimeout.client';
+/** The pause before a live daemon that did not answer is tried again. */
+export const RETRY = 'xstate.after.retryUnanswered.client.waiting';
 
 const done = (id: string, output?: unknown): ModelEvent => ({ type: `xstate.done.actor.${id}`, output });
 const failed = (id: string, error: unknown): ModelEvent => ({ type: `xstate.error.actor.${id}`, error });
@@ -140,6 +165,11 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
   const diedAtHandshake = saw(context, FAILURES.diedAtHandshake);
 
   if (snapshot.matches('discovering')) {
+    // Back from `waiting`: the record of the daemon that did not answer, read again.
+    if (context.unanswered > 0) {
+      if (world === 'absent') return [done('readMetadata', { status: 'valid', metadata: SPAWNED })];
+      return [done('readMetadata', world === 'mended' ? MENDED : READS[world!])];
+    }
     // Back from `locking`: the daemon the lock holder published.
     if (world !== undefined) return [done('readMetadata', PUBLISHED)];
     // `onMismatch: 'replace'` only changes what happens with a daemon of another factory.
@@ -150,24 +180,29 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
     switch ((context.metadata?.instanceId ?? '').replace('model:', '')) {
       case 'live':
       case 'published':
+      case 'spawned':
+      case 'mended':
         return [done('connect', { staging: 'a connection to that daemon' })];
       case 'dead':
         return [failed('connect', FAILURES.pidDead)];
       case 'foreign':
-        return [failed('connect', FAILURES.authFailed)];
+        return [failed('connect', FAILURES.pidReused)];
       case 'mismatched':
         return [failed('connect', FAILURES.mismatch)];
       case 'otherProtocol':
         return [failed('connect', FAILURES.otherProtocol)];
+      // Stopped: not answering; continued while the client waits.
       case 'stopped':
+        return [context.unanswered === 0 ? failed('connect', FAILURES.unanswered) : done('connect', { staging: 'a connection to the continued daemon' })];
       case 'stoppedMismatched':
-        return [failed('connect', FAILURES.noHandshake)];
+        return [failed('connect', context.unanswered === 0 ? FAILURES.unanswered : FAILURES.mismatch)];
       case 'silent':
         return [{ type: TIMEOUT }];
       default:
         return [];
     }
   }
+  if (snapshot.matches('waiting')) return [{ type: RETRY }];
   if (snapshot.matches('locking')) {
     // The cold start meets every kind of lock: free, held by a live process that publishes a
     // daemon meanwhile, held forever (the start timeout), or a lock path that cannot be
@@ -187,12 +222,15 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
       case 'dead':
         return [failed('recheck', FAILURES.pidDead)];
       case 'foreign':
-        return [failed('recheck', FAILURES.authFailed)];
+        return [failed('recheck', FAILURES.pidReused)];
       case 'mismatched':
-      case 'stoppedMismatched':
         return [failed('recheck', FAILURES.mismatch)];
-      case 'stopped':
+      case 'mended':
+        return [failed('recheck', FAILURES.unansweredUnderLock)];
+      case 'mendedContinued':
         return [done('recheck', { connection: { staging: 'a connection to the continued daemon' } })];
+      case 'mendedMismatched':
+        return [failed('recheck', FAILURES.mismatch)];
       default:
         return [];
     }
@@ -217,7 +255,7 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
   if (snapshot.matches({ locked: 'connecting' })) {
     const connected = done('connectSpawned', { staging: 'a connection to the spawned daemon' });
     if (diedAtHandshake) return [failed('connectSpawned', FAILURES.diedAtHandshake)];
-    if (cold && firstSpawn) return [connected, failed('connectSpawned', FAILURES.diedAtHandshake)];
+    if (cold && firstSpawn) return [connected, failed('connectSpawned', FAILURES.diedAtHandshake), failed('connectSpawned', FAILURES.stoppedAtHandshake)];
     return [connected];
   }
   return [];

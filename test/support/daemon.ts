@@ -2,7 +2,7 @@
  * Helpers for tests that start real daemons. Everything here imports the BUILT package
  * (dist/), because the daemon runs as its own Node process from dist/ exactly as users get it.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -59,6 +59,17 @@ export function daemonConfig(paths: RuntimePaths, overrides: DaemonOverrides = {
 /** True while `pid` runs; a zombie (exited, not yet reaped by init) counts as exited. */
 export function isAlive(pid: number): boolean {
   return isProcessAlive(pid);
+}
+
+/** Every pid that wrote a `[daemon PID]` line to the daemon log at `log` (none if it cannot be read). */
+export function loggedDaemonPids(log: string): number[] {
+  let text: string;
+  try {
+    text = readFileSync(log, 'utf8');
+  } catch {
+    return [];
+  }
+  return [...new Set([...text.matchAll(/\[daemon (\d+)\]/g)].map((match) => Number(match[1])))];
 }
 
 /** Resolves once `pid` has exited; rejects after `timeoutMs`. */

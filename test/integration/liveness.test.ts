@@ -1,0 +1,113 @@
+/**
+ * Liveness is not responsiveness, with real processes: a daemon whose process runs is never
+ * replaced because it answers slowly. A hosted method busy on the CPU and a SIGSTOPped daemon
+ * make new clients wait (and, past `startTimeoutMs`, fail with ERR_DAEMON_UNRESPONSIVE); the
+ * daemon, its object and its state stay, and never a second daemon runs beside it.
+ */
+import { dirname } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { ConnectionFailedError, localSingleton, type LocalSingletonService } from '../../dist/src/index.js';
+import { readMetadata } from '../../dist/src/runtime/metadata.js';
+import { isProcessAlive } from '../../dist/src/runtime/process.js';
+import { COUNTER, runWorker, service } from '../support/clients.js';
+import { loggedDaemonPids } from '../support/daemon.js';
+import { sleep } from '../support/wait.js';
+
+interface Counter {
+  inc(): number;
+  get(): number;
+  spin(ms: number): number;
+}
+
+/** Samples the live daemons of `svc`'s runtime dir every 25 ms until the test ends: the most seen at once. */
+function sampleLiveDaemons(svc: LocalSingletonService<unknown>): { readonly max: () => number; readonly samples: () => number } {
+  let max = 0;
+  let samples = 0;
+  const timer = setInterval(() => {
+    samples++;
+    max = Math.max(max, loggedDaemonPids(svc.paths.log).filter(isProcessAlive).length);
+  }, 25);
+  onTestFinished(() => clearInterval(timer));
+  return { max: () => max, samples: () => samples };
+}
+
+/** A proxy that has counted to 11, and its daemon's pid. */
+async function countedTo11(svc: LocalSingletonService<Counter>) {
+  const proxy = await svc.proxy();
+  onTestFinished(() => proxy[Symbol.asyncDispose]());
+  for (let i = 0; i < 11; i++) await proxy.inc();
+  expect(await proxy.get()).toBe(11);
+  return { proxy, pid: (await svc.ping()).pid };
+}
+
+describe('liveness is not responsiveness', () => {
+  it('a method busy on the CPU for 2.5 s while a new client (default options) arrives: one daemon, the same object', async () => {
+    const svc = service<Counter>({}, COUNTER, 'busy');
+    const live = sampleLiveDaemons(svc);
+    const { proxy, pid } = await countedTo11(svc);
+
+    const busy = proxy.spin(2500);
+    await sleep(100);
+    // A new process, default options: connectTimeoutMs 500 is missed several times over.
+    const newcomer = await runWorker({ runtimeDir: dirname(svc.paths.dir), name: 'busy', count: 1, method: 'inc' });
+    expect(newcomer.error).toBeUndefined();
+    expect(newcomer.pid).toBe(pid);
+    expect(newcomer.results).toEqual([12]);
+    expect(await busy).toBe(11);
+    // The existing proxy goes on with the same object.
+    expect(await proxy.inc()).toBe(13);
+    expect((await svc.ping()).pid).toBe(pid);
+    expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
+    expect(live.samples()).toBeGreaterThan(10);
+    expect(live.max()).toBe(1);
+  });
+
+  it('busy past startTimeoutMs: the new client fails with ERR_DAEMON_UNRESPONSIVE naming the pid; no second daemon', async () => {
+    const svc = service<Counter>({}, COUNTER, 'stuck');
+    const live = sampleLiveDaemons(svc);
+    const { proxy, pid } = await countedTo11(svc);
+
+    const busy = proxy.spin(4000);
+    await sleep(100);
+    const impatient = localSingleton<Counter>('stuck', COUNTER, { runtimeDir: dirname(svc.paths.dir), startTimeoutMs: 1500 });
+    const started = Date.now();
+    const error = await impatient.proxy().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // A bound against a hang, not a timing measurement: it gave up on its own budget.
+    expect(Date.now() - started).toBeLessThan(1500 + 2000);
+    expect(error).toBeInstanceOf(ConnectionFailedError);
+    expect((error as ConnectionFailedError).code).toBe('ERR_DAEMON_UNRESPONSIVE');
+    expect((error as Error).message).toContain(`(pid ${pid}) is running but did not complete a handshake`);
+    expect((error as Error).message).toContain('startTimeoutMs (1500 ms)');
+    expect((error as Error).message).toContain('stop stuck --force');
+    // Left alone: still published, still the same object.
+    const read = readMetadata(svc.paths.metadata);
+    expect(read.status === 'valid' && read.metadata.pid).toBe(pid);
+    expect(await busy).toBe(11);
+    expect(await proxy.inc()).toBe(12);
+    expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
+    expect(live.max()).toBe(1);
+  });
+
+  it('a daemon SIGSTOPped for 3 s, a new client with connectTimeoutMs 500: it waits, and gets the same object', async () => {
+    const svc = service<Counter>({}, COUNTER, 'frozen');
+    const live = sampleLiveDaemons(svc);
+    const { proxy, pid } = await countedTo11(svc);
+
+    process.kill(pid, 'SIGSTOP');
+    const resume = () => isProcessAlive(pid) && process.kill(pid, 'SIGCONT');
+    onTestFinished(resume);
+    const newcomer = runWorker({ runtimeDir: dirname(svc.paths.dir), name: 'frozen', count: 1, method: 'inc', options: { connectTimeoutMs: 500 } });
+    await sleep(3000);
+    resume();
+    const result = await newcomer;
+    expect(result.error).toBeUndefined();
+    expect(result.pid).toBe(pid);
+    expect(result.results).toEqual([12]);
+    expect(await proxy.inc()).toBe(13);
+    expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
+    expect(live.max()).toBe(1);
+  });
+});
