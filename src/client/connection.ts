@@ -77,7 +77,7 @@ export class Connection {
   readonly #decoder: FrameDecoder;
   readonly #writer: FrameWriter;
   readonly #pending = new Map<number, Pending>();
-  readonly #closeListeners = new Set<(error: LoopbackSingletonError) => void>();
+  readonly #closeListeners = new Set<(error: LoopbackSingletonError, rejected: number) => void>();
   #nextId = 1;
   /** Resolved when the pending map empties, for a dispose that lets calls finish. */
   #idleWaiters: Array<() => void> = [];
@@ -213,8 +213,11 @@ export class Connection {
     return this.#request({ t: 'shutdown', id: this.#nextId++, force }).then(() => undefined);
   }
 
-  /** Called once when the connection closes, with the error pending requests got. */
-  onClose(listener: (error: LoopbackSingletonError) => void): () => void {
+  /**
+   * Called once when the connection closes, with the error pending requests got and how many
+   * requests were pending (and so rejected with it).
+   */
+  onClose(listener: (error: LoopbackSingletonError, rejected: number) => void): () => void {
     this.#closeListeners.add(listener);
     return () => this.#closeListeners.delete(listener);
   }
@@ -331,7 +334,7 @@ export class Connection {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const wake of waiters) wake();
-    for (const listener of this.#closeListeners) listener(error);
+    for (const listener of this.#closeListeners) listener(error, pendings.length);
     this.#closeListeners.clear();
   }
 }

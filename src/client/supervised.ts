@@ -12,6 +12,10 @@ import { ConnectionFailedError, DaemonConnectionError, HandshakeError, RestartLi
 import type { CallOptions, Connection } from './connection.js';
 import { SystemOwners } from './owners.js';
 
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 // xstate's timers must not keep the host process alive: an idle proxy never does.
 const unrefClock = {
   setTimeout: (fn: (...args: unknown[]) => void, ms: number) => setTimeout(fn, ms).unref(),
@@ -21,7 +25,21 @@ const unrefClock = {
 /** Each supervisor's actor system (one per root actor) leads its effects to their proxy connection. */
 const owners = new SystemOwners<SupervisedConnection>('proxy');
 
-/** A connection that survives its daemon: the target of a `Remote<T>`. */
+/** The daemon instance a proxy lost, until a caller has been told. */
+interface Loss {
+  readonly pid: number;
+  readonly instanceId: string;
+  readonly error: unknown;
+  /** A caller got an error for it: a call in flight at the loss, or a failed restart. */
+  reported: boolean;
+}
+
+/**
+ * A connection that survives its daemon: the target of a `Remote<T>`. It never moves to
+ * another daemon instance silently: when the instance it used is lost and no call has failed
+ * for it yet, the first call after the restart fails with `ERR_DAEMON_LOST` (not sent), so the
+ * caller learns that the object's state was lost before anything reaches the new object.
+ */
 export class SupervisedConnection {
   /**
    * The supervisor statechart with its effects, provided once: `provide()` builds a new
@@ -50,6 +68,7 @@ export class SupervisedConnection {
   readonly #actor: Actor<typeof supervisorMachine>;
   #connection: Connection;
   #detach: () => void = () => {};
+  #loss: Loss | undefined;
 
   /**
    * @param connection the connection the proxy starts with
@@ -87,9 +106,22 @@ export class SupervisedConnection {
     // that order: the issue order survives the restart.
     const snapshot = await waitFor(this.#actor, (s) => !s.matches('reconnecting'));
     const { context } = snapshot;
+    const loss = this.#loss;
+    if (snapshot.value === 'connected') {
+      this.#loss = undefined;
+      const now = this.#connection.welcome;
+      if (loss !== undefined && !loss.reported && now.instanceId !== loss.instanceId) {
+        throw new DaemonConnectionError(
+          `The daemon "${this.#name}" (pid ${loss.pid}) was lost (${describe(loss.error)}), and with it the object's state. ` +
+            `This call was not sent. The next call goes to the new daemon (pid ${now.pid}), which starts from a new object`,
+          { code: 'ERR_DAEMON_LOST', cause: loss.error },
+        );
+      }
+      return this.#connection.call(method, args, options);
+    }
+    // Every way out below is an error: the caller has been told of the loss.
+    if (loss !== undefined) loss.reported = true;
     switch (snapshot.value) {
-      case 'connected':
-        return this.#connection.call(method, args, options);
       case 'backingOff': {
         const { policy } = context;
         const limit = policy === false ? '' : `${policy.maxRestarts} restarts within ${policy.periodMs} ms`;
@@ -124,7 +156,13 @@ export class SupervisedConnection {
   #attach(connection: Connection): void {
     this.#detach();
     this.#connection = connection;
-    this.#detach = connection.onClose((error) => this.#actor.send({ type: 'connection.lost', error }));
+    this.#detach = connection.onClose((error, rejected) => {
+      const { pid, instanceId } = connection.welcome;
+      // A loss nobody was told of yet stays the one to report: the instance the caller last used.
+      if (this.#loss === undefined || this.#loss.reported) this.#loss = { pid, instanceId, error, reported: rejected > 0 };
+      else if (rejected > 0) this.#loss.reported = true;
+      this.#actor.send({ type: 'connection.lost', error });
+    });
   }
 
   #report(event: ClientEvent, restarts: number, retryAt: number | undefined): void {

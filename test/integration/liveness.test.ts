@@ -2,16 +2,17 @@
  * Liveness is not responsiveness, with real processes: a daemon whose process runs is never
  * replaced because it answers slowly. A hosted method busy on the CPU and a SIGSTOPped daemon
  * make new clients wait (and, past `startTimeoutMs`, fail with ERR_DAEMON_UNRESPONSIVE); the
- * daemon, its object and its state stay, and never a second daemon runs beside it.
+ * daemon, its object and its state stay, and never a second daemon runs beside it. And a
+ * supervised proxy never moves to another object silently.
  */
 import { dirname } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConnectionFailedError, localSingleton, type LocalSingletonService } from '../../dist/src/index.js';
+import { ConnectionFailedError, DaemonConnectionError, localSingleton, type LocalSingletonService } from '../../dist/src/index.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { isProcessAlive } from '../../dist/src/runtime/process.js';
 import { COUNTER, runWorker, service } from '../support/clients.js';
 import { loggedDaemonPids } from '../support/daemon.js';
-import { sleep } from '../support/wait.js';
+import { sleep, until } from '../support/wait.js';
 
 interface Counter {
   inc(): number;
@@ -109,5 +110,57 @@ describe('liveness is not responsiveness', () => {
     expect(await proxy.inc()).toBe(13);
     expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
     expect(live.max()).toBe(1);
+  });
+});
+
+describe('a supervised proxy never moves to another object silently', () => {
+  it('its daemon shut down and replaced by another client while its connection was idle: the next call fails with ERR_DAEMON_LOST, unsent', async () => {
+    const svc = service<Counter>({}, COUNTER, 'moved');
+    const { proxy, pid } = await countedTo11(svc);
+    const lost = new Promise<void>((resolve) => {
+      const check = setInterval(() => {
+        if (!isProcessAlive(pid)) {
+          clearInterval(check);
+          resolve();
+        }
+      }, 10);
+    });
+    await svc.shutdown();
+    await lost;
+    // Another process starts the singleton again: a new object, counting from 0.
+    const other = await runWorker({ runtimeDir: dirname(svc.paths.dir), name: 'moved', count: 1, method: 'inc' });
+    expect(other.results).toEqual([1]);
+    expect(other.pid).not.toBe(pid);
+
+    const error = await proxy.inc().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(DaemonConnectionError);
+    expect((error as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
+    expect((error as Error).message).toContain(`(pid ${pid}) was lost`);
+    expect((error as Error).message).toContain(`new daemon (pid ${other.pid})`);
+    // That call did not reach the new object; the next one does, and the proxy says so.
+    const info = await svc.ping();
+    expect(info.pid).toBe(other.pid);
+    expect(await proxy.get()).toBe(1);
+    expect(await proxy.inc()).toBe(2);
+  });
+
+  it('calls in flight when the daemon is lost are the ones told; the next call goes on with the new daemon', async () => {
+    const svc = service<Counter>({}, COUNTER, 'told');
+    const { proxy, pid } = await countedTo11(svc);
+    const inFlight = proxy.spin(1000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await sleep(100);
+    process.kill(pid, 'SIGKILL');
+    const error = await inFlight;
+    expect((error as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
+    await until(() => !isProcessAlive(pid), `daemon ${pid} to exit`);
+    // Already told: the restart is transparent.
+    expect(await proxy.inc()).toBe(1);
+    expect((await svc.ping()).pid).not.toBe(pid);
   });
 });

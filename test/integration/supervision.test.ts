@@ -296,9 +296,11 @@ describe('supervised proxies', () => {
     expect(await counter.inc()).toBe(1);
     const pids = [(await svc.ping()).pid];
 
-    // Two losses within the period: each next call restarts the daemon transparently.
+    // Two losses within the period: each next call restarts the daemon, and, as no call was in
+    // flight to learn of the loss, fails with ERR_DAEMON_LOST unsent; the call after it goes on.
     for (let restart = 1; restart <= 2; restart++) {
       await killAndWaitForLoss(pids.at(-1)!, events);
+      expect(await settle(counter.inc())).toMatchObject({ code: 'ERR_DAEMON_LOST' });
       expect(await counter.inc()).toBe(1); // a fresh daemon, a fresh object
       const { pid } = await svc.ping();
       expect(pids).not.toContain(pid);
@@ -337,6 +339,7 @@ describe('supervised proxies', () => {
       await sleep(50);
       outcome = await settle(counter.inc());
     }
+    // The RestartLimitErrors told of the loss: the restart after the period sends the call.
     expect(outcome).toBe(1);
     const { pid } = await svc.ping();
     expect(pids).not.toContain(pid);
@@ -400,6 +403,8 @@ describe('supervised proxies', () => {
       expect(block).toMatch(/\n\s+at .*crashy\.mjs:\d+/);
       expect(existsSync(svc.paths.metadata)).toBe(false);
 
+      // No call was in flight: the first call after the crash is told, unsent.
+      expect(await settle(crashy.pid())).toMatchObject({ code: 'ERR_DAEMON_LOST' });
       const next = await crashy.pid();
       expect(next).not.toBe(pid);
       expect(isAlive(next)).toBe(true);
@@ -443,6 +448,7 @@ describe('supervised proxies', () => {
       process.kill(first, 'SIGKILL');
       await until(() => seen.some((s) => s.event === 'daemon-lost'), 'the daemon-lost event');
       await waitForExit(first);
+      expect(await settle(counter.inc())).toMatchObject({ code: 'ERR_DAEMON_LOST' });
       expect(await counter.inc()).toBe(1);
       const second = (await svc.ping()).pid;
       expect(second).not.toBe(first);

@@ -215,12 +215,20 @@ async function drive(path: ModelPath, index: number): Promise<void> {
       }
       case 'xstate.done.actor.reconnect': {
         await reached(i + 1, 20_000);
-        // connected again: the call went out to a new daemon, the one now published.
-        expect(await pending).toEqual({ value: 'model' });
-        const { pid } = await svc.ping();
+        // connected again, to a new daemon, the one now published. No call was in flight when
+        // the old one was lost, so the call that restarted it is the one told: it fails with
+        // ERR_DAEMON_LOST naming the lost daemon, and was not sent to the new object.
+        const error = errorOf(await pending);
+        expect(error).toBeInstanceOf(DaemonConnectionError);
+        expect((error as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
+        expect((error as Error).message).toContain(`(pid ${lost.at(-1)}) was lost`);
+        const info = await svc.ping();
+        const { pid } = info;
+        expect(info.callsServed).toBe(0);
         expect(lost).not.toContain(pid);
         expect(isProcessAlive(pid)).toBe(true);
         expect(metadataPid(rt)).toBe(pid);
+        // The calls after it go to the new object.
         expect(await proxy.echo('again')).toBe('again');
         daemon = pid;
         break;
