@@ -48,7 +48,9 @@ function toWireError(error: unknown, code: string): WireError {
   if (error instanceof Error) {
     const own = (error as { code?: unknown }).code;
     return {
-      code,
+      // A local fault the library itself reported (a token file that is not private) is the
+      // user's to fix, not a failure of the step it happened in: it keeps its own code.
+      code: error.name === 'LoopbackSingletonError' && own === 'ERR_LOOPBACK_SINGLETON' ? own : code,
       name: error.name,
       message: error.message,
       stack: error.stack,

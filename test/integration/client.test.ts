@@ -1,4 +1,4 @@
-import { existsSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -17,6 +17,7 @@ import {
 } from '../../dist/src/index.js';
 import { FIXTURES, freshRoot, isAlive, SERVICES_URL, waitForExit } from '../support/daemon.js';
 import { service } from '../support/clients.js';
+import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
 
 interface Counter {
   value: number;
@@ -214,6 +215,19 @@ describe('localSingleton and its proxy', () => {
     rmSync(svc.paths.dir, { recursive: true, force: true });
     expect((await svc.ping()).pid).toBeGreaterThan(0);
     expect(existsSync(svc.paths.token)).toBe(true);
+  });
+
+  it('a token file that is not private fails a cold start with ERR_LOOPBACK_SINGLETON saying what to do', async () => {
+    const svc = service();
+    ensurePrivateDir(svc.paths.dir);
+    writeFileSync(svc.paths.token, 'a'.repeat(64), { mode: 0o644 });
+    chmodSync(svc.paths.token, 0o644);
+    const cold = await svc.proxy().then(() => undefined, (e: unknown) => e);
+    expect(cold).toBeInstanceOf(LoopbackSingletonError);
+    expect((cold as LoopbackSingletonError).code).toBe('ERR_LOOPBACK_SINGLETON');
+    expect((cold as Error).message).toContain('delete the file so a new one is made');
+
+    expect(existsSync(svc.paths.metadata)).toBe(false);
   });
 
   it('shutdown() with no daemon running resolves', async () => {
