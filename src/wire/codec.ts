@@ -7,6 +7,7 @@
 // every cold start of a client and a daemon, for a speed-up on long strings only.
 import { Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
 import { ProtocolError } from '../errors.js';
+import { screenPayload } from './screen.js';
 
 /** Bytes of the length prefix in front of every payload. */
 export const HEADER_BYTES = 4;
@@ -61,10 +62,16 @@ export function encodeValue(value: unknown): Buffer {
   }
 }
 
-/** Decodes one payload; the payload must hold exactly one value. */
+/**
+ * Decodes one payload; the payload must hold exactly one value, and only the MessagePack
+ * docs/PROTOCOL.md §2 lists (no msgpackr references, records or bundled strings: see
+ * ./screen.ts).
+ * @throws {ProtocolError} `ERR_PROTOCOL`.
+ */
 export function decodeValue(payload: Uint8Array): unknown {
   // The reserved byte 0xc1 is not a value; msgpackr would hand back a marker object.
   if (payload[0] === 0xc1) throw new ProtocolError('Malformed MessagePack payload: the reserved byte 0xc1');
+  screenPayload(payload);
   let value: unknown;
   try {
     value = packr.unpack(payload);
