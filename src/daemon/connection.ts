@@ -170,6 +170,8 @@ export class DaemonConnection implements CallSink {
         };
         // Signed when the client's nonce is readable, so the client can tell a genuine daemon
         // of another version (an error to report) from a foreign listener (stale, replace it).
+        // Signed with a label of its own: anyone may ask for this proof over a nonce of their
+        // choosing, so it must never verify as a challenge's.
         if (isNonce(message.nonce)) {
           const daemonNonce = createNonce();
           this.#send({
@@ -179,7 +181,7 @@ export class DaemonConnection implements CallSink {
             v: PROTOCOL_VERSION,
             pid: process.pid,
             nonce: daemonNonce,
-            proof: computeProof(this.#host.token, 'daemon', message.nonce, daemonNonce),
+            proof: computeProof(this.#host.token, 'refusal', message.nonce, daemonNonce),
           });
           this.close();
         } else {
