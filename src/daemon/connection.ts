@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { errorToWire, ProtocolError, type WireError } from '../errors.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
-import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
+import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_REQUEST_MAX_FRAME_BYTES } from '../wire/codec.js';
 import { isNonce, parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import { FrameWriter } from '../wire/writer.js';
 import { PROTOCOL_VERSION, PACKAGE_VERSION } from '../version.js';
@@ -26,6 +26,15 @@ export interface ConnectionHost {
   shutdownRequested(force: boolean): void;
   log(line: string): void;
 }
+
+/**
+ * How many connections may be waiting for their handshake at once; the daemon drops the
+ * oldest to admit one more. A real client completes its handshake over loopback in ~1 ms,
+ * so a flood would have to open 64 connections in that millisecond to crowd it out, and
+ * the flood's connections cost the daemon at most 64 partial frames of
+ * HANDSHAKE_REQUEST_MAX_FRAME_BYTES.
+ */
+export const MAX_HANDSHAKING_CONNECTIONS = 64;
 
 type Phase = 'hello' | 'auth' | 'open' | 'closed';
 
@@ -48,8 +57,8 @@ export class DaemonConnection implements CallSink {
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
     this.#host = host;
-    // Until the peer has authenticated, only handshake-sized frames.
-    this.#decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, host.maxFrameBytes));
+    // Until the peer has authenticated, only frames the size of a hello or an auth.
+    this.#decoder = new FrameDecoder(Math.min(HANDSHAKE_REQUEST_MAX_FRAME_BYTES, host.maxFrameBytes));
     this.#writer = new FrameWriter(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => this.#onClose());
@@ -59,6 +68,11 @@ export class DaemonConnection implements CallSink {
   /** Whether the handshake completed (and the connection counts as active). */
   get isAuthenticated(): boolean {
     return this.#phase === 'open';
+  }
+
+  /** Whether the connection is open and has not completed its handshake yet. */
+  get isHandshaking(): boolean {
+    return this.#phase === 'hello' || this.#phase === 'auth';
   }
 
   /** Whether a frame has started arriving but is not complete. */
@@ -113,10 +127,10 @@ export class DaemonConnection implements CallSink {
     setTimeout(() => this.#socket.destroy(), 1000).unref();
   }
 
-  /** Drops the connection at once (deadline passed). */
-  destroy(reason: string): void {
+  /** Drops the connection at once (deadline passed); `reason`, if given, goes to the log. */
+  destroy(reason?: string): void {
     if (this.#phase === 'closed') return;
-    this.#host.log(`dropping connection: ${reason}`);
+    if (reason !== undefined) this.#host.log(`dropping connection: ${reason}`);
     this.#onClose();
     this.#socket.destroy();
   }
