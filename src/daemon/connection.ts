@@ -51,8 +51,12 @@ export class DaemonConnection implements CallSink {
   #daemonNonce: Uint8Array | undefined;
   /** When the connection was accepted (ms, monotonic), for the handshake deadline. */
   readonly openedAt = performance.now();
-  /** When bytes last arrived (ms, monotonic), for the stalled-frame deadline. */
-  lastProgressAt = this.openedAt;
+  /**
+   * When the first byte of the partial frame arrived (ms, monotonic), for the whole-frame
+   * deadline: a frame must complete within stallTimeoutMs of its first byte, so a peer that
+   * trickles a byte now and then cannot hold its buffer forever.
+   */
+  frameStartedAt = this.openedAt;
 
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
@@ -137,11 +141,17 @@ export class DaemonConnection implements CallSink {
 
   #onData(chunk: Buffer): void {
     if (this.#phase === 'closed') return;
-    this.lastProgressAt = performance.now();
+    const continuing = this.#decoder.hasPartialFrame;
+    let completed = 0;
     // The replies to this chunk's calls (those answered at once) leave together afterwards.
     this.#writer.hold();
     try {
-      this.#decoder.push(chunk, (payload) => this.#onPayload(payload));
+      this.#decoder.push(chunk, (payload) => {
+        completed++;
+        this.#onPayload(payload);
+      });
+      // A frame started in this chunk: its deadline runs from now.
+      if (this.#decoder.hasPartialFrame && (!continuing || completed > 0)) this.frameStartedAt = performance.now();
     } catch (error) {
       this.#protocolFailure(error);
     } finally {

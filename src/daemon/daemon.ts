@@ -216,8 +216,8 @@ export class Daemon implements ConnectionHost {
     for (const connection of this.#connections) {
       if (!connection.isAuthenticated) {
         if (now - connection.openedAt > handshakeTimeoutMs) connection.destroy(`no handshake within ${handshakeTimeoutMs} ms`);
-      } else if (connection.hasPartialFrame && now - connection.lastProgressAt > stallTimeoutMs) {
-        connection.destroy(`partial frame stalled for over ${stallTimeoutMs} ms`);
+      } else if (connection.hasPartialFrame && now - connection.frameStartedAt > stallTimeoutMs) {
+        connection.destroy(`partial frame stalled: not complete ${stallTimeoutMs} ms after its first byte`);
       }
     }
     if (this.#handshakesDropped > 0) {

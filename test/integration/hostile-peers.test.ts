@@ -210,6 +210,53 @@ describe('connections that do not authenticate', () => {
   });
 });
 
+describe('an authenticated peer', () => {
+  it('trickling one byte of a frame at a time is dropped once the frame is stallTimeoutMs old', async () => {
+    const stallTimeoutMs = 1000;
+    const daemon = await startDaemon({ stallTimeoutMs });
+    const witness = await daemon.connect();
+    const peer = await RawPeer.open(daemon.metadata);
+    await rawHandshake(peer, daemon.token);
+    const frame = encodeFrame({ t: 'call', id: 1, m: 'inc', a: [] }, MAX_FRAME);
+    let sent = 0;
+    let closed = false;
+    void peer.closed.then(() => (closed = true));
+    // A byte every 250 ms: progress four times per stallTimeoutMs, as before this rule, but the
+    // frame (22 bytes) would take over 5 s to complete.
+    while (!closed && sent < frame.length) {
+      peer.write(frame.subarray(sent, sent + 1));
+      sent++;
+      await Promise.race([peer.closed, delay(250)]);
+    }
+    expect(closed, 'the daemon dropped the trickling peer').toBe(true);
+    expect(sent).toBeLessThan(frame.length);
+    // Never ran, and no one else was affected.
+    expect(await witness.call('get', [])).toBe(0);
+    expect(readFileSync(daemon.paths.log, 'utf8')).toContain('partial frame stalled');
+  });
+
+  it('a frame that completes within stallTimeoutMs of its first byte is answered however it is split', async () => {
+    const daemon = await startDaemon({ stallTimeoutMs: 1000 });
+    const peer = await RawPeer.open(daemon.metadata);
+    await rawHandshake(peer, daemon.token);
+    const frames = [1, 2, 3].map((id) => encodeFrame({ t: 'call', id, m: 'inc', a: [] }, MAX_FRAME));
+    // Chunks 400 ms apart, each ending one frame and starting the next: every frame completes
+    // within ~400 ms of its first byte, the three take longer than stallTimeoutMs together,
+    // so each frame's deadline must run from its own first byte.
+    const chunks = [
+      frames[0]!.subarray(0, 5),
+      Buffer.concat([frames[0]!.subarray(5), frames[1]!.subarray(0, 5)]),
+      Buffer.concat([frames[1]!.subarray(5), frames[2]!.subarray(0, 5)]),
+      frames[2]!.subarray(5),
+    ];
+    for (const chunk of chunks) {
+      peer.write(chunk);
+      await delay(400);
+    }
+    for (const id of [1, 2, 3]) expect(await peer.next()).toMatchObject({ t: 'reply', id, r: id });
+  });
+});
+
 describe('the signed version refusal', () => {
   it('verifies as a refusal proof and never as a challenge proof', async () => {
     const daemon = await startDaemon();
