@@ -217,7 +217,14 @@ export class Daemon implements ConnectionHost {
       if (!connection.isAuthenticated) {
         if (now - connection.openedAt > handshakeTimeoutMs) connection.destroy(`no handshake within ${handshakeTimeoutMs} ms`);
       } else if (connection.hasPartialFrame && now - connection.frameStartedAt > stallTimeoutMs) {
-        connection.destroy(`partial frame stalled: not complete ${stallTimeoutMs} ms after its first byte`);
+        // Judged again after this turn's I/O: timers run before it, so after a synchronous
+        // method blocked the loop, the rest of the frame may be waiting unread in the socket.
+        const startedAt = connection.frameStartedAt;
+        setImmediate(() => {
+          if (connection.hasPartialFrame && connection.frameStartedAt === startedAt) {
+            connection.destroy(`partial frame stalled: not complete ${stallTimeoutMs} ms after its first byte`);
+          }
+        });
       }
     }
     if (this.#handshakesDropped > 0) {

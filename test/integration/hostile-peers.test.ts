@@ -257,6 +257,33 @@ describe('an authenticated peer', () => {
   });
 });
 
+describe('the whole-frame deadline after a blocked event loop', () => {
+  // A hosted method that blocks the daemon's event loop synchronously.
+  const SPINNER = `data:text/javascript,${encodeURIComponent(
+    'export class Spinner { n = 0; spin(ms) { const end = Date.now() + ms; while (Date.now() < end); return ms; } inc() { return ++this.n; } }',
+  )}`;
+
+  it('spares a frame whose rest arrived while a synchronous method ran', async () => {
+    const daemon = await startDaemon({
+      stallTimeoutMs: 1000,
+      factory: { module: SPINNER, export: 'Spinner', argsHash: 'none', codeHash: undefined },
+    });
+    const witness = await daemon.connect();
+    const peer = await RawPeer.open(daemon.metadata);
+    await rawHandshake(peer, daemon.token);
+    const frame = encodeFrame({ t: 'call', id: 1, m: 'inc', a: [] }, MAX_FRAME);
+    peer.write(frame.subarray(0, 5));
+    await delay(100); // the daemon has read the frame's first bytes
+    const spinning = witness.call('spin', [2000]);
+    await delay(300); // the daemon is blocked: the rest waits in its socket, unread
+    peer.write(frame.subarray(5));
+    expect(await spinning).toBe(2000);
+    // The sweep that runs first after the block finds the frame 2 s old; the bytes read in the
+    // same turn complete it, so the peer is answered, not dropped.
+    expect(await peer.next()).toMatchObject({ t: 'reply', id: 1, r: 1 });
+  });
+});
+
 describe('the signed version refusal', () => {
   it('verifies as a refusal proof and never as a challenge proof', async () => {
     const daemon = await startDaemon();
