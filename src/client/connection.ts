@@ -59,7 +59,7 @@ function handshakeRefusal(message: ErrorMessage, phase: string, address: string,
     message.e.code === 'ERR_PROTOCOL_VERSION' &&
     message.nonce instanceof Uint8Array &&
     message.proof instanceof Uint8Array &&
-    verifyProof(token, 'daemon', clientNonce, message.nonce, message.proof)
+    verifyProof(token, 'refusal', clientNonce, message.nonce, message.proof)
   ) {
     return new HandshakeError(
       `The daemon at ${address} (pid ${String(message.pid)}) speaks protocol ${String(message.v)}; this client speaks ${PROTOCOL_VERSION}. ` +

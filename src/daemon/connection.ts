@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import { errorToWire, ProtocolError, type WireError } from '../errors.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
-import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
+import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_REQUEST_MAX_FRAME_BYTES } from '../wire/codec.js';
 import { isNonce, parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import { FrameWriter } from '../wire/writer.js';
 import { PROTOCOL_VERSION, PACKAGE_VERSION } from '../version.js';
@@ -27,6 +27,15 @@ export interface ConnectionHost {
   log(line: string): void;
 }
 
+/**
+ * How many connections may be waiting for their handshake at once; the daemon drops the
+ * oldest to admit one more. A real client completes its handshake over loopback in ~1 ms,
+ * so a flood would have to open 64 connections in that millisecond to crowd it out, and
+ * the flood's connections cost the daemon at most 64 partial frames of
+ * HANDSHAKE_REQUEST_MAX_FRAME_BYTES.
+ */
+export const MAX_HANDSHAKING_CONNECTIONS = 64;
+
 type Phase = 'hello' | 'auth' | 'open' | 'closed';
 
 /** A client connection on the daemon. */
@@ -42,14 +51,18 @@ export class DaemonConnection implements CallSink {
   #daemonNonce: Uint8Array | undefined;
   /** When the connection was accepted (ms, monotonic), for the handshake deadline. */
   readonly openedAt = performance.now();
-  /** When bytes last arrived (ms, monotonic), for the stalled-frame deadline. */
-  lastProgressAt = this.openedAt;
+  /**
+   * When the first byte of the partial frame arrived (ms, monotonic), for the whole-frame
+   * deadline: a frame must complete within stallTimeoutMs of its first byte, so a peer that
+   * trickles a byte now and then cannot hold its buffer forever.
+   */
+  frameStartedAt = this.openedAt;
 
   constructor(socket: Socket, host: ConnectionHost) {
     this.#socket = socket;
     this.#host = host;
-    // Until the peer has authenticated, only handshake-sized frames.
-    this.#decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, host.maxFrameBytes));
+    // Until the peer has authenticated, only frames the size of a hello or an auth.
+    this.#decoder = new FrameDecoder(Math.min(HANDSHAKE_REQUEST_MAX_FRAME_BYTES, host.maxFrameBytes));
     this.#writer = new FrameWriter(socket);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => this.#onClose());
@@ -59,6 +72,11 @@ export class DaemonConnection implements CallSink {
   /** Whether the handshake completed (and the connection counts as active). */
   get isAuthenticated(): boolean {
     return this.#phase === 'open';
+  }
+
+  /** Whether the connection is open and has not completed its handshake yet. */
+  get isHandshaking(): boolean {
+    return this.#phase === 'hello' || this.#phase === 'auth';
   }
 
   /** Whether a frame has started arriving but is not complete. */
@@ -113,21 +131,27 @@ export class DaemonConnection implements CallSink {
     setTimeout(() => this.#socket.destroy(), 1000).unref();
   }
 
-  /** Drops the connection at once (deadline passed). */
-  destroy(reason: string): void {
+  /** Drops the connection at once (deadline passed); `reason`, if given, goes to the log. */
+  destroy(reason?: string): void {
     if (this.#phase === 'closed') return;
-    this.#host.log(`dropping connection: ${reason}`);
+    if (reason !== undefined) this.#host.log(`dropping connection: ${reason}`);
     this.#onClose();
     this.#socket.destroy();
   }
 
   #onData(chunk: Buffer): void {
     if (this.#phase === 'closed') return;
-    this.lastProgressAt = performance.now();
+    const continuing = this.#decoder.hasPartialFrame;
+    let completed = 0;
     // The replies to this chunk's calls (those answered at once) leave together afterwards.
     this.#writer.hold();
     try {
-      this.#decoder.push(chunk, (payload) => this.#onPayload(payload));
+      this.#decoder.push(chunk, (payload) => {
+        completed++;
+        this.#onPayload(payload);
+      });
+      // A frame started in this chunk: its deadline runs from now.
+      if (this.#decoder.hasPartialFrame && (!continuing || completed > 0)) this.frameStartedAt = performance.now();
     } catch (error) {
       this.#protocolFailure(error);
     } finally {
@@ -170,6 +194,8 @@ export class DaemonConnection implements CallSink {
         };
         // Signed when the client's nonce is readable, so the client can tell a genuine daemon
         // of another version (an error to report) from a foreign listener (stale, replace it).
+        // Signed with a label of its own: anyone may ask for this proof over a nonce of their
+        // choosing, so it must never verify as a challenge's.
         if (isNonce(message.nonce)) {
           const daemonNonce = createNonce();
           this.#send({
@@ -179,7 +205,7 @@ export class DaemonConnection implements CallSink {
             v: PROTOCOL_VERSION,
             pid: process.pid,
             nonce: daemonNonce,
-            proof: computeProof(this.#host.token, 'daemon', message.nonce, daemonNonce),
+            proof: computeProof(this.#host.token, 'refusal', message.nonce, daemonNonce),
           });
           this.close();
         } else {

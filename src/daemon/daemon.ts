@@ -17,7 +17,7 @@ import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import { rehearseWire } from '../wire/rehearsal.js';
-import { DaemonConnection, type ConnectionHost } from './connection.js';
+import { DaemonConnection, MAX_HANDSHAKING_CONNECTIONS, type ConnectionHost } from './connection.js';
 import { createHostedObject } from './factory.js';
 import { listen, type BoundAddress } from './listen.js';
 import type { DaemonLog } from './log.js';
@@ -52,6 +52,13 @@ export class Daemon implements ConnectionHost {
   #sweeper: NodeJS.Timeout | undefined;
   /** A forced shutdown arrived while a graceful drain was under way. */
   #escalated = false;
+  /**
+   * The connections accepted and not yet authenticated, oldest first (a Set iterates in
+   * insertion order), so a flood of them costs a bounded amount; #accept prunes the rest.
+   */
+  readonly #handshaking = new Set<DaemonConnection>();
+  /** Connections #accept dropped to stay within the cap since the last sweep (logged there, once). */
+  #handshakesDropped = 0;
 
   constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void) {
     this.#config = config;
@@ -189,7 +196,17 @@ export class Daemon implements ConnectionHost {
 
   #accept(socket: Socket): void {
     // Only a serving daemon takes connections; a draining one has closed its server.
-    this.#connections.add(new DaemonConnection(socket, this));
+    const connection = new DaemonConnection(socket, this);
+    this.#connections.add(connection);
+    for (const waiting of this.#handshaking) if (!waiting.isHandshaking) this.#handshaking.delete(waiting);
+    // Past the cap the OLDEST goes, not the newcomer: a flood then cannot lock real clients out.
+    if (this.#handshaking.size >= MAX_HANDSHAKING_CONNECTIONS) {
+      const [oldest] = this.#handshaking;
+      this.#handshaking.delete(oldest!);
+      oldest!.destroy();
+      this.#handshakesDropped++;
+    }
+    this.#handshaking.add(connection);
   }
 
   /** Drops connections that missed the handshake deadline or stalled mid-frame; rotates the log. */
@@ -201,9 +218,20 @@ export class Daemon implements ConnectionHost {
     for (const connection of this.#connections) {
       if (!connection.isAuthenticated) {
         if (now - connection.openedAt > handshakeTimeoutMs) connection.destroy(`no handshake within ${handshakeTimeoutMs} ms`);
-      } else if (connection.hasPartialFrame && now - connection.lastProgressAt > stallTimeoutMs) {
-        connection.destroy(`partial frame stalled for over ${stallTimeoutMs} ms`);
+      } else if (connection.hasPartialFrame && now - connection.frameStartedAt > stallTimeoutMs) {
+        // Judged again after this turn's I/O: timers run before it, so after a synchronous
+        // method blocked the loop, the rest of the frame may be waiting unread in the socket.
+        const startedAt = connection.frameStartedAt;
+        setImmediate(() => {
+          if (connection.hasPartialFrame && connection.frameStartedAt === startedAt) {
+            connection.destroy(`partial frame stalled: not complete ${stallTimeoutMs} ms after its first byte`);
+          }
+        });
       }
+    }
+    if (this.#handshakesDropped > 0) {
+      this.#log.write(`dropped ${this.#handshakesDropped} connection(s) awaiting their handshake: over ${MAX_HANDSHAKING_CONNECTIONS} at once`);
+      this.#handshakesDropped = 0;
     }
   }
 

@@ -1,17 +1,25 @@
 /**
  * Mutual challenge-response authentication. Both sides hold the per-user token; neither
  * ever sends it. Each side sends a fresh random nonce and proves it holds the token with
- * HMAC-SHA256(token, label || clientNonce || daemonNonce). The two labels differ, so a
- * proof one side produced can never be replayed as the other side's.
+ * HMAC-SHA256(token, label || clientNonce || daemonNonce). Each kind of proof has its own
+ * label, so none can be replayed as another: not a client's as the daemon's, and not a
+ * signed version refusal (which a peer without the token can obtain for a client nonce of
+ * its choosing) as a challenge.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { NONCE_BYTES } from './messages.js';
 
-const DAEMON_LABEL = Buffer.from('loopback-singleton/1 daemon proof\0');
-const CLIENT_LABEL = Buffer.from('loopback-singleton/1 client proof\0');
+const LABELS = {
+  daemon: Buffer.from('loopback-singleton/1 daemon proof\0'),
+  client: Buffer.from('loopback-singleton/1 client proof\0'),
+  refusal: Buffer.from('loopback-singleton/1 version refusal\0'),
+} as const;
 
-/** Which side a proof speaks for. */
-export type ProofRole = 'daemon' | 'client';
+/**
+ * What a proof vouches for: the daemon's challenge, the client's auth, or the daemon's
+ * signed refusal of a hello of another protocol version.
+ */
+export type ProofRole = keyof typeof LABELS;
 
 /** A fresh handshake nonce. */
 export function createNonce(): Buffer {
@@ -26,7 +34,7 @@ export function computeProof(
   daemonNonce: Uint8Array,
 ): Buffer {
   return createHmac('sha256', token)
-    .update(role === 'daemon' ? DAEMON_LABEL : CLIENT_LABEL)
+    .update(LABELS[role])
     .update(clientNonce)
     .update(daemonNonce)
     .digest();

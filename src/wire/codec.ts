@@ -7,6 +7,7 @@
 // every cold start of a client and a daemon, for a speed-up on long strings only.
 import { Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
 import { ProtocolError } from '../errors.js';
+import { screenPayload } from './screen.js';
 
 /** Bytes of the length prefix in front of every payload. */
 export const HEADER_BYTES = 4;
@@ -15,9 +16,18 @@ export const HEADER_BYTES = 4;
 export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 /**
- * The largest frame accepted before the peer has authenticated (its handshake messages are
- * ~100 bytes; the welcome is under 1 KiB plus the factory's paths). A peer that has proved
- * nothing yet must not make a daemon reserve maxFrameBytes (16 MiB) per connection.
+ * The largest frame a daemon accepts before its peer has authenticated. A `hello` is 68
+ * bytes with a 5-character `pkg` and an `auth` 45: 512 leaves room for a long pre-release
+ * `pkg`, `observe` and a few fields a later version may add, while a connection that has
+ * proved nothing (there may be 64 of them, see MAX_HANDSHAKING_CONNECTIONS) holds at most
+ * 512 bytes of partial frame.
+ */
+export const HANDSHAKE_REQUEST_MAX_FRAME_BYTES = 512;
+
+/**
+ * The largest frame a client accepts before the daemon has proved itself: a challenge is
+ * ~100 bytes, but the welcome carries DaemonInfo, with the factory's module path and the
+ * daemon's address (under 1 KiB, plus long paths).
  */
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024;
 
@@ -61,10 +71,16 @@ export function encodeValue(value: unknown): Buffer {
   }
 }
 
-/** Decodes one payload; the payload must hold exactly one value. */
+/**
+ * Decodes one payload; the payload must hold exactly one value, and only the MessagePack
+ * docs/PROTOCOL.md §2 lists (no msgpackr references, records or bundled strings: see
+ * ./screen.ts).
+ * @throws {ProtocolError} `ERR_PROTOCOL`.
+ */
 export function decodeValue(payload: Uint8Array): unknown {
   // The reserved byte 0xc1 is not a value; msgpackr would hand back a marker object.
   if (payload[0] === 0xc1) throw new ProtocolError('Malformed MessagePack payload: the reserved byte 0xc1');
+  screenPayload(payload);
   let value: unknown;
   try {
     value = packr.unpack(payload);

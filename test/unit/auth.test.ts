@@ -20,7 +20,7 @@ describe('createNonce', () => {
 });
 
 describe('computeProof / verifyProof', () => {
-  it.each(['daemon', 'client'] as const)('a %s proof verifies for the same token, role and nonces', (role) => {
+  it.each(['daemon', 'client', 'refusal'] as const)('a %s proof verifies for the same token, role and nonces', (role) => {
     const proof = computeProof(token, role, clientNonce, daemonNonce);
     expect(proof).toHaveLength(32);
     expect(verifyProof(token, role, clientNonce, daemonNonce, proof)).toBe(true);
@@ -35,6 +35,15 @@ describe('computeProof / verifyProof', () => {
       createHmac('sha256', token).update(label).update(clientNonce).update(daemonNonce).digest();
     expect(computeProof(token, 'daemon', clientNonce, daemonNonce)).toEqual(hmac('loopback-singleton/1 daemon proof\0'));
     expect(computeProof(token, 'client', clientNonce, daemonNonce)).toEqual(hmac('loopback-singleton/1 client proof\0'));
+    expect(computeProof(token, 'refusal', clientNonce, daemonNonce)).toEqual(hmac('loopback-singleton/1 version refusal\0'));
+  });
+
+  it('matches the test vectors of docs/PROTOCOL.md §3', () => {
+    const vectorToken = Buffer.from('ab'.repeat(32), 'latin1');
+    const [c, d] = [Buffer.alloc(32, 1), Buffer.alloc(32, 2)];
+    expect(computeProof(vectorToken, 'daemon', c, d).toString('hex')).toBe('a8405413dcc04160dbcc7a910110a49be06718647f26bca5c2c79ad9c1bcf3c3');
+    expect(computeProof(vectorToken, 'client', c, d).toString('hex')).toBe('49925ca1e7591cea3e7c830e96306b6c2f8f8ae96e66b5bb87779a6986e83674');
+    expect(computeProof(vectorToken, 'refusal', c, d).toString('hex')).toBe('eca6ff51f9f273bad4ef9000ed5a2bba742f8d4f47f57cfefc59af1344f72d04');
   });
 
   it.each(['daemon', 'client'] as const)('a %s proof fails for a wrong token', (role) => {
@@ -50,7 +59,20 @@ describe('computeProof / verifyProof', () => {
     expect(verifyProof(token, 'daemon', clientNonce, daemonNonce, clientProof)).toBe(false);
   });
 
-  it.each(['daemon', 'client'] as const)('a %s proof fails with the nonces swapped', (role) => {
+  // Anyone who can connect gets a signed refusal over a client nonce of their choosing (a hello
+  // with another version): were it to verify as a challenge proof, a peer without the token
+  // could pass a client's check of the daemon by relaying that client's nonce.
+  it.each([
+    ['a version refusal proof', 'refusal', 'a challenge (daemon) proof', 'daemon'],
+    ['a challenge (daemon) proof', 'daemon', 'a version refusal proof', 'refusal'],
+    ['a version refusal proof', 'refusal', 'a client proof', 'client'],
+    ['a client proof', 'client', 'a version refusal proof', 'refusal'],
+  ] as const)('%s does not verify as %s', (_made, made, _checked, checked) => {
+    const proof = computeProof(token, made, clientNonce, daemonNonce);
+    expect(verifyProof(token, checked, clientNonce, daemonNonce, proof)).toBe(false);
+  });
+
+  it.each(['daemon', 'client', 'refusal'] as const)('a %s proof fails with the nonces swapped', (role) => {
     const proof = computeProof(token, role, clientNonce, daemonNonce);
     expect(verifyProof(token, role, daemonNonce, clientNonce, proof)).toBe(false);
   });

@@ -1,3 +1,4 @@
+import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import {
@@ -145,6 +146,8 @@ describe('encodeValue / decodeValue', () => {
     ['trailing bytes after one value', [0x01, 0x02]],
     ['an unknown extension type', [0xd4, 0x05, 0x00]],
     ['the never-used byte 0xc1', [0xc1]],
+    ['a truncated extension header', [0x91, 0xd4]],
+    ['an ext8 whose data runs past the end', [0xc7, 0x05, 0x00, 0x01]],
   ])('decodeValue throws ERR_PROTOCOL for %s', (_label, bytes) => {
     expectProtocolError(() => decodeValue(Buffer.from(bytes)), 'ERR_PROTOCOL');
   });
@@ -263,5 +266,92 @@ describe('FrameDecoder', () => {
     expect(decoder.hasPartialFrame).toBe(true);
     decoder.push(a.subarray(1), noop);
     expect(decoder.hasPartialFrame).toBe(false);
+  });
+});
+
+/** msgpackr on its own, configured as the codec is: what it accepts without the screen. */
+const bare = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** A call whose only argument is `arg`'s bytes, as a hostile peer would frame it. */
+function callWith(arg: readonly number[]): Buffer {
+  const head = encodeValue({ t: 'call', id: 1, m: 'echo' });
+  // map16 with 4 entries instead of 3, then "a": [arg]
+  return Buffer.concat([Buffer.from([0xde, 0x00, 0x04]), head.subarray(3), encodeValue('a'), Buffer.from([0x91, ...arg])]);
+}
+
+/** A DAG of structured-clone references: level i is [level i-1, level i-1], 2^depth leaves. */
+function dag(depth: number): Buffer {
+  let node: unknown[] = [];
+  for (let i = 0; i < depth; i++) node = [node, node];
+  return new Packr({ structuredClone: true, useRecords: false }).pack({ t: 'call', id: 1, m: 'echo', a: [node] });
+}
+
+describe('decodeValue accepts only what docs/PROTOCOL.md §2 lists', () => {
+  // Each is well-formed for msgpackr (checked first), so only the screen refuses it: remove the
+  // screen from decodeValue and every case here fails.
+  it.each([
+    ['a structured-clone DAG (0x69 ids, 0x70 pointers)', dag(20)],
+    ['a structured-clone id (0x69) around a value', Buffer.from([0xd6, 0x69, 0, 0, 0, 1, 0x90])],
+    ['a structured-clone id (0x69) then a pointer (0x70) to it', Buffer.from([0x92, 0xd6, 0x69, 0, 0, 0, 1, 0x90, 0xd6, 0x70, 0, 0, 0, 1])],
+    ['a record definition (0x72, fixext1) and its use', Buffer.from([0xd4, 0x72, 0x40, 0x91, 0xa1, 0x61, 0x01])],
+    ['a record definition (0x72, fixext2, with a high byte)', Buffer.from([0xd5, 0x72, 0x40, 0x01, 0x91, 0xa1, 0x61, 0x01])],
+    ['records as msgpackr writes them', new Packr({ useRecords: true }).pack([{ a: 1 }, { a: 2 }])],
+    ['bundled strings (0x62)', new Packr({ bundleStrings: true, useRecords: false }).pack({ a: 'x'.repeat(40), b: ['y'.repeat(40)] })],
+    ['a reference nested deep inside a call', callWith([0x91, 0x91, 0xd6, 0x69, 0, 0, 0, 1, 0x90])],
+    ['a reference inside a Set (an allowed extension followed by its value)', Buffer.from([0xd4, 0x73, 0x00, 0x91, 0xd6, 0x69, 0, 0, 0, 1, 0x90])],
+    ['a reference as a map key', Buffer.from([0x81, 0xd6, 0x69, 0, 0, 0, 1, 0xa1, 0x61, 0x01])],
+    ['a reference after a string whose bytes look like an extension', Buffer.from([0x92, 0xa3, 0xd6, 0x69, 0x00, 0xd6, 0x69, 0, 0, 0, 1, 0x90])],
+  ])('refuses %s with ERR_PROTOCOL', (_label, payload) => {
+    expect(() => bare.unpack(payload), 'msgpackr alone accepts it').not.toThrow();
+    expectProtocolError(() => decodeValue(payload), 'ERR_PROTOCOL');
+  });
+
+  it('refuses every extension type it does not list, in each extension header form', () => {
+    const allowed = new Set([0x00, 0xff, 0x42, 0x65, 0x73, 0x74, 0x78]);
+    for (let type = 0; type < 256; type++) {
+      if (allowed.has(type)) continue;
+      for (const bytes of [[0xd4, type, 0x00], [0xd6, type, 0, 0, 0, 0], [0xc7, 0x01, type, 0x00], [0xc8, 0x00, 0x01, type, 0x00], [0xc9, 0, 0, 0, 0x01, type, 0x00]]) {
+        expectProtocolError(() => decodeValue(Buffer.from([0x91, ...bytes])), 'ERR_PROTOCOL');
+      }
+    }
+  });
+
+  it('still decodes 0x40-0x7f as positive fixints (never as record references)', () => {
+    expect(decodeValue(Buffer.from([0x93, 0x40, 0x55, 0x7f]))).toEqual([0x40, 0x55, 0x7f]);
+  });
+
+  // msgpackr writes its own extension types only with moreTypes; the daemon never does, but a
+  // peer may, and PROTOCOL.md lists them as accepted.
+  const moreTypes = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true, useBigIntExtension: true });
+  it.each([
+    ['undefined (ext 0)', undefined, encodeValue(undefined)],
+    ['undefined as ext8 with data (ext 0)', undefined, Buffer.from([0xc7, 0x02, 0x00, 0xaa, 0xbb])],
+    ['a Date (ext -1, 64-bit)', new Date(1_795_829_162_255), encodeValue(new Date(1_795_829_162_255))],
+    ['a Date (ext -1, 32-bit)', new Date(1_700_000_000_000), encodeValue(new Date(1_700_000_000_000))],
+    ['a Date (ext -1, 96-bit)', new Date(-1e15), encodeValue(new Date(-1e15))],
+    ['a BigInt beyond 64 bits (0x42)', 2n ** 100n + 7n, moreTypes.pack(2n ** 100n + 7n)],
+    ['a negative BigInt (0x42)', -(2n ** 70n), moreTypes.pack(-(2n ** 70n))],
+    ['a 64-bit int (as BigInt)', 2n ** 63n, encodeValue(2n ** 63n)],
+    ['a Set (0x73)', new Set([1, 'two', [3]]), moreTypes.pack(new Set([1, 'two', [3]]))],
+    ['a RegExp (0x78)', /a+b/giu, moreTypes.pack(/a+b/giu)],
+    ['a Float64Array (0x74)', new Float64Array([1.5, -2]), moreTypes.pack(new Float64Array([1.5, -2]))],
+    ['an Int16Array (0x74)', new Int16Array([-3, 4]), moreTypes.pack(new Int16Array([-3, 4]))],
+    ['an ArrayBuffer (0x74)', new Uint8Array([1, 2, 3]).buffer, moreTypes.pack(new Uint8Array([1, 2, 3]).buffer)],
+    ['a nested mix', { s: new Set([new Date(0)]), r: [/x/], n: [undefined, null, 1.5, -1, 'é'] }, moreTypes.pack({ s: new Set([new Date(0)]), r: [/x/], n: [undefined, null, 1.5, -1, 'é'] })],
+  ])('accepts %s', (_label, value, payload) => {
+    expect(decodeValue(payload)).toEqual(value);
+  });
+
+  it.each([
+    ['an Error (0x65)', new TypeError('bad', { cause: 'why' })],
+    ['an AggregateError (0x65)', new AggregateError([new Error('inner')], 'outer')],
+  ])('accepts %s', (_label, error) => {
+    const decoded = decodeValue(moreTypes.pack(error)) as Error;
+    expect(decoded).toBeInstanceOf(error.constructor);
+    expect([decoded.name, decoded.message, decoded.cause]).toEqual([error.name, error.message, error.cause]);
+  });
+
+  it('accepts a nested 0xc1 as msgpackr\'s marker (PROTOCOL.md §2)', () => {
+    expect(decodeValue(Buffer.from([0x91, 0xc1]))).toEqual([bare.unpack(Buffer.from([0xc1]))]);
   });
 });
