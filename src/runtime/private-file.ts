@@ -18,6 +18,10 @@ const O_NOFOLLOW: number = constants.O_NOFOLLOW ?? 0;
 // O_NOCTTY: the daemon leads its own session, and opening a terminal must not make it its own.
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | O_NOFOLLOW | (constants.O_NOCTTY ?? 0);
 
+// Reads are synchronous, so one scratch buffer serves them all (allocating 16 KiB per read
+// cost as much as the read itself); what was read is copied out.
+let scratch = Buffer.allocUnsafe(0);
+
 /**
  * Who a file is and what state it is in: device, inode, type and mode, owner, size, and the
  * change and modification times in nanoseconds. Any write, chmod, rename over or recreation
@@ -77,7 +81,8 @@ export function readSmallFile(path: string, maxBytes: number): SmallFileRead {
     if (!stats.isFile()) return { status: 'notRegular', reason: `not a regular file (${kindOf(stats)})` };
     const tooLarge = { status: 'tooLarge', reason: `larger than ${formatBytes(maxBytes)} (${stats.size} bytes)` } as const;
     if (stats.size > BigInt(maxBytes)) return tooLarge;
-    const buffer = Buffer.allocUnsafe(maxBytes + 1);
+    if (scratch.length < maxBytes + 1) scratch = Buffer.allocUnsafe(maxBytes + 1);
+    const buffer = scratch.subarray(0, maxBytes + 1);
     let length = 0;
     while (length < buffer.length) {
       const n = readSync(fd, buffer, length, buffer.length - length, null);
