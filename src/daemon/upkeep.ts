@@ -95,7 +95,7 @@ export class FileUpkeep {
       this.#host.log(`metadata.json ${why}; rewrote it`);
       this.#troubles.delete('metadata');
     } catch (error) {
-      this.#trouble('metadata', `metadata.json ${why}; could not rewrite it: ${(error as Error).message}`);
+      this.#trouble('metadata', `metadata.json ${why}; could not rewrite it`, error);
     }
   }
 
@@ -116,7 +116,7 @@ export class FileUpkeep {
       this.#host.log(`token ${why}; restored this daemon's secret`);
       this.#troubles.delete('token');
     } catch (error) {
-      this.#trouble('token', `token ${why}; could not restore it: ${(error as Error).message}`);
+      this.#trouble('token', `token ${why}; could not restore it`, error);
     }
   }
 
@@ -136,7 +136,7 @@ export class FileUpkeep {
       },
       (error: unknown) => {
         this.#rebinding = false;
-        this.#trouble('socket', `could not re-bind the ipc socket ${path}: ${(error as Error).message}`);
+        this.#trouble('socket', `could not re-bind the ipc socket ${path}`, error);
       },
     );
   }
@@ -149,9 +149,11 @@ export class FileUpkeep {
     this.#writeRecord('must name the re-bound socket');
   }
 
-  #trouble(file: string, line: string): void {
-    if (this.#troubles.get(file) === line) return;
-    this.#troubles.set(file, line);
-    this.#host.log(line);
+  /** Logs `what` failed with `error`, unless the last failure for `file` was the same (by errno: messages name temp files). */
+  #trouble(file: string, what: string, error: unknown): void {
+    const key = `${what}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+    if (this.#troubles.get(file) === key) return;
+    this.#troubles.set(file, key);
+    this.#host.log(`${what}: ${(error as Error).message}`);
   }
 }
