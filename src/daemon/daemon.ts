@@ -4,6 +4,7 @@
  * wrote; it deletes only metadata carrying its own instanceId.
  */
 import { randomBytes } from 'node:crypto';
+import { lstatSync, rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { daemonMachine, type DaemonContext } from '../../machines/daemon.machine.js';
@@ -11,8 +12,8 @@ import { errorToWire, type WireError } from '../errors.js';
 import { inspector } from '../inspect.js';
 import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
-import { formatAddress, readMetadata, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
-import { isSameProcess, processStartTime } from '../runtime/process.js';
+import { formatAddress, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
+import { processStartTime } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
@@ -22,6 +23,7 @@ import { createHostedObject } from './factory.js';
 import { listen, type BoundAddress } from './listen.js';
 import type { DaemonLog } from './log.js';
 import { Mailbox } from './mailbox.js';
+import { FileUpkeep } from './upkeep.js';
 
 /** How the daemon's run ended. */
 export type DaemonOutcome = 'stopped' | 'failed';
@@ -48,8 +50,14 @@ export class Daemon implements ConnectionHost {
   #mailbox: Mailbox | undefined;
   #server: Server | undefined;
   #address: BoundAddress | undefined;
+  /** The ipc socket file bound at boot, for the upkeep to notice it deleted (see ./listen.ts). */
+  #socketId: string | undefined;
   #metadata: DaemonMetadata | undefined;
   #sweeper: NodeJS.Timeout | undefined;
+  /** Keeps metadata.json, the token and the ipc socket true while serving; made at publishing. */
+  #upkeep: FileUpkeep | undefined;
+  /** Servers replaced by a re-bind: each resolves once the connections it accepted have ended. */
+  readonly #retired: Promise<void>[] = [];
   /** A forced shutdown arrived while a graceful drain was under way. */
   #escalated = false;
   /**
@@ -166,11 +174,12 @@ export class Daemon implements ConnectionHost {
   async #bind(): Promise<void> {
     ensurePrivateDir(this.#config.paths.dir);
     this.token = loadOrCreateToken(this.#config.paths.token);
-    const { server, address } = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) =>
+    const { server, address, socketId } = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) =>
       this.#accept(socket),
     );
     this.#server = server;
     this.#address = address;
+    this.#socketId = socketId;
     const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
     // Also the pace of the metadata check (#watchMetadata): a damaged record is mended within it.
     const period = Math.max(25, Math.min(METADATA_CHECK_MS, handshakeTimeoutMs / 4, stallTimeoutMs / 4));
@@ -192,6 +201,15 @@ export class Daemon implements ConnectionHost {
       ...(startTime === undefined ? {} : { startTime }),
     };
     writeMetadata(this.#config.paths.metadata, this.#metadata);
+    this.#upkeep = new FileUpkeep(this.#config.paths, this.#metadata, this.token, this.#socketId, {
+      isServing: () => this.#actor.getSnapshot().matches('serving'),
+      superseded: (by) => {
+        this.#log.write(`superseded by daemon ${by.pid} (${by.instanceId}); draining`);
+        this.shutdownRequested(false);
+      },
+      rebind: () => this.#rebind(),
+      log: (line) => this.#log.write(line),
+    });
   }
 
   #accept(socket: Socket): void {
@@ -236,27 +254,37 @@ export class Daemon implements ConnectionHost {
   }
 
   /**
-   * While serving, metadata.json must name this daemon: a damaged or vanished record is
-   * rewritten, so clients never take a live daemon for a dead one; a valid record of another
-   * live daemon means this one was superseded, and it drains (one daemon per name).
+   * While serving, the daemon keeps its runtime files true (./upkeep.ts): metadata.json names
+   * it (a damaged or vanished record is rewritten; another live daemon's record means it was
+   * superseded, and it drains), the token holds its secret, and its ipc socket is in place.
    */
   #watchMetadata(): void {
-    const metadata = this.#metadata;
-    if (metadata === undefined || !this.#actor.getSnapshot().matches('serving')) return;
-    const read = readMetadata(this.#config.paths.metadata);
-    if (read.status === 'valid') {
-      if (read.metadata.instanceId !== this.instanceId && isSameProcess(read.metadata.pid, read.metadata.startTime)) {
-        this.#log.write(`superseded by daemon ${read.metadata.pid} (${read.metadata.instanceId}); draining`);
-        this.shutdownRequested(false);
-      }
-      return;
+    if (!this.#actor.getSnapshot().matches('serving')) return;
+    this.#upkeep?.check();
+  }
+
+  /**
+   * Listens again on the ipc socket path after the socket file was deleted or replaced.
+   * Accepted connections live on (closing a server does not close them). Resolves with the
+   * new socket's id, or undefined when the daemon stopped serving meanwhile.
+   */
+  async #rebind(): Promise<string | undefined> {
+    const old = this.#server;
+    const address = this.#address;
+    if (old === undefined || address?.transport !== 'ipc') return undefined;
+    // First: libuv unlinks a pipe server's path when it closes, which would delete the new socket.
+    this.#retired.push(new Promise((resolve) => old.close(() => resolve())));
+    const { path } = address;
+    // Whatever was put at our instance's path in the socket's place would refuse the bind.
+    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(path, { force: true });
+    const bound = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
+    if (!this.#actor.getSnapshot().matches('serving')) {
+      // The drain began meanwhile and closed the old server only.
+      bound.server.close();
+      return undefined;
     }
-    this.#log.write(`metadata.json ${read.status === 'absent' ? 'vanished' : `was damaged (${read.reason})`}; rewriting it`);
-    try {
-      writeMetadata(this.#config.paths.metadata, metadata);
-    } catch (error) {
-      this.#log.write(`could not rewrite metadata: ${(error as Error).message}`);
-    }
+    this.#server = bound.server;
+    return bound.socketId;
   }
 
   #onReady(): void {
@@ -295,7 +323,7 @@ export class Daemon implements ConnectionHost {
     }
     for (const connection of this.#connections) connection.close();
     // server.close() calls back once every connection has ended, i.e. flushed its replies.
-    await Promise.race([serverClosed, delay(CLOSE_GRACE_MS)]);
+    await Promise.race([Promise.all([serverClosed, ...this.#retired]), delay(CLOSE_GRACE_MS)]);
     this.#stopSweeper();
   }
 

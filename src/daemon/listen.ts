@@ -4,6 +4,7 @@
  * closing its socket can never remove a newer daemon's.
  */
 import { createHash } from 'node:crypto';
+import { lstatSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { LoopbackSingletonError } from '../errors.js';
@@ -25,13 +26,34 @@ export function ipcPath(dir: string, instanceId: string): string {
   return join(dir, `d-${short}.sock`);
 }
 
+/**
+ * Which socket file is at `path` (device and inode), or undefined when there is none (gone,
+ * or something else sits there). A daemon compares it with the one it bound to notice that
+ * its socket was deleted or replaced. Always undefined for a Windows named pipe.
+ */
+export function socketIdAt(path: string): string | undefined {
+  if (process.platform === 'win32') return undefined;
+  try {
+    const stats = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+    return stats?.isSocket() ? `${stats.dev}:${stats.ino}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A listening server. */
+export interface Bound {
+  readonly server: Server;
+  readonly address: BoundAddress;
+  /**
+   * The socket file it bound ({@link socketIdAt}), to watch for its deletion; undefined when
+   * there is no file to watch (tcp, Windows named pipes).
+   */
+  readonly socketId: string | undefined;
+}
+
 /** Creates a server and binds it; resolves once it listens. */
-export function listen(
-  transport: Transport,
-  dir: string,
-  instanceId: string,
-  onConnection: (socket: Socket) => void,
-): Promise<{ server: Server; address: BoundAddress }> {
+export function listen(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void): Promise<Bound> {
   const server = createServer({ noDelay: true }, onConnection);
   let address: BoundAddress;
   if (transport === 'tcp') {
@@ -55,7 +77,9 @@ export function listen(
         const bound = server.address();
         address = { transport: 'tcp', host: '127.0.0.1', port: typeof bound === 'object' && bound ? bound.port : 0 };
       }
-      resolve({ server, address });
+      // A socket deleted in the microseconds since the bind gets an id no file has: re-bound at the first check.
+      const socketId = address.transport === 'ipc' && process.platform !== 'win32' ? (socketIdAt(address.path) ?? 'gone at bind') : undefined;
+      resolve({ server, address, socketId });
     };
     if (address.transport === 'tcp') server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, onListening);
     else server.listen({ path: address.path, exclusive: true }, onListening);

@@ -1,11 +1,19 @@
 /**
  * `metadata.json`: who the live daemon is and where it listens. Written atomically (temp
- * file + rename), validated on read (anything malformed reads as stale), and deleted only
- * by compare-and-delete on `instanceId`.
+ * file + rename), read safely (./private-file.ts: no FIFO, symlink or device is followed or
+ * waited on, nothing over {@link MAX_METADATA_BYTES} is read), validated on read (anything
+ * malformed reads as stale), and deleted only by compare-and-delete on `instanceId`.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import type { DaemonMetadata } from '../types.js';
+import { readSmallFile, replacePrivateFile, type FileStamp } from './private-file.js';
+
+/**
+ * The largest metadata.json read. The record is ~300 bytes (its longest field, an ipc socket
+ * path, is at most 107 bytes); 16 KiB leaves ample room for fields to come, while a file
+ * padded to megabytes (or /dev/zero behind a symlink) is refused before a byte is read.
+ */
+export const MAX_METADATA_BYTES = 16 * 1024;
 
 /** The outcome of reading metadata: the record, or why there is none usable. */
 export type MetadataRead =
@@ -13,31 +21,41 @@ export type MetadataRead =
   | { readonly status: 'absent' }
   | { readonly status: 'malformed'; readonly reason: string };
 
-/** Writes `metadata` to `path` atomically, mode 0600. */
+/** Writes `metadata` to `path` atomically, mode 0600; no temp file is left if it fails. */
 export function writeMetadata(path: string, metadata: DaemonMetadata): void {
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    writeFileSync(temp, `${JSON.stringify(metadata, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
-    renameSync(temp, path);
-  } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // the temp file was never created, or was already renamed
-    }
-    throw error;
+  replacePrivateFile(path, `${JSON.stringify(metadata, null, 2)}\n`);
+}
+
+/**
+ * Reads and validates the metadata at `path`. Never throws and never blocks: a FIFO, a
+ * symlink, a directory, a device or a file over {@link MAX_METADATA_BYTES} reads as
+ * malformed with the reason; a read that fails (EACCES, EMFILE, EIO) as malformed with a
+ * reason that starts with `unreadable:`.
+ */
+export function readMetadata(path: string): MetadataRead {
+  return readMetadataFile(path).read;
+}
+
+/**
+ * {@link readMetadata}, with the stamp of the file that was read when it was a regular file
+ * (for a daemon that re-reads its record only when the stamp changed).
+ */
+export function readMetadataFile(path: string): { readonly read: MetadataRead; readonly stamp?: FileStamp } {
+  const file = readSmallFile(path, MAX_METADATA_BYTES);
+  switch (file.status) {
+    case 'absent':
+      return { read: { status: 'absent' } };
+    case 'notRegular':
+    case 'tooLarge':
+      return { read: { status: 'malformed', reason: file.reason } };
+    case 'unreadable':
+      return { read: { status: 'malformed', reason: `unreadable: ${file.error.message}` } };
+    case 'read':
+      return { read: parseMetadata(file.bytes.toString('utf8')), stamp: file.stamp };
   }
 }
 
-/** Reads and validates the metadata at `path`. Never throws for bad content. */
-export function readMetadata(path: string): MetadataRead {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { status: 'absent' };
-    return { status: 'malformed', reason: `unreadable: ${(error as Error).message}` };
-  }
+function parseMetadata(text: string): MetadataRead {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,9 +1,25 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import type * as realFs from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatAddress, readMetadata, removeMetadataIf, writeMetadata } from '../../src/runtime/metadata.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { formatAddress, MAX_METADATA_BYTES, readMetadata, readMetadataFile, removeMetadataIf, writeMetadata } from '../../src/runtime/metadata.js';
 import type { DaemonMetadata } from '../../src/types.js';
+
+// Lets a test make the next open fail with an errno (EMFILE, EACCES, EIO), which a real
+// file cannot be made to do reliably (root reads mode 000 files).
+const hooks = vi.hoisted(() => ({ openError: undefined as string | undefined }));
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof realFs>();
+  const openSync = ((...args: Parameters<typeof actual.openSync>) => {
+    const code = hooks.openError;
+    hooks.openError = undefined;
+    if (code !== undefined) throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
+    return actual.openSync(...args);
+  }) as typeof actual.openSync;
+  return { ...actual, default: { ...actual, openSync }, openSync };
+});
 
 const TCP: DaemonMetadata = {
   pid: 4242,
@@ -37,6 +53,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  hooks.openError = undefined;
   rmSync(temp, { recursive: true, force: true });
 });
 
@@ -137,6 +154,70 @@ describe('writeMetadata / readMetadata', () => {
     const reason = (read as { reason?: unknown }).reason;
     expect(typeof reason).toBe('string');
     expect((reason as string).length).toBeGreaterThan(0);
+  });
+});
+
+describe('readMetadata: whatever sits at the path, it answers at once', () => {
+  const malformed = (reason: string) => ({ status: 'malformed', reason });
+
+  // No writer ever opens the other end: a blocking open would hang here for good (the test's
+  // timeout would fail it).
+  it.skipIf(process.platform === 'win32')('a FIFO reads as malformed, with no writer on the other end', { timeout: 2000 }, () => {
+    execFileSync('mkfifo', [path]);
+    expect(readMetadata(path)).toEqual(malformed('not a regular file (FIFO)'));
+  });
+
+  it.skipIf(process.platform === 'win32')('a symlink to /dev/zero reads as malformed without reading from it', () => {
+    symlinkSync('/dev/zero', path);
+    expect(readMetadata(path)).toEqual(malformed('not a regular file (symlink)'));
+  });
+
+  it.skipIf(process.platform === 'win32')('a symlink to a valid record is not followed', () => {
+    const real = join(temp, 'elsewhere.json');
+    writeMetadata(real, TCP);
+    symlinkSync(real, path);
+    expect(readMetadata(path)).toEqual(malformed('not a regular file (symlink)'));
+  });
+
+  it('a valid record padded to 50 MB is refused by its size, before it is read', () => {
+    writeFileSync(path, JSON.stringify(TCP).padEnd(50 * 1024 * 1024, ' '), { mode: 0o600 });
+    expect(readMetadata(path)).toEqual(malformed(`larger than 16 KiB (${50 * 1024 * 1024} bytes)`));
+  });
+
+  it('a record of exactly the cap is read; one byte more is refused', () => {
+    const record = `${JSON.stringify(TCP)}\n`;
+    writeFileSync(path, record.padEnd(MAX_METADATA_BYTES, ' '), { mode: 0o600 });
+    expect(readMetadata(path)).toEqual({ status: 'valid', metadata: TCP });
+    writeFileSync(path, record.padEnd(MAX_METADATA_BYTES + 1, ' '), { mode: 0o600 });
+    expect(readMetadata(path).status).toBe('malformed');
+  });
+
+  it('a directory reads as malformed', () => {
+    mkdirSync(path);
+    expect(readMetadata(path)).toEqual(malformed('not a regular file (directory)'));
+  });
+
+  it('a missing file is absent', () => {
+    expect(readMetadata(path)).toEqual({ status: 'absent' });
+    expect(readMetadata(join(temp, 'no-such-dir', 'metadata.json'))).toEqual({ status: 'absent' });
+  });
+
+  it.each(['EMFILE', 'EACCES', 'EIO'])('a read that fails with %s is malformed with an `unreadable:` reason', (code) => {
+    writeMetadata(path, TCP);
+    hooks.openError = code;
+    const read = readMetadata(path);
+    expect(read.status).toBe('malformed');
+    expect(read.status === 'malformed' && read.reason).toMatch(new RegExp(`^unreadable: ${code}`));
+  });
+
+  it('readMetadataFile gives the stamp of the file it read, which any rewrite changes', () => {
+    writeMetadata(path, TCP);
+    const first = readMetadataFile(path);
+    expect(first.read.status).toBe('valid');
+    expect(readMetadataFile(path).stamp).toBe(first.stamp);
+    writeMetadata(path, TCP);
+    expect(readMetadataFile(path).stamp).not.toBe(first.stamp);
+    expect(readMetadataFile(join(temp, 'absent')).stamp).toBeUndefined();
   });
 });
 

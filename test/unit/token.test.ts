@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as realFs from 'node:fs';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,11 +8,11 @@ import { Worker } from 'node:worker_threads';
 import ts from 'typescript';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LoopbackSingletonError } from '../../src/errors.js';
-import { loadOrCreateToken, readToken } from '../../src/runtime/token.js';
+import { checkToken, loadOrCreateToken, readToken, restoreToken } from '../../src/runtime/token.js';
 
 // Lets a test run code right before token.ts links its temp file into place, to play the
-// process that wins the creation race.
-const hooks = vi.hoisted(() => ({ beforeLink: undefined as (() => void) | undefined }));
+// process that wins the creation race; and make the next write fail (a full disk).
+const hooks = vi.hoisted(() => ({ beforeLink: undefined as (() => void) | undefined, writeError: undefined as string | undefined }));
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof realFs>();
   const linkSync: typeof actual.linkSync = (existing, target) => {
@@ -20,7 +21,13 @@ vi.mock('node:fs', async (importOriginal) => {
     hook?.();
     actual.linkSync(existing, target);
   };
-  return { ...actual, default: { ...actual, linkSync }, linkSync };
+  const writeSync = ((...args: Parameters<typeof actual.writeSync>) => {
+    const code = hooks.writeError;
+    hooks.writeError = undefined;
+    if (code !== undefined) throw Object.assign(new Error(`${code}: simulated, write`), { code });
+    return (actual.writeSync as (...a: unknown[]) => number)(...args);
+  }) as typeof actual.writeSync;
+  return { ...actual, default: { ...actual, linkSync, writeSync }, linkSync, writeSync };
 });
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
@@ -35,6 +42,7 @@ beforeEach(() => {
 
 afterEach(() => {
   hooks.beforeLink = undefined;
+  hooks.writeError = undefined;
   rmSync(temp, { recursive: true, force: true });
 });
 
@@ -155,6 +163,110 @@ describe('loadOrCreateToken', () => {
   }
 });
 
+describe('a cold start whose write fails (a full disk)', () => {
+  it('leaves no half-written temp file, and no token', () => {
+    hooks.writeError = 'ENOSPC';
+    expect(() => loadOrCreateToken(path)).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+    expect(readdirSync(temp)).toEqual([]);
+    // The disk has room again: the next start creates the token normally.
+    expect(loadOrCreateToken(path)).toHaveLength(64);
+    expect(readdirSync(temp)).toEqual(['token']);
+  });
+
+  it('restoreToken leaves the old file and no temp file when its write fails', () => {
+    writeFileSync(path, VALID, { mode: 0o600 });
+    hooks.writeError = 'EIO';
+    expect(() => restoreToken(path, Buffer.from('cd'.repeat(32)))).toThrow(expect.objectContaining({ code: 'EIO' }));
+    expect(readdirSync(temp)).toEqual(['token']);
+    expect(readFileSync(path, 'latin1')).toBe(VALID);
+  });
+
+  // The real thing: a tmpfs of one page, filled up. Root only (CI runs as root); skipped where
+  // mounting is not allowed.
+  const canMount = process.platform === 'linux' && process.getuid?.() === 0;
+  it.skipIf(!canMount)('on a real full tmpfs, ENOSPC leaves no 0-byte temp file', () => {
+    const mountPoint = join(temp, 'full');
+    mkdirSync(mountPoint);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4k,mode=0700', 'tmpfs', mountPoint], { stdio: 'ignore' });
+    } catch {
+      return; // no mount here (a container without CAP_SYS_ADMIN): nothing to learn
+    }
+    try {
+      writeFileSync(join(mountPoint, 'filler'), Buffer.alloc(4096));
+      expect(() => writeFileSync(join(mountPoint, 'probe'), 'x')).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+      realFs.rmSync(join(mountPoint, 'probe'), { force: true });
+      expect(() => loadOrCreateToken(join(mountPoint, 'token'))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+      expect(readdirSync(mountPoint)).toEqual(['filler']);
+    } finally {
+      execFileSync('umount', [mountPoint]);
+    }
+  });
+});
+
+describe('whatever sits at the token path, reading it answers at once', () => {
+  it.skipIf(process.platform === 'win32')('refuses a FIFO, with no writer on the other end', { timeout: 2000 }, () => {
+    execFileSync('mkfifo', ['-m', '600', path]);
+    expectRefused(() => readToken(path));
+    expectRefused(() => loadOrCreateToken(path));
+  });
+
+  it.skipIf(process.platform === 'win32')('refuses a symlink to /dev/zero without reading from it', () => {
+    symlinkSync('/dev/zero', path);
+    expectRefused(() => readToken(path));
+  });
+
+  it('refuses a file padded to 50 MB by its size, before reading it', () => {
+    writeFileSync(path, VALID.padEnd(50 * 1024 * 1024, '0'), { mode: 0o600 });
+    expect(() => readToken(path)).toThrow(/larger than 64 bytes/);
+  });
+});
+
+describe('checkToken / restoreToken (the daemon keeping its secret in the file)', () => {
+  const OURS = Buffer.from('cd'.repeat(32), 'latin1');
+
+  it('says `same` for the secret in a private file, with a stamp that a rewrite changes', () => {
+    restoreToken(path, OURS);
+    const first = checkToken(path, OURS);
+    expect(first.status).toBe('same');
+    restoreToken(path, OURS);
+    const second = checkToken(path, OURS);
+    expect(second.status).toBe('same');
+    expect(first.status === 'same' && second.status === 'same' && first.stamp !== second.stamp).toBe(true);
+  });
+
+  it('says `absent` when there is no file', () => {
+    expect(checkToken(path, OURS)).toEqual({ status: 'absent' });
+  });
+
+  it.each<[string, () => void]>([
+    ['another secret', () => writeFileSync(path, VALID, { mode: 0o600 })],
+    ['a 0644 file', () => (writeFileSync(path, OURS), chmodSync(path, 0o644))],
+    ['a malformed file', () => writeFileSync(path, 'nope', { mode: 0o600 })],
+    ['a symlink to the secret', () => (writeFileSync(join(temp, 'real'), OURS, { mode: 0o600 }), symlinkSync(join(temp, 'real'), path))],
+    ['a directory', () => mkdirSync(path)],
+  ])('says `differs` for %s', (_label, plant) => {
+    plant();
+    const found = checkToken(path, OURS);
+    expect(found.status).toBe('differs');
+    expect(found.status === 'differs' && found.reason.length).toBeGreaterThan(0);
+  });
+
+  it.each<[string, () => void]>([
+    ['nothing', () => {}],
+    ['another secret', () => writeFileSync(path, VALID, { mode: 0o600 })],
+    ['a 0644 file', () => (writeFileSync(path, VALID), chmodSync(path, 0o644))],
+    ['a symlink', () => symlinkSync('/dev/zero', path)],
+  ])('restoreToken replaces %s with a private file of the secret, leaving no temp file', (_label, plant) => {
+    plant();
+    restoreToken(path, OURS);
+    expect(readFileSync(path).equals(OURS)).toBe(true);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(readdirSync(temp).filter((name) => name.endsWith('.tmp'))).toEqual([]);
+    expect(checkToken(path, OURS).status).toBe('same');
+  });
+});
+
 describe('readToken', () => {
   it('returns undefined when there is no token', () => {
     expect(readToken(path)).toBeUndefined();
@@ -168,11 +280,11 @@ describe('readToken', () => {
 });
 
 /**
- * Worker threads cannot import TypeScript, so the two source files token.ts needs are
+ * Worker threads cannot import TypeScript, so the source files token.ts needs are
  * transpiled (types stripped, nothing else changed) next to each other in `outDir`.
  */
 function compileTokenModule(outDir: string): string {
-  for (const file of ['errors.ts', 'runtime/token.ts']) {
+  for (const file of ['errors.ts', 'runtime/private-file.ts', 'runtime/token.ts']) {
     const source = readFileSync(join(SRC, file), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },

@@ -1,0 +1,158 @@
+import type * as realFs from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FileUpkeep, type UpkeepHost } from '../../src/daemon/upkeep.js';
+import { readMetadata, writeMetadata } from '../../src/runtime/metadata.js';
+import { runtimePaths } from '../../src/runtime/paths.js';
+import type { DaemonMetadata, RuntimePaths } from '../../src/types.js';
+
+// Counts opens, to see that an unchanged file is not read again.
+const counts = vi.hoisted(() => ({ opens: 0 }));
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof realFs>();
+  const openSync = ((...args: Parameters<typeof actual.openSync>) => {
+    counts.opens++;
+    return actual.openSync(...args);
+  }) as typeof actual.openSync;
+  return { ...actual, default: { ...actual, openSync }, openSync };
+});
+
+const SECRET = Buffer.from('cd'.repeat(32), 'latin1');
+
+let temp: string;
+let paths: RuntimePaths;
+let metadata: DaemonMetadata;
+let lines: string[];
+let superseded: DaemonMetadata[];
+let serving: boolean;
+
+const host: UpkeepHost = {
+  isServing: () => serving,
+  superseded: (by) => {
+    superseded.push(by);
+    serving = false;
+  },
+  rebind: () => Promise.reject(new Error('no socket in these tests')),
+  log: (line) => lines.push(line),
+};
+
+beforeEach(() => {
+  temp = mkdtempSync(join(tmpdir(), 'lbs-upkeep-'));
+  paths = runtimePaths(temp, 'svc');
+  mkdirSync(paths.dir, { mode: 0o700 });
+  metadata = {
+    pid: process.pid,
+    instanceId: 'a'.repeat(32),
+    transport: 'tcp',
+    host: '127.0.0.1',
+    port: 45678,
+    protocolVersion: 1,
+    packageVersion: '0.1.0',
+    factoryId: 'f',
+    startedAt: 1_700_000_000_000,
+  };
+  writeMetadata(paths.metadata, metadata);
+  writeFileSync(paths.token, SECRET, { mode: 0o600 });
+  lines = [];
+  superseded = [];
+  serving = true;
+});
+
+afterEach(() => {
+  rmSync(temp, { recursive: true, force: true });
+});
+
+function upkeep(): FileUpkeep {
+  return new FileUpkeep(paths, metadata, SECRET, undefined, host);
+}
+
+describe('FileUpkeep', () => {
+  it('reads each file once, then only compares stamps while nothing changes', () => {
+    const keeper = upkeep();
+    keeper.check();
+    const opens = counts.opens;
+    for (let i = 0; i < 20; i++) keeper.check();
+    expect(counts.opens).toBe(opens);
+    expect(lines).toEqual([]);
+  });
+
+  it('re-reads a file whose stamp changed, and leaves it alone when it is still right', () => {
+    const keeper = upkeep();
+    keeper.check();
+    writeMetadata(paths.metadata, metadata); // same content, new inode
+    const opens = counts.opens;
+    keeper.check();
+    expect(counts.opens).toBe(opens + 1);
+    expect(lines).toEqual([]);
+  });
+
+  it('rewrites a vanished or damaged metadata.json, and restores a vanished or replaced token', () => {
+    const keeper = upkeep();
+    keeper.check();
+    rmSync(paths.metadata);
+    rmSync(paths.token);
+    keeper.check();
+    expect(readMetadata(paths.metadata)).toEqual({ status: 'valid', metadata });
+    expect(readFileSync(paths.token).equals(SECRET)).toBe(true);
+    writeFileSync(paths.metadata, '{"pid": 12');
+    writeFileSync(paths.token, 'ab'.repeat(32), { mode: 0o600 });
+    keeper.check();
+    expect(readMetadata(paths.metadata)).toEqual({ status: 'valid', metadata });
+    expect(readFileSync(paths.token).equals(SECRET)).toBe(true);
+    expect(lines).toEqual([
+      'metadata.json vanished; rewrote it',
+      "token vanished; restored this daemon's secret",
+      'metadata.json was damaged (not valid JSON (truncated or corrupt)); rewrote it',
+      "token was replaced (it holds another secret); restored this daemon's secret",
+    ]);
+  });
+
+  it('logs a lasting failure once, not on every check', () => {
+    const keeper = upkeep();
+    rmSync(paths.token);
+    mkdirSync(paths.token); // nothing can be renamed over a directory
+    writeFileSync(join(paths.token, 'occupant'), 'x');
+    for (let i = 0; i < 10; i++) keeper.check();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^token was replaced \(not a regular file \(directory\)\); could not restore it: /);
+  });
+
+  it('asks for a re-bind when the socket file is gone, one at a time, and logs a lasting failure once', async () => {
+    const ipc: DaemonMetadata = { ...metadata, transport: 'ipc', path: join(paths.dir, 'd-aaaaaaaaaaaa.sock') };
+    delete (ipc as { host?: string }).host;
+    delete (ipc as { port?: number }).port;
+    writeMetadata(paths.metadata, ipc);
+    let rebinds = 0;
+    let fail!: (error: Error) => void;
+    const keeper = new FileUpkeep(paths, ipc, SECRET, 'gone at bind', {
+      ...host,
+      rebind: () => {
+        rebinds++;
+        return new Promise((_, reject) => (fail = reject));
+      },
+    });
+    keeper.check();
+    keeper.check(); // the first re-bind is still under way
+    expect(rebinds).toBe(1);
+    for (let i = 0; i < 3; i++) {
+      fail(Object.assign(new Error('EADDRINUSE: simulated'), { code: 'EADDRINUSE' }));
+      await new Promise((resolve) => setImmediate(resolve));
+      keeper.check();
+    }
+    expect(rebinds).toBe(4);
+    expect(lines).toEqual([`could not re-bind the ipc socket ${ipc.path}: EADDRINUSE: simulated`]);
+  });
+
+  it('reports a valid record of another live daemon as superseded and stops there', () => {
+    const keeper = upkeep();
+    writeMetadata(paths.metadata, { ...metadata, instanceId: 'b'.repeat(32) });
+    rmSync(paths.token);
+    keeper.check();
+    expect(superseded.map((m) => m.instanceId)).toEqual(['b'.repeat(32)]);
+    // The files are the successor's now: the token is not touched.
+    expect(lines).toEqual([]);
+    expect(() => readFileSync(paths.token)).toThrow();
+  });
+});
