@@ -109,8 +109,9 @@ export class Chaos {
   /**
    * The next kind: from a shuffled bag of every kind, refilled when empty, the last one that
    * can run now (one freeze at a time, one lock holder at a time), a kind never launched
-   * before any other. The order is random, yet every kind comes up about once per bag and
-   * the first of each as early as it can, so even a 6 s soak has them all. A kind that cannot
+   * before any other and a freeze never launched first. The order is random, yet every kind
+   * comes up about once per bag and the first of each as early as it can, so even a 6 s soak
+   * has them all. A kind that cannot
    * run now stays in the bag for later; when none in the bag can, a new bag goes under it (a
    * kill, a corruption, a shutdown can always run).
    */
@@ -124,9 +125,15 @@ export class Chaos {
       return bag;
     };
     const runnable = (kind) => !this.inProgress(kind);
+    const fresh = (kind) => runnable(kind) && !this.launched.has(kind);
     const pickIndex = () => {
-      const fresh = this.bag.findLastIndex((kind) => runnable(kind) && !this.launched.has(kind));
-      return fresh >= 0 ? fresh : this.bag.findLastIndex(runnable);
+      // The freezes first: they last seconds and run one at a time, so in a short soak they
+      // must start early to both come up.
+      for (const test of [(kind) => fresh(kind) && FREEZE_KINDS.has(kind), fresh, runnable]) {
+        const index = this.bag.findLastIndex(test);
+        if (index >= 0) return index;
+      }
+      return -1;
     };
     if (this.bag.length === 0) this.bag = shuffled();
     let index = pickIndex();
@@ -324,11 +331,8 @@ export class Chaos {
         return `${what} failed: ${code}`;
       };
       if (this.busyProxy === undefined) {
-        const opening = this.svc.proxy();
-        const opened = await withTimeout(opening.then((proxy) => ({ proxy }), (error) => error), this.hangMs);
-        if (opened === 'HANG') opening.then((late) => closeRemote(late), () => {});
-        if (opened?.proxy === undefined) return this.skip(kind, failed(opened, 'proxy()'));
-        this.busyProxy = opened.proxy;
+        const opened = await this.open();
+        if (opened !== undefined) return this.skip(kind, failed(opened, 'proxy()'));
       }
       const ms = between(BUSY_MS);
       const from = Date.now();
@@ -398,6 +402,21 @@ export class Chaos {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
     // Every sigstop SIGCONTs in its own finally; this is the belt to those braces.
     resumeStopped();
+  }
+
+  /**
+   * Opens this process's proxy for the busy calls (the soak does before the chaos starts, so
+   * that a busy action spends its turn spinning, not starting). Undefined when it is open;
+   * else the error, or 'HANG'.
+   */
+  async open() {
+    const opening = this.svc.proxy();
+    const opened = await withTimeout(opening.then((proxy) => ({ proxy }), (error) => error), this.hangMs);
+    // Should it open after all, nobody uses it.
+    if (opened === 'HANG') opening.then((late) => closeRemote(late), () => {});
+    if (opened?.proxy === undefined) return opened;
+    this.busyProxy = opened.proxy;
+    return undefined;
   }
 
   /** Disposes this process's busy proxy. */

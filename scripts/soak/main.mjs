@@ -262,6 +262,8 @@ async function run(flags, runtimeDir) {
     ready.forEach((message, i) => {
       if (!message) throw new Error(`client #${i + 1} did not open its proxy within 30 s:\n${clients[i].stderr.trim()}`);
     });
+    const notOpened = await chaos.open();
+    if (notOpened !== undefined) throw new Error(`the soak's own proxy (for the busy calls) did not open: ${notOpened === 'HANG' ? 'HANG' : (notOpened?.stack ?? notOpened)}`);
     for (const client of clients) client.send({ t: 'go' });
 
     // The chaos, for --seconds.
