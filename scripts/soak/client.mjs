@@ -1,23 +1,34 @@
 // One soak client process, forked by scripts/soak/main.mjs with an IPC channel. Usage:
-//   node client.mjs <json spec>   spec { runtimeDir, name, options, lanes, hangMs }
-// It opens ONE supervised proxy on the soak's Counter and keeps `lanes` calls in flight on it
-// (each lane: call, wait for the outcome, call again) until told to stop. Every call is
-// guarded by a hang deadline: a call that has neither answered nor failed after `hangMs` is
-// counted as a hang (and left behind; the lane goes on).
+//   node client.mjs <json spec>   spec { runtimeDir, name, options, lanes, hangMs, recycleMs?, paceMs? }
+// It opens a supervised proxy on the soak's Counter and keeps `lanes` calls in flight on it
+// (each lane: call, wait for the outcome, call again) until told to stop. With `recycleMs`
+// ([min, max]) it is a client that keeps arriving: after a random while in that range it lets
+// its calls in flight settle, disposes the proxy and opens a fresh one through a fresh
+// `localSingleton()` (retrying a failed open after a short pause), so a new client meets
+// whatever the chaos left (a busy, stopped, killed or shut-down daemon). Without, one proxy
+// serves the whole run. With `paceMs` ([min, max]) each lane thinks that long between two
+// calls, so the proxy is often idle when its daemon goes: the case where only the first call
+// afterwards can tell the caller. Every call and every open is guarded by a hang deadline: one
+// that has neither settled after `hangMs` is counted as a hang (and left behind; the client
+// goes on). Each proxy is watched for silent object changes (./issue-order.mjs).
 //
-//   client -> { t: 'ready', pid }       the proxy is open
+//   client -> { t: 'ready', pid }       the first proxy is open
 //   main   -> { t: 'go' }               start calling
 //   main   -> { t: 'stop' }             finish the calls in flight, then report
 //   client -> { t: 'report', ... }      counts (see `stats` below)
 // Then it disposes the proxy, lets go of the channel and exits on its own.
 import { subscribe } from 'node:diagnostics_channel';
 import { closeRemote, localSingleton } from 'loopback-singleton';
+import { IssueOrder } from './issue-order.mjs';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 const FACTORY = { module: new URL('./counter.mjs', import.meta.url), export: 'Counter' };
-const svc = localSingleton(spec.name, FACTORY, { runtimeDir: spec.runtimeDir, ...spec.options });
 const hangMs = spec.hangMs;
 const startedAt = Date.now();
+/** Opens kept for the report (their times), so the main process can tell which met a frozen daemon. */
+const MAX_OPENS_KEPT = 2000;
+/** Silent object changes described in full in the report. */
+const MAX_SILENT_DETAILS = 5;
 
 const stats = {
   made: 0,
@@ -27,16 +38,28 @@ const stats = {
   /** code -> up to 3 messages, to tell what an unexpected code was about */
   samples: {},
   hangs: 0,
-  /** { atMs, lane } of each hang, relative to this client's go */
+  /** { atMs, lane, what } of each hang (a call, or an open), relative to this client's go */
   hangDetails: [],
   /** answers that were not a number (the Counter only ever returns numbers) */
   badAnswers: 0,
   disposeHung: false,
+  /** proxy() calls that resolved, including the first one */
+  proxiesOpened: 0,
+  /** code -> count of proxy() calls that rejected */
+  opensFailed: {},
+  /** code -> up to 3 messages */
+  openSamples: {},
+  /** every proxy() call { at (epoch ms), ms, code? } (code: it rejected; 'HANG': it did not settle) */
+  opens: [],
+  /** answers not greater than their proxy's previous answer, with no failure in between */
+  silentObjectChanges: 0,
+  /** the first few: { at (epoch ms), proxy (generation), seq, previous, value, previousAt } */
+  silentDetails: [],
   /** this process's supervision events { at (epoch ms), event, pid }, the last 1000 */
   events: [],
 };
 
-// What this client's proxy did, for the soak's timeline (published on node:diagnostics_channel).
+// What this client's proxies did, for the soak's timeline (published on node:diagnostics_channel).
 for (const event of ['daemon-lost', 'restart', 'reconnected', 'restart-failed', 'restart-limit']) {
   subscribe(`loopback-singleton:client:${event}`, (message) => {
     stats.events.push({ at: Date.now(), event, pid: message?.pid });
@@ -45,21 +68,20 @@ for (const event of ['daemon-lost', 'restart', 'reconnected', 'restart-failed', 
 }
 
 let stopping = false;
-let markStop = () => {};
-const stopped = new Promise((resolve) => (markStop = resolve));
 let markGo = () => {};
 const go = new Promise((resolve) => (markGo = resolve));
 process.on('message', (message) => {
   if (message?.t === 'go') markGo();
   if (message?.t === 'stop') {
     stopping = true;
-    markStop();
   }
 });
 const send = (message) => new Promise((resolve) => process.send(message, undefined, undefined, () => resolve()));
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const between = ([min, max]) => min + Math.floor(Math.random() * (max - min + 1));
+let goAt = Date.now();
 
-/** One call's outcome: { ok }, { code, message }, or 'HANG' once `hangMs` has passed. */
+/** One call's (or open's) outcome: { ok }, { code, message }, or 'HANG' once `hangMs` has passed. */
 async function guarded(promise) {
   let timer;
   const hang = new Promise((resolve) => (timer = setTimeout(() => resolve('HANG'), hangMs)));
@@ -76,37 +98,88 @@ async function guarded(promise) {
   }
 }
 
-async function lane(proxy, index, goAt) {
-  while (!stopping) {
+function countFailure(failed, samples, outcome) {
+  failed[outcome.code] = (failed[outcome.code] ?? 0) + 1;
+  const kept = (samples[outcome.code] ??= []);
+  if (kept.length < 3) kept.push(outcome.message.slice(0, 500));
+}
+
+/** Opens a proxy through a fresh service, retrying a failed open; undefined once stopping. */
+async function openProxy() {
+  const service = localSingleton(spec.name, FACTORY, { runtimeDir: spec.runtimeDir, ...spec.options });
+  for (;;) {
+    const at = Date.now();
+    const opening = service.proxy();
+    const outcome = await guarded(opening);
+    const ms = Date.now() - at;
+    const record = (code) => {
+      stats.opens.push(code === undefined ? { at, ms } : { at, ms, code });
+      if (stats.opens.length > MAX_OPENS_KEPT) stats.opens.shift();
+    };
+    if (outcome === 'HANG') {
+      record('HANG');
+      stats.hangs++;
+      stats.hangDetails.push({ atMs: at - goAt, lane: -1, what: 'proxy()' });
+      // Should it open after all, nobody uses it.
+      opening.then((late) => closeRemote(late), () => {});
+    } else if ('ok' in outcome) {
+      record(undefined);
+      stats.proxiesOpened++;
+      return outcome.ok;
+    } else {
+      record(outcome.code);
+      countFailure(stats.opensFailed, stats.openSamples, outcome);
+    }
+    if (stopping) return undefined;
+    await sleep(20);
+  }
+}
+
+async function lane(proxy, order, index, until) {
+  while (!stopping && Date.now() < until) {
+    if (spec.paceMs) await sleep(between(spec.paceMs));
+    if (stopping) break;
     stats.made++;
+    const seq = order.issue();
     const outcome = await guarded(proxy.inc());
+    order.settle(seq, outcome);
     if (outcome === 'HANG') {
       stats.hangs++;
-      stats.hangDetails.push({ atMs: Date.now() - goAt - hangMs, lane: index });
+      stats.hangDetails.push({ atMs: Date.now() - goAt - hangMs, lane: index, what: 'call' });
     } else if ('ok' in outcome) {
       stats.answered++;
       if (typeof outcome.ok !== 'number') stats.badAnswers++;
     } else {
-      stats.failed[outcome.code] = (stats.failed[outcome.code] ?? 0) + 1;
-      const samples = (stats.samples[outcome.code] ??= []);
-      if (samples.length < 3) samples.push(outcome.message.slice(0, 500));
+      countFailure(stats.failed, stats.samples, outcome);
       // A failure can come back at once (a refused call, a proxy failing fast): do not spin.
       await sleep(5);
     }
   }
 }
 
-const proxy = await svc.proxy();
+/** Disposes `proxy` (it waits for the calls in flight: a hung call would hold it forever). */
+async function dispose(proxy) {
+  const disposed = await guarded(closeRemote(proxy));
+  if (disposed === 'HANG') stats.disposeHung = true;
+}
+
+let proxy = await openProxy();
 await send({ t: 'ready', pid: process.pid, openedInMs: Date.now() - startedAt });
 await go;
-const goAt = Date.now();
-const lanes = Array.from({ length: spec.lanes }, (_, i) => lane(proxy, i, goAt));
-await stopped;
-await Promise.all(lanes);
+goAt = Date.now();
+for (let generation = 0; proxy !== undefined; generation++) {
+  const until = spec.recycleMs ? Date.now() + between(spec.recycleMs) : Number.POSITIVE_INFINITY;
+  const order = new IssueOrder((change) => {
+    stats.silentObjectChanges++;
+    if (stats.silentDetails.length < MAX_SILENT_DETAILS) stats.silentDetails.push({ proxy: generation, ...change });
+  });
+  // Until it is time for a fresh proxy, or the stop: the lanes finish their calls in flight
+  // (each bounded by the hang deadline) and issue no more.
+  await Promise.all(Array.from({ length: spec.lanes }, (_, i) => lane(proxy, order, i, until)));
+  await dispose(proxy);
+  proxy = stopping ? undefined : await openProxy();
+}
 
-// Disposing waits for the calls in flight; a hung call would hold it forever.
-const disposed = await guarded(closeRemote(proxy));
-if (disposed === 'HANG') stats.disposeHung = true;
 await send({ t: 'report', pid: process.pid, ...stats });
 process.disconnect();
 // A hung call keeps its connection (and so this process) alive: the report is out, go.

@@ -16,4 +16,17 @@ export class Counter {
   get() {
     return this.#value;
   }
+
+  /**
+   * Keeps the daemon's event loop busy on the CPU for `ms` (synchronously: no timer, no
+   * socket, no other call is served meanwhile), then returns how long it spun. The soak's
+   * `busy` chaos: a live daemon that does not answer for a while.
+   */
+  spin(ms) {
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      // busy on purpose
+    }
+    return Math.round(performance.now() - start);
+  }
 }

@@ -1,55 +1,76 @@
 // The loopback-singleton soak: several client PROCESSES call one shared Counter through
-// supervised proxies while a chaos loop SIGKILLs the daemon, corrupts metadata.json, holds the
-// spawn lock from another process and shuts the daemon down (gracefully and forced) through
-// the API. All along it samples the live daemons of the name. Usage (from the repo root):
-//   npm run soak -- [--seconds N] [--clients N] [--json]
+// supervised proxies (some keep one proxy, the others keep opening fresh ones: new clients
+// arriving) while a chaos loop, one action every 100-500 ms, picks among these kinds:
+//   sigkill           SIGKILL the daemon
+//   corrupt-metadata  empty, cut or garble metadata.json in place
+//   hold-lock         hold the spawn lock from another process (sometimes killed holding it)
+//   shutdown          a graceful shutdown() through the API
+//   shutdown-force    a forced shutdown() through the API
+//   busy              a hosted call that keeps the daemon's event loop busy for 1.5-2.5 s
+//   sigstop           SIGSTOP the daemon, SIGCONT it 1-3 s later (always, also on Ctrl-C)
+//   delete-token      unlink the token file while the daemon serves
+//   delete-socket     unlink the daemon's Unix socket (--transport ipc only)
+// At most one busy or sigstop runs at a time. All along it samples the live daemons of the
+// name (a stopped daemon is alive). Usage (from the repo root):
+//   npm run soak -- [--seconds N] [--clients N] [--transport tcp|ipc] [--json]
 //   node scripts/soak/main.mjs ...          (after `npm run build`)
 // It ends with a report (a text table, or one JSON object with --json) and exits 1 when an
-// invariant failed: more than one live daemon at any sample, a call that hung, a daemon left
-// behind after the final shutdown, or a call that failed with an unexpected code. Exit 2: bad
-// flags. Everything happens in a fresh temp runtime dir, removed at the end: the soak never
-// touches your real singletons.
-import { fork, spawn } from 'node:child_process';
-import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// invariant failed: more than one live daemon at any sample, a call or an open that hung, a
+// daemon left behind after the final shutdown, a call or an open that failed with an
+// unexpected code, or a silent object change (a proxy whose answers went down with no failed
+// call in between: it reached a new daemon without telling its caller). Exit 2: bad flags.
+// Everything happens in a fresh temp runtime dir, removed at the end: the soak never touches
+// your real singletons.
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localSingleton } from 'loopback-singleton';
-import { intFlag, parseFlags } from '../lib/flags.mjs';
-// The library's own zombie-aware check (not exported by the package); the scripts run after a build.
-import { isProcessAlive as isAlive } from '../../dist/src/runtime/process.js';
+import { intFlag, parseFlags, usageError } from '../lib/flags.mjs';
+import { ALL_CHAOS_KINDS, Chaos, chaosKindsFor, resumeStopped, withTimeout } from './chaos.mjs';
+import { DaemonTracker } from './daemon-tracker.mjs';
 
 const USAGE =
-  'usage: node scripts/soak/main.mjs [--seconds N (1-86400, default 10)] [--clients N (1-32, default 4)] [--json] [--help]';
+  'usage: node scripts/soak/main.mjs [--seconds N (1-86400, default 10)] [--clients N (1-32, default 4)] [--transport tcp|ipc (default tcp)] [--json] [--help]';
 const CLIENT = fileURLToPath(new URL('./client.mjs', import.meta.url));
-const LOCK_HOLDER = fileURLToPath(new URL('./lock-holder.mjs', import.meta.url));
 const FACTORY = { module: new URL('./counter.mjs', import.meta.url), export: 'Counter' };
 const NAME = 'soak-counter';
 
 /** Calls each client process keeps in flight on its one proxy. */
 const LANES = 2;
-/** A call (or an API shutdown) that has not settled after this long is a hang. */
+/** A call, an open, an API shutdown or a busy call that has not settled after this long is a hang. */
 const HANG_MS = 10_000;
 /** How often the live daemons are sampled. */
 const SAMPLE_MS = 20;
 /** Pause between two chaos actions: uniformly random in this range. */
-const CHAOS_PAUSE_MS = [100, 600];
-/** How long a helper holds the spawn lock: uniformly random in this range. */
-const LOCK_HOLD_MS = [100, 1500];
+const CHAOS_PAUSE_MS = [100, 500];
+/**
+ * How long an arriving client keeps a proxy before it opens a fresh one. Client #1 keeps its
+ * proxy all along and calls flat out (the long-lived, busy caller); every other client keeps
+ * arriving, and thinks between its calls (PACE_MS).
+ */
+const RECYCLE_MS = [300, 1500];
+/**
+ * What an arriving client's lane waits between two calls: its proxy is then often idle when
+ * the daemon goes, which is where a restart that fails no call would go unnoticed (see
+ * ./issue-order.mjs).
+ */
+const PACE_MS = [0, 20];
 
 /**
  * The options of every service in the soak (the clients' and this process's own, used for
- * the shutdowns). The restart policy is deliberately generous: a chaos action every ~350 ms
- * kills or stops the daemon about twice a second, far below 1000 restarts per 10 s, so the
- * limit is not what the soak exercises (ERR_RESTART_LIMIT stays allowed, see below). The other
- * options are the defaults, written out: idle TTL 2 s, tcp, 500 ms per connect attempt, a
- * 5 s start budget (shorter than the hang deadline, so a restart that waits for a held or
- * stale lock fails in time instead of hanging).
+ * the shutdowns and the busy calls), but the transport, which --transport sets. The restart
+ * policy is deliberately generous: a chaos action every ~300 ms kills or stops the daemon
+ * about twice a second, far below 1000 restarts per 10 s, so the limit is not what the soak
+ * exercises (ERR_RESTART_LIMIT stays allowed, see below). The other
+ * options are the defaults, written out: idle TTL 2 s, 500 ms per connect attempt, a 5 s start
+ * budget (shorter than the hang deadline, so a restart that waits for a held or stale lock, or
+ * for a frozen daemon, fails in time instead of hanging).
  */
-const OPTIONS = {
+const BASE_OPTIONS = {
   restart: { maxRestarts: 1000, periodMs: 10_000 },
   idleTtlMs: 2000,
-  transport: 'tcp',
   connectTimeoutMs: 500,
   startTimeoutMs: 5000,
 };
@@ -67,12 +88,22 @@ const OPTIONS = {
  *   policy above makes it unlikely, but it is the library doing what it promises.
  * - ERR_CONNECTION_FAILED: the daemon could not be reached or started within startTimeoutMs
  *   (a held lock, a daemon killed mid-start) where the library reports it as such.
+ * - ERR_DAEMON_UNRESPONSIVE: a new client (a proxy() or a restart) found a live daemon that
+ *   did not answer within startTimeoutMs (busy on the CPU, or SIGSTOPped): the library must
+ *   not start a second daemon beside it, so it reports this instead.
  * Anything else (ERR_CALL_TIMEOUT, ERR_PROXY_CLOSED, ERR_FACTORY, ERR_FACTORY_MISMATCH, a
- * handshake, protocol or remote error, an error without a code) would be a bug.
+ * handshake error such as ERR_AUTH_FAILED after a deleted token, a protocol or remote error,
+ * an error without a code) would be a bug. The same set applies to proxy() calls, the API
+ * shutdowns and the busy calls.
  */
-const EXPECTED_CODES = new Set(['ERR_DAEMON_LOST', 'ERR_DAEMON_DRAINING', 'ERR_SHUTDOWN_FORCED', 'ERR_RESTART_LIMIT', 'ERR_CONNECTION_FAILED']);
-
-const CHAOS_KINDS = ['sigkill', 'corrupt-metadata', 'hold-lock', 'shutdown', 'shutdown-force'];
+const EXPECTED_CODES = new Set([
+  'ERR_DAEMON_LOST',
+  'ERR_DAEMON_DRAINING',
+  'ERR_SHUTDOWN_FORCED',
+  'ERR_RESTART_LIMIT',
+  'ERR_CONNECTION_FAILED',
+  'ERR_DAEMON_UNRESPONSIVE',
+]);
 
 // ---------------------------------------------------------------------------------------
 // Flags
@@ -81,11 +112,14 @@ function readFlags() {
   const values = parseFlags('soak', USAGE, {
     seconds: { type: 'string', default: '10' },
     clients: { type: 'string', default: '4' },
+    transport: { type: 'string', default: 'tcp' },
     json: { type: 'boolean', default: false },
   });
+  if (values.transport !== 'tcp' && values.transport !== 'ipc') usageError('soak', USAGE)(`--transport must be tcp or ipc, got "${values.transport}"`);
   return {
     seconds: intFlag('soak', USAGE, values.seconds, '--seconds', 86_400),
     clients: intFlag('soak', USAGE, values.clients, '--clients', 32),
+    transport: values.transport,
     json: values.json,
   };
 }
@@ -96,7 +130,12 @@ function readFlags() {
 /** What an interrupted soak (Ctrl-C, a test's timeout) must not leave behind. */
 const running = { children: new Set(), tracker: undefined, runtimeDir: undefined };
 
+// Also on a crash of the soak itself: a stopped daemon left behind would never exit.
+process.on('exit', resumeStopped);
+
 function interrupted(signal) {
+  // A stopped daemon is SIGCONTed first, then killed with the others.
+  resumeStopped();
   for (const child of running.children) child.kill('SIGKILL');
   if (running.tracker) {
     running.tracker.poll();
@@ -124,93 +163,6 @@ function track(child) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const between = ([min, max]) => min + Math.floor(Math.random() * (max - min + 1));
-const pick = (items) => items[Math.floor(Math.random() * items.length)];
-
-/**
- * Follows daemon.log (and its rotation to daemon.log.1, which the library does past 1 MiB):
- * every `[daemon PID]` line names a daemon of this runtime dir. A pid once seen dead stays
- * dead, so a recycled pid is never mistaken for a daemon.
- */
-class DaemonTracker {
-  #path;
-  #fd;
-  #ino;
-  #offset = 0;
-  #partial = '';
-  /** pid -> { dead, firstSeenMs, lines[] } */
-  daemons = new Map();
-  #t0;
-
-  constructor(path, t0) {
-    this.#path = path;
-    this.#t0 = t0;
-  }
-
-  #ingest(text) {
-    const lines = (this.#partial + text).split('\n');
-    this.#partial = lines.pop();
-    for (const line of lines) {
-      const match = /\[daemon (\d+)\]/.exec(line);
-      if (!match) continue;
-      const pid = Number(match[1]);
-      let daemon = this.daemons.get(pid);
-      if (!daemon) {
-        daemon = { dead: false, firstSeenMs: Date.now() - this.#t0, lines: [] };
-        this.daemons.set(pid, daemon);
-      }
-      daemon.lines.push(line);
-    }
-  }
-
-  #drain() {
-    const buffer = Buffer.alloc(64 * 1024);
-    for (;;) {
-      const n = readSync(this.#fd, buffer, 0, buffer.length, this.#offset);
-      if (n === 0) return;
-      this.#offset += n;
-      this.#ingest(buffer.toString('utf8', 0, n));
-    }
-  }
-
-  /** Reads what daemon.log gained since the last call. */
-  poll() {
-    if (this.#fd === undefined) {
-      try {
-        this.#fd = openSync(this.#path, 'r');
-      } catch {
-        return; // no daemon has logged yet
-      }
-      this.#ino = fstatSync(this.#fd).ino;
-      this.#offset = 0;
-    }
-    this.#drain();
-    const now = statSync(this.#path, { throwIfNoEntry: false });
-    if (now && now.ino !== this.#ino) {
-      // Rotated: the rest of the old file (still ours through the fd), then the new one.
-      this.#drain();
-      closeSync(this.#fd);
-      this.#fd = undefined;
-      this.#partial = '';
-      this.poll();
-    }
-  }
-
-  /** The daemons alive right now. */
-  live() {
-    const live = [];
-    for (const [pid, daemon] of this.daemons) {
-      if (daemon.dead) continue;
-      if (isAlive(pid)) live.push(pid);
-      else daemon.dead = true;
-    }
-    return live;
-  }
-
-  close() {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
-  }
-}
 
 /** A forked soak client, driven over its IPC channel. */
 class Client {
@@ -252,205 +204,18 @@ class Client {
   }
 }
 
-function withTimeout(promise, ms) {
-  let timer;
-  return Promise.race([promise, new Promise((resolve) => (timer = setTimeout(() => resolve('HANG'), ms)))]).finally(() => clearTimeout(timer));
-}
 
 // ---------------------------------------------------------------------------------------
 // Chaos
 
-class Chaos {
-  constructor(svc, tracker, t0) {
-    this.svc = svc;
-    this.tracker = tracker;
-    this.t0 = t0;
-    this.counts = Object.fromEntries(CHAOS_KINDS.map((kind) => [kind, 0]));
-    /** kind -> variant -> count */
-    this.variants = Object.fromEntries(CHAOS_KINDS.map((kind) => [kind, {}]));
-    this.skipped = {};
-    this.timeline = [];
-    this.pending = new Set();
-    this.holders = new Set();
-    this.shutdownHangs = 0;
-    this.shutdownErrors = {};
-    this.bag = [];
-  }
-
-  /**
-   * The next kind: a shuffled bag of every kind, refilled when empty. The order is random,
-   * yet every kind comes up once every five actions, so even a short soak has them all.
-   */
-  nextKind() {
-    if (this.bag.length === 0) {
-      this.bag = [...CHAOS_KINDS];
-      for (let i = this.bag.length - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [this.bag[i], this.bag[j]] = [this.bag[j], this.bag[i]];
-      }
-    }
-    return this.bag.pop();
-  }
-
-  record(kind, variant, detail = {}) {
-    this.counts[kind]++;
-    this.variants[kind][variant] = (this.variants[kind][variant] ?? 0) + 1;
-    this.timeline.push({ atMs: Date.now() - this.t0, kind, variant, ...detail });
-  }
-
-  skip(kind, why) {
-    const key = `${kind}:${why}`;
-    this.skipped[key] = (this.skipped[key] ?? 0) + 1;
-  }
-
-  /** Runs `kind` in the background: the chaos cadence does not wait for an action to finish. */
-  launch(kind) {
-    const action = this[`do_${kind.replace('-', '_')}`](kind).catch((error) => {
-      this.skip(kind, `error: ${error?.message ?? error}`);
-    });
-    this.pending.add(action);
-    action.finally(() => this.pending.delete(action));
-  }
-
-  /** The daemon's pid from metadata.json, or undefined when it holds no valid record. */
-  metadataPid() {
-    try {
-      const pid = JSON.parse(readFileSync(this.svc.paths.metadata, 'utf8')).pid;
-      return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  async do_sigkill(kind) {
-    // The pid from metadata.json; when it holds no valid record (corrupted by an earlier
-    // action, or a daemon between unpublish and exit, or none published yet), the newest live
-    // daemon from daemon.log. Only ever a pid that logged as a daemon of this runtime dir.
-    const deadline = Date.now() + 1000;
-    for (;;) {
-      this.tracker.poll();
-      const fromMetadata = this.metadataPid();
-      const live = this.tracker.live();
-      let pid;
-      let variant;
-      if (fromMetadata !== undefined && live.includes(fromMetadata)) {
-        [pid, variant] = [fromMetadata, 'metadata.json pid'];
-      } else if (live.length > 0) {
-        [pid, variant] = [live.at(-1), 'daemon.log pid (metadata.json unusable)'];
-      }
-      if (pid !== undefined) {
-        process.kill(pid, 'SIGKILL');
-        this.record(kind, variant, { pid });
-        return;
-      }
-      if (Date.now() > deadline) return this.skip(kind, 'no live daemon for 1 s');
-      await sleep(10);
-    }
-  }
-
-  async do_corrupt_metadata(kind) {
-    // A torn or foreign write, in place (not atomic): what a crash mid-write or another
-    // program would leave.
-    const path = this.svc.paths.metadata;
-    let current = '';
-    try {
-      current = readFileSync(path, 'utf8');
-    } catch {
-      // absent: the corrupt file is created
-    }
-    const variant = pick(['emptied', 'cut mid-JSON', 'random bytes']);
-    let content;
-    if (variant === 'emptied') content = '';
-    else if (variant === 'cut mid-JSON') {
-      const source = current || '{"pid": 1, "instanceId": "x", "transport": "tcp"}';
-      content = source.slice(0, Math.max(1, Math.floor(source.length / 2)));
-    }
-    else content = Buffer.from(Array.from({ length: between([1, 200]) }, () => Math.floor(Math.random() * 256)));
-    writeFileSync(path, content, { mode: 0o600 });
-    this.record(kind, variant, { pid: this.tracker.live().at(-1) });
-  }
-
-  async do_hold_lock(kind) {
-    if (this.holders.size > 0) return this.skip(kind, 'a helper already holds the lock');
-    // Mostly released after a while; sometimes the holder is SIGKILLed while holding, so the
-    // lock is left stale and must be reclaimed (after proper-lockfile's 3 s staleness).
-    const abandon = Math.random() < 0.2;
-    const holdMs = between(LOCK_HOLD_MS);
-    const { dir, lock } = this.svc.paths;
-    const child = track(spawn(process.execPath, [LOCK_HOLDER, dir, lock, String(abandon ? 0 : holdMs)], { stdio: ['ignore', 'pipe', 'pipe'] }));
-    this.holders.add(child);
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    exited.then(() => this.holders.delete(child));
-    let out = '';
-    let stderr = '';
-    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-    const first = new Promise((resolve) => {
-      child.stdout.setEncoding('utf8').on('data', (chunk) => {
-        out += chunk;
-        if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]).t);
-      });
-      exited.then(() => resolve('exited'));
-    });
-    const said = await first;
-    if (said !== 'held') {
-      await exited;
-      return this.skip(kind, said === 'busy' ? 'lock busy for 2 s' : `helper ${said}: ${stderr.trim().split('\n')[0] ?? ''}`);
-    }
-    this.record(kind, abandon ? 'holder SIGKILLed (stale lock)' : 'released', { holdMs });
-    if (abandon) {
-      await sleep(holdMs);
-      child.kill('SIGKILL');
-    }
-    await exited;
-  }
-
-  async shutdown(kind, force) {
-    this.tracker.poll();
-    const live = this.tracker.live();
-    const pid = this.metadataPid();
-    const outcome = await withTimeout(
-      this.svc.shutdown({ force }).then(
-        () => 'resolved',
-        (error) => error,
-      ),
-      HANG_MS,
-    );
-    // What it did: a shutdown() finds the daemon through metadata.json only.
-    let variant = outcome === 'HANG' ? 'HANG' : 'rejected';
-    if (outcome === 'resolved') {
-      const stillAlive = live.filter(isAlive);
-      if (live.length === 0) variant = 'none running';
-      else if (stillAlive.length < live.length) variant = 'stopped it';
-      else variant = `daemon still runs (metadata.json ${pid === undefined ? 'unusable' : 'valid'})`;
-    }
-    this.record(kind, variant, { pid, live });
-    if (outcome === 'HANG') this.shutdownHangs++;
-    else if (outcome !== 'resolved') {
-      const code = typeof outcome?.code === 'string' ? outcome.code : 'NO_CODE';
-      this.shutdownErrors[code] = (this.shutdownErrors[code] ?? 0) + 1;
-    }
-  }
-
-  do_shutdown(kind) {
-    return this.shutdown(kind, false);
-  }
-
-  do_shutdown_force(kind) {
-    return this.shutdown(kind, true);
-  }
-
-  /** Waits for the actions in flight (every one is bounded); lock holders are let release. */
-  async settle() {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // The run
 
 async function run(flags, runtimeDir) {
   const t0 = Date.now();
-  const svc = localSingleton(NAME, FACTORY, { runtimeDir, ...OPTIONS });
+  const options = { ...BASE_OPTIONS, transport: flags.transport };
+  const svc = localSingleton(NAME, FACTORY, { runtimeDir, ...options });
   const tracker = new DaemonTracker(svc.paths.log, t0);
   running.tracker = tracker;
   const violations = [];
@@ -485,9 +250,11 @@ async function run(flags, runtimeDir) {
   };
   const sampler = setInterval(sample, SAMPLE_MS);
 
-  const chaos = new Chaos(svc, tracker, t0);
-  const spec = { runtimeDir, name: NAME, options: OPTIONS, lanes: LANES, hangMs: HANG_MS };
-  const clients = Array.from({ length: flags.clients }, (_, i) => new Client(i + 1, spec));
+  const chaos = new Chaos({ svc, tracker, t0, kinds: chaosKindsFor(flags.transport), hangMs: HANG_MS, track });
+  const spec = { runtimeDir, name: NAME, options, lanes: LANES, hangMs: HANG_MS };
+  // Client #1 keeps one proxy all along; the others keep arriving (a fresh proxy now and then)
+  // and think between their calls.
+  const clients = Array.from({ length: flags.clients }, (_, i) => new Client(i + 1, i === 0 ? spec : { ...spec, recycleMs: RECYCLE_MS, paceMs: PACE_MS }));
   let chaosMs = 0;
   const reports = [];
   try {
@@ -495,6 +262,8 @@ async function run(flags, runtimeDir) {
     ready.forEach((message, i) => {
       if (!message) throw new Error(`client #${i + 1} did not open its proxy within 30 s:\n${clients[i].stderr.trim()}`);
     });
+    const notOpened = await chaos.open();
+    if (notOpened !== undefined) throw new Error(`the soak's own proxy (for the busy calls) did not open: ${notOpened === 'HANG' ? 'HANG' : (notOpened?.stack ?? notOpened)}`);
     for (const client of clients) client.send({ t: 'go' });
 
     // The chaos, for --seconds.
@@ -506,6 +275,7 @@ async function run(flags, runtimeDir) {
       chaos.launch(chaos.nextKind());
     }
     await chaos.settle();
+    await chaos.close();
     chaosMs = Date.now() - chaosStart;
 
     // The clients finish their calls in flight (each bounded by the hang deadline) and report.
@@ -525,6 +295,10 @@ async function run(flags, runtimeDir) {
   } finally {
     for (const client of clients) if (client.running) client.child.kill('SIGKILL');
     for (const holder of chaos.holders) holder.kill('SIGKILL');
+    // After a failure of the soak itself, the actions may still run: a stopped daemon must be
+    // SIGCONTed before the final shutdown and the leftover check (settle does).
+    await chaos.settle();
+    await chaos.close();
   }
 
   // The final shutdown, through the API; afterwards no daemon of this runtime dir may live.
@@ -569,6 +343,12 @@ async function run(flags, runtimeDir) {
   let disposeHangs = 0;
   const failureSamples = {};
   const hangDetails = [];
+  let proxiesOpened = 0;
+  const opensFailed = {};
+  const openSamples = {};
+  const opens = [];
+  let silentObjectChanges = 0;
+  const silentDetails = [];
   for (const report of reports) {
     made += report.made;
     answered += report.answered;
@@ -581,11 +361,32 @@ async function run(flags, runtimeDir) {
       for (const message of messages) if (kept.length < 3 && !kept.includes(message)) kept.push(message);
     }
     for (const hang of report.hangDetails) hangDetails.push({ client: report.pid, ...hang });
+    proxiesOpened += report.proxiesOpened;
+    for (const [code, n] of Object.entries(report.opensFailed)) opensFailed[code] = (opensFailed[code] ?? 0) + n;
+    for (const [code, messages] of Object.entries(report.openSamples)) {
+      const kept = (openSamples[code] ??= []);
+      for (const message of messages) if (kept.length < 3 && !kept.includes(message)) kept.push(message);
+    }
+    opens.push(...report.opens);
+    silentObjectChanges += report.silentObjectChanges;
+    for (const { at, previousAt, ...change } of report.silentDetails) silentDetails.push({ client: report.pid, atMs: at - t0, previousAtMs: previousAt - t0, ...change });
+  }
+  silentDetails.sort((a, b) => a.atMs - b.atMs);
+  // The proxy() calls that met a frozen daemon: they ran while a busy or sigstop action did.
+  const meetsFreeze = (open) => chaos.freezes.some((f) => open.at <= f.to && open.at + open.ms >= f.from);
+  const opensMeetingFreeze = opens.filter(meetsFreeze);
+  const opensMeetingFreezeFailedByCode = {};
+  for (const open of opensMeetingFreeze) {
+    if (open.code !== undefined) opensMeetingFreezeFailedByCode[open.code] = (opensMeetingFreezeFailedByCode[open.code] ?? 0) + 1;
   }
   const failedTotal = Object.values(failed).reduce((a, b) => a + b, 0);
-  const hangs = callHangs + disposeHangs + chaos.shutdownHangs + (finalShutdown === 'HANG' ? 1 : 0);
+  const opensFailedTotal = Object.values(opensFailed).reduce((a, b) => a + b, 0);
+  const hangs = callHangs + disposeHangs + chaos.hangs + (finalShutdown === 'HANG' ? 1 : 0);
   const unexpected = Object.keys(failed).filter((code) => !EXPECTED_CODES.has(code));
+  // A proxy() that hung is counted as a hang, not as a failure.
+  const unexpectedOpen = Object.keys(opensFailed).filter((code) => !EXPECTED_CODES.has(code));
   const unexpectedShutdown = Object.keys(chaos.shutdownErrors).filter((code) => !EXPECTED_CODES.has(code));
+  const unexpectedBusy = Object.keys(chaos.busyErrors).filter((code) => !EXPECTED_CODES.has(code));
 
   const timeline = [
     ...chaos.timeline.map((a) => ({ ...a, t: 'chaos' })),
@@ -614,26 +415,42 @@ async function run(flags, runtimeDir) {
   }
   if (hangs > 0) {
     violations.push(
-      `hangs ${hangs} (must be 0): ${callHangs} call(s) [${hangDetails.slice(0, 5).map((h) => `client ${h.client} lane ${h.lane} issued at ~${h.atMs} ms`).join('; ')}], ` +
-        `${disposeHangs} proxy disposal(s), ${chaos.shutdownHangs + (finalShutdown === 'HANG' ? 1 : 0)} API shutdown(s)`,
+      `hangs ${hangs} (must be 0): ${callHangs} client call(s) or proxy() open(s) [${hangDetails
+        .slice(0, 5)
+        .map((h) => (h.what === 'proxy()' ? `client ${h.client} proxy() at ~${h.atMs} ms` : `client ${h.client} lane ${h.lane} issued at ~${h.atMs} ms`))
+        .join('; ')}], ` +
+        `${disposeHangs} proxy disposal(s), ${chaos.hangs + (finalShutdown === 'HANG' ? 1 : 0)} API shutdown(s) or busy call(s)`,
     );
   }
   if (leftovers.length > 0) {
     violations.push(`daemons left behind ${leftovers.length} (must be 0; metadata.json was ${finalMetadata === 'JSON' ? 'valid JSON' : finalMetadata} when the final shutdown() ran, live then: ${liveBeforeFinal.join(', ') || 'none'}): ${leftoverDetails.map((d) => `pid ${d.pid}, last lines:\n${d.lastLines.join('\n')}`).join('\n')}`);
   }
   if (unexpected.length > 0) violations.push(`calls failed with unexpected codes: ${unexpected.map((code) => `${code} x${failed[code]} (${failureSamples[code]?.[0] ?? ''})`).join('; ')}`);
+  if (unexpectedOpen.length > 0) violations.push(`proxy() calls failed with unexpected codes: ${unexpectedOpen.map((code) => `${code} x${opensFailed[code]} (${openSamples[code]?.[0] ?? ''})`).join('; ')}`);
   if (unexpectedShutdown.length > 0) violations.push(`API shutdowns rejected with unexpected codes: ${unexpectedShutdown.map((code) => `${code} x${chaos.shutdownErrors[code]}`).join('; ')}`);
+  if (unexpectedBusy.length > 0) violations.push(`busy calls failed with unexpected codes: ${unexpectedBusy.map((code) => `${code} x${chaos.busyErrors[code]}`).join('; ')}`);
+  if (silentObjectChanges > 0) {
+    // The first in full (what happened in the 3 s before); the others by time.
+    const [first, ...others] = silentDetails;
+    violations.push(
+      `silent object changes ${silentObjectChanges} (must be 0): a proxy's answer went down with no failed call on it in between, so it reached a new object unannounced; ` +
+        `first at ${first.atMs} ms, client ${first.client} proxy #${first.proxy} call #${first.seq}: answered ${first.previous} at ${first.previousAtMs} ms, then ${first.value}; the 3 s before:\n` +
+        `${around(first.atMs).map((line) => `      ${line}`).join('\n')}` +
+        (others.length > 0 ? `\n    later: ${others.map((o) => `at ${o.atMs} ms client ${o.client} ${o.previous} then ${o.value}`).join('; ')}` : ''),
+    );
+  }
   if (badAnswers > 0) violations.push(`${badAnswers} answer(s) were not numbers`);
   // A run that never saw a daemon or an answer measured nothing.
   if (maxLive === 0) violations.push('no live daemon was ever sampled');
   if (answered === 0) violations.push('no call was answered');
 
   return {
-    ok: violations.length === 0,
+    ok: violations.length === 0 && silentObjectChanges === 0,
     seconds: flags.seconds,
     clients: flags.clients,
     lanesPerClient: LANES,
-    restart: OPTIONS.restart,
+    transport: flags.transport,
+    restart: options.restart,
     hangDeadlineMs: HANG_MS,
     durationMs: Date.now() - t0,
     chaosMs,
@@ -642,6 +459,16 @@ async function run(flags, runtimeDir) {
     callsFailed: failedTotal,
     callsFailedByCode: failed,
     failureSamples: failureSamples,
+    /** proxy() calls by the clients: the first of each, and every fresh one of an arriving client */
+    proxiesOpened,
+    opensFailed: opensFailedTotal,
+    opensFailedByCode: opensFailed,
+    openFailureSamples: openSamples,
+    /** proxy() calls that ran while the daemon was busy or stopped (a new client meeting a frozen daemon) */
+    opensMeetingFreeze: opensMeetingFreeze.length,
+    opensMeetingFreezeFailedByCode,
+    silentObjectChanges,
+    silentObjectChangeDetails: silentDetails,
     hangs,
     callHangs,
     maxLiveDaemons: maxLive,
@@ -651,6 +478,8 @@ async function run(flags, runtimeDir) {
     daemonsStarted: tracker.daemons.size,
     leftovers: leftovers.length,
     leftoverPids: leftovers,
+    /** the chaos kinds this transport has (delete-socket: ipc only); the others stay 0 */
+    chaosKinds: chaos.kinds,
     chaos: chaos.counts,
     chaosTotal: Object.values(chaos.counts).reduce((a, b) => a + b, 0),
     chaosVariants: chaos.variants,
@@ -659,6 +488,7 @@ async function run(flags, runtimeDir) {
     /** chaos actions and changes of the live daemons, in time order (ms since the start) */
     timeline,
     shutdownErrors: chaos.shutdownErrors,
+    busyErrors: chaos.busyErrors,
     finalShutdown,
     finalMetadata,
     liveBeforeFinal,
@@ -682,6 +512,12 @@ function textReport(r) {
   for (const [code, n] of Object.entries(r.callsFailedByCode).sort((a, b) => b[1] - a[1])) {
     row(`  ${code}`, n, EXPECTED_CODES.has(code) ? '' : 'UNEXPECTED');
   }
+  row('silent object changes', r.silentObjectChanges, 'must be 0 (an answer below its proxy\'s previous one, no failure between)');
+  row('proxies opened', r.proxiesOpened, `${r.opensMeetingFreeze} proxy() call(s) met a busy or stopped daemon`);
+  row('proxy() failed', r.opensFailed);
+  for (const [code, n] of Object.entries(r.opensFailedByCode).sort((a, b) => b[1] - a[1])) {
+    row(`  ${code}`, n, EXPECTED_CODES.has(code) ? '' : 'UNEXPECTED');
+  }
   row('max live daemons seen', r.maxLiveDaemons, `must be 1 (${r.samples} samples, every ${r.sampleEveryMs} ms)`);
   row('hangs', r.hangs, `must be 0 (deadline ${r.hangDeadlineMs / 1000} s)`);
   row('daemons left behind', r.leftovers, 'must be 0 (after the final shutdown)');
@@ -689,14 +525,18 @@ function textReport(r) {
   row('duration', fmtSeconds(r.durationMs), `${fmtSeconds(r.chaosMs)} of chaos`);
   row('time without a daemon', fmtSeconds(r.noDaemonMs), 'killed or stopped, not yet restarted (a held lock delays restarts)');
   row('chaos actions', r.chaosTotal);
-  for (const kind of CHAOS_KINDS) {
+  for (const kind of ALL_CHAOS_KINDS) {
+    if (!r.chaosKinds.includes(kind)) {
+      row(`  ${kind}`, '-', `not applicable with --transport ${r.transport}`);
+      continue;
+    }
     const how = Object.entries(r.chaosVariants[kind]).sort((a, b) => b[1] - a[1]).map(([variant, n]) => `${n} ${variant}`);
     row(`  ${kind}`, r.chaos[kind], how.join(', '));
   }
   const labelWidth = Math.max(...rows.map(([label]) => label.length));
   const valueWidth = Math.max(...rows.map(([, value]) => value.length));
   const lines = [
-    `loopback-singleton soak: ${r.clients} client processes x ${r.lanesPerClient} calls in flight, ${r.seconds} s of chaos, ` +
+    `loopback-singleton soak: ${r.clients} client processes x ${r.lanesPerClient} calls in flight, ${r.transport}, ${r.seconds} s of chaos, ` +
       `restart policy { maxRestarts: ${r.restart.maxRestarts}, periodMs: ${r.restart.periodMs} }`,
     ...rows.map(([label, value, note]) => `${label.padEnd(labelWidth)}  ${value.padStart(valueWidth)}${note ? `  ${note}` : ''}`.trimEnd()),
   ];
