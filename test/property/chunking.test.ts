@@ -29,7 +29,7 @@ const protocolMessage: fc.Arbitrary<unknown> = fc.oneof(
   record({ t: fc.constant('ping'), id }),
   record({ t: fc.constant('shutdown'), id, force: fc.boolean() }),
   record({ t: fc.constant('challenge'), v: fc.nat(3), pkg: fc.string(), nonce: bytes(NONCE_BYTES), proof: bytes(32) }),
-  record({ t: fc.constant('welcome'), info: fc.dictionary(fc.string({ maxLength: 10 }), msgpackValue, { maxKeys: 5, noNullPrototype: true }) }),
+  record({ t: fc.constant('welcome'), info: fc.dictionary(fc.string({ maxLength: 10 }).filter((key) => key !== '__proto__'), msgpackValue, { maxKeys: 5, noNullPrototype: true }) }),
   record({ t: fc.constant('reply'), id, r: msgpackValue }),
   record({ t: fc.constant('error'), id: fc.option(id, { nil: null }), e: record({ code: fc.string(), name: fc.string(), message: fc.string() }) }),
 );
