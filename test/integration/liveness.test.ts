@@ -5,11 +5,12 @@
  * daemon, its object and its state stay, and never a second daemon runs beside it. And a
  * supervised proxy never moves to another object silently.
  */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConnectionFailedError, DaemonConnectionError, localSingleton, type LocalSingletonService } from '../../dist/src/index.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
-import { isProcessAlive } from '../../dist/src/runtime/process.js';
+import { isProcessAlive, isSameProcess, processStartTime } from '../../dist/src/runtime/process.js';
 import { COUNTER, runWorker, service } from '../support/clients.js';
 import { loggedDaemonPids } from '../support/daemon.js';
 import { sleep, until } from '../support/wait.js';
@@ -110,6 +111,42 @@ describe('liveness is not responsiveness', () => {
     expect(await proxy.inc()).toBe(13);
     expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
     expect(live.max()).toBe(1);
+  });
+
+  it('a client that finds the token replaced (another client made its own in the gap) waits for the daemon to restore it: same daemon, same object', async () => {
+    const svc = service<Counter>({}, COUNTER, 'retoken');
+    const live = sampleLiveDaemons(svc);
+    const { proxy, pid } = await countedTo11(svc);
+    const own = readFileSync(svc.paths.token);
+    // Stopped, so that it cannot restore its token before the newcomer has read the wrong one.
+    process.kill(pid, 'SIGSTOP');
+    const resume = () => isProcessAlive(pid) && process.kill(pid, 'SIGCONT');
+    onTestFinished(resume);
+    // What a client that arrived right after a tmp cleaner would write: a token of its own.
+    rmSync(svc.paths.token);
+    writeFileSync(svc.paths.token, 'b'.repeat(64), { mode: 0o600 });
+    const pending = runWorker({ runtimeDir: dirname(svc.paths.dir), name: 'retoken', count: 1, method: 'inc', options: { connectTimeoutMs: 300 } });
+    await sleep(1000);
+    resume();
+    const newcomer = await pending;
+    expect(newcomer.error).toBeUndefined();
+    expect(newcomer.pid).toBe(pid);
+    expect(newcomer.results).toEqual([12]);
+    expect(readFileSync(svc.paths.token).equals(own)).toBe(true);
+    expect(await proxy.inc()).toBe(13);
+    expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
+    expect(live.max()).toBe(1);
+  });
+
+  it('the metadata records the daemon process start time, which is how a reused pid is told apart', async () => {
+    const svc = service<Counter>({}, COUNTER, 'identity');
+    const { pid } = await svc.ping();
+    const read = readMetadata(svc.paths.metadata);
+    expect(read.status).toBe('valid');
+    const recorded = read.status === 'valid' ? read.metadata : undefined;
+    expect(recorded!.pid).toBe(pid);
+    if (process.platform === 'linux') expect(recorded!.startTime).toBe(processStartTime(pid));
+    expect(isSameProcess(pid, recorded!.startTime)).toBe(true);
   });
 });
 
