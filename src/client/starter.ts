@@ -6,7 +6,7 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { clientMachine, type ClientOutput } from '../../machines/client.machine.js';
+import { clientMachine } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
@@ -15,7 +15,6 @@ import type { DaemonConfig } from '../runtime/daemon-config.js';
 import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { readMetadata, removeMetadataIf, type MetadataRead } from '../runtime/metadata.js';
-import { isProcessAlive, isSameProcess } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -23,6 +22,7 @@ import { rehearseWire } from '../wire/rehearsal.js';
 import { describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
 import { SystemOwners } from './owners.js';
+import { goneDaemonError, unansweredOrStale, unresponsiveError } from './unresponsive.js';
 import { launchDaemon, type DaemonLaunch } from './spawn.js';
 
 /** Everything one attempt needs, resolved by the service. */
@@ -35,13 +35,6 @@ export interface StartPlan {
   readonly encodedArgs: Uint8Array;
 }
 
-
-/** How long a process that closed its sockets may take to be seen as exited. */
-const EXIT_SETTLE_MS = 25;
-
-/** Handshake failures that are the daemon's own answer, not a sign that it is unreachable. */
-const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
-
 /**
  * Connects to the daemon `metadata` names, after a cheap liveness check on its process, and
  * makes sure it runs our factory.
@@ -50,13 +43,8 @@ const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
  *   runs but the handshake failed: a live daemon is never taken for a stale one.
  */
 export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signal?: AbortSignal, checkFactory = true): Promise<Connection> {
-  if (!isSameProcess(metadata.pid, metadata.startTime)) {
-    throw new ConnectionFailedError(
-      isProcessAlive(metadata.pid)
-        ? `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is gone: that pid now belongs to another process`
-        : `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is not running`,
-    );
-  }
+  const gone = goneDaemonError(plan, metadata);
+  if (gone) throw gone;
   const token = loadOrCreateToken(plan.paths.token);
   let connection: Connection;
   try {
@@ -75,25 +63,6 @@ export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signa
     );
   }
   return connection;
-}
-
-/**
- * What a failed handshake with the daemon `metadata` names means. While its process still runs
- * (same pid, same start time) it is that daemon, busy (a method holding its event loop),
- * stopped, re-binding its socket or restoring its token: `ERR_DAEMON_UNRESPONSIVE`, which the
- * client statechart waits on. Once the process is gone the record is stale.
- */
-async function unansweredOrStale(plan: StartPlan, metadata: DaemonMetadata, error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
-  if (signal?.aborted || ANSWERED_CODES.has(String((error as { code?: unknown })?.code))) return error;
-  if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
-  // A killed process closes its sockets before it turns into a zombie: look again a moment
-  // later, so that a daemon that just died is found stale now rather than after a wait.
-  await new Promise((resolve) => setTimeout(resolve, EXIT_SETTLE_MS));
-  if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
-  return new ConnectionFailedError(
-    `The daemon "${plan.name}" (pid ${metadata.pid}) is running but did not complete a handshake: ${(error as Error)?.message ?? String(error)}`,
-    { code: 'ERR_DAEMON_UNRESPONSIVE', cause: error },
-  );
 }
 
 /**
@@ -256,29 +225,6 @@ function machineFor(startTimeoutMs: number): typeof effectsMachine {
     budgetMachines.set(startTimeoutMs, machine);
   }
   return machine;
-}
-
-/**
- * The error for an attempt whose start budget ran out on a daemon that is alive but did not
- * answer (it was left running), or undefined when that is not what happened.
- */
-function unresponsiveError(plan: StartPlan, output: ClientOutput): ConnectionFailedError | undefined {
-  const { startTimeoutMs } = plan.options;
-  const last = output.error as { code?: unknown; message?: string } | undefined;
-  let what: string;
-  if (output.unanswered > 0 && last?.code === 'ERR_DAEMON_UNRESPONSIVE') {
-    what = `${last.message}; tried ${output.unanswered} time(s) within startTimeoutMs (${startTimeoutMs} ms)`;
-  } else if (output.timedOutIn === '"connecting"' && output.metadata && isSameProcess(output.metadata.pid, output.metadata.startTime)) {
-    what = `The daemon "${plan.name}" (pid ${output.metadata.pid}) is running but did not complete a handshake within startTimeoutMs (${startTimeoutMs} ms)`;
-  } else {
-    return undefined;
-  }
-  return new ConnectionFailedError(
-    `${what}. It was left running, with its state. Likely cause: a hosted method keeping its event loop busy on the CPU ` +
-      '(a long synchronous computation), or a stopped process (SIGSTOP, a debugger). ' +
-      `Raise startTimeoutMs, move long CPU work off the daemon's event loop (a worker thread), or stop it with \`loopback-singleton stop ${plan.name} --force\`. See ${plan.paths.log}`,
-    { code: 'ERR_DAEMON_UNRESPONSIVE', cause: output.error },
-  );
 }
 
 /**

@@ -1,0 +1,69 @@
+/**
+ * Liveness is not responsiveness: what a failed connect to a recorded daemon means, judged by
+ * its process (pid and start time), for the client statechart (machines/client.machine.ts)
+ * to route on. A live daemon that did not answer is `ERR_DAEMON_UNRESPONSIVE` and is waited
+ * for; only a dead process, or a pid now used by another process, makes the record stale.
+ */
+import type { ClientOutput } from '../../machines/client.machine.js';
+import { ConnectionFailedError } from '../errors.js';
+import { isProcessAlive, isSameProcess } from '../runtime/process.js';
+import type { DaemonMetadata } from '../types.js';
+import type { StartPlan } from './starter.js';
+
+/** How long a process that closed its sockets may take to be seen as exited. */
+const EXIT_SETTLE_MS = 25;
+
+/** Handshake failures that are the daemon's own answer, not a sign that it is unreachable. */
+const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
+
+/** The error that makes the record `metadata` stale, or undefined while its daemon's process runs. */
+export function goneDaemonError(plan: StartPlan, metadata: DaemonMetadata): ConnectionFailedError | undefined {
+  if (isSameProcess(metadata.pid, metadata.startTime)) return undefined;
+  return new ConnectionFailedError(
+    isProcessAlive(metadata.pid)
+      ? `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is gone: that pid now belongs to another process`
+      : `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is not running`,
+  );
+}
+
+/**
+ * What a failed handshake with the daemon `metadata` names means. While its process still runs
+ * (same pid, same start time) it is that daemon, busy (a method holding its event loop),
+ * stopped, re-binding its socket or restoring its token: `ERR_DAEMON_UNRESPONSIVE`, which the
+ * client statechart waits on. Once the process is gone the record is stale.
+ */
+export async function unansweredOrStale(plan: StartPlan, metadata: DaemonMetadata, error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
+  if (signal?.aborted || ANSWERED_CODES.has(String((error as { code?: unknown })?.code))) return error;
+  if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
+  // A killed process closes its sockets before it turns into a zombie: look again a moment
+  // later, so that a daemon that just died is found stale now rather than after a wait.
+  await new Promise((resolve) => setTimeout(resolve, EXIT_SETTLE_MS));
+  if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
+  return new ConnectionFailedError(
+    `The daemon "${plan.name}" (pid ${metadata.pid}) is running but did not complete a handshake: ${(error as Error)?.message ?? String(error)}`,
+    { code: 'ERR_DAEMON_UNRESPONSIVE', cause: error },
+  );
+}
+
+/**
+ * The error for an attempt whose start budget ran out on a daemon that is alive but did not
+ * answer (it was left running), or undefined when that is not what happened.
+ */
+export function unresponsiveError(plan: StartPlan, output: ClientOutput): ConnectionFailedError | undefined {
+  const { startTimeoutMs } = plan.options;
+  const last = output.error as { code?: unknown; message?: string } | undefined;
+  let what: string;
+  if (output.unanswered > 0 && last?.code === 'ERR_DAEMON_UNRESPONSIVE') {
+    what = `${last.message}; tried ${output.unanswered} time(s) within startTimeoutMs (${startTimeoutMs} ms)`;
+  } else if (output.timedOutIn === '"connecting"' && output.metadata && isSameProcess(output.metadata.pid, output.metadata.startTime)) {
+    what = `The daemon "${plan.name}" (pid ${output.metadata.pid}) is running but did not complete a handshake within startTimeoutMs (${startTimeoutMs} ms)`;
+  } else {
+    return undefined;
+  }
+  return new ConnectionFailedError(
+    `${what}. It was left running, with its state. Likely cause: a hosted method keeping its event loop busy on the CPU ` +
+      '(a long synchronous computation), or a stopped process (SIGSTOP, a debugger). ' +
+      `Raise startTimeoutMs, move long CPU work off the daemon's event loop (a worker thread), or stop it with \`loopback-singleton stop ${plan.name} --force\`. See ${plan.paths.log}`,
+    { code: 'ERR_DAEMON_UNRESPONSIVE', cause: output.error },
+  );
+}
