@@ -27,15 +27,6 @@ export interface ConnectionHost {
   log(line: string): void;
 }
 
-/**
- * How many connections may be waiting for their handshake at once; the daemon drops the
- * oldest to admit one more. A real client completes its handshake over loopback in ~1 ms,
- * so a flood would have to open 64 connections in that millisecond to crowd it out, and
- * the flood's connections cost the daemon at most 64 partial frames of
- * HANDSHAKE_REQUEST_MAX_FRAME_BYTES.
- */
-export const MAX_HANDSHAKING_CONNECTIONS = 64;
-
 type Phase = 'hello' | 'auth' | 'open' | 'closed';
 
 /** A client connection on the daemon. */

@@ -18,7 +18,8 @@ import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import { rehearseWire } from '../wire/rehearsal.js';
-import { DaemonConnection, MAX_HANDSHAKING_CONNECTIONS, type ConnectionHost } from './connection.js';
+import { HandshakeAdmission, MAX_HANDSHAKING_CONNECTIONS } from './admission.js';
+import { DaemonConnection, type ConnectionHost } from './connection.js';
 import { createHostedObject } from './factory.js';
 import { listen, type BoundAddress } from './listen.js';
 import type { DaemonLog } from './log.js';
@@ -60,13 +61,8 @@ export class Daemon implements ConnectionHost {
   readonly #retired: Promise<void>[] = [];
   /** A forced shutdown arrived while a graceful drain was under way. */
   #escalated = false;
-  /**
-   * The connections accepted and not yet authenticated, oldest first (a Set iterates in
-   * insertion order), so a flood of them costs a bounded amount; #accept prunes the rest.
-   */
-  readonly #handshaking = new Set<DaemonConnection>();
-  /** Connections #accept dropped to stay within the cap since the last sweep (logged there, once). */
-  #handshakesDropped = 0;
+  /** The bound on connections awaiting their handshake (./admission.ts). */
+  readonly #admission = new HandshakeAdmission();
 
   constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void) {
     this.#config = config;
@@ -181,7 +177,7 @@ export class Daemon implements ConnectionHost {
     this.#address = address;
     this.#socketId = socketId;
     const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
-    // Also the pace of the metadata check (#watchMetadata): a damaged record is mended within it.
+    // Also the pace of the file upkeep (./upkeep.ts): a damaged record is mended within it.
     const period = Math.max(25, Math.min(METADATA_CHECK_MS, handshakeTimeoutMs / 4, stallTimeoutMs / 4));
     this.#sweeper = setInterval(() => this.#sweep(), period).unref();
   }
@@ -216,20 +212,13 @@ export class Daemon implements ConnectionHost {
     // Only a serving daemon takes connections; a draining one has closed its server.
     const connection = new DaemonConnection(socket, this);
     this.#connections.add(connection);
-    for (const waiting of this.#handshaking) if (!waiting.isHandshaking) this.#handshaking.delete(waiting);
-    // Past the cap the OLDEST goes, not the newcomer: a flood then cannot lock real clients out.
-    if (this.#handshaking.size >= MAX_HANDSHAKING_CONNECTIONS) {
-      const [oldest] = this.#handshaking;
-      this.#handshaking.delete(oldest!);
-      oldest!.destroy();
-      this.#handshakesDropped++;
-    }
-    this.#handshaking.add(connection);
+    this.#admission.admit(connection);
   }
 
-  /** Drops connections that missed the handshake deadline or stalled mid-frame; rotates the log. */
+  /** Keeps the runtime files true; drops connections that missed the handshake deadline or stalled mid-frame; rotates the log. */
   #sweep(): void {
-    this.#watchMetadata();
+    // While serving, the daemon keeps its runtime files true (./upkeep.ts).
+    this.#upkeep?.check();
     this.#log.rotateIfLarge();
     const now = performance.now();
     const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
@@ -247,20 +236,8 @@ export class Daemon implements ConnectionHost {
         });
       }
     }
-    if (this.#handshakesDropped > 0) {
-      this.#log.write(`dropped ${this.#handshakesDropped} connection(s) awaiting their handshake: over ${MAX_HANDSHAKING_CONNECTIONS} at once`);
-      this.#handshakesDropped = 0;
-    }
-  }
-
-  /**
-   * While serving, the daemon keeps its runtime files true (./upkeep.ts): metadata.json names
-   * it (a damaged or vanished record is rewritten; another live daemon's record means it was
-   * superseded, and it drains), the token holds its secret, and its ipc socket is in place.
-   */
-  #watchMetadata(): void {
-    if (!this.#actor.getSnapshot().matches('serving')) return;
-    this.#upkeep?.check();
+    const dropped = this.#admission.takeDropped();
+    if (dropped > 0) this.#log.write(`dropped ${dropped} connection(s) awaiting their handshake: over ${MAX_HANDSHAKING_CONNECTIONS} at once`);
   }
 
   /**

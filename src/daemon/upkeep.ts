@@ -62,8 +62,9 @@ export class FileUpkeep {
     this.#host = host;
   }
 
-  /** One check of every file. */
+  /** One check of every file; a daemon that no longer serves leaves them alone. */
   check(): void {
+    if (!this.#host.isServing()) return;
     this.#keepMetadata();
     // Superseded: draining now, and the files are the successor's.
     if (!this.#host.isServing()) return;

@@ -19,7 +19,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
  * The largest frame a daemon accepts before its peer has authenticated. A `hello` is 68
  * bytes with a 5-character `pkg` and an `auth` 45: 512 leaves room for a long pre-release
  * `pkg`, `observe` and a few fields a later version may add, while a connection that has
- * proved nothing (there may be 64 of them, see MAX_HANDSHAKING_CONNECTIONS) holds at most
+ * proved nothing (there may be 64 of them, see ../daemon/admission.ts) holds at most
  * 512 bytes of partial frame.
  */
 export const HANDSHAKE_REQUEST_MAX_FRAME_BYTES = 512;
