@@ -14,7 +14,7 @@ import {
 } from '../errors.js';
 import { formatAddress } from '../runtime/metadata.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
-import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
+import { decodeAuthenticated, decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
 import { FrameWriter } from '../wire/writer.js';
 import { parseDaemonMessage, type ClientMessage, type DaemonMessage, type ErrorMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
@@ -303,7 +303,7 @@ export class Connection {
   }
 
   #onPayload(payload: Buffer): void {
-    this.#onMessage(parseDaemonMessage(decodeValue(payload)));
+    this.#onMessage(parseDaemonMessage(decodeAuthenticated(payload)));
   }
 
   #onMessage(message: DaemonMessage): void {

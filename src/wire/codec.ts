@@ -78,9 +78,19 @@ export function encodeValue(value: unknown): Buffer {
  * @throws {ProtocolError} `ERR_PROTOCOL`.
  */
 export function decodeValue(payload: Uint8Array): unknown {
+  screenPayload(payload);
+  return decodeAuthenticated(payload);
+}
+
+/**
+ * {@link decodeValue} without the screen, for payloads from a daemon that has proved it holds
+ * the token: its encoder never writes what ./screen.ts refuses, so a client does not walk
+ * every reply twice. Anything that has not proved itself goes through {@link decodeValue}.
+ * @throws {ProtocolError} `ERR_PROTOCOL`.
+ */
+export function decodeAuthenticated(payload: Uint8Array): unknown {
   // The reserved byte 0xc1 is not a value; msgpackr would hand back a marker object.
   if (payload[0] === 0xc1) throw new ProtocolError('Malformed MessagePack payload: the reserved byte 0xc1');
-  screenPayload(payload);
   let value: unknown;
   try {
     value = packr.unpack(payload);
