@@ -8,6 +8,11 @@
  *   disconnected -> failed                           (restart: false)
  *   any -> disposed
  *
+ * Never a silent change of object: a lost daemon that no caller was told of (no call was in
+ * flight, no restart failed) is kept as `untold`; when the restart reaches another daemon
+ * instance, `objectChange` names the call that asked for the restart, and that call fails,
+ * unsent, with ERR_DAEMON_LOST. The calls after it go to the new object.
+ *
  * Calls never pass through this machine while connected: the runtime sends `call.requested`
  * only when it has no open connection, so the hot path stays a plain method call. Times come
  * in with the events (`now`), so the machine is pure and testable without a clock.
@@ -20,6 +25,32 @@ export interface SupervisorPolicy {
   readonly periodMs: number;
 }
 
+/** Which daemon process a connection reached. */
+export interface DaemonInstance {
+  readonly pid: number;
+  readonly instanceId: string;
+}
+
+/** What a restart yields: the new connection, and the daemon it reached. */
+export interface Reconnected {
+  readonly connection: object;
+  readonly daemon: DaemonInstance;
+}
+
+/** A lost daemon no caller has been told of yet. */
+export interface UntoldLoss {
+  readonly daemon: DaemonInstance;
+  readonly error: unknown;
+}
+
+/** The restart reached another daemon instance than the one lost untold: call `callId` must fail, unsent. */
+export interface ObjectChange {
+  readonly lost: DaemonInstance;
+  readonly now: DaemonInstance;
+  readonly error: unknown;
+  readonly callId: number;
+}
+
 /** The supervisor's context. */
 export interface SupervisorContext {
   readonly policy: SupervisorPolicy | false;
@@ -29,12 +60,20 @@ export interface SupervisorContext {
   readonly retryAt: number | undefined;
   /** Why the daemon was lost, or why the last restart failed. */
   readonly lastError: unknown;
+  /** The daemon lost while no call learned of it, until a caller is told. */
+  readonly untold: UntoldLoss | undefined;
+  /** The call whose request started the current (or last) restart. */
+  readonly restartedBy: number | undefined;
+  /** Set by a restart that moved this proxy to a new object without any caller told. */
+  readonly objectChange: ObjectChange | undefined;
 }
 
 /** Events the supervisor accepts. */
 export type SupervisorEvent =
-  | { readonly type: 'connection.lost'; readonly error: unknown }
-  | { readonly type: 'call.requested'; readonly now: number }
+  /** `rejected`: how many requests in flight failed with the loss (and so told their callers). */
+  | { readonly type: 'connection.lost'; readonly error: unknown; readonly daemon: DaemonInstance; readonly rejected: number }
+  /** `callId`: which call asks, unique per proxy. */
+  | { readonly type: 'call.requested'; readonly now: number; readonly callId: number }
   | { readonly type: 'proxy.disposed' };
 
 /** Restarts that still count at `now`. */
@@ -52,7 +91,7 @@ export const supervisorMachine = setup({
   },
   actors: {
     /** Rediscovers or respawns the daemon and re-handshakes (one client-machine run). */
-    reconnect: fromPromise<object>(async () => {
+    reconnect: fromPromise<Reconnected>(async () => {
       throw new Error('supervisor machine: actor "reconnect" was not provided');
     }),
   },
@@ -62,9 +101,24 @@ export const supervisorMachine = setup({
     /** Publishes a supervision event (daemon lost, restart, limit reached, reconnected). */
     report: (_, _params: { event: 'daemon-lost' | 'restart' | 'restart-limit' | 'reconnected' | 'restart-failed' }) => {},
     recordLoss: assign({ lastError: (_, params: { error: unknown }) => params.error }),
+    /** The first loss nobody was told of stays the one to tell: the object the caller last used. */
+    recordUntold: assign({
+      untold: ({ context }, params: { error: unknown; daemon: DaemonInstance; rejected: number }) =>
+        params.rejected > 0 ? undefined : (context.untold ?? { daemon: params.daemon, error: params.error }),
+    }),
+    /** A caller got an error after the loss (a failed restart, a limit, no restarts): it was told. */
+    forgetUntold: assign({ untold: undefined }),
     recordRestart: assign({
-      restarts: ({ context }, params: { now: number }) => [...recent(context, params.now), params.now],
+      restarts: ({ context }, params: { now: number; callId: number }) => [...recent(context, params.now), params.now],
       retryAt: undefined,
+      restartedBy: (_, params: { now: number; callId: number }) => params.callId,
+    }),
+    judgeObjectChange: assign({
+      objectChange: ({ context }, params: { daemon: DaemonInstance }) =>
+        context.untold !== undefined && context.untold.daemon.instanceId !== params.daemon.instanceId
+          ? { lost: context.untold.daemon, now: params.daemon, error: context.untold.error, callId: context.restartedBy ?? 0 }
+          : undefined,
+      untold: undefined,
     }),
     recordBackoff: assign({
       restarts: ({ context }, params: { now: number }) => recent(context, params.now),
@@ -86,7 +140,15 @@ export const supervisorMachine = setup({
 }).createMachine({
   id: 'supervisor',
   initial: 'connected',
-  context: ({ input }) => ({ policy: input.policy, restarts: [], retryAt: undefined, lastError: undefined }),
+  context: ({ input }) => ({
+    policy: input.policy,
+    restarts: [],
+    retryAt: undefined,
+    lastError: undefined,
+    untold: undefined,
+    restartedBy: undefined,
+    objectChange: undefined,
+  }),
   on: {
     'proxy.disposed': '.disposed',
   },
@@ -97,6 +159,7 @@ export const supervisorMachine = setup({
           target: 'disconnected',
           actions: [
             { type: 'recordLoss', params: ({ event }) => ({ error: event.error }) },
+            { type: 'recordUntold', params: ({ event }) => ({ error: event.error, daemon: event.daemon, rejected: event.rejected }) },
             { type: 'report', params: { event: 'daemon-lost' } },
           ],
         },
@@ -105,19 +168,20 @@ export const supervisorMachine = setup({
     disconnected: {
       on: {
         'call.requested': [
-          { guard: 'isRestartDisabled', target: 'failed' },
+          { guard: 'isRestartDisabled', target: 'failed', actions: 'forgetUntold' },
           {
             guard: { type: 'isRestartLimitReached', params: ({ event }) => ({ now: event.now }) },
             target: 'backingOff',
             actions: [
               { type: 'recordBackoff', params: ({ event }) => ({ now: event.now }) },
+              'forgetUntold',
               { type: 'report', params: { event: 'restart-limit' } },
             ],
           },
           {
             target: 'reconnecting',
             actions: [
-              { type: 'recordRestart', params: ({ event }) => ({ now: event.now }) },
+              { type: 'recordRestart', params: ({ event }) => ({ now: event.now, callId: event.callId }) },
               { type: 'report', params: { event: 'restart' } },
             ],
           },
@@ -131,7 +195,8 @@ export const supervisorMachine = setup({
         onDone: {
           target: 'connected',
           actions: [
-            { type: 'attachConnection', params: ({ event }) => ({ connection: event.output }) },
+            { type: 'judgeObjectChange', params: ({ event }) => ({ daemon: event.output.daemon }) },
+            { type: 'attachConnection', params: ({ event }) => ({ connection: event.output.connection }) },
             { type: 'report', params: { event: 'reconnected' } },
           ],
         },
@@ -139,6 +204,7 @@ export const supervisorMachine = setup({
           target: 'disconnected',
           actions: [
             { type: 'recordLoss', params: ({ event }) => ({ error: event.error }) },
+            'forgetUntold',
             { type: 'report', params: { event: 'restart-failed' } },
           ],
         },

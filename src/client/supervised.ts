@@ -5,7 +5,7 @@
  * which restarts the daemon (at most as often as the policy allows) or fails fast.
  */
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
-import { supervisorMachine, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+import { supervisorMachine, type DaemonInstance, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
 import { publish, type ClientEvent } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, DaemonConnectionError, HandshakeError, RestartLimitError } from '../errors.js';
@@ -14,6 +14,11 @@ import { SystemOwners } from './owners.js';
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Which daemon `connection` reached, as the supervisor statechart knows daemons. */
+function instanceOf(connection: Connection): DaemonInstance {
+  return { pid: connection.welcome.pid, instanceId: connection.welcome.instanceId };
 }
 
 // xstate's timers must not keep the host process alive: an idle proxy never does.
@@ -25,20 +30,11 @@ const unrefClock = {
 /** Each supervisor's actor system (one per root actor) leads its effects to their proxy connection. */
 const owners = new SystemOwners<SupervisedConnection>('proxy');
 
-/** The daemon instance a proxy lost, until a caller has been told. */
-interface Loss {
-  readonly pid: number;
-  readonly instanceId: string;
-  readonly error: unknown;
-  /** A caller got an error for it: a call in flight at the loss, or a failed restart. */
-  reported: boolean;
-}
-
 /**
  * A connection that survives its daemon: the target of a `Remote<T>`. It never moves to
- * another daemon instance silently: when the instance it used is lost and no call has failed
- * for it yet, the first call after the restart fails with `ERR_DAEMON_LOST` (not sent), so the
- * caller learns that the object's state was lost before anything reaches the new object.
+ * another daemon instance silently: the supervisor statechart tells which call must fail,
+ * unsent, with `ERR_DAEMON_LOST` (its `objectChange`), so the caller learns that the object's
+ * state was lost before anything reaches the new object.
  */
 export class SupervisedConnection {
   /**
@@ -54,7 +50,7 @@ export class SupervisedConnection {
           fresh.close();
           throw signal.reason;
         }
-        return fresh;
+        return { connection: fresh, daemon: instanceOf(fresh) };
       }),
     },
     actions: {
@@ -68,7 +64,8 @@ export class SupervisedConnection {
   readonly #actor: Actor<typeof supervisorMachine>;
   #connection: Connection;
   #detach: () => void = () => {};
-  #loss: Loss | undefined;
+  /** The last id given to a call that found no open connection (the statechart's `callId`). */
+  #callIds = 0;
 
   /**
    * @param connection the connection the proxy starts with
@@ -101,27 +98,24 @@ export class SupervisedConnection {
 
   async #callAfterRecovery(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
     if (this.#actor.getSnapshot().status === 'done') throw new DaemonConnectionError('This proxy was disposed', { code: 'ERR_PROXY_CLOSED' });
-    this.#actor.send({ type: 'call.requested', now: Date.now() });
+    const callId = ++this.#callIds;
+    this.#actor.send({ type: 'call.requested', now: Date.now(), callId });
     // Calls made during a restart wait for it in the order they were made, then go out in
     // that order: the issue order survives the restart.
     const snapshot = await waitFor(this.#actor, (s) => !s.matches('reconnecting'));
     const { context } = snapshot;
-    const loss = this.#loss;
-    if (snapshot.value === 'connected') {
-      this.#loss = undefined;
-      const now = this.#connection.welcome;
-      if (loss !== undefined && !loss.reported && now.instanceId !== loss.instanceId) {
-        throw new DaemonConnectionError(
-          `The daemon "${this.#name}" (pid ${loss.pid}) was lost (${describe(loss.error)}), and with it the object's state. ` +
-            `This call was not sent. The next call goes to the new daemon (pid ${now.pid}), which starts from a new object`,
-          { code: 'ERR_DAEMON_LOST', cause: loss.error },
-        );
-      }
-      return this.#connection.call(method, args, options);
-    }
-    // Every way out below is an error: the caller has been told of the loss.
-    if (loss !== undefined) loss.reported = true;
     switch (snapshot.value) {
+      case 'connected': {
+        const change = context.objectChange;
+        if (change?.callId === callId) {
+          throw new DaemonConnectionError(
+            `The daemon "${this.#name}" (pid ${change.lost.pid}) was lost (${describe(change.error)}), and with it the object's state. ` +
+              `This call was not sent. The next call goes to the new daemon (pid ${change.now.pid}), which starts from a new object`,
+            { code: 'ERR_DAEMON_LOST', cause: change.error },
+          );
+        }
+        return this.#connection.call(method, args, options);
+      }
       case 'backingOff': {
         const { policy } = context;
         const limit = policy === false ? '' : `${policy.maxRestarts} restarts within ${policy.periodMs} ms`;
@@ -156,13 +150,7 @@ export class SupervisedConnection {
   #attach(connection: Connection): void {
     this.#detach();
     this.#connection = connection;
-    this.#detach = connection.onClose((error, rejected) => {
-      const { pid, instanceId } = connection.welcome;
-      // A loss nobody was told of yet stays the one to report: the instance the caller last used.
-      if (this.#loss === undefined || this.#loss.reported) this.#loss = { pid, instanceId, error, reported: rejected > 0 };
-      else if (rejected > 0) this.#loss.reported = true;
-      this.#actor.send({ type: 'connection.lost', error });
-    });
+    this.#detach = connection.onClose((error, rejected) => this.#actor.send({ type: 'connection.lost', error, rejected, daemon: instanceOf(connection) }));
   }
 
   #report(event: ClientEvent, restarts: number, retryAt: number | undefined): void {

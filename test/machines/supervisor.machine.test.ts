@@ -9,7 +9,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { supervisorMachine, type SupervisorContext, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+import { supervisorMachine, type DaemonInstance, type Reconnected, type SupervisorContext, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
 
 const POLICY: SupervisorPolicy = { maxRestarts: 3, periodMs: 10_000 };
 
@@ -18,7 +18,8 @@ type ReportEvent = 'daemon-lost' | 'restart' | 'restart-limit' | 'reconnected' |
 /** One run of the fake `reconnect` actor, settled by the test. */
 interface ReconnectRun {
   readonly signal: AbortSignal;
-  resolve(connection: object): void;
+  /** Reached a new daemon instance, unless `daemon` says which. */
+  resolve(connection: object, daemon?: DaemonInstance): void;
   reject(error: unknown): void;
 }
 
@@ -41,8 +42,10 @@ interface Harness {
   events(): ReportEvent[];
   /** Every distinct state value the actor went through. */
   readonly path: unknown[];
-  lost(error: unknown): void;
-  call(now: number): void;
+  /** The connection to `daemon` (by default the first daemon) closed; `rejected` calls in flight were told. */
+  lost(error: unknown, loss?: { daemon?: DaemonInstance; rejected?: number }): void;
+  /** A call that found no open connection, at `now`; returns its call id. */
+  call(now: number): number;
   dispose(): void;
   context(): SupervisorContext;
   value(): unknown;
@@ -51,16 +54,25 @@ interface Harness {
 
 const actors: Actor<typeof supervisorMachine>[] = [];
 
+/** The daemon a supervisor starts connected to. */
+const FIRST: DaemonInstance = { pid: 100, instanceId: 'first' };
+
 function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
   const reconnects: ReconnectRun[] = [];
+  let callIds = 0;
   const attachConnection = vi.fn();
   const reports: Report[] = [];
   const machine = supervisorMachine.provide({
     actors: {
-      reconnect: fromPromise<object>(
+      reconnect: fromPromise<Reconnected>(
         ({ signal }) =>
-          new Promise<object>((resolve, reject) => {
-            reconnects.push({ signal, resolve, reject });
+          new Promise<Reconnected>((resolve, reject) => {
+            const run = reconnects.length + 1;
+            reconnects.push({
+              signal,
+              resolve: (connection, daemon = { pid: 1000 + run, instanceId: `restarted-${run}` }) => resolve({ connection, daemon }),
+              reject,
+            });
           }),
       ),
     },
@@ -88,8 +100,12 @@ function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
     reports,
     events: () => reports.map((report) => report.event),
     path,
-    lost: (error) => actor.send({ type: 'connection.lost', error }),
-    call: (now) => actor.send({ type: 'call.requested', now }),
+    lost: (error, loss = {}) => actor.send({ type: 'connection.lost', error, daemon: loss.daemon ?? FIRST, rejected: loss.rejected ?? 0 }),
+    call: (now) => {
+      const callId = ++callIds;
+      actor.send({ type: 'call.requested', now, callId });
+      return callId;
+    },
     dispose: () => actor.send({ type: 'proxy.disposed' }),
     context: () => actor.getSnapshot().context,
     value: () => actor.getSnapshot().value,
@@ -477,5 +493,79 @@ describe('supervisor machine: proxy.disposed', () => {
     expect(sup.value()).toBe('disposed');
     expect(sup.context().lastError).toBe(error);
     expect(sup.events()).toEqual(['daemon-lost', 'restart']);
+  });
+});
+
+describe('supervisor machine: never a silent change of object', () => {
+  it('a loss nobody learned of, then a restart that reaches another daemon: objectChange names the call that asked for it', async () => {
+    const sup = startSupervisor();
+    const error = new Error('lost, nothing in flight');
+    sup.lost(error);
+    expect(sup.context().untold).toEqual({ daemon: FIRST, error });
+    const callId = sup.call(1_000);
+    expect(sup.context().restartedBy).toBe(callId);
+    sup.reconnects[0]!.resolve({ connection: 'new' }, { pid: 200, instanceId: 'second' });
+    await settle();
+    expect(sup.value()).toBe('connected');
+    expect(sup.context().objectChange).toEqual({ lost: FIRST, now: { pid: 200, instanceId: 'second' }, error, callId });
+    expect(sup.context().untold).toBeUndefined();
+  });
+
+  it('calls in flight at the loss were told: the restart changes the object openly, no objectChange', async () => {
+    const sup = startSupervisor();
+    sup.lost(new Error('lost with two calls in flight'), { rejected: 2 });
+    expect(sup.context().untold).toBeUndefined();
+    sup.call(1_000);
+    sup.reconnects[0]!.resolve({ connection: 'new' });
+    await settle();
+    expect(sup.context().objectChange).toBeUndefined();
+  });
+
+  it('a restart that reaches the same daemon instance (only the connection was lost) changes nothing', async () => {
+    const sup = startSupervisor();
+    sup.lost(new Error('connection dropped'));
+    sup.call(1_000);
+    sup.reconnects[0]!.resolve({ connection: 'again' }, FIRST);
+    await settle();
+    expect(sup.context().objectChange).toBeUndefined();
+  });
+
+  it('a failed restart tells its caller: the restart after it changes the object openly', async () => {
+    const sup = startSupervisor();
+    sup.lost(new Error('lost'));
+    sup.call(1_000);
+    sup.reconnects[0]!.reject(new Error('could not restart'));
+    await settle();
+    expect(sup.value()).toBe('disconnected');
+    expect(sup.context().untold).toBeUndefined();
+    sup.call(2_000);
+    sup.reconnects[1]!.resolve({ connection: 'new' });
+    await settle();
+    expect(sup.context().objectChange).toBeUndefined();
+  });
+
+  it('the restart limit and restart: false tell their callers too', async () => {
+    const limited = await backingOff();
+    expect(limited.context().untold).toBeUndefined();
+    const unsupervised = startSupervisor(false);
+    unsupervised.lost(new Error('lost'));
+    unsupervised.call(1_000);
+    expect(unsupervised.value()).toBe('failed');
+    expect(unsupervised.context().untold).toBeUndefined();
+  });
+
+  it('a restart that reaches the same daemon clears the loss; a later loss of that daemon is judged on its own', async () => {
+    const sup = startSupervisor();
+    const first = new Error('first loss');
+    sup.lost(first);
+    sup.call(1_000);
+    sup.reconnects[0]!.resolve({ connection: 'same' }, FIRST);
+    await settle();
+    sup.lost(new Error('second loss'));
+    expect(sup.context().untold).toEqual({ daemon: FIRST, error: expect.any(Error) });
+    const callId = sup.call(2_000);
+    sup.reconnects[1]!.resolve({ connection: 'new' }, { pid: 300, instanceId: 'third' });
+    await settle();
+    expect(sup.context().objectChange).toMatchObject({ lost: FIRST, callId });
   });
 });

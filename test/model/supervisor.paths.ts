@@ -36,8 +36,17 @@ export const POLICIES: ReadonlyArray<SupervisorPolicy | false> = [LIMITED, NO_RE
 export const BACKOFF = 'xstate.after.backoff.supervisor.backingOff';
 
 /** The real causes, as payloads (JSON-serialisable: @xstate/graph tells events apart by JSON). */
-export const LOST: ModelEvent = { type: 'connection.lost', error: { code: 'ERR_DAEMON_LOST', staging: 'the daemon was SIGKILLed' } };
-export const RECONNECTED: ModelEvent = { type: 'xstate.done.actor.reconnect', output: { staging: 'a connection to a newly started daemon' } };
+export const LOST: ModelEvent = {
+  type: 'connection.lost',
+  error: { code: 'ERR_DAEMON_LOST', staging: 'the daemon was SIGKILLed' },
+  // No call is in flight when the test kills the daemon.
+  daemon: { pid: 0, instanceId: 'model:the daemon before' },
+  rejected: 0,
+};
+export const RECONNECTED: ModelEvent = {
+  type: 'xstate.done.actor.reconnect',
+  output: { connection: { staging: 'a connection to a newly started daemon' }, daemon: { pid: 0, instanceId: 'model:a new daemon' } },
+};
 export const RESTART_FAILED: ModelEvent = {
   type: 'xstate.error.actor.reconnect',
   error: { code: 'ERR_FACTORY_MISMATCH', staging: 'a daemon of another factory was started under the name meanwhile' },
@@ -45,7 +54,8 @@ export const RESTART_FAILED: ModelEvent = {
 export const DISPOSED: ModelEvent = { type: 'proxy.disposed' };
 
 function call(context: SupervisorContext): ModelEvent {
-  return { type: 'call.requested', now: (context.retryAt ?? 0) + 1000 * (context.restarts.length + 1) };
+  const now = (context.retryAt ?? 0) + 1000 * (context.restarts.length + 1);
+  return { type: 'call.requested', now, callId: now };
 }
 
 /** What a test can cause, or the real reconnect can end with, in `snapshot`. */
