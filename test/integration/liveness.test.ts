@@ -8,10 +8,10 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ConnectionFailedError, DaemonConnectionError, localSingleton, type LocalSingletonService } from '../../dist/src/index.js';
+import { ConnectionFailedError, DaemonConnectionError, localSingleton, type LocalSingletonService, type Remote } from '../../dist/src/index.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { isProcessAlive, isSameProcess, processStartTime } from '../../dist/src/runtime/process.js';
-import { COUNTER, runWorker, service } from '../support/clients.js';
+import { COUNTER, runWorker, service, type WorkerResult } from '../support/clients.js';
 import { loggedDaemonPids } from '../support/daemon.js';
 import { sleep, until } from '../support/wait.js';
 
@@ -33,6 +33,27 @@ function sampleLiveDaemons(svc: LocalSingletonService<unknown>): { readonly max:
   return { max: () => max, samples: () => samples };
 }
 
+/** SIGSTOPs `pid`; the returned function (also run when the test ends) continues it. */
+function freeze(pid: number): () => void {
+  process.kill(pid, 'SIGSTOP');
+  const resume = () => void (isProcessAlive(pid) && process.kill(pid, 'SIGCONT'));
+  onTestFinished(resume);
+  return resume;
+}
+
+/**
+ * The newcomer was answered by daemon `pid` with the next count (12), the existing proxy goes
+ * on with 13, and no other daemon ever ran or lived beside it.
+ */
+async function expectSameObject(newcomer: WorkerResult, proxy: Remote<Counter>, svc: LocalSingletonService<Counter>, pid: number, live: { max(): number }) {
+  expect(newcomer.error).toBeUndefined();
+  expect(newcomer.pid).toBe(pid);
+  expect(newcomer.results).toEqual([12]);
+  expect(await proxy.inc()).toBe(13);
+  expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
+  expect(live.max()).toBe(1);
+}
+
 /** A proxy that has counted to 11, and its daemon's pid. */
 async function countedTo11(svc: LocalSingletonService<Counter>) {
   const proxy = await svc.proxy();
@@ -52,16 +73,11 @@ describe('liveness is not responsiveness', () => {
     await sleep(100);
     // A new process, default options: connectTimeoutMs 500 is missed several times over.
     const newcomer = await runWorker({ runtimeDir: dirname(svc.paths.dir), name: 'busy', count: 1, method: 'inc' });
-    expect(newcomer.error).toBeUndefined();
-    expect(newcomer.pid).toBe(pid);
-    expect(newcomer.results).toEqual([12]);
     expect(await busy).toBe(11);
     // The existing proxy goes on with the same object.
-    expect(await proxy.inc()).toBe(13);
+    await expectSameObject(newcomer, proxy, svc, pid, live);
     expect((await svc.ping()).pid).toBe(pid);
-    expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
     expect(live.samples()).toBeGreaterThan(10);
-    expect(live.max()).toBe(1);
   });
 
   it('busy past startTimeoutMs: the new client fails with ERR_DAEMON_UNRESPONSIVE naming the pid; no second daemon', async () => {
@@ -98,19 +114,11 @@ describe('liveness is not responsiveness', () => {
     const live = sampleLiveDaemons(svc);
     const { proxy, pid } = await countedTo11(svc);
 
-    process.kill(pid, 'SIGSTOP');
-    const resume = () => isProcessAlive(pid) && process.kill(pid, 'SIGCONT');
-    onTestFinished(resume);
+    const resume = freeze(pid);
     const newcomer = runWorker({ runtimeDir: dirname(svc.paths.dir), name: 'frozen', count: 1, method: 'inc', options: { connectTimeoutMs: 500 } });
     await sleep(3000);
     resume();
-    const result = await newcomer;
-    expect(result.error).toBeUndefined();
-    expect(result.pid).toBe(pid);
-    expect(result.results).toEqual([12]);
-    expect(await proxy.inc()).toBe(13);
-    expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
-    expect(live.max()).toBe(1);
+    await expectSameObject(await newcomer, proxy, svc, pid, live);
   });
 
   it('a client that finds the token replaced (another client made its own in the gap) waits for the daemon to restore it: same daemon, same object', async () => {
@@ -119,23 +127,15 @@ describe('liveness is not responsiveness', () => {
     const { proxy, pid } = await countedTo11(svc);
     const own = readFileSync(svc.paths.token);
     // Stopped, so that it cannot restore its token before the newcomer has read the wrong one.
-    process.kill(pid, 'SIGSTOP');
-    const resume = () => isProcessAlive(pid) && process.kill(pid, 'SIGCONT');
-    onTestFinished(resume);
+    const resume = freeze(pid);
     // What a client that arrived right after a tmp cleaner would write: a token of its own.
     rmSync(svc.paths.token);
     writeFileSync(svc.paths.token, 'b'.repeat(64), { mode: 0o600 });
     const pending = runWorker({ runtimeDir: dirname(svc.paths.dir), name: 'retoken', count: 1, method: 'inc', options: { connectTimeoutMs: 300 } });
     await sleep(1000);
     resume();
-    const newcomer = await pending;
-    expect(newcomer.error).toBeUndefined();
-    expect(newcomer.pid).toBe(pid);
-    expect(newcomer.results).toEqual([12]);
+    await expectSameObject(await pending, proxy, svc, pid, live);
     expect(readFileSync(svc.paths.token).equals(own)).toBe(true);
-    expect(await proxy.inc()).toBe(13);
-    expect(loggedDaemonPids(svc.paths.log)).toEqual([pid]);
-    expect(live.max()).toBe(1);
   });
 
   it('the metadata records the daemon process start time, which is how a reused pid is told apart', async () => {
