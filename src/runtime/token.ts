@@ -15,7 +15,7 @@ import { readSmallFile, removeQuietly, replacePrivateFile, writePrivateTemp, typ
 
 /** The token is 32 random bytes in lowercase hex. */
 const TOKEN_LENGTH = 64;
-const TOKEN_PATTERN = /^[0-9a-f]{64}$/;
+const TOKEN_PATTERN = new RegExp(`^[0-9a-f]{${TOKEN_LENGTH}}$`);
 
 const currentUid = typeof process.getuid === 'function' ? process.getuid() : undefined;
 
