@@ -4,7 +4,7 @@
  * reason why.
  */
 import { closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
-import { readMetadata } from '../runtime/metadata.js';
+import { backupPathOf, readMetadata } from '../runtime/metadata.js';
 import { runtimePaths } from '../runtime/paths.js';
 import { isProcessAlive } from '../runtime/process.js';
 import type { RuntimePaths } from '../types.js';
@@ -13,7 +13,7 @@ import { printJson } from './format.js';
 import { isLockFresh, probe, singletonNames } from './probe.js';
 
 /** Entries the library itself creates in a runtime dir; anything else makes a dir foreign. */
-const RUNTIME_ENTRY = /^(?:metadata\.json|token|spawn\.lock|daemon\.log.*|d-[0-9a-f]+\.sock|.+\.tmp)$/;
+const RUNTIME_ENTRY = /^(?:metadata\.json|metadata\.backup\.json|token|spawn\.lock|daemon\.log.*|d-[0-9a-f]+\.sock|.+\.tmp)$/;
 /** How much of the end of daemon.log is read to find its last daemon. */
 const LOG_TAIL_BYTES = 16 * 1024;
 
@@ -71,6 +71,8 @@ export async function cleanOne(root: string, name: string): Promise<Verdict> {
   if (found.startInProgress) return verdict(false, 'a start is in progress (spawn.lock is fresh)');
   if (found.status === 'unresponsive') return verdict(false, found.detail ?? `pid ${pid} runs`);
   if (pid !== undefined && isProcessAlive(pid)) return verdict(false, `pid ${pid} from metadata.json still runs`);
+  const copy = readMetadata(backupPathOf(paths.metadata));
+  if (copy.status === 'valid' && isProcessAlive(copy.metadata.pid)) return verdict(false, `pid ${copy.metadata.pid} from metadata.backup.json still runs`);
   const logged = runningLoggedDaemon(paths.log);
   if (logged !== undefined) return verdict(false, `its daemon (pid ${logged}, from daemon.log) still runs`);
   // Look once more right before removing: a start may have begun meanwhile.

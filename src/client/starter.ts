@@ -14,7 +14,9 @@ import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
 import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
-import { readMetadata, removeMetadataIf, type MetadataRead } from '../runtime/metadata.js';
+import { backupPathOf, readMetadata, removeMetadataIf, type MetadataRead } from '../runtime/metadata.js';
+import { removeQuietly } from '../runtime/private-file.js';
+import { isSameProcess } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -117,6 +119,10 @@ function cleanStale(paths: RuntimePaths, stale: DaemonMetadata | undefined): voi
     // Only the record judged stale; compare-and-delete keeps a newer one.
     removeMetadataIf(paths.metadata, stale?.instanceId ?? read.metadata.instanceId);
   }
+  // The copy of a record whose daemon is gone.
+  const backup = backupPathOf(paths.metadata);
+  const copy = readMetadata(backup);
+  if (copy.status !== 'absent' && (copy.status !== 'valid' || !isSameProcess(copy.metadata.pid, copy.metadata.startTime))) removeQuietly(backup);
   // Sockets of SIGKILLed ipc daemons, and temp files of interrupted writes.
   for (const entry of readdirSync(paths.dir)) {
     if ((entry.startsWith('d-') && entry.endsWith('.sock')) || entry.endsWith('.tmp')) {
@@ -181,8 +187,12 @@ const effectsMachine = clientMachine.provide({
     recheck: fromPromise(async ({ signal, system }) => {
       const { plan } = attempts.of(system);
       const read = await settledMetadata(plan.paths.metadata, signal);
-      if (read.status !== 'valid') return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
-      return { connection: await connectTo(plan, read.metadata, signal) };
+      if (read.status === 'valid') return { connection: await connectTo(plan, read.metadata, signal) };
+      // Damaged or missing while its daemon could not mend it (busy, stopped): the copy still
+      // names a live daemon, which is waited for like any other, never replaced.
+      const copy = readMetadata(backupPathOf(plan.paths.metadata));
+      if (copy.status === 'valid' && goneDaemonError(plan, copy.metadata) === undefined) return { connection: await connectTo(plan, copy.metadata, signal) };
+      return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
     }),
     cleanStale: fromPromise(async ({ input, system }) => cleanStale(attempts.of(system).plan.paths, input)),
     replaceDaemon: fromPromise(({ signal, system }) => drainMismatched(attempts.of(system).plan, signal)),

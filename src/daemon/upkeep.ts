@@ -14,7 +14,8 @@
  * Cheap, as it runs in every daemon: while nothing changed, one lstat per file. A file is read
  * only when its stamp (inode, size, times, mode, owner) differs from the one last verified.
  */
-import { readMetadataFile, writeMetadata } from '../runtime/metadata.js';
+import { basename } from 'node:path';
+import { backupPathOf, readMetadataFile, writeMetadata } from '../runtime/metadata.js';
 import { currentStamp, type FileStamp } from '../runtime/private-file.js';
 import { isSameProcess } from '../runtime/process.js';
 import { checkToken, restoreToken } from '../runtime/token.js';
@@ -42,8 +43,8 @@ export class FileUpkeep {
   readonly #metadata: DaemonMetadata;
   readonly #token: Uint8Array;
   readonly #host: UpkeepHost;
-  /** metadata.json as last read and found to name this daemon: while unchanged, not re-read. */
-  #metadataStamp: FileStamp | undefined;
+  /** metadata.json and its copy as last read and found to name this daemon: while unchanged, not re-read. */
+  readonly #recordStamps = new Map<string, FileStamp>();
   /** The token file as last read and found to hold this daemon's secret. */
   #tokenStamp: FileStamp | undefined;
   /** The socket file this daemon bound (device:inode); undefined for tcp and named pipes. */
@@ -65,38 +66,39 @@ export class FileUpkeep {
   /** One check of every file; a daemon that no longer serves leaves them alone. */
   check(): void {
     if (!this.#host.isServing()) return;
-    this.#keepMetadata();
+    this.#keepRecord(this.#paths.metadata);
     // Superseded: draining now, and the files are the successor's.
     if (!this.#host.isServing()) return;
+    this.#keepRecord(backupPathOf(this.#paths.metadata));
     this.#keepToken();
     this.#watchSocket();
   }
 
-  #keepMetadata(): void {
-    const path = this.#paths.metadata;
+  /** Keeps the record at `path` (metadata.json, or its copy) naming this daemon. */
+  #keepRecord(path: string): void {
     const stamp = currentStamp(path);
-    if (stamp !== undefined && stamp === this.#metadataStamp) return;
-    this.#metadataStamp = undefined;
+    if (stamp !== undefined && stamp === this.#recordStamps.get(path)) return;
+    this.#recordStamps.delete(path);
     const { read, stamp: readStamp } = readMetadataFile(path);
     if (read.status === 'valid') {
       if (read.metadata.instanceId === this.#metadata.instanceId) {
-        this.#metadataStamp = readStamp;
+        if (readStamp !== undefined) this.#recordStamps.set(path, readStamp);
       } else if (isSameProcess(read.metadata.pid, read.metadata.startTime)) {
         this.#host.superseded(read.metadata);
       }
       return;
     }
-    this.#writeRecord(read.status === 'absent' ? 'vanished' : `was damaged (${read.reason})`);
+    this.#writeRecord(`${basename(path)} ${read.status === 'absent' ? 'vanished' : `was damaged (${read.reason})`}`);
   }
 
-  /** Writes this daemon's record atomically over whatever is there; `why` goes to the log. */
+  /** Writes this daemon's record (and its copy) atomically over whatever is there; `why` goes to the log. */
   #writeRecord(why: string): void {
     try {
       writeMetadata(this.#paths.metadata, this.#metadata);
-      this.#host.log(`metadata.json ${why}; rewrote it`);
+      this.#host.log(`${why}; rewrote it`);
       this.#troubles.delete('metadata');
     } catch (error) {
-      this.#trouble('metadata', `metadata.json ${why}; could not rewrite it`, error);
+      this.#trouble('metadata', `${why}; could not rewrite it`, error);
     }
   }
 
@@ -146,8 +148,8 @@ export class FileUpkeep {
   #republish(): void {
     const { read } = readMetadataFile(this.#paths.metadata);
     if (read.status === 'valid' && read.metadata.instanceId !== this.#metadata.instanceId) return;
-    this.#metadataStamp = undefined;
-    this.#writeRecord('must name the re-bound socket');
+    this.#recordStamps.clear();
+    this.#writeRecord('metadata.json must name the re-bound socket');
   }
 
   /** Logs `what` failed with `error`, unless the last failure for `file` was the same (by errno: messages name temp files). */

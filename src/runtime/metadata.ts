@@ -5,6 +5,7 @@
  * malformed reads as stale), and deleted only by compare-and-delete on `instanceId`.
  */
 import { unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { DaemonMetadata } from '../types.js';
 import { readSmallFile, replacePrivateFile, type FileStamp } from './private-file.js';
 
@@ -21,9 +22,23 @@ export type MetadataRead =
   | { readonly status: 'absent' }
   | { readonly status: 'malformed'; readonly reason: string };
 
-/** Writes `metadata` to `path` atomically, mode 0600; no temp file is left if it fails. */
+/**
+ * Where the record's copy lives beside the metadata.json at `path`. Clients read it only under
+ * the spawn lock, when metadata.json is damaged or missing: a record damaged while its daemon
+ * cannot mend it (a method busy on the CPU, a stopped process) must not pass for no daemon.
+ */
+export function backupPathOf(path: string): string {
+  return join(dirname(path), 'metadata.backup.json');
+}
+
+/**
+ * Writes `metadata` to `path`, then its copy ({@link backupPathOf}), each atomically, mode
+ * 0600; no temp file is left if it fails.
+ */
 export function writeMetadata(path: string, metadata: DaemonMetadata): void {
-  replacePrivateFile(path, `${JSON.stringify(metadata, null, 2)}\n`);
+  const text = `${JSON.stringify(metadata, null, 2)}\n`;
+  replacePrivateFile(path, text);
+  replacePrivateFile(backupPathOf(path), text);
 }
 
 /**
@@ -95,10 +110,16 @@ export function invalidMetadataReason(value: unknown): string | undefined {
 }
 
 /**
- * Deletes the metadata at `path` only if it carries `instanceId`, so a draining daemon
- * never deletes the record of the daemon that replaced it. Returns whether it deleted.
+ * Deletes the metadata at `path`, and its copy, each only if it carries `instanceId`, so a
+ * draining daemon never deletes the record of the daemon that replaced it. Returns whether it
+ * deleted metadata.json.
  */
 export function removeMetadataIf(path: string, instanceId: string): boolean {
+  removeRecordIf(backupPathOf(path), instanceId);
+  return removeRecordIf(path, instanceId);
+}
+
+function removeRecordIf(path: string, instanceId: string): boolean {
   const read = readMetadata(path);
   if (read.status !== 'valid' || read.metadata.instanceId !== instanceId) return false;
   try {

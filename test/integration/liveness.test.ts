@@ -138,6 +138,26 @@ describe('liveness is not responsiveness', () => {
     expect(readFileSync(svc.paths.token).equals(own)).toBe(true);
   });
 
+  it.each([
+    ['emptied', (path: string) => writeFileSync(path, '')],
+    ['deleted', (path: string) => rmSync(path)],
+  ])('metadata.json %s while a method keeps the daemon busy: the record\'s copy names it, and a new client waits for it, never starts a second', async (_how, damage) => {
+    const svc = service<Counter>({}, COUNTER, 'damaged');
+    const live = sampleLiveDaemons(svc);
+    const { proxy, pid } = await countedTo11(svc);
+    const busy = proxy.spin(2500);
+    await sleep(100);
+    // The busy daemon cannot mend its record; the newcomer finds it damaged, and under the
+    // lock, after the grace for a mend, reads the copy.
+    damage(svc.paths.metadata);
+    const newcomer = await runWorker({ runtimeDir: dirname(svc.paths.dir), name: 'damaged', count: 1, method: 'inc' });
+    expect(await busy).toBe(11);
+    await expectSameObject(newcomer, proxy, svc, pid, live);
+    // Mended once the method returned.
+    const read = readMetadata(svc.paths.metadata);
+    expect(read.status === 'valid' && read.metadata.pid).toBe(pid);
+  });
+
   it('the metadata records the daemon process start time, which is how a reused pid is told apart', async () => {
     const svc = service<Counter>({}, COUNTER, 'identity');
     const { pid } = await svc.ping();

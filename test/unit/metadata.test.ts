@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { formatAddress, MAX_METADATA_BYTES, readMetadata, readMetadataFile, removeMetadataIf, writeMetadata } from '../../src/runtime/metadata.js';
+import { backupPathOf, formatAddress, MAX_METADATA_BYTES, readMetadata, readMetadataFile, removeMetadataIf, writeMetadata } from '../../src/runtime/metadata.js';
 import type { DaemonMetadata } from '../../src/types.js';
 
 // Lets a test make the next open fail with an errno (EMFILE, EACCES, EIO), which a real
@@ -81,8 +81,9 @@ describe('writeMetadata / readMetadata', () => {
   it('leaves no temp file behind, also when replacing a record', () => {
     writeMetadata(path, TCP);
     writeMetadata(path, IPC);
-    expect(readdirSync(temp)).toEqual(['metadata.json']);
+    expect(readdirSync(temp).sort()).toEqual(['metadata.backup.json', 'metadata.json']);
     expect(readMetadata(path)).toEqual({ status: 'valid', metadata: IPC });
+    expect(readMetadata(backupPathOf(path))).toEqual({ status: 'valid', metadata: IPC });
   });
 
   it('replaces a foreign 0644 file with a private one', () => {
@@ -226,6 +227,15 @@ describe('removeMetadataIf', () => {
     writeMetadata(path, TCP);
     expect(removeMetadataIf(path, TCP.instanceId)).toBe(true);
     expect(readMetadata(path)).toEqual({ status: 'absent' });
+  });
+
+  it('deletes the copy with the record, and a copy of another daemon only with that daemon', () => {
+    writeMetadata(path, TCP);
+    expect(removeMetadataIf(path, TCP.instanceId)).toBe(true);
+    expect(readMetadata(backupPathOf(path))).toEqual({ status: 'absent' });
+    writeMetadata(path, IPC);
+    expect(removeMetadataIf(path, TCP.instanceId)).toBe(false);
+    expect(readMetadata(backupPathOf(path))).toEqual({ status: 'valid', metadata: IPC });
   });
 
   it.each([['another daemon', 'inst-9'], ['a prefix of the id', 'inst-'], ['an empty id', '']])(
