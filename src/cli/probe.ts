@@ -5,6 +5,7 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { Connection } from '../client/connection.js';
+import { localFaultError } from '../runtime/local-fault.js';
 import { LOCK_STALE_MS } from '../runtime/lock.js';
 import { formatAddress, readMetadata } from '../runtime/metadata.js';
 import { invalidNameReason, runtimePaths } from '../runtime/paths.js';
@@ -48,6 +49,8 @@ export async function openDaemon(paths: RuntimePaths, timeoutMs = CONNECT_TIMEOU
   const read = readMetadata(paths.metadata);
   if (read.status === 'absent') throw new DaemonUnavailable('absent', 'no daemon is running (no metadata.json)');
   if (read.status === 'malformed') throw new DaemonUnavailable('stale', `metadata.json is unusable: ${read.reason}`);
+  // Not evidence of anything: fail rather than call it stale (clean would remove it).
+  if (read.status === 'unreadable') throw localFaultError(`read ${paths.metadata}`, read.error);
   const { metadata } = read;
   const { pid } = metadata;
   if (!isProcessAlive(pid)) throw new DaemonUnavailable('stale', `its daemon (pid ${pid}) is gone; metadata.json is stale`, metadata);

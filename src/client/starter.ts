@@ -12,6 +12,7 @@ import { inspector } from '../inspect.js';
 import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
+import { localFaultError } from '../runtime/local-fault.js';
 import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { backupPathOf, readMetadata, removeMetadataIf, type MetadataRead } from '../runtime/metadata.js';
@@ -47,7 +48,7 @@ export interface StartPlan {
 export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signal?: AbortSignal, checkFactory = true): Promise<Connection> {
   const gone = goneDaemonError(plan, metadata);
   if (gone) throw gone;
-  const token = loadOrCreateToken(plan.paths.token);
+  const token = loadToken(plan.paths.token);
   let connection: Connection;
   try {
     connection = await Connection.open(metadata, { token, maxFrameBytes: plan.options.maxFrameBytes, timeoutMs: plan.options.connectTimeoutMs, signal });
@@ -65,6 +66,21 @@ export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signa
     );
   }
   return connection;
+}
+
+/** The token, or an error the client statechart takes as final: a token that cannot be read or made is no sign of a stale daemon. */
+function loadToken(path: string): Buffer {
+  try {
+    return loadOrCreateToken(path);
+  } catch (error) {
+    throw error instanceof LoopbackSingletonError ? error : localFaultError(`read or create the token file ${path}`, error);
+  }
+}
+
+/** `read`, unless it is unreadable: that ends the attempt (see ../runtime/local-fault.ts). */
+function readable(path: string, read: MetadataRead): Exclude<MetadataRead, { status: 'unreadable' }> {
+  if (read.status === 'unreadable') throw localFaultError(`read ${path}`, read.error);
+  return read;
 }
 
 /**
@@ -98,21 +114,29 @@ const MEND_GRACE_MS = 350;
  * The metadata, giving a damaged record a moment to be mended: a serving daemon rewrites its
  * own record within ~100 ms, and a damaged file must not be taken for a dead daemon (that
  * would start a second one). An absent record is not waited for: that is a cold start.
+ * @throws {LoopbackSingletonError} when the record cannot be read (EMFILE, EACCES...).
  */
-export async function settledMetadata(path: string, signal?: AbortSignal): Promise<MetadataRead> {
-  const deadline = Date.now() + MEND_GRACE_MS;
-  let read = readMetadata(path);
-  while (read.status === 'malformed' && Date.now() < deadline) {
+export async function settledMetadata(path: string, signal?: AbortSignal): Promise<Exclude<MetadataRead, { status: 'unreadable' }>> {
+  const deadline = performance.now() + MEND_GRACE_MS;
+  let read = readable(path, readMetadata(path));
+  while (read.status === 'malformed' && performance.now() < deadline) {
     signal?.throwIfAborted();
     await new Promise((resolve) => setTimeout(resolve, 25));
-    read = readMetadata(path);
+    read = readable(path, readMetadata(path));
   }
   return read;
 }
 
-/** Removes what a dead daemon left behind. Runs only under the spawn lock. */
+/**
+ * Removes what a dead daemon left behind. Runs only under the spawn lock. Each removal rests
+ * on evidence: a record read whole and invalid, or one whose process is gone. A read that
+ * fails, or a process that cannot be looked at, throws before anything is removed.
+ */
 function cleanStale(paths: RuntimePaths, stale: DaemonMetadata | undefined): void {
-  const read = readMetadata(paths.metadata);
+  const backup = backupPathOf(paths.metadata);
+  const read = readable(paths.metadata, readMetadata(paths.metadata));
+  const copy = readable(backup, readMetadata(backup));
+  const copyStale = copy.status !== 'absent' && (copy.status !== 'valid' || !isSameProcess(copy.metadata.pid, copy.metadata.startTime));
   if (read.status === 'malformed') {
     unlinkSync(paths.metadata);
   } else if (read.status === 'valid') {
@@ -120,9 +144,7 @@ function cleanStale(paths: RuntimePaths, stale: DaemonMetadata | undefined): voi
     removeMetadataIf(paths.metadata, stale?.instanceId ?? read.metadata.instanceId);
   }
   // The copy of a record whose daemon is gone.
-  const backup = backupPathOf(paths.metadata);
-  const copy = readMetadata(backup);
-  if (copy.status !== 'absent' && (copy.status !== 'valid' || !isSameProcess(copy.metadata.pid, copy.metadata.startTime))) removeQuietly(backup);
+  if (copyStale) removeQuietly(backup);
   // Sockets of SIGKILLed ipc daemons, and temp files of interrupted writes.
   for (const entry of readdirSync(paths.dir)) {
     if ((entry.startsWith('d-') && entry.endsWith('.sock')) || entry.endsWith('.tmp')) {
@@ -170,7 +192,10 @@ const attempts = new SystemOwners<Attempt>('attempt');
  */
 const effectsMachine = clientMachine.provide({
   actors: {
-    readMetadata: fromPromise(async ({ system }) => readMetadata(attempts.of(system).plan.paths.metadata)),
+    readMetadata: fromPromise(async ({ system }) => {
+      const { metadata } = attempts.of(system).plan.paths;
+      return readable(metadata, readMetadata(metadata));
+    }),
     connect: fromPromise(({ input, signal, system }) => connectTo(attempts.of(system).plan, input, signal)),
     acquireLock: fromPromise(async ({ input: stale, signal, system }) => {
       const attempt = attempts.of(system);
@@ -190,7 +215,8 @@ const effectsMachine = clientMachine.provide({
       if (read.status === 'valid') return { connection: await connectTo(plan, read.metadata, signal) };
       // Damaged or missing while its daemon could not mend it (busy, stopped): the copy still
       // names a live daemon, which is waited for like any other, never replaced.
-      const copy = readMetadata(backupPathOf(plan.paths.metadata));
+      const backup = backupPathOf(plan.paths.metadata);
+      const copy = readable(backup, readMetadata(backup));
       if (copy.status === 'valid' && goneDaemonError(plan, copy.metadata) === undefined) return { connection: await connectTo(plan, copy.metadata, signal) };
       return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
     }),

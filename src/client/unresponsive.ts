@@ -3,9 +3,11 @@
  * its process (pid and start time), for the client statechart (machines/client.machine.ts)
  * to route on. A live daemon that did not answer is `ERR_DAEMON_UNRESPONSIVE` and is waited
  * for; only a dead process, or a pid now used by another process, makes the record stale.
+ * A look at the process that fails (EMFILE reading /proc) throws: it is no verdict at all.
  */
 import type { ClientOutput } from '../../machines/client.machine.js';
 import { ConnectionFailedError } from '../errors.js';
+import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import { isProcessAlive, isSameProcess } from '../runtime/process.js';
 import type { DaemonMetadata } from '../types.js';
 import type { StartPlan } from './starter.js';
@@ -16,7 +18,10 @@ const EXIT_SETTLE_MS = 25;
 /** Handshake failures that are the daemon's own answer, not a sign that it is unreachable. */
 const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
 
-/** The error that makes the record `metadata` stale, or undefined while its daemon's process runs. */
+/**
+ * The error that makes the record `metadata` stale, or undefined while its daemon's process runs.
+ * @throws {LoopbackSingletonError} when the process cannot be looked at (EMFILE...).
+ */
 export function goneDaemonError(plan: StartPlan, metadata: DaemonMetadata): ConnectionFailedError | undefined {
   if (isSameProcess(metadata.pid, metadata.startTime)) return undefined;
   return new ConnectionFailedError(
@@ -30,10 +35,13 @@ export function goneDaemonError(plan: StartPlan, metadata: DaemonMetadata): Conn
  * What a failed handshake with the daemon `metadata` names means. While its process still runs
  * (same pid, same start time) it is that daemon, busy (a method holding its event loop),
  * stopped, re-binding its socket or restoring its token: `ERR_DAEMON_UNRESPONSIVE`, which the
- * client statechart waits on. Once the process is gone the record is stale.
+ * client statechart waits on. Once the process is gone the record is stale. A connect that
+ * failed for want of local resources (EMFILE, ENFILE, ENOMEM) is this client's fault, not the
+ * daemon's: the local-fault error, which ends the attempt.
  */
 export async function unansweredOrStale(plan: StartPlan, metadata: DaemonMetadata, error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
   if (signal?.aborted || ANSWERED_CODES.has(String((error as { code?: unknown })?.code))) return error;
+  if (isResourceFault(error)) return localFaultError(`open a connection to the daemon "${plan.name}" at ${metadata.transport === 'tcp' ? `${metadata.host}:${metadata.port}` : metadata.path}`, error);
   if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
   // A killed process closes its sockets before it turns into a zombie: look again a moment
   // later, so that a daemon that just died is found stale now rather than after a wait.

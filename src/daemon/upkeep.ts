@@ -11,6 +11,10 @@
  *   this daemon) is overwritten, so the next client gets in instead of replacing the daemon.
  * - the ipc socket file this daemon bound is still at its path; if not, the daemon re-binds.
  *
+ * A read that fails (EMFILE, EACCES, EIO...), of a file or of /proc, decides nothing: nothing
+ * is rewritten and the daemon does not take itself for superseded; the failure is logged
+ * (once while it lasts) and the file is read again on the next check.
+ *
  * Cheap, as it runs in every daemon: while nothing changed, one lstat per file. A file is read
  * only when its stamp (inode, size, times, mode, owner) differs from the one last verified.
  */
@@ -80,15 +84,31 @@ export class FileUpkeep {
     if (stamp !== undefined && stamp === this.#recordStamps.get(path)) return;
     this.#recordStamps.delete(path);
     const { read, stamp: readStamp } = readMetadataFile(path);
+    if (read.status === 'unreadable') {
+      this.#trouble(basename(path), `could not read ${basename(path)}; will look again`, read.error);
+      return;
+    }
     if (read.status === 'valid') {
       if (read.metadata.instanceId === this.#metadata.instanceId) {
         if (readStamp !== undefined) this.#recordStamps.set(path, readStamp);
-      } else if (isSameProcess(read.metadata.pid, read.metadata.startTime)) {
+        this.#troubles.delete(basename(path));
+      } else if (this.#isLive(read.metadata)) {
         this.#host.superseded(read.metadata);
       }
       return;
     }
+    this.#troubles.delete(basename(path));
     this.#writeRecord(`${basename(path)} ${read.status === 'absent' ? 'vanished' : `was damaged (${read.reason})`}`);
+  }
+
+  /** Whether the daemon `other` names runs; false when that cannot be told now (logged, looked at again next check). */
+  #isLive(other: DaemonMetadata): boolean {
+    try {
+      return isSameProcess(other.pid, other.startTime);
+    } catch (error) {
+      this.#trouble('superseded', `could not tell whether pid ${other.pid}, named by metadata.json, runs; will look again`, error);
+      return false;
+    }
   }
 
   /** Writes this daemon's record (and its copy) atomically over whatever is there; `why` goes to the log. */
@@ -108,6 +128,10 @@ export class FileUpkeep {
     if (stamp !== undefined && stamp === this.#tokenStamp) return;
     this.#tokenStamp = undefined;
     const found = checkToken(path, this.#token);
+    if (found.status === 'unreadable') {
+      this.#trouble('token', 'could not read the token file; will look again', found.error);
+      return;
+    }
     if (found.status === 'same') {
       // Verified by reading; the next checks only compare stamps.
       this.#tokenStamp = found.stamp;
@@ -147,8 +171,13 @@ export class FileUpkeep {
   /** Rewrites the record after a re-bind, unless it already names a successor (the next check sees to that). */
   #republish(): void {
     const { read } = readMetadataFile(this.#paths.metadata);
-    if (read.status === 'valid' && read.metadata.instanceId !== this.#metadata.instanceId) return;
     this.#recordStamps.clear();
+    if (read.status === 'valid' && read.metadata.instanceId !== this.#metadata.instanceId) return;
+    if (read.status === 'unreadable') {
+      // Nothing is known of what is there: the next checks read it again, and rewrite it once it reads as damaged.
+      this.#trouble('metadata.json', 'could not read metadata.json after re-binding; will look again', read.error);
+      return;
+    }
     this.#writeRecord('metadata.json must name the re-bound socket');
   }
 

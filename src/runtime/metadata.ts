@@ -3,6 +3,10 @@
  * file + rename), read safely (./private-file.ts: no FIFO, symlink or device is followed or
  * waited on, nothing over {@link MAX_METADATA_BYTES} is read), validated on read (anything
  * malformed reads as stale), and deleted only by compare-and-delete on `instanceId`.
+ *
+ * Only a record read whole and found invalid is `malformed`. A read that fails (EMFILE,
+ * EACCES, EIO...) is `unreadable`: it says nothing about the record, and nobody may clean up
+ * or mend on it (see ./local-fault.ts).
  */
 import { unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -20,7 +24,9 @@ export const MAX_METADATA_BYTES = 16 * 1024;
 export type MetadataRead =
   | { readonly status: 'valid'; readonly metadata: DaemonMetadata }
   | { readonly status: 'absent' }
-  | { readonly status: 'malformed'; readonly reason: string };
+  | { readonly status: 'malformed'; readonly reason: string }
+  /** The read itself failed (`code`: EMFILE, EACCES, EIO...): not evidence of anything. */
+  | { readonly status: 'unreadable'; readonly reason: string; readonly code: string | undefined; readonly error: Error };
 
 /**
  * Where the record's copy lives beside the metadata.json at `path`. Clients read it only under
@@ -44,8 +50,8 @@ export function writeMetadata(path: string, metadata: DaemonMetadata): void {
 /**
  * Reads and validates the metadata at `path`. Never throws and never blocks: a FIFO, a
  * symlink, a directory, a device or a file over {@link MAX_METADATA_BYTES} reads as
- * malformed with the reason; a read that fails (EACCES, EMFILE, EIO) as malformed with a
- * reason that starts with `unreadable:`.
+ * malformed with the reason; a read that fails (EACCES, EMFILE, EIO) as unreadable, with
+ * its errno.
  */
 export function readMetadata(path: string): MetadataRead {
   return readMetadataFile(path).read;
@@ -64,7 +70,7 @@ export function readMetadataFile(path: string): { readonly read: MetadataRead; r
     case 'tooLarge':
       return { read: { status: 'malformed', reason: file.reason } };
     case 'unreadable':
-      return { read: { status: 'malformed', reason: `unreadable: ${file.error.message}` } };
+      return { read: { status: 'unreadable', reason: `unreadable: ${file.error.message}`, code: file.error.code, error: file.error } };
     case 'read':
       return { read: parseMetadata(file.bytes.toString('utf8')), stamp: file.stamp };
   }

@@ -4,8 +4,12 @@
  * once its spawner is gone) has not reaped it yet. On Linux the process state in /proc tells
  * them apart, and the process's start time (with the boot it belongs to) tells a daemon from
  * a later process that was given the same pid.
+ *
+ * A failed read of /proc (EMFILE, ENFILE, ENOMEM...) is not a dead process: it throws
+ * (./local-fault.ts), so a caller fails instead of cleaning up after a daemon that lives.
  */
 import { readFileSync } from 'node:fs';
+import { localFaultError } from './local-fault.js';
 
 /** What /proc says of a pid: its state letter and its start time in clock ticks since boot. */
 interface ProcStat {
@@ -13,13 +17,22 @@ interface ProcStat {
   readonly startTicks: string;
 }
 
-function readProcStat(pid: number): ProcStat | undefined {
-  let stat: string;
+/** Reads /proc; undefined when the entry is not there (the process is gone). */
+function readProc(path: string): string | undefined {
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
+    return readFileSync(path, 'latin1');
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException;
+    // ESRCH: the process exited while its file was being read.
+    if (code === 'ENOENT' || code === 'ESRCH') return undefined;
+    throw localFaultError(`read ${path}`, error);
   }
+}
+
+/** What /proc says of `pid`, or undefined when it is gone. @throws when /proc could not be read. */
+function readProcStat(pid: number): ProcStat | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (stat === undefined) return undefined;
   // The fields after the command name, which is in parentheses and may contain spaces: the
   // state is field 3 of proc(5), the start time field 22.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -30,19 +43,15 @@ let bootId: string | undefined;
 
 /** This boot's id: start times in ticks are counted from boot, so they need it to be unique. */
 function currentBootId(): string {
-  if (bootId === undefined) {
-    try {
-      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'latin1').trim();
-    } catch {
-      bootId = '';
-    }
-  }
+  // Cached only once read: a failed read must not leave every start time unmatchable.
+  bootId ??= (readProc('/proc/sys/kernel/random/boot_id') ?? '').trim();
   return bootId;
 }
 
 /**
  * The start time of `pid` as an opaque string (`<boot id>:<ticks since boot>` on Linux), or
  * undefined where the platform does not tell it cheaply (macOS, Windows) or the process is gone.
+ * @throws {LoopbackSingletonError} when /proc could not be read (EMFILE...).
  */
 export function processStartTime(pid: number): string | undefined {
   if (process.platform !== 'linux') return undefined;
@@ -50,7 +59,7 @@ export function processStartTime(pid: number): string | undefined {
   return stat === undefined || stat.startTicks === '' ? undefined : `${currentBootId()}:${stat.startTicks}`;
 }
 
-/** True while `pid` runs (a zombie counts as exited). */
+/** True while `pid` runs (a zombie counts as exited). @throws as {@link isSameProcess}. */
 export function isProcessAlive(pid: number): boolean {
   return isSameProcess(pid, undefined);
 }
@@ -59,6 +68,8 @@ export function isProcessAlive(pid: number): boolean {
  * True while `pid` runs and, when `startTime` is given (see {@link processStartTime}), is the
  * very process that had that start time: not a later one that reused the pid. A zombie counts
  * as exited.
+ * @throws {LoopbackSingletonError} when /proc could not be read (EMFILE, ENFILE...): that
+ *   says nothing about the process, and must not be taken for "gone".
  */
 export function isSameProcess(pid: number, startTime: string | undefined): boolean {
   try {

@@ -7,10 +7,14 @@
  *
  * A serving daemon is the token's authority: it restores its own secret when the file goes
  * missing or changes ({@link checkToken}, {@link restoreToken}).
+ *
+ * A read that fails (EMFILE, EACCES, EIO...) is not a missing or foreign token: nothing is
+ * created or overwritten on it (see ./local-fault.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { linkSync } from 'node:fs';
 import { LoopbackSingletonError } from '../errors.js';
+import { localFaultError } from './local-fault.js';
 import { readSmallFile, removeQuietly, replacePrivateFile, writePrivateTemp, type FileStamp } from './private-file.js';
 
 /** The token is 32 random bytes in lowercase hex. */
@@ -19,7 +23,11 @@ const TOKEN_PATTERN = new RegExp(`^[0-9a-f]{${TOKEN_LENGTH}}$`);
 
 const currentUid = typeof process.getuid === 'function' ? process.getuid() : undefined;
 
-/** Reads the token at `path`, creating it if absent. Returns the token's bytes (the key). */
+/**
+ * Reads the token at `path`, creating it if absent (never over a file it could not read).
+ * Returns the token's bytes (the key).
+ * @throws as {@link readToken}; or the write's own error (ENOSPC...) when it cannot create it.
+ */
 export function loadOrCreateToken(path: string): Buffer {
   const existing = readToken(path);
   if (existing) return existing;
@@ -39,7 +47,8 @@ export function loadOrCreateToken(path: string): Buffer {
 /**
  * Reads an existing token, or undefined when there is none.
  * @throws {LoopbackSingletonError} when the file is not private to this user or malformed.
- * @throws the read's own error (EACCES, EMFILE, EIO...) when it cannot be read.
+ * @throws {LoopbackSingletonError} naming the cause (see ./local-fault.ts) when the read
+ *   itself fails (EACCES, EMFILE, EIO...), with that error as its `cause`.
  */
 export function readToken(path: string): Buffer | undefined {
   const found = inspectToken(path);
@@ -47,7 +56,7 @@ export function readToken(path: string): Buffer | undefined {
     case 'absent':
       return undefined;
     case 'unreadable':
-      throw found.error;
+      throw localFaultError(`read the token file ${path}`, found.error);
     case 'exposed':
       throw new LoopbackSingletonError(
         `Token file ${path} is not a regular file of mode 0600 owned by you: ${found.reason}; the secret may be exposed. Stop the daemon and delete the file so a new one is made`,
@@ -95,7 +104,9 @@ export type TokenCheck =
   | { readonly status: 'same'; readonly stamp: FileStamp }
   | { readonly status: 'absent' }
   /** It is there but is not this secret in a private regular file; `reason` says what it is. */
-  | { readonly status: 'differs'; readonly reason: string };
+  | { readonly status: 'differs'; readonly reason: string }
+  /** The read failed (EMFILE, EACCES, EIO...): nothing is known about the file. */
+  | { readonly status: 'unreadable'; readonly error: NodeJS.ErrnoException };
 
 /** Whether the file at `path` is a private token file holding exactly `token`. Never throws. */
 export function checkToken(path: string, token: Uint8Array): TokenCheck {
@@ -106,7 +117,7 @@ export function checkToken(path: string, token: Uint8Array): TokenCheck {
     case 'valid':
       return Buffer.compare(found.token, token) === 0 ? { status: 'same', stamp: found.stamp } : { status: 'differs', reason: 'it holds another secret' };
     case 'unreadable':
-      return { status: 'differs', reason: `unreadable: ${found.error.message}` };
+      return found;
     case 'exposed':
     case 'malformed':
       return { status: 'differs', reason: found.reason };

@@ -266,10 +266,11 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
  */
 export const EXCLUDED: readonly Exclusion[] = [
   {
-    // src/runtime/metadata.ts readMetadata() catches every read error: ENOENT is `absent`,
-    // anything else (EISDIR, EACCES, ...) is `malformed`, and so is bad content.
+    // The readMetadata effect throws only when the read itself fails (EMFILE, EACCES, EIO:
+    // src/runtime/local-fault.ts), which the model's worlds cannot cause in a real client;
+    // test/integration/evidence.test.ts does, under fd starvation.
     transition: 'client.discovering --xstate.error.actor.readMetadata--> client.failed',
-    reason: 'readMetadata never throws: an unreadable metadata.json reads as malformed',
+    reason: 'only a failed read (EMFILE...) throws, caused for real in test/integration/evidence.test.ts',
   },
   {
     // The daemon in locked.connecting is the one this attempt spawned from its own plan, and
