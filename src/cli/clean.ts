@@ -13,7 +13,7 @@ import { printJson } from './format.js';
 import { isLockFresh, probe, singletonNames } from './probe.js';
 
 /** Entries the library itself creates in a runtime dir; anything else makes a dir foreign. */
-const RUNTIME_ENTRY = /^(?:metadata\.json|metadata\.backup\.json|token|spawn\.lock|daemon\.log.*|d-[0-9a-f]+\.sock|.+\.tmp)$/;
+const RUNTIME_ENTRY = /^(?:metadata\.json|metadata\.backup\.json|token|spawn\.lock(?:\.reclaim)?|daemon\.log.*|d-[0-9a-f]+\.sock|.+\.tmp)$/;
 /** How much of the end of daemon.log is read to find its last daemon. */
 const LOG_TAIL_BYTES = 16 * 1024;
 

@@ -3,10 +3,10 @@
  * whether the daemon answers over its protocol. The CLI never trusts files alone: a daemon
  * counts as alive only once it has completed the mutual handshake.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { Connection } from '../client/connection.js';
 import { localFaultError } from '../runtime/local-fault.js';
-import { LOCK_STALE_MS } from '../runtime/lock.js';
+import { isSpawnLockHeld } from '../runtime/lock.js';
 import { formatAddress, readMetadata } from '../runtime/metadata.js';
 import { invalidNameReason, runtimePaths } from '../runtime/paths.js';
 import { isProcessAlive } from '../runtime/process.js';
@@ -125,10 +125,9 @@ export async function probe(root: string, name: string): Promise<Probe> {
   }
 }
 
-/** True while a start holds the spawn lock: proper-lockfile keeps its mtime fresh. */
+/** True while a start holds the spawn lock (see ../runtime/lock.ts). */
 export function isLockFresh(paths: RuntimePaths): boolean {
-  const stat = statSync(paths.lock, { throwIfNoEntry: false });
-  return stat !== undefined && Date.now() - stat.mtimeMs < LOCK_STALE_MS;
+  return isSpawnLockHeld(paths);
 }
 
 /** The names of the singleton directories under `root` (sorted; none when it does not exist). */

@@ -17,9 +17,9 @@ const EXIT_POLL_MS = 20;
 
 /** Resolves true once `pid` has exited, false if it still runs after `timeoutMs`. */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = performance.now() + timeoutMs;
   while (isProcessAlive(pid)) {
-    if (Date.now() >= deadline) return false;
+    if (performance.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
   }
   return true;
@@ -61,7 +61,7 @@ export async function run({ root, values, positionals }: CommandContext): Promis
     metadata = other;
   }
   const { pid } = metadata;
-  const started = Date.now();
+  const started = performance.now();
   process.stdout.write(`stopping "${name}" (pid ${pid}, ${open ? how : `${how}; it speaks another protocol version, so by SIGTERM`})\n`);
   try {
     if (open) await open.connection.shutdown(force);
@@ -80,6 +80,6 @@ export async function run({ root, values, positionals }: CommandContext): Promis
   }
   // A daemon removes its own metadata; one that crashed on the way out may not have.
   const leftover = removeMetadataIf(paths.metadata, metadata.instanceId);
-  process.stdout.write(`stopped "${name}": pid ${pid} exited after ${formatDuration(Date.now() - started)}${leftover ? '; removed the metadata it left behind' : ''}\n`);
+  process.stdout.write(`stopped "${name}": pid ${pid} exited after ${formatDuration(performance.now() - started)}${leftover ? '; removed the metadata it left behind' : ''}\n`);
   return 0;
 }
