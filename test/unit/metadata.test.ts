@@ -203,12 +203,23 @@ describe('readMetadata: whatever sits at the path, it answers at once', () => {
     expect(readMetadata(join(temp, 'no-such-dir', 'metadata.json'))).toEqual({ status: 'absent' });
   });
 
-  it.each(['EMFILE', 'EACCES', 'EIO'])('a read that fails with %s is malformed with an `unreadable:` reason', (code) => {
+  it.each(['EMFILE', 'ENFILE', 'EACCES', 'EIO', 'ENOMEM'])('a read that fails with %s is unreadable with its errno, never malformed, and the file is left as it was', (code) => {
     writeMetadata(path, TCP);
+    const before = readFileSync(path, 'utf8');
     hooks.openError = code;
     const read = readMetadata(path);
-    expect(read.status).toBe('malformed');
-    expect(read.status === 'malformed' && read.reason).toMatch(new RegExp(`^unreadable: ${code}`));
+    expect(read.status).toBe('unreadable');
+    expect(read.status === 'unreadable' && read.code).toBe(code);
+    expect(read.status === 'unreadable' && read.reason).toMatch(new RegExp(`^unreadable: ${code}`));
+    expect(readFileSync(path, 'utf8')).toBe(before);
+    expect(readMetadata(path)).toEqual({ status: 'valid', metadata: TCP });
+  });
+
+  it('removeMetadataIf deletes nothing it could not read', () => {
+    writeMetadata(path, TCP);
+    hooks.openError = 'EMFILE';
+    expect(removeMetadataIf(path, TCP.instanceId)).toBe(true); // the copy's read failed, metadata.json's did not
+    expect(readMetadata(backupPathOf(path))).toEqual({ status: 'valid', metadata: TCP });
   });
 
   it('readMetadataFile gives the stamp of the file it read, which any rewrite changes', () => {

@@ -1,6 +1,24 @@
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import type * as realFs from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LoopbackSingletonError } from '../../src/errors.js';
 import { isProcessAlive, isSameProcess, processStartTime } from '../../src/runtime/process.js';
+
+// Makes reads of /proc fail with an errno, as they do under fd starvation.
+const hooks = vi.hoisted(() => ({ procError: undefined as string | undefined }));
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof realFs>();
+  const readFileSync = ((...args: Parameters<typeof actual.readFileSync>) => {
+    const code = hooks.procError;
+    if (code !== undefined && String(args[0]).startsWith('/proc/')) throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
+    return (actual.readFileSync as (...a: unknown[]) => unknown)(...args);
+  }) as typeof actual.readFileSync;
+  return { ...actual, default: { ...actual, readFileSync }, readFileSync };
+});
+
+afterEach(() => {
+  hooks.procError = undefined;
+});
 
 /** A pid that certainly belongs to no process any more. */
 function exitedPid(): number {
@@ -28,5 +46,29 @@ describe('process identity', () => {
     expect(isProcessAlive(pid)).toBe(false);
     expect(isSameProcess(pid, undefined)).toBe(false);
     expect(isSameProcess(pid, 'x:1')).toBe(false);
+  });
+});
+
+describe.runIf(process.platform === 'linux')('a failed read of /proc is no verdict', () => {
+  it.each(['EMFILE', 'ENFILE', 'ENOMEM', 'EACCES'])('%s: isSameProcess and processStartTime throw a clear error instead of saying "gone"', (code) => {
+    const mine = processStartTime(process.pid);
+    hooks.procError = code;
+    for (const look of [() => isSameProcess(process.pid, mine), () => isProcessAlive(process.pid), () => processStartTime(process.pid)]) {
+      let caught: unknown;
+      try {
+        look();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(LoopbackSingletonError);
+      expect((caught as LoopbackSingletonError).code).toBe('ERR_LOOPBACK_SINGLETON');
+      expect(((caught as Error).cause as NodeJS.ErrnoException).code).toBe(code);
+    }
+    hooks.procError = undefined;
+    expect(isSameProcess(process.pid, mine)).toBe(true);
+  });
+
+  it('a process that is gone is still gone (ENOENT is evidence)', () => {
+    expect(isSameProcess(exitedPid(), undefined)).toBe(false);
   });
 });

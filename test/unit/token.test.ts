@@ -12,7 +12,8 @@ import { checkToken, loadOrCreateToken, readToken, restoreToken } from '../../sr
 
 // Lets a test run code right before token.ts links its temp file into place, to play the
 // process that wins the creation race; and make the next write fail (a full disk).
-const hooks = vi.hoisted(() => ({ beforeLink: undefined as (() => void) | undefined, writeError: undefined as string | undefined }));
+// And make the next open for reading fail (EMFILE...).
+const hooks = vi.hoisted(() => ({ beforeLink: undefined as (() => void) | undefined, writeError: undefined as string | undefined, readOpenError: undefined as string | undefined }));
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof realFs>();
   const linkSync: typeof actual.linkSync = (existing, target) => {
@@ -27,7 +28,15 @@ vi.mock('node:fs', async (importOriginal) => {
     if (code !== undefined) throw Object.assign(new Error(`${code}: simulated, write`), { code });
     return (actual.writeSync as (...a: unknown[]) => number)(...args);
   }) as typeof actual.writeSync;
-  return { ...actual, default: { ...actual, linkSync, writeSync }, linkSync, writeSync };
+  const openSync = ((...args: Parameters<typeof actual.openSync>) => {
+    const code = typeof args[1] === 'number' ? hooks.readOpenError : undefined;
+    if (code !== undefined) {
+      hooks.readOpenError = undefined;
+      throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
+    }
+    return actual.openSync(...args);
+  }) as typeof actual.openSync;
+  return { ...actual, default: { ...actual, linkSync, writeSync, openSync }, linkSync, writeSync, openSync };
 });
 
 const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
@@ -43,6 +52,7 @@ beforeEach(() => {
 afterEach(() => {
   hooks.beforeLink = undefined;
   hooks.writeError = undefined;
+  hooks.readOpenError = undefined;
   rmSync(temp, { recursive: true, force: true });
 });
 
@@ -267,6 +277,40 @@ describe('checkToken / restoreToken (the daemon keeping its secret in the file)'
   });
 });
 
+describe('a token that cannot be read (EMFILE, EACCES, EIO) is not a missing one', () => {
+  it.each(['EMFILE', 'EACCES', 'EIO'])('%s: loadOrCreateToken fails with a clear error naming the cause, and neither creates nor overwrites the file', (code) => {
+    writeFileSync(path, VALID, { mode: 0o600 });
+    hooks.readOpenError = code;
+    let caught: unknown;
+    try {
+      loadOrCreateToken(path);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(LoopbackSingletonError);
+    expect((caught as LoopbackSingletonError).code).toBe('ERR_LOOPBACK_SINGLETON');
+    expect(((caught as Error).cause as NodeJS.ErrnoException).code).toBe(code);
+    expect((caught as Error).message).toContain(path);
+    expect(readFileSync(path, 'latin1')).toBe(VALID);
+    expect(readdirSync(temp)).toEqual(['token']);
+  });
+
+  it('EMFILE on an absent-looking path does not create one either', () => {
+    hooks.readOpenError = 'EMFILE';
+    expect(() => loadOrCreateToken(path)).toThrow(/raise the open-file limit \(ulimit -n\)/);
+    expect(readdirSync(temp)).toEqual([]);
+  });
+
+  it('checkToken says `unreadable`, not `differs`: the daemon does not overwrite what it could not read', () => {
+    const ours = Buffer.from(VALID, 'latin1');
+    writeFileSync(path, VALID, { mode: 0o600 });
+    hooks.readOpenError = 'EMFILE';
+    const found = checkToken(path, ours);
+    expect(found.status).toBe('unreadable');
+    expect(found.status === 'unreadable' && found.error.code).toBe('EMFILE');
+  });
+});
+
 describe('readToken', () => {
   it('returns undefined when there is no token', () => {
     expect(readToken(path)).toBeUndefined();
@@ -284,7 +328,7 @@ describe('readToken', () => {
  * transpiled (types stripped, nothing else changed) next to each other in `outDir`.
  */
 function compileTokenModule(outDir: string): string {
-  for (const file of ['errors.ts', 'runtime/private-file.ts', 'runtime/token.ts']) {
+  for (const file of ['errors.ts', 'runtime/local-fault.ts', 'runtime/private-file.ts', 'runtime/token.ts']) {
     const source = readFileSync(join(SRC, file), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },

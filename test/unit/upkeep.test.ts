@@ -9,14 +9,22 @@ import { runtimePaths } from '../../src/runtime/paths.js';
 import type { DaemonMetadata, RuntimePaths } from '../../src/types.js';
 
 // Counts opens, to see that an unchanged file is not read again.
-const counts = vi.hoisted(() => ({ opens: 0 }));
+// And makes every read open fail with an errno while `readError` is set (fd starvation), and
+// every read of /proc while `procError` is.
+const counts = vi.hoisted(() => ({ opens: 0, readError: undefined as string | undefined, procError: undefined as string | undefined }));
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof realFs>();
+  const fail = (code: string, path: unknown) => Object.assign(new Error(`${code}: simulated, open '${String(path)}'`), { code });
   const openSync = ((...args: Parameters<typeof actual.openSync>) => {
     counts.opens++;
+    if (counts.readError !== undefined && typeof args[1] === 'number') throw fail(counts.readError, args[0]);
     return actual.openSync(...args);
   }) as typeof actual.openSync;
-  return { ...actual, default: { ...actual, openSync }, openSync };
+  const readFileSync = ((...args: Parameters<typeof actual.readFileSync>) => {
+    if (counts.procError !== undefined && String(args[0]).startsWith('/proc/')) throw fail(counts.procError, args[0]);
+    return (actual.readFileSync as (...a: unknown[]) => unknown)(...args);
+  }) as typeof actual.readFileSync;
+  return { ...actual, default: { ...actual, openSync, readFileSync }, openSync, readFileSync };
 });
 
 const SECRET = Buffer.from('cd'.repeat(32), 'latin1');
@@ -61,12 +69,53 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  counts.readError = undefined;
+  counts.procError = undefined;
   rmSync(temp, { recursive: true, force: true });
 });
 
 function upkeep(): FileUpkeep {
   return new FileUpkeep(paths, metadata, SECRET, undefined, host);
 }
+
+describe('FileUpkeep: a failed read decides nothing', () => {
+  it('EMFILE reading a changed metadata.json and token: nothing is rewritten, the failure is logged once, and the files are read again once readable', () => {
+    const keeper = upkeep();
+    keeper.check();
+    // Changed files (new stamps), which the upkeep must read, but cannot.
+    writeFileSync(paths.metadata, '{"pid": 12');
+    writeFileSync(paths.token, 'ab'.repeat(32), { mode: 0o600 });
+    counts.readError = 'EMFILE';
+    for (let i = 0; i < 5; i++) keeper.check();
+    counts.readError = undefined;
+    expect(readFileSync(paths.metadata, 'utf8')).toBe('{"pid": 12');
+    expect(readFileSync(paths.token, 'latin1')).toBe('ab'.repeat(32));
+    expect(superseded).toEqual([]);
+    expect(lines).toHaveLength(2);
+    for (const line of lines) expect(line).toMatch(/^could not read .*; will look again: EMFILE/);
+    // Readable again: now it is evidence, and the daemon mends.
+    keeper.check();
+    expect(readMetadata(paths.metadata)).toEqual({ status: 'valid', metadata });
+    expect(readFileSync(paths.token).equals(SECRET)).toBe(true);
+  });
+
+  it.runIf(process.platform === 'linux')('a record of another daemon whose process cannot be looked at (EMFILE on /proc) does not make this one step down', () => {
+    const keeper = upkeep();
+    keeper.check();
+    const other = { ...metadata, instanceId: 'b'.repeat(32), pid: process.ppid };
+    writeMetadata(paths.metadata, other);
+    counts.procError = 'EMFILE';
+    keeper.check();
+    keeper.check();
+    expect(superseded).toEqual([]);
+    expect(serving).toBe(true);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/could not tell whether pid \d+, named by metadata.json, runs; will look again: .*EMFILE/);
+    counts.procError = undefined;
+    keeper.check();
+    expect(superseded).toEqual([other]);
+  });
+});
 
 describe('FileUpkeep', () => {
   it('reads each file once, then only compares stamps while nothing changes', () => {
