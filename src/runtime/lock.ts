@@ -191,7 +191,10 @@ export async function acquireSpawnLock(
       }
       return held;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ELOCKED') throw error;
+      // ENOTEMPTY: proper-lockfile found the mtime older than even NEVER_STALE_MS (a clock set
+      // weeks ahead) and could not rmdir it, as the holder record is inside: judged below.
+      const { code } = error as NodeJS.ErrnoException;
+      if (code !== 'ELOCKED' && code !== 'ENOTEMPTY') throw error;
     }
     const verdict = judge(paths.lock, seen);
     if (verdict === 'gone' || (verdict === 'stale' && reclaim(paths.lock, seen))) continue;

@@ -1,0 +1,104 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireSpawnLock, HOLDER_FILE, isSpawnLockHeld, LOCK_STALE_MS } from '../../src/runtime/lock.js';
+import { runtimePaths } from '../../src/runtime/paths.js';
+import { processStartTime } from '../../src/runtime/process.js';
+import type { RuntimePaths } from '../../src/types.js';
+
+let temp: string;
+let paths: RuntimePaths;
+
+beforeEach(() => {
+  temp = mkdtempSync(join(tmpdir(), 'lbs-lock-'));
+  paths = runtimePaths(temp, 'svc');
+  mkdirSync(paths.dir, { mode: 0o700 });
+});
+
+afterEach(() => {
+  rmSync(temp, { recursive: true, force: true });
+});
+
+/** A pid that certainly belongs to no process any more. */
+function exitedPid(): number {
+  return spawnSync(process.execPath, ['-e', '0']).pid!;
+}
+
+/** Leaves a lock directory as a holder `pid` would, its mtime `ageMs` in the past. */
+function plantLock(holder: { pid: number; startTime: string | undefined } | undefined, ageMs: number): void {
+  mkdirSync(paths.lock);
+  if (holder) writeFileSync(join(paths.lock, HOLDER_FILE), JSON.stringify(holder), { mode: 0o600 });
+  const past = (Date.now() - ageMs) / 1000;
+  utimesSync(paths.lock, past, past);
+}
+
+const never = () => false;
+
+/** Tries to take the lock for `ms`; resolves with what happened. */
+async function tryFor(ms: number): Promise<'acquired' | 'still held'> {
+  try {
+    const held = await acquireSpawnLock(paths, never, AbortSignal.timeout(ms));
+    await held!.release();
+    return 'acquired';
+  } catch (error) {
+    if ((error as Error).name === 'TimeoutError') return 'still held';
+    throw error;
+  }
+}
+
+describe('the spawn lock records its holder', () => {
+  it('while held, holder.json names this process (pid and start time); released, nothing is left', async () => {
+    const held = await acquireSpawnLock(paths, never, AbortSignal.timeout(10_000));
+    expect(JSON.parse(readFileSync(join(paths.lock, HOLDER_FILE), 'utf8'))).toEqual({ pid: process.pid, startTime: processStartTime(process.pid) });
+    expect(isSpawnLockHeld(paths)).toBe(true);
+    await held!.release();
+    expect(existsSync(paths.lock)).toBe(false);
+    expect(readdirSync(paths.dir)).toEqual([]);
+  });
+
+  it('a lock whose recorded holder is dead is reclaimed', async () => {
+    plantLock({ pid: exitedPid(), startTime: undefined }, 0);
+    expect(isSpawnLockHeld(paths)).toBe(false);
+    expect(await tryFor(20_000)).toBe('acquired');
+    expect(readdirSync(paths.dir)).toEqual([]);
+  });
+
+  it('a lock whose recorded pid now belongs to another process (another start time) is reclaimed', async () => {
+    plantLock({ pid: process.ppid, startTime: 'another-boot:1' }, 0);
+    expect(await tryFor(20_000)).toBe('acquired');
+  });
+
+  it.each([
+    ['an hour', 3_600_000],
+    ['a year', 365 * 86_400_000],
+  ])('a lock whose holder lives is not taken over, though its mtime is %s old', async (_label, ageMs) => {
+    const holder = { pid: process.ppid, startTime: processStartTime(process.ppid) };
+    plantLock(holder, ageMs);
+    expect(await tryFor(LOCK_STALE_MS + 2000)).toBe('still held');
+    expect(JSON.parse(readFileSync(join(paths.lock, HOLDER_FILE), 'utf8'))).toEqual(holder);
+    expect(isSpawnLockHeld(paths)).toBe(true);
+  });
+
+  it('a lock without a holder record (killed between mkdir and record, or an older version) is reclaimed once this waiter has seen it unchanged long enough', async () => {
+    plantLock(undefined, 0);
+    expect(await tryFor(LOCK_STALE_MS + 15_000)).toBe('acquired');
+  });
+
+  it('an older version holding the lock (no record, but a refreshed mtime) is not taken over', async () => {
+    const release = await lockfile.lock(join(paths.dir, 'spawn'), { lockfilePath: paths.lock, realpath: false, stale: 3000 });
+    try {
+      expect(await tryFor(2 * LOCK_STALE_MS + 1000)).toBe('still held');
+    } finally {
+      await release();
+    }
+  });
+
+  it('a regular file at the lock path is an error, not a lock to wait on or remove', async () => {
+    writeFileSync(paths.lock, 'not a lock directory');
+    await expect(acquireSpawnLock(paths, never, AbortSignal.timeout(10_000))).rejects.toMatchObject({ code: 'ENOTDIR' });
+    expect(readFileSync(paths.lock, 'utf8')).toBe('not a lock directory');
+  });
+});
