@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { backupPathOf, formatAddress, MAX_METADATA_BYTES, readMetadata, readMetadataFile, removeMetadataIf, writeMetadata } from '../../src/runtime/metadata.js';
+import { settledMetadata } from '../../src/client/starter.js';
 import type { DaemonMetadata } from '../../src/types.js';
 
 // Lets a test make the next open fail with an errno (EMFILE, EACCES, EIO), which a real
@@ -212,6 +213,13 @@ describe('readMetadata: whatever sits at the path, it answers at once', () => {
     expect(read.status === 'unreadable' && read.code).toBe(code);
     expect(read.status === 'unreadable' && read.reason).toMatch(new RegExp(`^unreadable: ${code}`));
     expect(readFileSync(path, 'utf8')).toBe(before);
+    expect(readMetadata(path)).toEqual({ status: 'valid', metadata: TCP });
+  });
+
+  it('settledMetadata (the client, under the lock) fails on an unreadable record with the errno as cause, rather than take it for damaged', async () => {
+    writeMetadata(path, TCP);
+    hooks.openError = 'EMFILE';
+    await expect(settledMetadata(path)).rejects.toMatchObject({ code: 'ERR_LOOPBACK_SINGLETON', cause: { code: 'EMFILE' } });
     expect(readMetadata(path)).toEqual({ status: 'valid', metadata: TCP });
   });
 
