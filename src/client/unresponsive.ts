@@ -5,13 +5,16 @@
  * for; only a dead process, or a pid now used by another process, makes the record stale.
  */
 import type { ClientOutput } from '../../machines/client.machine.js';
-import { ConnectionFailedError } from '../errors.js';
+import { ConnectionFailedError, DaemonConnectionError } from '../errors.js';
+import { backupPathOf, readMetadata } from '../runtime/metadata.js';
 import { isProcessAlive, isSameProcess } from '../runtime/process.js';
-import type { DaemonMetadata } from '../types.js';
+import type { DaemonMetadata, RuntimePaths } from '../types.js';
 import type { StartPlan } from './starter.js';
 
 /** How long a process that closed its sockets may take to be seen as exited. */
 const EXIT_SETTLE_MS = 25;
+/** How often a client waiting for a draining daemon looks whether its process exited. */
+const EXIT_POLL_MS = 20;
 
 /** Handshake failures that are the daemon's own answer, not a sign that it is unreachable. */
 const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
@@ -24,6 +27,28 @@ export function goneDaemonError(plan: StartPlan, metadata: DaemonMetadata): Conn
       ? `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is gone: that pid now belongs to another process`
       : `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is not running`,
   );
+}
+
+/**
+ * The error for a live daemon whose record says it is draining, or undefined when it does
+ * not. The client statechart waits for its process to exit (`awaitingExit`).
+ */
+export function drainingError(plan: StartPlan, metadata: DaemonMetadata): DaemonConnectionError | undefined {
+  if (metadata.draining !== true) return undefined;
+  return new DaemonConnectionError(`The daemon "${plan.name}" (pid ${metadata.pid}) is draining: it accepts nothing new and exits within its drain deadline`, {
+    code: 'ERR_DAEMON_DRAINING',
+  });
+}
+
+/** Resolves once no record at `paths` names a live process that is draining; polls, until `signal` aborts. */
+export async function drainedExit(paths: RuntimePaths, signal: AbortSignal): Promise<void> {
+  const drainingAt = (path: string) => {
+    const read = readMetadata(path);
+    return read.status === 'valid' && read.metadata.draining === true && isSameProcess(read.metadata.pid, read.metadata.startTime);
+  };
+  while (!signal.aborted && (drainingAt(paths.metadata) || drainingAt(backupPathOf(paths.metadata)))) {
+    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+  }
 }
 
 /**
@@ -53,6 +78,13 @@ export function unresponsiveError(plan: StartPlan, output: ClientOutput): Connec
   const { startTimeoutMs } = plan.options;
   const last = output.error as { code?: unknown; message?: string } | undefined;
   let what: string;
+  if (output.timedOutIn === '"awaitingExit"') {
+    return new ConnectionFailedError(
+      `${(last?.message ?? `The daemon "${plan.name}" is draining`)}; it did not exit within startTimeoutMs (${startTimeoutMs} ms), and no daemon is started beside it. ` +
+        `Raise startTimeoutMs above its drainTimeoutMs, or stop it with \`loopback-singleton stop ${plan.name} --force\`. See ${plan.paths.log}`,
+      { code: 'ERR_DAEMON_UNRESPONSIVE', cause: output.error },
+    );
+  }
   if (output.unanswered > 0 && last?.code === 'ERR_DAEMON_UNRESPONSIVE') {
     what = `${last.message}; tried ${output.unanswered} time(s) within startTimeoutMs (${startTimeoutMs} ms)`;
   } else if (output.timedOutIn === '"connecting"' && output.metadata && isSameProcess(output.metadata.pid, output.metadata.startTime)) {
