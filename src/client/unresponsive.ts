@@ -40,13 +40,19 @@ export function drainingError(plan: StartPlan, metadata: DaemonMetadata): Daemon
   });
 }
 
-/** Resolves once no record at `paths` names a live process that is draining; polls, until `signal` aborts. */
+/**
+ * Resolves once every process a record at `paths` (metadata.json or its copy) names as
+ * draining has exited: not merely once its record is gone, as a daemon removes it just before
+ * it exits. Polls, until `signal` aborts.
+ */
 export async function drainedExit(paths: RuntimePaths, signal: AbortSignal): Promise<void> {
-  const drainingAt = (path: string) => {
-    const read = readMetadata(path);
-    return read.status === 'valid' && read.metadata.draining === true && isSameProcess(read.metadata.pid, read.metadata.startTime);
-  };
-  while (!signal.aborted && (drainingAt(paths.metadata) || drainingAt(backupPathOf(paths.metadata)))) {
+  const seen = new Map<string, Pick<DaemonMetadata, 'pid' | 'startTime'>>();
+  while (!signal.aborted) {
+    for (const path of [paths.metadata, backupPathOf(paths.metadata)]) {
+      const read = readMetadata(path);
+      if (read.status === 'valid' && read.metadata.draining === true) seen.set(read.metadata.instanceId, read.metadata);
+    }
+    if (![...seen.values()].some(({ pid, startTime }) => isSameProcess(pid, startTime))) return;
     await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
   }
 }
