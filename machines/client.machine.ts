@@ -3,9 +3,9 @@
  * definition: src/client/starter.ts provides every effect with `clientMachine.provide()`.
  *
  *   discovering -> connecting -> connected
- *        |   ^          | (absent, stale, dead)      | (alive but not answering)
- *        v   |          v                            v
- *        |   +------------------------------------ waiting
+ *        |   ^          | (absent, stale, dead)      | (alive but not answering)    | (draining)
+ *        v   |          v                            v                              v
+ *        |   +------------------------------------ waiting, awaitingExit <---------+
  *     locking -> locked { rechecking [-> replacing] -> cleaningStale -> spawning -> awaitingReady -> connecting }
  *                   -> connected            (the lock is released on leaving `locked`)
  *   any -> failed   (FactoryError, FactoryMismatchError, a daemon of another protocol
@@ -15,6 +15,10 @@
  * time) is never cleaned up or replaced because it answers slowly or not at all. The attempt
  * waits and tries it again until `startTimeout`, then fails with `ERR_DAEMON_UNRESPONSIVE`.
  * Only a dead recorded process (or a pid now used by another process) is stale.
+ *
+ * A draining daemon keeps its record until its process exits: a client that finds it (at
+ * discovery, or under the lock) lets go of the lock and waits in `awaitingExit` for that
+ * process to exit (within the same budget), then starts over: never a daemon beside it.
  *
  * The lock is held for exactly as long as the machine is inside `locked`: from "no live
  * daemon found" until the new daemon's metadata is published and a handshake succeeded,
@@ -95,6 +99,16 @@ const FATAL_CODES = new Set(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ER
 /** The connect effect's verdict on a daemon whose process runs but that did not complete a handshake. */
 const UNRESPONSIVE_CODE = 'ERR_DAEMON_UNRESPONSIVE';
 
+/** The connect effect's verdict on a live daemon whose record says it is draining. */
+const DRAINING_CODE = 'ERR_DAEMON_DRAINING';
+
+/** A live daemon on its way out: wait for its process to exit, then start over. */
+const daemonDraining = {
+  guard: { type: 'isDraining', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+  target: '#client.awaitingExit',
+  actions: { type: 'recordDraining', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+} as const;
+
 /** A live daemon that did not answer: leave it alone, wait, and try it again. */
 const daemonUnanswered = {
   guard: { type: 'isUnresponsive', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
@@ -139,6 +153,11 @@ export const clientMachine = setup({
     cleanStale: notProvided<void, DaemonMetadata | undefined>('cleanStale'),
     /** Under the lock: asks a daemon running another factory to drain, and waits until it has unpublished. */
     replaceDaemon: notProvided<void>('replaceDaemon'),
+    /**
+     * Resolves once no record (metadata.json or its copy) names a live process that is
+     * draining: the daemon on its way out has exited. Aborted by the start budget.
+     */
+    awaitExit: notProvided<void>('awaitExit'),
     /** Starts the daemon process. */
     spawnDaemon: notProvided<object, StartReasonValue>('spawnDaemon'),
     /** Waits for the daemon's boot report: ready (metadata) or the factory's own error. */
@@ -174,6 +193,10 @@ export const clientMachine = setup({
       trail: ({ context }, params: { error: unknown }) =>
         context.unanswered === 0 ? [...context.trail, `alive but not answering: ${describe(params.error)}`] : context.trail,
     }),
+    recordDraining: assign({
+      error: (_, params: { error: unknown }) => params.error,
+      trail: ({ context }, params: { error: unknown }) => [...context.trail, `draining: ${describe(params.error)}`],
+    }),
     recordTimeout: assign({
       timedOutIn: ({ self }) => JSON.stringify(self.getSnapshot().value),
     }),
@@ -182,6 +205,8 @@ export const clientMachine = setup({
     isValidMetadata: (_, params: { read: MetadataRead }) => params.read.status === 'valid',
     isFatal: (_, params: { error: unknown }) => FATAL_CODES.has(String(codeOf(params.error))),
     isUnresponsive: (_, params: { error: unknown }) => codeOf(params.error) === UNRESPONSIVE_CODE,
+    /** The recorded daemon runs and its record says it is draining. */
+    isDraining: (_, params: { error: unknown }) => codeOf(params.error) === DRAINING_CODE,
     isReplaceableMismatch: ({ context }, params: { error: unknown }) => context.replaceOnMismatch && codeOf(params.error) === 'ERR_FACTORY_MISMATCH',
     isLockAcquired: (_, params: { outcome: LockOutcome }) => params.outcome === 'acquired',
     hasConnection: (_, params: { connection: OpaqueConnection | undefined }) => params.connection !== undefined,
@@ -253,6 +278,7 @@ export const clientMachine = setup({
             target: 'failed',
             actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
           },
+          daemonDraining,
           daemonUnanswered,
           { target: 'locking', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
         ],
@@ -262,6 +288,11 @@ export const clientMachine = setup({
     // it may have exited, or published again) until the start budget runs out.
     waiting: {
       after: { retryUnanswered: 'discovering' },
+    },
+    // The recorded daemon is draining: it keeps its record until it exits. Wait for its process
+    // to exit (its drain has a deadline), then discover afresh.
+    awaitingExit: {
+      invoke: { id: 'awaitExit', src: 'awaitExit', onDone: 'discovering' },
     },
     locking: {
       invoke: {
@@ -305,6 +336,7 @@ export const clientMachine = setup({
                 actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
               },
               // Alive: nothing to clean or start; let go of the lock and wait for it.
+              daemonDraining,
               daemonUnanswered,
               { target: 'cleaningStale', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
             ],

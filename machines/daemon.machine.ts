@@ -7,6 +7,12 @@
  *
  * `serving.idle` counts down `idleTtl` whenever no authenticated connection is open, from
  * the moment the daemon starts serving, so a daemon nobody reaches exits too.
+ *
+ * The record lives as long as the process: `draining` marks metadata.json draining (clients
+ * wait for the process to exit instead of starting a second daemon beside it), and the record
+ * is removed only on entering `stopped`, as the process exits. `draining` has a deadline
+ * (`drainTimeout`, from the drain's start): past it the daemon stops even with a method still
+ * running, and logs the calls it abandoned.
  */
 import { assign, fromPromise, setup } from 'xstate';
 import type { WireError } from '../src/errors.js';
@@ -73,7 +79,7 @@ export const daemonMachine = setup({
     bindServer: notProvided('bindServer'),
     /** Writes metadata.json atomically. */
     publishMetadata: notProvided('publishMetadata'),
-    /** Stops accepting, unpublishes, answers accepted calls, closes connections. */
+    /** Stops accepting, answers accepted calls, runs the dispose hook, closes connections. */
     drain: fromPromise<void, DrainInput>(async () => {
       throw new Error('daemon machine: actor "drain" was not provided');
     }),
@@ -85,6 +91,12 @@ export const daemonMachine = setup({
     reportFailure: () => {},
     /** A forced shutdown arrived while a graceful drain runs: stop waiting for the queue. */
     escalateDrain: () => {},
+    /** Rewrites the daemon's record (and its copy) marked draining: it stays until the process exits. */
+    markDraining: () => {},
+    /** The drain deadline passed: logs the calls still running or waiting, which are abandoned. */
+    reportAbandoned: () => {},
+    /** Removes the daemon's record and its copy (compare-and-delete on its instanceId). */
+    unpublish: () => {},
     recordOpened: assign({ active: ({ context }) => context.active + 1 }),
     recordClosed: assign({ active: ({ context }) => Math.max(0, context.active - 1) }),
     recordShutdown: assign({
@@ -124,6 +136,8 @@ export const daemonMachine = setup({
     idleTtl: 2000,
     /** The most `starting` (booting, binding and publishing together) may take. */
     bootTimeout: 5000,
+    /** The most `draining` may take, from its start (`drainTimeoutMs`). */
+    drainTimeout: 5000,
   },
 }).createMachine({
   id: 'daemon',
@@ -198,6 +212,10 @@ export const daemonMachine = setup({
       },
     },
     draining: {
+      entry: 'markDraining',
+      // Past the deadline the process exits even with a method running: a hosted method that
+      // never settles must not keep a daemon (and its record) alive for good.
+      after: { drainTimeout: { target: 'stopped', actions: 'reportAbandoned' } },
       invoke: {
         id: 'drain',
         src: 'drain',
@@ -212,7 +230,7 @@ export const daemonMachine = setup({
         },
       },
     },
-    stopped: { type: 'final' },
+    stopped: { type: 'final', entry: 'unpublish' },
     failed: { type: 'final', entry: 'reportFailure' },
   },
 });

@@ -40,6 +40,15 @@ export interface LocalSingletonOptions {
    */
   readonly startTimeoutMs?: number;
   /**
+   * The most a daemon's drain may take, counted from the moment it starts draining (a
+   * shutdown, its idle TTL, a replacement): past it the daemon exits even with a method still
+   * running, and says in daemon.log which calls it abandoned. Until it exits, its record stays
+   * (marked draining) and new clients wait for it rather than start another daemon. It is the
+   * daemon's setting: the spawner's value is the one that counts.
+   * @default 5000
+   */
+  readonly drainTimeoutMs?: number;
+  /**
    * Default deadline of one call; the caller is rejected, the call itself still runs in turn.
    * @default undefined (no deadline)
    */
@@ -91,6 +100,7 @@ export interface ResolvedOptions {
   readonly transport: Transport;
   readonly connectTimeoutMs: number;
   readonly startTimeoutMs: number;
+  readonly drainTimeoutMs: number;
   readonly callTimeoutMs: number | undefined;
   readonly maxFrameBytes: number;
   readonly maxQueuedCalls: number;
@@ -106,6 +116,7 @@ export const DEFAULT_OPTIONS = {
   transport: 'tcp',
   connectTimeoutMs: 500,
   startTimeoutMs: 5000,
+  drainTimeoutMs: 5000,
   maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
   maxQueuedCalls: 10_000,
   restart: { maxRestarts: 3, periodMs: 10_000 },
@@ -122,6 +133,7 @@ const KNOWN = new Set([
   'transport',
   'connectTimeoutMs',
   'startTimeoutMs',
+  'drainTimeoutMs',
   'callTimeoutMs',
   'maxFrameBytes',
   'maxQueuedCalls',
@@ -192,6 +204,7 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
     transport,
     connectTimeoutMs: number(options, 'connectTimeoutMs', DEFAULT_OPTIONS.connectTimeoutMs, 1, false, MAX_TIMER_MS),
     startTimeoutMs: number(options, 'startTimeoutMs', DEFAULT_OPTIONS.startTimeoutMs, 1, false, MAX_TIMER_MS),
+    drainTimeoutMs: number(options, 'drainTimeoutMs', DEFAULT_OPTIONS.drainTimeoutMs, 0, false, MAX_TIMER_MS),
     callTimeoutMs,
     maxFrameBytes: number(options, 'maxFrameBytes', DEFAULT_OPTIONS.maxFrameBytes, 1024, true, 0xffffffff),
     maxQueuedCalls: number(options, 'maxQueuedCalls', DEFAULT_OPTIONS.maxQueuedCalls, 1, true),

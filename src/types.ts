@@ -42,6 +42,14 @@ export interface DaemonMetadata {
    * does not tell it cheaply; the pid alone is checked then.
    */
   readonly startTime?: string;
+  /**
+   * Set once the daemon started draining: it accepts nothing new and exits within its drain
+   * deadline, then removes this record. Clients wait for its process to exit; absent in
+   * records of older versions and of serving daemons.
+   */
+  readonly draining?: true;
+  /** Epoch ms at which the drain began (with `draining`). */
+  readonly drainingSince?: number;
 }
 
 /** The parts of a factory's identity (`factoryId` is their hash, with the package version). */

@@ -69,7 +69,7 @@ export async function cleanOne(root: string, name: string): Promise<Verdict> {
   const pid = found.metadata?.pid;
   if (found.status === 'alive') return verdict(false, `its daemon (pid ${pid}) is alive`);
   if (found.startInProgress) return verdict(false, 'a start is in progress (spawn.lock is fresh)');
-  if (found.status === 'unresponsive') return verdict(false, found.detail ?? `pid ${pid} runs`);
+  if (found.status === 'unresponsive' || found.status === 'draining') return verdict(false, found.detail ?? `pid ${pid} runs`);
   if (pid !== undefined && isProcessAlive(pid)) return verdict(false, `pid ${pid} from metadata.json still runs`);
   const copy = readMetadata(backupPathOf(paths.metadata));
   if (copy.status === 'valid' && isProcessAlive(copy.metadata.pid)) return verdict(false, `pid ${copy.metadata.pid} from metadata.backup.json still runs`);

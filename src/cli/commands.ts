@@ -89,11 +89,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     synopsis: '<name> [--force] [--timeout <ms>]',
     description:
       'Asks the daemon of singleton <name> to shut down and waits until its process has exited. Graceful by ' +
-      'default: it stops accepting, answers every call it already accepted, removes its metadata and exits. ' +
-      'With --force, queued calls are rejected instead of run. Exits 1 when no daemon runs, or when it is ' +
-      'still running after --timeout (it goes on draining).',
+      'default: it stops accepting, answers every call it already accepted (within its drain deadline), exits and ' +
+      'removes its metadata. With --force, the recorded process is stopped whatever it is doing: queued calls are ' +
+      'rejected, and it is killed (SIGKILL) if it still runs after a short grace; its files are removed. Exits 1 ' +
+      'when no daemon runs, or when it is still running after --timeout (it goes on draining).',
     options: {
-      force: { type: 'boolean', help: 'reject queued calls instead of running them' },
+      force: { type: 'boolean', help: 'reject queued calls and kill the process if it does not exit at once' },
       timeout: { type: 'string', value: 'ms', help: 'how long to wait for the process to exit (default: 30000)' },
     },
     positionals: NAME,

@@ -19,7 +19,7 @@ import { CliFailure } from './args.js';
 export const CONNECT_TIMEOUT_MS = 1500;
 
 /** What a runtime directory holds, daemon-wise. */
-export type DaemonStatus = 'alive' | 'unresponsive' | 'stale' | 'absent';
+export type DaemonStatus = 'alive' | 'draining' | 'unresponsive' | 'stale' | 'absent';
 
 /** Why no connection could be made: the status, a sentence, and what the metadata said. */
 export class DaemonUnavailable extends Error {
@@ -54,6 +54,10 @@ export async function openDaemon(paths: RuntimePaths, timeoutMs = CONNECT_TIMEOU
   const { metadata } = read;
   const { pid } = metadata;
   if (!isProcessAlive(pid)) throw new DaemonUnavailable('stale', `its daemon (pid ${pid}) is gone; metadata.json is stale`, metadata);
+  // It keeps its record until it exits, and takes no connection meanwhile.
+  if (metadata.draining === true) {
+    throw new DaemonUnavailable('draining', `pid ${pid} is draining: it accepts nothing new and exits within its drain deadline`, metadata);
+  }
   let token: Buffer | undefined;
   try {
     token = readToken(paths.token);

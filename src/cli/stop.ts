@@ -1,11 +1,12 @@
 /**
- * `loopback-singleton stop <name> [--force]`: asks the daemon to shut down over the
- * protocol (graceful unless --force) and waits until its process is gone.
+ * `loopback-singleton stop <name> [--force]`: asks the daemon to shut down over the protocol
+ * (by SIGTERM if it speaks another protocol version) and waits until its process is gone.
+ * `--force` stops the recorded process whatever it is doing (see ../client/terminate.ts).
  */
 import { HandshakeError } from '../errors.js';
 import { removeMetadataIf } from '../runtime/metadata.js';
 import { runtimePaths } from '../runtime/paths.js';
-import { isProcessAlive } from '../runtime/process.js';
+import { KILL_GRACE_MS, killDaemon, waitForDaemonExit } from '../client/terminate.js';
 import type { DaemonMetadata } from '../types.js';
 import { CliFailure, parseMs } from './args.js';
 import type { CommandContext } from './commands.js';
@@ -13,17 +14,6 @@ import { formatDuration } from './format.js';
 import { DaemonUnavailable, openDaemon, type OpenDaemon } from './probe.js';
 
 const DEFAULT_TIMEOUT_MS = 30_000;
-const EXIT_POLL_MS = 20;
-
-/** Resolves true once `pid` has exited, false if it still runs after `timeoutMs`. */
-export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (isProcessAlive(pid)) {
-    if (performance.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
-  }
-  return true;
-}
 
 /** A daemon of ours that speaks another protocol version: only signals reach it. */
 function otherProtocolDaemon(error: DaemonUnavailable): DaemonMetadata | undefined {
@@ -32,13 +22,9 @@ function otherProtocolDaemon(error: DaemonUnavailable): DaemonMetadata | undefin
   return cause instanceof HandshakeError && cause.code === 'ERR_PROTOCOL_VERSION' && metadata && cause.daemonPid === metadata.pid ? metadata : undefined;
 }
 
-/** SIGTERM drains a daemon gracefully; a second one escalates to a forced drain. */
-async function signalStop(pid: number, force: boolean): Promise<void> {
+/** SIGTERM drains a daemon gracefully. */
+function signalStop(pid: number): void {
   process.kill(pid, 'SIGTERM');
-  if (!force) return;
-  // Two signals sent back to back may merge into one.
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  if (isProcessAlive(pid)) process.kill(pid, 'SIGTERM');
 }
 
 /** Stops the daemon of `positionals[0]`. */
@@ -47,7 +33,7 @@ export async function run({ root, values, positionals }: CommandContext): Promis
   const force = values.force === true;
   const timeoutMs = typeof values.timeout === 'string' ? parseMs('timeout', values.timeout, 0, 86_400_000) : DEFAULT_TIMEOUT_MS;
   const paths = runtimePaths(root, name);
-  const how = force ? 'forced: queued calls are rejected' : 'graceful: accepted calls are answered first';
+  const how = force ? `forced: queued calls are rejected, and the process is killed if it is still running after ${KILL_GRACE_MS} ms` : 'graceful: accepted calls are answered first';
 
   let open: OpenDaemon | undefined;
   let metadata: DaemonMetadata;
@@ -57,26 +43,37 @@ export async function run({ root, values, positionals }: CommandContext): Promis
   } catch (error) {
     if (!(error instanceof DaemonUnavailable)) throw error;
     const other = otherProtocolDaemon(error);
-    if (!other) throw new CliFailure(`singleton "${name}" under ${root}: ${error.message}`);
-    metadata = other;
+    // --force: whatever the recorded process is doing (draining, busy, stopped), it is stopped.
+    const stuck = force && (error.status === 'draining' || error.status === 'unresponsive') ? error.metadata : undefined;
+    // A graceful stop of a draining daemon: it is on its way out; wait for it.
+    const draining = !force && error.status === 'draining' ? error.metadata : undefined;
+    metadata = (other ?? stuck ?? draining)!;
+    if (metadata === undefined) throw new CliFailure(`singleton "${name}" under ${root}: ${error.message}`);
   }
   const { pid } = metadata;
   const started = performance.now();
-  process.stdout.write(`stopping "${name}" (pid ${pid}, ${open ? how : `${how}; it speaks another protocol version, so by SIGTERM`})\n`);
+  const via = open ? '' : metadata.draining ? '; it is draining already' : '; it does not answer over its protocol, so by signal';
+  process.stdout.write(`stopping "${name}" (pid ${pid}, ${how}${via})\n`);
+  if (force) {
+    const outcome = await killDaemon(paths, metadata, open?.connection);
+    const what = outcome.killed ? 'killed (SIGKILL)' : 'exited';
+    process.stdout.write(`stopped "${name}": pid ${pid} ${what} after ${formatDuration(performance.now() - started)}${outcome.removedRecord ? '; removed the record it left behind' : ''}\n`);
+    return 0;
+  }
   try {
-    if (open) await open.connection.shutdown(force);
-    else await signalStop(pid, force);
+    if (open) await open.connection.shutdown(false);
+    else if (!metadata.draining) signalStop(pid);
   } catch {
     // The daemon may close the connection before its acknowledgement arrives: its exit is what counts.
   }
   let gone: boolean;
   try {
-    gone = await waitForExit(pid, timeoutMs);
+    gone = await waitForDaemonExit(metadata, timeoutMs);
   } finally {
     open?.connection.close();
   }
   if (!gone) {
-    throw new CliFailure(`singleton "${name}": pid ${pid} still runs after ${timeoutMs} ms (it goes on draining)${force ? '' : '; try --force'}`);
+    throw new CliFailure(`singleton "${name}": pid ${pid} still runs after ${timeoutMs} ms (it goes on draining, within its drain deadline); try --force`);
   }
   // A daemon removes its own metadata; one that crashed on the way out may not have.
   const leftover = removeMetadataIf(paths.metadata, metadata.instanceId);

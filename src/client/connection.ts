@@ -222,9 +222,9 @@ export class Connection {
     return () => this.#closeListeners.delete(listener);
   }
 
-  /** Closes the connection; pending requests reject. Idempotent. */
-  close(): void {
-    this.#shutdownWith(new DaemonConnectionError('The connection was closed by this client', { code: 'ERR_DAEMON_CONNECTION' }));
+  /** Closes the connection; pending requests reject (with `error`, if given). Idempotent. */
+  close(error?: LoopbackSingletonError): void {
+    this.#shutdownWith(error ?? new DaemonConnectionError('The connection was closed by this client', { code: 'ERR_DAEMON_CONNECTION' }));
     this.#socket.end();
   }
 

@@ -95,7 +95,11 @@ export function withCallOptions<T>(remote: Remote<T>, options: CallOptions): Rem
   return createRemote<T>(state.connection, state.name, { ...state.callOptions, ...options });
 }
 
-/** Closes `remote`'s connection once its in-flight calls have settled (same as `await using`). */
+/**
+ * Closes `remote`'s connection (same as `await using`): in-flight calls get a brief grace to
+ * settle, then reject with `ERR_PROXY_CLOSED` (they may still run on the daemon). Settles
+ * promptly whatever the calls are doing.
+ */
 export function closeRemote(remote: object): Promise<void> {
   return stateOf(remote).connection.close();
 }

@@ -5,7 +5,7 @@
  */
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { removeMetadataIf } from '../runtime/metadata.js';
-import { isProcessAlive } from '../runtime/process.js';
+import { isSameProcess } from '../runtime/process.js';
 import { invalidNameReason, resolveRuntimeRoot, runtimePaths } from '../runtime/paths.js';
 import { resolveOptions, type LocalSingletonOptions, type ResolvedOptions } from '../options.js';
 import type { DaemonInfo, RuntimePaths } from '../types.js';
@@ -14,47 +14,38 @@ import { canonicalArgs, computeFactoryId, hashArgs, hashModuleCode, parseFactory
 import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
 import { SupervisedConnection } from './supervised.js';
-import { HandshakeError } from '../errors.js';
+import { ConnectionFailedError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { connectOrStart, connectTo, settledMetadata, type StartPlan } from './starter.js';
+import { killDaemon, waitForDaemonExit } from './terminate.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */
 export interface ShutdownOptions {
-  /** Do not wait for queued calls: they are rejected with `ERR_SHUTDOWN_FORCED`. */
+  /**
+   * Kill rather than wait: the daemon is asked to stop with force (queued calls are rejected
+   * with `ERR_SHUTDOWN_FORCED`) and SIGKILLed after a short grace if it is still running,
+   * whatever it is doing; its record and socket are then removed.
+   */
   readonly force?: boolean;
   /**
-   * Stop waiting for the daemon to exit (a graceful drain waits for every accepted call);
-   * the daemon goes on draining.
+   * Stop waiting for the daemon to exit; the daemon goes on draining (within its drain deadline).
    */
   readonly signal?: AbortSignal;
 }
 
-const EXIT_POLL_MS = 10;
+/**
+ * What a graceful shutdown waits beyond `drainTimeoutMs` before it reports the daemon still
+ * alive: the process's own exit, a loaded machine, a daemon started with a longer deadline.
+ */
+const SHUTDOWN_SLACK_MS = 5000;
 
-
-async function waitForExit(pid: number, signal: AbortSignal | undefined): Promise<void> {
-  while (isProcessAlive(pid)) {
-    signal?.throwIfAborted();
-    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+/** SIGTERM drains a daemon gracefully (the only word every protocol version understands). */
+function terminate(pid: number): void {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // exited meanwhile
   }
-}
-
-/** SIGTERM drains a daemon gracefully; a second one, after a pause, escalates to force. */
-async function stopBySignal(pid: number, force: boolean, signal: AbortSignal | undefined): Promise<void> {
-  const terminate = () => {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      // exited meanwhile
-    }
-  };
-  terminate();
-  if (force) {
-    // Two signals sent back to back may merge into one: leave the first time to arrive.
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    if (isProcessAlive(pid)) terminate();
-  }
-  await waitForExit(pid, signal);
 }
 
 /** One named singleton: its runtime files, and the daemon that hosts its object. */
@@ -117,43 +108,70 @@ export class LocalSingletonService<T> {
   }
 
   /**
-   * Stops the daemon: graceful by default (it stops accepting, answers every call it already
-   * accepted, removes its metadata, exits). Resolves once the process is gone. With `force`,
-   * queued calls are rejected instead of run. No daemon running: resolves at once.
+   * Stops the daemon. Graceful by default: it stops accepting, answers every call it already
+   * accepted, exits, and removes its record as it exits; resolves once the process is gone.
+   * Its drain has a deadline (`drainTimeoutMs`, from its start): a method that never settles
+   * is abandoned then. With `force`, the daemon is killed whatever it is doing (see
+   * {@link ShutdownOptions.force}). No daemon running: resolves at once.
+   * @throws {ConnectionFailedError} `ERR_DAEMON_UNRESPONSIVE` when a graceful shutdown finds the
+   *   process still alive `drainTimeoutMs` + 5 s after it was asked (it was left running).
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (typeof options !== 'object' || options === null) throw new TypeError('Expected shutdown options to be an object like { force: true }');
     const { signal } = options;
+    const force = options.force === true;
     signal?.throwIfAborted();
     const plan = await this.#getPlan();
     // A damaged record may belong to a live daemon that is about to mend it.
     const read = await settledMetadata(this.paths.metadata, signal);
     if (read.status !== 'valid') return;
-    const { pid, instanceId } = read.metadata;
-    let connection: Connection;
-    try {
-      // Whatever factory it runs: the name is what shutdown() stops.
-      connection = await connectTo(plan, read.metadata, signal, false);
-    } catch (error) {
-      if (error instanceof HandshakeError && error.code === 'ERR_PROTOCOL_VERSION' && error.daemonPid === pid) {
-        // A daemon of ours that speaks another protocol version: signals speak every version.
-        await stopBySignal(pid, options.force === true, signal);
+    const { metadata } = read;
+    const { pid, instanceId } = metadata;
+    let connection: Connection | undefined;
+    // Already draining: it refuses connections; only its exit is to be waited for (or forced).
+    if (metadata.draining !== true) {
+      try {
+        // Whatever factory it runs: the name is what shutdown() stops.
+        connection = await connectTo(plan, metadata, signal, false);
+      } catch {
+        // Judged by its process below: a live one that does not answer over the protocol (busy
+        // on the CPU, of another protocol version) is asked by signal.
       }
-      // Otherwise nothing of ours answers: whatever the metadata says is stale.
-      if (!isProcessAlive(pid)) removeMetadataIf(this.paths.metadata, instanceId);
+    }
+    if (!isSameProcess(pid, metadata.startTime)) {
+      // Nothing of ours runs: whatever the record says is stale.
+      connection?.close();
+      removeMetadataIf(this.paths.metadata, instanceId);
       return;
     }
-    try {
-      await connection.shutdown(options.force === true);
-    } catch {
-      // The daemon may close before its acknowledgement arrives; its exit is what counts.
+    if (force) {
+      await killDaemon(this.paths, metadata, connection, signal);
+      return;
     }
+    if (connection === undefined) {
+      if (metadata.draining !== true) terminate(pid);
+    } else {
+      try {
+        await connection.shutdown(false);
+      } catch {
+        // The daemon may close before its acknowledgement arrives; its exit is what counts.
+      }
+    }
+    const budget = this.#options.drainTimeoutMs + SHUTDOWN_SLACK_MS;
+    let exited: boolean;
     try {
       // The daemon closes our connection once drained, then exits. These (ref'd) timers also
       // keep this process alive meanwhile: an idle connection alone does not.
-      await waitForExit(pid, signal);
+      exited = await waitForDaemonExit(metadata, budget, signal);
     } finally {
-      connection.close();
+      connection?.close();
+    }
+    if (!exited) {
+      throw new ConnectionFailedError(
+        `The daemon "${this.name}" (pid ${pid}) still runs ${budget} ms after it was asked to drain (drainTimeoutMs ${this.#options.drainTimeoutMs} ms + ${SHUTDOWN_SLACK_MS} ms). ` +
+          `It was left running. Stop it with service.shutdown({ force: true }) or \`loopback-singleton stop ${this.name} --force\`. See ${this.paths.log}`,
+        { code: 'ERR_DAEMON_UNRESPONSIVE' },
+      );
     }
   }
 

@@ -25,7 +25,7 @@ import { rehearseWire } from '../wire/rehearsal.js';
 import { describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
 import { SystemOwners } from './owners.js';
-import { goneDaemonError, unansweredOrStale, unresponsiveError } from './unresponsive.js';
+import { drainedExit, drainingError, goneDaemonError, unansweredOrStale, unresponsiveError } from './unresponsive.js';
 import { launchDaemon, type DaemonLaunch } from './spawn.js';
 
 /** Everything one attempt needs, resolved by the service. */
@@ -48,6 +48,8 @@ export interface StartPlan {
 export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signal?: AbortSignal, checkFactory = true): Promise<Connection> {
   const gone = goneDaemonError(plan, metadata);
   if (gone) throw gone;
+  const draining = drainingError(plan, metadata);
+  if (draining) throw draining;
   const token = loadToken(plan.paths.token);
   let connection: Connection;
   try {
@@ -85,22 +87,24 @@ function readable(path: string, read: MetadataRead): Exclude<MetadataRead, { sta
 
 /**
  * `onMismatch: 'replace'`, under the lock: asks the daemon that runs another factory to drain
- * gracefully (its accepted calls are answered) and waits until it has unpublished itself.
+ * gracefully (its accepted calls are answered) and waits until its process has exited (its
+ * drain has a deadline; the start budget bounds the wait): never a daemon beside it.
  */
 async function drainMismatched(plan: StartPlan, signal: AbortSignal): Promise<void> {
   const read = readMetadata(plan.paths.metadata);
   if (read.status !== 'valid') return;
-  const { pid, instanceId } = read.metadata;
-  const connection = await connectTo(plan, read.metadata, signal, false);
-  try {
-    await connection.shutdown(false);
-  } finally {
-    connection.close();
+  const { pid, startTime } = read.metadata;
+  // Already draining (asked by someone else): only its exit is to be waited for.
+  if (read.metadata.draining !== true) {
+    const connection = await connectTo(plan, read.metadata, signal, false);
+    try {
+      await connection.shutdown(false);
+    } finally {
+      connection.close();
+    }
   }
-  // Draining unpublishes first; the old daemon finishes its calls on its own time.
-  for (;;) {
-    const now = readMetadata(plan.paths.metadata);
-    if (now.status !== 'valid' || now.metadata.instanceId !== instanceId) break;
+  // The old daemon keeps its record until it exits; it finishes its calls on its own time.
+  while (isSameProcess(pid, startTime)) {
     signal.throwIfAborted();
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -174,6 +178,7 @@ function daemonConfig(plan: StartPlan, startReason: StartReason): DaemonConfig {
     handshakeTimeoutMs: Math.min(0x7fffffff, Math.max(1000, 2 * options.connectTimeoutMs)),
     stallTimeoutMs: Math.min(0x7fffffff, Math.max(5000, 4 * options.connectTimeoutMs)),
     bootTimeoutMs: options.startTimeoutMs,
+    drainTimeoutMs: options.drainTimeoutMs,
   };
 }
 
@@ -220,6 +225,7 @@ const effectsMachine = clientMachine.provide({
       if (copy.status === 'valid' && goneDaemonError(plan, copy.metadata) === undefined) return { connection: await connectTo(plan, copy.metadata, signal) };
       return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
     }),
+    awaitExit: fromPromise(({ signal, system }) => drainedExit(attempts.of(system).plan.paths, signal)),
     cleanStale: fromPromise(async ({ input, system }) => cleanStale(attempts.of(system).plan.paths, input)),
     replaceDaemon: fromPromise(({ signal, system }) => drainMismatched(attempts.of(system).plan, signal)),
     spawnDaemon: fromPromise<object, StartReason>(async ({ input, system }) => {

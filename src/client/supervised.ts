@@ -27,6 +27,12 @@ const unrefClock = {
   clearTimeout: (id: unknown) => clearTimeout(id as NodeJS.Timeout),
 };
 
+/**
+ * How long closing a proxy lets its in-flight calls settle before it rejects them: a call that
+ * never settles (or a daemon that never answers) must not hold the caller's `await using`.
+ */
+export const CLOSE_GRACE_MS = 250;
+
 /** Each supervisor's actor system (one per root actor) leads its effects to their proxy connection. */
 const owners = new SystemOwners<SupervisedConnection>('proxy');
 
@@ -88,12 +94,30 @@ export class SupervisedConnection {
     return this.#callAfterRecovery(method, args, options);
   }
 
-  /** Stops supervising; closes the connection once its in-flight calls have settled. */
+  /**
+   * Stops supervising; closes the connection once its in-flight calls have settled, or after
+   * {@link CLOSE_GRACE_MS} whatever they are doing: those still pending then reject with
+   * `ERR_PROXY_CLOSED` (they may still run on the daemon). Settles promptly, always.
+   */
   async close(): Promise<void> {
     this.#actor.send({ type: 'proxy.disposed' });
     this.#detach();
-    await this.#connection.settled();
-    this.#connection.close();
+    const connection = this.#connection;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLOSE_GRACE_MS);
+    });
+    try {
+      await Promise.race([connection.settled(), grace]);
+    } finally {
+      clearTimeout(timer);
+    }
+    connection.close(
+      new DaemonConnectionError(
+        `The proxy of "${this.#name}" was closed while this call was in flight: its answer is lost, and it may still run (or have run) on the daemon`,
+        { code: 'ERR_PROXY_CLOSED' },
+      ),
+    );
   }
 
   async #callAfterRecovery(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {

@@ -6,14 +6,17 @@
  * A look at the process that fails (EMFILE reading /proc) throws: it is no verdict at all.
  */
 import type { ClientOutput } from '../../machines/client.machine.js';
-import { ConnectionFailedError } from '../errors.js';
+import { ConnectionFailedError, DaemonConnectionError } from '../errors.js';
 import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
+import { backupPathOf, readMetadata } from '../runtime/metadata.js';
 import { isProcessAlive, isSameProcess } from '../runtime/process.js';
-import type { DaemonMetadata } from '../types.js';
+import type { DaemonMetadata, RuntimePaths } from '../types.js';
 import type { StartPlan } from './starter.js';
 
 /** How long a process that closed its sockets may take to be seen as exited. */
 const EXIT_SETTLE_MS = 25;
+/** How often a client waiting for a draining daemon looks whether its process exited. */
+const EXIT_POLL_MS = 20;
 
 /** Handshake failures that are the daemon's own answer, not a sign that it is unreachable. */
 const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
@@ -29,6 +32,34 @@ export function goneDaemonError(plan: StartPlan, metadata: DaemonMetadata): Conn
       ? `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is gone: that pid now belongs to another process`
       : `The daemon recorded in ${plan.paths.metadata} (pid ${metadata.pid}) is not running`,
   );
+}
+
+/**
+ * The error for a live daemon whose record says it is draining, or undefined when it does
+ * not. The client statechart waits for its process to exit (`awaitingExit`).
+ */
+export function drainingError(plan: StartPlan, metadata: DaemonMetadata): DaemonConnectionError | undefined {
+  if (metadata.draining !== true) return undefined;
+  return new DaemonConnectionError(`The daemon "${plan.name}" (pid ${metadata.pid}) is draining: it accepts nothing new and exits within its drain deadline`, {
+    code: 'ERR_DAEMON_DRAINING',
+  });
+}
+
+/**
+ * Resolves once every process a record at `paths` (metadata.json or its copy) names as
+ * draining has exited: not merely once its record is gone, as a daemon removes it just before
+ * it exits. Polls, until `signal` aborts.
+ */
+export async function drainedExit(paths: RuntimePaths, signal: AbortSignal): Promise<void> {
+  const seen = new Map<string, Pick<DaemonMetadata, 'pid' | 'startTime'>>();
+  while (!signal.aborted) {
+    for (const path of [paths.metadata, backupPathOf(paths.metadata)]) {
+      const read = readMetadata(path);
+      if (read.status === 'valid' && read.metadata.draining === true) seen.set(read.metadata.instanceId, read.metadata);
+    }
+    if (![...seen.values()].some(({ pid, startTime }) => isSameProcess(pid, startTime))) return;
+    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+  }
 }
 
 /**
@@ -61,6 +92,13 @@ export function unresponsiveError(plan: StartPlan, output: ClientOutput): Connec
   const { startTimeoutMs } = plan.options;
   const last = output.error as { code?: unknown; message?: string } | undefined;
   let what: string;
+  if (output.timedOutIn === '"awaitingExit"') {
+    return new ConnectionFailedError(
+      `${(last?.message ?? `The daemon "${plan.name}" is draining`)}; it did not exit within startTimeoutMs (${startTimeoutMs} ms), and no daemon is started beside it. ` +
+        `Raise startTimeoutMs above its drainTimeoutMs, or stop it with \`loopback-singleton stop ${plan.name} --force\`. See ${plan.paths.log}`,
+      { code: 'ERR_DAEMON_UNRESPONSIVE', cause: output.error },
+    );
+  }
   if (output.unanswered > 0 && last?.code === 'ERR_DAEMON_UNRESPONSIVE') {
     what = `${last.message}; tried ${output.unanswered} time(s) within startTimeoutMs (${startTimeoutMs} ms)`;
   } else if (output.timedOutIn === '"connecting"' && output.metadata && isSameProcess(output.metadata.pid, output.metadata.startTime)) {

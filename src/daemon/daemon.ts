@@ -12,7 +12,7 @@ import { errorToWire, type WireError } from '../errors.js';
 import { inspector } from '../inspect.js';
 import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
-import { formatAddress, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
+import { formatAddress, readMetadataFile, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
 import { processStartTime } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
@@ -82,10 +82,14 @@ export class Daemon implements ConnectionHost {
           this.#escalated = true;
           void this.#mailbox?.close(true);
         },
+        markDraining: () => this.#markDraining(),
+        reportAbandoned: () => this.#reportAbandoned(),
+        unpublish: () => this.#unpublish(),
       },
       delays: {
         idleTtl: config.idleTtlMs,
         bootTimeout: config.bootTimeoutMs,
+        drainTimeout: config.drainTimeoutMs,
       },
     });
     this.#actor = createActor(machine, {
@@ -279,9 +283,37 @@ export class Daemon implements ConnectionHost {
     }
   }
 
+  /**
+   * The record stays while the process lives, marked draining: a client that finds it waits
+   * for this process to exit instead of starting a second daemon beside it. The record is
+   * removed on `stopped`, as the process exits.
+   */
+  #markDraining(): void {
+    const metadata = this.#metadata;
+    // Stopped before it ever published: there is no record to mark.
+    if (metadata === undefined) return;
+    this.#metadata = { ...metadata, draining: true, drainingSince: Date.now() };
+    try {
+      // Over whatever is there only if it is still ours (a successor's record is left alone).
+      const { read } = readMetadataFile(this.#config.paths.metadata);
+      if (read.status === 'valid' && read.metadata.instanceId !== this.instanceId) return;
+      writeMetadata(this.#config.paths.metadata, this.#metadata);
+    } catch (error) {
+      this.#log.write(`could not mark metadata draining: ${(error as Error).message}`);
+    }
+  }
+
+  #reportAbandoned(): void {
+    const mailbox = this.#mailbox;
+    const running = mailbox?.runningMethod;
+    const queued = mailbox?.queued ?? 0;
+    const what = [running === undefined ? '' : `1 running call (${running})`, queued > 0 ? `${queued} queued call(s)` : ''].filter(Boolean).join(' and ');
+    this.#log.write(
+      `drain deadline passed (drainTimeoutMs ${this.#config.drainTimeoutMs} ms): exiting ${what ? `with ${what} abandoned; their callers get ERR_DAEMON_LOST` : 'before the drain finished'}`,
+    );
+  }
+
   async #drain(force: boolean): Promise<void> {
-    // Unpublish first: from now on clients see no daemon and start a new one under the lock.
-    this.#unpublish();
     const serverClosed = new Promise<void>((resolve) => {
       if (this.#server?.listening) this.#server.close(() => resolve());
       else resolve();

@@ -30,6 +30,8 @@ export interface CallSink {
 interface Admitted {
   readonly sink: CallSink;
   readonly id: number;
+  /** The member's name, for the log of a drain that abandons it. */
+  readonly name: string;
   readonly method: (...args: unknown[]) => unknown;
   readonly args: readonly unknown[];
 }
@@ -70,6 +72,8 @@ export class Mailbox {
   #lingerTimer: NodeJS.Timeout | undefined;
   /** Calls executing now (0 or 1). */
   #running = 0;
+  /** The call executing now, if any: a drain deadline names it in the log. */
+  #current: Admitted | undefined;
   /** The promise of an async call started during a linger; its batch awaits it next. */
   #inline: Promise<void> | undefined;
   readonly #actor: Actor<typeof mailboxMachine>;
@@ -106,6 +110,11 @@ export class Mailbox {
     return this.#running;
   }
 
+  /** The method executing now, if any. */
+  get runningMethod(): string | undefined {
+    return this.#current?.name;
+  }
+
   /** Calls answered (result or thrown error) since boot. */
   get served(): number {
     return this.#served;
@@ -140,7 +149,7 @@ export class Mailbox {
       );
       return;
     }
-    const call: Admitted = { sink, id, method, args };
+    const call: Admitted = { sink, id, name, method, args };
     if (this.#resumeLinger !== undefined && this.#running === 0) {
       // A batch lingers: nothing runs, nothing waits. The call runs now, in its turn.
       this.#lingerCalls++;
@@ -271,6 +280,7 @@ export class Mailbox {
   #run(call: Admitted): Promise<void> | undefined {
     let result: unknown;
     let pending = false;
+    this.#current = call;
     try {
       result = call.method.apply(this.#object, call.args as unknown[]);
       // Reading `then` may throw too (a getter): that is the method's error like any other.
@@ -291,11 +301,13 @@ export class Mailbox {
 
   #answerOk(call: Admitted, result: unknown): void {
     this.#served++;
+    if (this.#current === call) this.#current = undefined;
     call.sink.replyOk(call.id, result);
   }
 
   #answerError(call: Admitted, error: unknown): void {
     this.#served++;
+    if (this.#current === call) this.#current = undefined;
     call.sink.replyError(call.id, remoteErrorToWire(error));
   }
 

@@ -25,6 +25,8 @@ export interface DaemonConfig {
   readonly stallTimeoutMs: number;
   /** The most each boot step (import + construct, bind, publish) may take. */
   readonly bootTimeoutMs: number;
+  /** The most a drain may take, from its start, before the daemon exits anyway (`drainTimeoutMs`). */
+  readonly drainTimeoutMs: number;
 }
 
 /** Spawner -> daemon, the first and only message on the spawn channel. */
@@ -49,7 +51,9 @@ export function invalidConfigReason(value: unknown): string | undefined {
   for (const key of ['name', 'factoryId', 'transport'] as const) {
     if (typeof c[key] !== 'string') return `\`${key}\` is not a string`;
   }
-  if (typeof c.idleTtlMs !== 'number' || !(c.idleTtlMs >= 0)) return '`idleTtlMs` is not a number >= 0';
+  for (const key of ['idleTtlMs', 'drainTimeoutMs'] as const) {
+    if (typeof c[key] !== 'number' || !((c[key] as number) >= 0)) return `\`${key}\` is not a number >= 0`;
+  }
   for (const key of ['maxFrameBytes', 'maxQueuedCalls', 'handshakeTimeoutMs', 'stallTimeoutMs', 'bootTimeoutMs'] as const) {
     if (typeof c[key] !== 'number' || !((c[key] as number) > 0)) return `\`${key}\` is not a number > 0`;
   }

@@ -112,6 +112,8 @@ export function invalidMetadataReason(value: unknown): string | undefined {
   if (m.startTime !== undefined && (typeof m.startTime !== 'string' || m.startTime.length === 0 || m.startTime.length > 128)) {
     return '`startTime` is not a process start time';
   }
+  if (m.draining !== undefined && m.draining !== true) return '`draining` is not true';
+  if (m.drainingSince !== undefined && (typeof m.drainingSince !== 'number' || !Number.isFinite(m.drainingSince))) return '`drainingSince` is not a number';
   return undefined;
 }
 

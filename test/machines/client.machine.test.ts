@@ -14,7 +14,7 @@ import type { DaemonMetadata } from '../../src/types.js';
 
 const START_TIMEOUT = 1_000;
 
-const ACTOR_NAMES = ['readMetadata', 'connect', 'acquireLock', 'recheck', 'cleanStale', 'replaceDaemon', 'spawnDaemon', 'awaitReady'] as const;
+const ACTOR_NAMES = ['readMetadata', 'connect', 'acquireLock', 'recheck', 'cleanStale', 'replaceDaemon', 'awaitExit', 'spawnDaemon', 'awaitReady'] as const;
 type ActorName = (typeof ACTOR_NAMES)[number];
 
 function metadata(pid: number, instanceId = `i-${pid}`): DaemonMetadata {
@@ -135,6 +135,7 @@ function startClient(effects: Partial<Record<ActorName, Effect>>, input: { repla
       recheck: fake('recheck'),
       cleanStale: fake('cleanStale'),
       replaceDaemon: fake('replaceDaemon'),
+      awaitExit: fake('awaitExit'),
       spawnDaemon: fake('spawnDaemon'),
       awaitReady: fake('awaitReady'),
     },
@@ -635,6 +636,59 @@ describe('client machine: a live daemon that does not answer is waited for, neve
     });
     await settle();
     expect(client.value()).toBe('locking');
+  });
+});
+
+describe('client machine: a draining daemon is waited for until its process exits, never started beside', () => {
+  const DRAINING = coded('ERR_DAEMON_DRAINING', 'the daemon "svc" (pid 101) is draining');
+
+  it('connect draining -> awaitingExit -> discovering once it exited -> a fresh start under the lock (covers connecting->awaitingExit, awaitingExit->discovering)', async () => {
+    const exited = deferred<void>();
+    const client = startClient({
+      readMetadata: sequence(ok(valid(RUNNING)), ok({ status: 'absent' })),
+      connect: sequence(fail(DRAINING), ok(connection('new'))),
+      awaitExit: gated(exited as Deferred<unknown>),
+      acquireLock: ok('acquired' satisfies LockOutcome),
+      recheck: ok({ reason: 'metadata absent' }),
+      cleanStale: ok(undefined),
+      spawnDaemon: ok({ handle: 1 }),
+      awaitReady: ok(metadata(202)),
+    });
+    await settle();
+    expect(client.value()).toBe('awaitingExit');
+    // Nothing is locked, cleaned or spawned while the old process lives, however long.
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT / 2);
+    expect(client.value()).toBe('awaitingExit');
+    for (const name of ['acquireLock', 'cleanStale', 'spawnDaemon'] as const) expect(client.calls[name], name).toHaveLength(0);
+    exited.resolve();
+    await settle();
+    expect(client.value()).toBe('connected');
+    expect(client.calls.spawnDaemon).toHaveLength(1);
+    expect(client.context().trail.some((line) => line.startsWith('draining: '))).toBe(true);
+  });
+
+  it('under the lock, a recheck that finds the draining daemon lets go of the lock and waits for its exit (covers locked.rechecking->awaitingExit)', async () => {
+    const client = startClient({
+      readMetadata: ok({ status: 'malformed', reason: 'truncated' }),
+      acquireLock: ok('acquired' satisfies LockOutcome),
+      recheck: fail(DRAINING),
+      awaitExit: gated(deferred<unknown>()),
+    });
+    await settle();
+    expect(client.value()).toBe('awaitingExit');
+    expect(client.releaseLock).toHaveBeenCalledTimes(1);
+    expect(client.calls.cleanStale).toHaveLength(0);
+  });
+
+  it('still draining when startTimeout fires: failed, the awaitExit signal aborted, nothing spawned', async () => {
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: fail(DRAINING), awaitExit: gated(deferred<unknown>()) });
+    await vi.advanceTimersByTimeAsync(START_TIMEOUT);
+    expect(client.value()).toBe('failed');
+    const output = client.actor.getSnapshot().output!;
+    expect(output.error).toBe(DRAINING);
+    expect(output.timedOutIn).toBe('"awaitingExit"');
+    expect(client.calls.awaitExit[0]!.signal.aborted).toBe(true);
+    expect(client.calls.spawnDaemon).toHaveLength(0);
   });
 });
 

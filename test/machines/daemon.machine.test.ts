@@ -9,6 +9,7 @@ import type { WireError } from '../../src/errors.js';
 
 const IDLE_TTL = 1_000;
 const BOOT_TIMEOUT = 5_000;
+const DRAIN_TIMEOUT = 20_000;
 
 type BootStep = 'loadObject' | 'bindServer' | 'publishMetadata';
 
@@ -46,6 +47,8 @@ interface Harness {
   /** Called with the context as it was when `reportFailure` ran. */
   readonly reportFailure: ReturnType<typeof vi.fn<(context: DaemonContext) => void>>;
   readonly escalateDrain: ReturnType<typeof vi.fn>;
+  /** The record effects, in the order they ran: 'markDraining', 'reportAbandoned', 'unpublish'. */
+  readonly records: string[];
   /** Every input the drain actor was started with, in order. */
   readonly drainInputs: DrainInput[];
   /** Settles the current drain. */
@@ -60,6 +63,7 @@ function startDaemon(steps: Partial<Record<BootStep, StepBehaviour>> = {}): Harn
   const reportReady = vi.fn();
   const reportFailure = vi.fn<(context: DaemonContext) => void>();
   const escalateDrain = vi.fn();
+  const records: string[] = [];
   const drainInputs: DrainInput[] = [];
   const drain = deferred();
   const ok: StepBehaviour = { kind: 'ok' };
@@ -77,8 +81,11 @@ function startDaemon(steps: Partial<Record<BootStep, StepBehaviour>> = {}): Harn
       reportReady: () => reportReady(),
       reportFailure: ({ context }) => reportFailure(context),
       escalateDrain: () => escalateDrain(),
+      markDraining: () => records.push('markDraining'),
+      reportAbandoned: () => records.push('reportAbandoned'),
+      unpublish: () => records.push('unpublish'),
     },
-    delays: { idleTtl: IDLE_TTL, bootTimeout: BOOT_TIMEOUT },
+    delays: { idleTtl: IDLE_TTL, bootTimeout: BOOT_TIMEOUT, drainTimeout: DRAIN_TIMEOUT },
   });
   const actor = createActor(machine);
   actors.push(actor);
@@ -89,6 +96,7 @@ function startDaemon(steps: Partial<Record<BootStep, StepBehaviour>> = {}): Harn
     reportReady,
     reportFailure,
     escalateDrain,
+    records,
     drainInputs,
     drain,
     context: () => actor.getSnapshot().context,
@@ -408,6 +416,31 @@ describe('daemon machine: draining', () => {
     expect(daemon.status()).toBe('done');
     expect(daemon.context().error).toBeUndefined();
     expect(daemon.reportFailure).not.toHaveBeenCalled();
+    // The record is marked draining on entry and removed only on stopping; nothing was abandoned.
+    expect(daemon.records).toEqual(['markDraining', 'unpublish']);
+  });
+
+  it('a drain that outlasts drainTimeout -> stopped, reporting the abandoned calls, then unpublishing', async () => {
+    const daemon = await draining('shutdown');
+    await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT - 1);
+    expect(daemon.value()).toBe('draining');
+    expect(daemon.records).toEqual(['markDraining']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(daemon.value()).toBe('stopped');
+    expect(daemon.status()).toBe('done');
+    expect(daemon.records).toEqual(['markDraining', 'reportAbandoned', 'unpublish']);
+    // The drain that never finished settles late: ignored.
+    daemon.drain.resolve();
+    await settle();
+    expect(daemon.records).toEqual(['markDraining', 'reportAbandoned', 'unpublish']);
+  });
+
+  it('the drain deadline counts from the drain start: an escalation does not restart it', async () => {
+    const daemon = await draining('shutdown');
+    await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT / 2);
+    daemon.actor.send({ type: 'shutdown.requested', force: true });
+    await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT / 2);
+    expect(daemon.value()).toBe('stopped');
   });
 
   it('drain error -> failed with the drain error recorded, and reportFailure', async () => {

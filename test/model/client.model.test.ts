@@ -51,6 +51,7 @@ import { until } from '../support/wait.js';
 
 interface Counter {
   echo(value: unknown): unknown;
+  never(): Promise<never>;
 }
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
@@ -60,6 +61,8 @@ const CHANNEL = 'loopback-singleton:client:transition';
 /** The start budget where the path runs into the start timeout, and where it must not. */
 const SHORT_START_MS = 1500;
 const LONG_START_MS = 20_000;
+/** The drain deadline of a staged draining daemon: the client waits this long for it to exit. */
+const DRAIN_MS = 3000;
 
 async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
   return promise.then(
@@ -409,6 +412,32 @@ class ClientWorld {
       case 'stoppedMismatched':
         this.stop(await stage(scenario.world === 'stopped' ? ourDaemon(this.name, scenario.factory) : mismatched));
         break;
+      case 'draining':
+      case 'drainingDamaged': {
+        // Draining, held by a call that never settles, until its drain deadline ends it.
+        const pid = await stage({ ...ourDaemon(this.name, scenario.factory), drainTimeoutMs: DRAIN_MS });
+        const holder = localSingleton<Counter>(this.name, scenario.factory, { runtimeDir: this.root, idleTtlMs: 30_000 });
+        const proxy = await holder.proxy();
+        const held = proxy.never().catch((error: unknown) => error);
+        onTestFinished(async () => {
+          await proxy[Symbol.asyncDispose]();
+          await held;
+        });
+        for (let running = 0; running !== 1; ) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          running = (await holder.ping()).running;
+        }
+        process.kill(pid, 'SIGTERM');
+        await until(() => {
+          const read = readMetadata(paths.metadata);
+          return read.status === 'valid' && read.metadata.draining === true;
+        }, 'the daemon to mark its record draining');
+        if (scenario.world === 'drainingDamaged') {
+          const text = readFileSync(paths.metadata, 'utf8');
+          writeFileSync(paths.metadata, text.slice(0, Math.floor(text.length / 2)), { mode: 0o600 });
+        }
+        break;
+      }
       case 'mended':
       case 'mendedContinued':
       case 'mendedMismatched': {
@@ -529,6 +558,17 @@ async function expectConnected(world: ClientWorld, proxy: Remote<Counter>): Prom
   if (scenario.world === 'mismatched') {
     // Replaced: the daemon of the other factory drained and exited.
     await expectAllDead([world.daemon!]);
+  }
+  if (scenario.world === 'draining' || scenario.world === 'drainingDamaged') {
+    // Never beside it: the draining daemon was waited for, ended by its drain deadline (which
+    // it logged), and exited before the new one booted.
+    const old = world.daemon!;
+    expect(isProcessAlive(old)).toBe(false);
+    const log = readFileSync(paths.log, 'utf8');
+    expect(log).toContain(`[daemon ${old}] drain deadline passed (drainTimeoutMs ${DRAIN_MS} ms): exiting with 1 running call (never)`);
+    const oldExit = log.indexOf(`[daemon ${old}] exit 0 (stopped)`);
+    expect(oldExit).toBeGreaterThan(-1);
+    expect(oldExit).toBeLessThan(log.indexOf(`[daemon ${pid}] `));
   }
   if (scenario.world === 'foreign') {
     // A reused pid is stale on sight: nothing, not even a hello, went to its listener.

@@ -63,7 +63,14 @@ export type World =
    * A listener that accepts and stays silent at the address of a live pid (no start time
    * recorded), with connectTimeoutMs beyond startTimeoutMs: as far as anyone can tell, a frozen daemon.
    */
-  | 'silent';
+  | 'silent'
+  /**
+   * A daemon of this client's factory draining, held by a call that never settles: its record
+   * stays, marked draining, until its drain deadline ends it.
+   */
+  | 'draining'
+  /** The same, with metadata.json damaged: the copy under the lock names the draining daemon. */
+  | 'drainingDamaged';
 
 function metadata(world: World | 'published' | 'spawned', pid: number): DaemonMetadata {
   return {
@@ -89,6 +96,7 @@ const VALID: Partial<Record<World, DaemonMetadata>> = {
   stopped: metadata('stopped', 9006),
   stoppedMismatched: metadata('stoppedMismatched', 9007),
   silent: metadata('silent', 9008),
+  draining: { ...metadata('draining', 9010), draining: true, drainingSince: 0 },
 };
 
 /** What discovery reads once the damaged record of the `mended` world has been mended. */
@@ -102,6 +110,7 @@ export const READS: Readonly<Record<World, MetadataRead>> = {
   mended: { status: 'malformed', reason: 'model: the damaged record of a stopped daemon' },
   mendedContinued: { status: 'malformed', reason: 'model: the damaged record of a daemon continued under the lock' },
   mendedMismatched: { status: 'malformed', reason: 'model: the damaged record of a daemon of another factory' },
+  drainingDamaged: { status: 'malformed', reason: 'model: the damaged record of a draining daemon' },
   ...(Object.fromEntries(Object.entries(VALID).map(([world, meta]) => [world, { status: 'valid', metadata: meta }])) as Record<string, MetadataRead>),
 } as Record<World, MetadataRead>;
 
@@ -123,6 +132,8 @@ export const FAILURES = {
   otherProtocol: failure('ERR_PROTOCOL_VERSION', 'the daemon speaks another protocol version'),
   unanswered: failure('ERR_DAEMON_UNRESPONSIVE', 'no handshake within connectTimeoutMs from a live daemon (it is SIGSTOPped)'),
   unansweredUnderLock: failure('ERR_DAEMON_UNRESPONSIVE', 'the mended record names a live daemon that does not answer (SIGSTOPped)'),
+  draining: failure('ERR_DAEMON_DRAINING', 'the daemon is draining, held by a call that never settles'),
+  drainingUnderLock: failure('ERR_DAEMON_DRAINING', 'the copy of the damaged record names a draining daemon'),
   stoppedAtHandshake: failure('ERR_DAEMON_UNRESPONSIVE', 'the spawned daemon was SIGSTOPped as the handshake began'),
   lockPathIsFile: failure('ENOTDIR', 'a stale regular file sits at the lock path'),
   replacedDaemonKilled: failure('ERR_CONNECTION_FAILED', 'the daemon being replaced was SIGKILLed'),
@@ -136,6 +147,9 @@ export const FAILURES = {
 export const TIMEOUT = 'xstate.after.startTimeout.client';
 /** The pause before a live daemon that did not answer is tried again. */
 export const RETRY = 'xstate.after.retryUnanswered.client.waiting';
+
+/** Whether the run waited for a draining daemon to exit (recordDraining writes it in the trail). */
+export const awaitedExit = (context: ClientContext): boolean => context.trail.some((entry) => entry.startsWith('draining: '));
 
 const done = (id: string, output?: unknown): ModelEvent => ({ type: `xstate.done.actor.${id}`, output });
 const failed = (id: string, error: unknown): ModelEvent => ({ type: `xstate.error.actor.${id}`, error });
@@ -170,6 +184,9 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
       if (world === 'absent') return [done('readMetadata', { status: 'valid', metadata: SPAWNED })];
       return [done('readMetadata', world === 'mended' ? MENDED : READS[world!])];
     }
+    // Back from `awaitingExit`: the draining daemon exited and removed its record (a damaged
+    // metadata.json is not its own, and stays).
+    if (awaitedExit(context)) return [done('readMetadata', world === 'drainingDamaged' ? READS.drainingDamaged : READS.absent)];
     // Back from `locking`: the daemon the lock holder published.
     if (world !== undefined) return [done('readMetadata', PUBLISHED)];
     // `onMismatch: 'replace'` only changes what happens with a daemon of another factory.
@@ -198,11 +215,15 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
         return [failed('connect', context.unanswered === 0 ? FAILURES.unanswered : FAILURES.mismatch)];
       case 'silent':
         return [{ type: TIMEOUT }];
+      case 'draining':
+        return [failed('connect', FAILURES.draining)];
       default:
         return [];
     }
   }
   if (snapshot.matches('waiting')) return [{ type: RETRY }];
+  // Its drain deadline ends the daemon held by a call that never settles.
+  if (snapshot.matches('awaitingExit')) return [done('awaitExit')];
   if (snapshot.matches('locking')) {
     // The cold start meets every kind of lock: free, held by a live process that publishes a
     // daemon meanwhile, held forever (the start timeout), or a lock path that cannot be
@@ -231,6 +252,10 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
         return [done('recheck', { connection: { staging: 'a connection to the continued daemon' } })];
       case 'mendedMismatched':
         return [failed('recheck', FAILURES.mismatch)];
+      case 'draining':
+        return [done('recheck', { reason: 'metadata absent' })];
+      case 'drainingDamaged':
+        return [awaitedExit(context) ? done('recheck', { reason: 'metadata malformed' }) : failed('recheck', FAILURES.drainingUnderLock)];
       default:
         return [];
     }

@@ -20,6 +20,9 @@ import { DaemonWorld, eventually, HANGS_URL, IMPORT_FAILS_URL, MODEL_URL, SERVIC
 /** Short enough to wait for, long enough for a test to act on a serving daemon first. */
 const IDLE_TTL_MS = 1500;
 const BOOT_TIMEOUT_MS = 400;
+/** Long enough to look at a held drain first; the deadline then ends it, the gate still held. */
+const DRAIN_TIMEOUT_MS = 2500;
+const DRAIN_DEADLINE = 'xstate.after.drainTimeout.daemon.draining';
 
 type Snapshot = AnyMachineSnapshot & { context: DaemonContext };
 type Step = ModelPath['steps'][number];
@@ -33,7 +36,9 @@ function scenarioOf(path: ModelPath): (world: DaemonWorld) => DaemonOverrides {
   const has = (type: string, error?: string) => events.some((e) => e.type === type && (error === undefined || e.error === error));
   const factory = (module: string, name: string) => ({ module, export: name, argsHash: 'model', codeHash: undefined });
   const idleTtlMs = has('xstate.after.idleTtl.daemon.serving.idle') ? IDLE_TTL_MS : 60_000;
-  return (world) => {
+  const drainTimeoutMs = has(DRAIN_DEADLINE) ? DRAIN_TIMEOUT_MS : 60_000;
+  return (world) => ({ drainTimeoutMs, ...overrides(world) });
+  function overrides(world: DaemonWorld): DaemonOverrides {
     if (has('xstate.error.actor.loadObject', BOOT_FAILURES.factoryThrows)) return { idleTtlMs, factory: factory(SERVICES_URL, 'Throws') };
     if (has('xstate.error.actor.loadObject', BOOT_FAILURES.importFails)) return { idleTtlMs, factory: factory(IMPORT_FAILS_URL, 'default') };
     if (has('xstate.after.bootTimeout.daemon.starting')) return { idleTtlMs, factory: factory(HANGS_URL, 'never'), bootTimeoutMs: BOOT_TIMEOUT_MS };
@@ -44,7 +49,7 @@ function scenarioOf(path: ModelPath): (world: DaemonWorld) => DaemonOverrides {
     if (has('xstate.error.actor.bindServer', BOOT_FAILURES.tokenMalformed)) writeFileSync(world.paths.token, 'not a token', { mode: 0o600 });
     if (has('xstate.error.actor.publishMetadata', BOOT_FAILURES.metadataIsDirectory)) mkdirSync(world.paths.metadata);
     return { idleTtlMs, factory: factory(MODEL_URL, 'Model') };
-  };
+  }
 }
 
 /** The transitions the daemon must have reported once the path reached step `index`. */
@@ -93,6 +98,7 @@ async function drive(path: ModelPath): Promise<void> {
     'xstate.error.actor.publishMetadata': at,
     'xstate.after.bootTimeout.daemon.starting': at,
     'xstate.after.idleTtl.daemon.serving.idle': at,
+    [DRAIN_DEADLINE]: at,
     'xstate.done.actor.publishMetadata': async (step) => {
       at(step);
       expect(await world.boot()).toEqual({ ok: true });
@@ -171,9 +177,20 @@ async function drive(path: ModelPath): Promise<void> {
     },
     draining: async (snapshot) => {
       await checkTrace(false);
-      // Unpublished first thing: new clients must not find a daemon on its way out.
-      await eventually(() => expect(world.metadata().status).toBe('absent'));
+      // Its record stays, marked draining: new clients wait for it to exit rather than start
+      // another beside it (a daemon stopped while booting never published one).
       const work = world.work;
+      const held = work !== undefined && !released && !snapshot.context.force;
+      if (held) {
+        await eventually(() => expect(world.metadata()).toMatchObject({ status: 'valid', metadata: { pid: world.pid, draining: true } }));
+      } else if (!path.steps.some((step) => (step.state as Snapshot).matches('serving'))) {
+        noValidMetadata();
+      } else {
+        // A drain with nothing to wait for may be over already: marked draining, or gone with its process.
+        const read = world.metadata();
+        if (read.status === 'valid') expect(read.metadata).toMatchObject({ pid: world.pid, draining: true });
+        else expect(read.status).toBe('absent');
+      }
       // Held by the gate call until the test releases it (a forced drain does not wait for it).
       if (work && !released && !snapshot.context.force) {
         expect(world.alive()).toBe(true);
@@ -200,7 +217,12 @@ async function drive(path: ModelPath): Promise<void> {
       expect(log).toContain('exit 0 (stopped)');
       expect(world.metadata().status).toBe('absent');
       const work = world.work;
-      if (work && !snapshot.context.force && !clientClosedByTest) {
+      const deadline = path.steps.some((step) => step.event.type === DRAIN_DEADLINE);
+      if (deadline) {
+        // The gate call was never released: abandoned at the deadline, and the log says so.
+        expect(log).toContain(`drain deadline passed (drainTimeoutMs ${DRAIN_TIMEOUT_MS} ms): exiting with 1 running call (gate) and 2 queued call(s) abandoned`);
+        expect(await work!.gate.outcome()).toMatchObject({ ok: false, code: 'ERR_DAEMON_LOST' });
+      } else if (work && !snapshot.context.force && !clientClosedByTest) {
         // Graceful: every admitted call ran and was answered.
         expect(await work.gate.outcome()).toEqual({ ok: true, value: 'gate-done' });
         for (const { call, proof } of work.waiting) {

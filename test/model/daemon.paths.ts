@@ -7,7 +7,8 @@
  * there (and only those): a real daemon passes `binding` and `publishing` within one turn of
  * its event loop, so nothing from outside (a signal, a connection) can land in between; a
  * drain only lasts while a call holds the mailbox, i.e. after a shutdown from `serving.busy`
- * whose client queued work. Payloads say which real cause the test arranges.
+ * whose client queued work (and only such a drain can outlast its deadline, `drainTimeout`).
+ * Payloads say which real cause the test arranges.
  */
 import type { AnyMachineSnapshot } from 'xstate';
 import { daemonMachine } from '../../machines/daemon.machine.js';
@@ -67,7 +68,14 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
   }
   if (snapshot.matches('draining')) {
     return drainIsHeld(snapshot)
-      ? [{ type: 'xstate.done.actor.drain' }, { type: 'shutdown.requested', force: true }, { type: 'connection.closed' }, crash]
+      ? [
+          { type: 'xstate.done.actor.drain' },
+          // The held call never finishes in time: the drain deadline ends the daemon.
+          { type: 'xstate.after.drainTimeout.daemon.draining' },
+          { type: 'shutdown.requested', force: true },
+          { type: 'connection.closed' },
+          crash,
+        ]
       : [{ type: 'xstate.done.actor.drain' }];
   }
   return [];

@@ -52,6 +52,7 @@ export function daemonConfig(paths: RuntimePaths, overrides: DaemonOverrides = {
     handshakeTimeoutMs: 2000,
     stallTimeoutMs: 2000,
     bootTimeoutMs: 10_000,
+    drainTimeoutMs: 5000,
     ...rest,
   };
 }

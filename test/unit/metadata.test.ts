@@ -68,6 +68,7 @@ describe('writeMetadata / readMetadata', () => {
   it.each([
     ['tcp', TCP],
     ['ipc', IPC],
+    ['draining (the record a draining daemon keeps until it exits)', { ...TCP, draining: true as const, drainingSince: 1_700_000_000_000 }],
   ])('round-trips %s metadata', (_label, metadata) => {
     writeMetadata(path, metadata);
     expect(readMetadata(path)).toEqual({ status: 'valid', metadata });
@@ -147,6 +148,8 @@ describe('writeMetadata / readMetadata', () => {
     ['no factoryId', JSON.stringify(without('factoryId'))],
     ['no startedAt', JSON.stringify(without('startedAt'))],
     ['a string startedAt', JSON.stringify({ ...TCP, startedAt: 'yesterday' })],
+    ['draining other than true', JSON.stringify({ ...TCP, draining: false })],
+    ['a string drainingSince', JSON.stringify({ ...TCP, draining: true, drainingSince: 'now' })],
   ];
 
   it.each(cases)('reads %s as malformed with a reason', (_label, content) => {

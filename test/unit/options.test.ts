@@ -39,6 +39,7 @@ describe('resolveOptions: defaults', () => {
       transport: 'tcp',
       connectTimeoutMs: 500,
       startTimeoutMs: 5000,
+      drainTimeoutMs: 5000,
       callTimeoutMs: undefined,
       maxFrameBytes: 16 * MiB,
       maxQueuedCalls: 10_000,
@@ -60,6 +61,7 @@ describe('resolveOptions: defaults', () => {
       transport: undefined,
       connectTimeoutMs: undefined,
       startTimeoutMs: undefined,
+      drainTimeoutMs: undefined,
       callTimeoutMs: undefined,
       maxFrameBytes: undefined,
       maxQueuedCalls: undefined,
@@ -125,6 +127,7 @@ describe('resolveOptions: valid values', () => {
       transport: 'ipc',
       connectTimeoutMs: 20,
       startTimeoutMs: 30,
+      drainTimeoutMs: 0,
       callTimeoutMs: 40,
       maxFrameBytes: 2048,
       maxQueuedCalls: 5,
@@ -154,7 +157,7 @@ describe('resolveOptions: valid values', () => {
 });
 
 describe('resolveOptions: invalid values', () => {
-  const durations = ['idleTtlMs', 'connectTimeoutMs', 'startTimeoutMs', 'callTimeoutMs'] as const;
+  const durations = ['idleTtlMs', 'connectTimeoutMs', 'startTimeoutMs', 'drainTimeoutMs', 'callTimeoutMs'] as const;
 
   // [option, bad value, how the message shows the value]
   const cases: Array<[string, unknown, RegExp]> = [];

@@ -1,0 +1,81 @@
+/**
+ * How a stop escalates, written once for `shutdown({ force: true })` and
+ * `loopback-singleton stop --force`: the recorded process (pid checked with its start time)
+ * is asked to stop with force over the protocol if it answers (by SIGTERM if it does not),
+ * given a short grace, then SIGKILLed if it is still the same process, whatever its state
+ * (busy, draining with a method that never settles, SIGSTOPped). What it leaves behind is
+ * removed under the rules of stale cleanup: only records carrying its own instanceId, and
+ * only its own socket file.
+ */
+import { rmSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { DaemonConnectionError } from '../errors.js';
+import { removeMetadataIf } from '../runtime/metadata.js';
+import { isSameProcess } from '../runtime/process.js';
+import type { DaemonMetadata, RuntimePaths } from '../types.js';
+import type { Connection } from './connection.js';
+
+/** How long a daemon asked to stop with force has before it is SIGKILLed. */
+export const KILL_GRACE_MS = 2000;
+/** How long a SIGKILLed process may take to be gone (it may be in uninterruptible I/O). */
+const KILLED_EXIT_MS = 5000;
+const EXIT_POLL_MS = 10;
+
+/** Resolves true once the process `metadata` records has exited, false if it still runs after `timeoutMs`. */
+export async function waitForDaemonExit(metadata: Pick<DaemonMetadata, 'pid' | 'startTime'>, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (isSameProcess(metadata.pid, metadata.startTime)) {
+    signal?.throwIfAborted();
+    if (performance.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+  }
+  return true;
+}
+
+function signalIfSame(metadata: DaemonMetadata, name: NodeJS.Signals): void {
+  if (!isSameProcess(metadata.pid, metadata.startTime)) return;
+  try {
+    process.kill(metadata.pid, name);
+  } catch {
+    // exited meanwhile
+  }
+}
+
+/** How {@link killDaemon} went, for the CLI to say. */
+export interface KillOutcome {
+  /** The process did not exit within the grace and was SIGKILLed. */
+  readonly killed: boolean;
+  /** Its record (or its copy) was still there and was removed. */
+  readonly removedRecord: boolean;
+}
+
+/**
+ * Stops the daemon `metadata` records, whatever its state: `connection` (if it answered) asks
+ * it to stop with force, a SIGTERM otherwise; after {@link KILL_GRACE_MS}, a SIGKILL if it is
+ * still the same process. Resolves once it is gone and its files are removed.
+ * @throws {DaemonConnectionError} when the process outlives even the SIGKILL (an
+ *   uninterruptible sleep): its files are left alone.
+ */
+export async function killDaemon(paths: RuntimePaths, metadata: DaemonMetadata, connection: Connection | undefined, signal?: AbortSignal): Promise<KillOutcome> {
+  if (connection === undefined) {
+    signalIfSame(metadata, 'SIGTERM');
+  } else {
+    // The daemon may close before its acknowledgement arrives: its exit is what counts.
+    await connection.shutdown(true).catch(() => undefined);
+  }
+  let killed = false;
+  if (!(await waitForDaemonExit(metadata, KILL_GRACE_MS, signal))) {
+    signalIfSame(metadata, 'SIGKILL');
+    killed = true;
+    if (!(await waitForDaemonExit(metadata, KILLED_EXIT_MS, signal))) {
+      throw new DaemonConnectionError(`The daemon (pid ${metadata.pid}) still runs ${KILLED_EXIT_MS} ms after SIGKILL (uninterruptible sleep?); its files were left alone`);
+    }
+  }
+  connection?.close();
+  // What a killed daemon could not remove; a daemon that exited on its own removed it already.
+  const removedRecord = removeMetadataIf(paths.metadata, metadata.instanceId);
+  // Its own socket file only: named after its instanceId, in its runtime dir (not a Windows pipe).
+  const socket = metadata.transport === 'ipc' ? metadata.path : undefined;
+  if (socket !== undefined && dirname(socket) === paths.dir && basename(socket) === `d-${metadata.instanceId.slice(0, 12)}.sock`) rmSync(socket, { force: true });
+  return { killed, removedRecord };
+}
