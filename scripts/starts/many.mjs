@@ -59,7 +59,8 @@ for (const svc of services) {
   boots += [...text.matchAll(/\bready: /g)].length;
   for (const m of text.matchAll(/\[daemon (\d+)\]/g)) pids.add(m[1]);
 }
-rmSync(runtimeDir, { recursive: true, force: true });
+if (!process.env.KEEP) rmSync(runtimeDir, { recursive: true, force: true });
+else console.error(runtimeDir);
 console.log(
   JSON.stringify({
     count,

@@ -157,6 +157,7 @@ function daemonConfig(plan: StartPlan, startReason: StartReason, budgetMs: numbe
     handshakeTimeoutMs: Math.min(0x7fffffff, Math.max(1000, 2 * options.connectTimeoutMs)),
     stallTimeoutMs: Math.min(0x7fffffff, Math.max(5000, 4 * options.connectTimeoutMs)),
     bootTimeoutMs: Math.max(1, Math.ceil(budgetMs)),
+    firstClientWithinMs: Math.ceil(budgetMs),
   };
 }
 

@@ -43,7 +43,7 @@ const DISPOSE_TIMEOUT_MS = 5000;
  * spawner: it fails its boot (and logs the step that hung) before the spawner gives up on it.
  */
 function reportMargin(budgetMs: number): number {
-  return Math.min(1000, Math.max(100, budgetMs / 10));
+  return Math.min(2000, Math.max(250, budgetMs / 5));
 }
 
 /** One daemon process's runtime. */
@@ -72,17 +72,18 @@ export class Daemon implements ConnectionHost {
   /** The bound on connections awaiting their handshake (./admission.ts). */
   readonly #admission = new HandshakeAdmission();
   /**
-   * Until the first client authenticates: when its spawner's start budget runs out, on this
-   * process's monotonic clock (which starts at the spawn). Until then the daemon does not
-   * idle-exit: its spawner may still be on its way (a loaded machine, many starts at once).
+   * When its spawner's start budget runs out, on this process's monotonic clock (which starts
+   * at the spawn). Until then the daemon does not idle-exit: its spawner may still be on its
+   * way (a loaded machine, many starts at once), or may have authenticated and then given up
+   * on a handshake its own busy event loop made late, to try again.
    */
-  #spawnerDue: number | undefined;
+  readonly #spawnerDue: number | undefined;
 
   constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void) {
     this.#config = config;
     this.#log = log;
     this.#report = report;
-    this.#spawnerDue = config.bootTimeoutMs;
+    this.#spawnerDue = config.firstClientWithinMs;
     const machine = daemonMachine.provide({
       actors: {
         loadObject: fromPromise(() => this.#loadObject()),
@@ -165,7 +166,6 @@ export class Daemon implements ConnectionHost {
   }
 
   authenticated(): void {
-    this.#spawnerDue = undefined;
     this.#actor.send({ type: 'connection.opened' });
   }
 
@@ -178,13 +178,13 @@ export class Daemon implements ConnectionHost {
     this.#log.write(line);
   }
 
-  /** The idle countdown: `idleTtlMs`, and before the first client at least its spawner's budget. */
+  /** The idle countdown: `idleTtlMs`, and never ending before its spawner's budget has run out. */
   #idleDelay(): number {
     const { idleTtlMs } = this.#config;
     if (this.#spawnerDue === undefined) return idleTtlMs;
     const waitMs = Math.ceil(this.#spawnerDue - performance.now());
     if (waitMs <= idleTtlMs) return idleTtlMs;
-    this.#log.write(`no client yet: waiting ${waitMs} ms (its spawner's start budget) before the idle countdown may end`);
+    this.#log.write(`idle: not exiting for ${waitMs} ms, until its spawner's start budget has run out`);
     return waitMs;
   }
 
