@@ -4,7 +4,7 @@
  * the client, so the daemon never depends on its own cwd.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { show } from '../options.js';
@@ -130,11 +130,23 @@ export function hashArgs(canonical: string): string {
 export function hashModuleCode(moduleUrl: string): string | undefined {
   if (!moduleUrl.startsWith('file:')) return undefined;
   try {
-    return hash(readFileSync(fileURLToPath(moduleUrl)));
+    const path = fileURLToPath(moduleUrl);
+    // Hashed once per file version: many singletons of one factory module (or one started
+    // again) cost a stat each, not a read and a hash. An edit changes the stamp.
+    const stats = statSync(path, { bigint: true });
+    const stamp = `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}`;
+    const cached = codeHashes.get(path);
+    if (cached?.stamp === stamp) return cached.hash;
+    const fresh = hash(readFileSync(path));
+    codeHashes.set(path, { stamp, hash: fresh });
+    return fresh;
   } catch {
     return undefined;
   }
 }
+
+/** Code hashes by file path, with the stat stamp of the version they hash. */
+const codeHashes = new Map<string, { readonly stamp: string; readonly hash: string }>();
 
 /**
  * The factory identity: module URL, export path, arguments, module code and the package

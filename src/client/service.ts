@@ -5,8 +5,8 @@
  */
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { removeMetadataIf } from '../runtime/metadata.js';
-import { isSameProcess } from '../runtime/process.js';
-import { invalidNameReason, resolveRuntimeRoot, runtimePaths } from '../runtime/paths.js';
+import { isProcessAlive, isSameProcess } from '../runtime/process.js';
+import { invalidNameReason, resolveRuntimeRoot, runtimePaths, socketPathProblem } from '../runtime/paths.js';
 import { resolveOptions, type LocalSingletonOptions, type ResolvedOptions } from '../options.js';
 import type { DaemonInfo, RuntimePaths } from '../types.js';
 import { encodeValue } from '../wire/codec.js';
@@ -14,9 +14,9 @@ import { canonicalArgs, computeFactoryId, hashArgs, hashModuleCode, parseFactory
 import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
 import { SupervisedConnection } from './supervised.js';
-import { ConnectionFailedError } from '../errors.js';
+import { ConnectionFailedError, HandshakeError, LoopbackSingletonError } from '../errors.js';
 import type { Connection } from './connection.js';
-import { connectOrStart, connectTo, settledMetadata, type StartPlan } from './starter.js';
+import { connectOrStart, connectTo, settledMetadata, startDeadline, type StartPlan } from './starter.js';
 import { killDaemon, waitForDaemonExit } from './terminate.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */
@@ -85,21 +85,20 @@ export class LocalSingletonService<T> {
    * await counter.inc();
    */
   async proxy(): Promise<Remote<T>> {
-    const plan = await this.#getPlan();
-    const connection = await connectOrStart(plan);
-    const supervised = new SupervisedConnection(this.name, connection, this.#options.restart, async () => connectOrStart(await this.#getPlan()));
+    const connection = await this.#connect(false);
+    const supervised = new SupervisedConnection(this.name, connection, this.#options.restart, () => this.#connect(true));
     return createRemote<T>(supervised, this.name, this.#options.callTimeoutMs === undefined ? undefined : { timeoutMs: this.#options.callTimeoutMs });
   }
 
   /** Starts the daemon, or verifies the running one, and completes a handshake. */
   async ensureStarted(): Promise<void> {
-    const connection = await connectOrStart(await this.#getPlan());
+    const connection = await this.#connect(false);
     connection.close();
   }
 
   /** The daemon's live info (starting it if needed). */
   async ping(): Promise<DaemonInfo> {
-    const connection = await connectOrStart(await this.#getPlan());
+    const connection = await this.#connect(false);
     try {
       return await connection.ping();
     } finally {
@@ -175,9 +174,21 @@ export class LocalSingletonService<T> {
     }
   }
 
+  /**
+   * Finds or starts the daemon, all of it (resolving the factory module included) within one
+   * `startTimeoutMs` from now. `restart`: the caller lost its daemon.
+   */
+  async #connect(restart: boolean): Promise<Connection> {
+    const deadline = startDeadline(this.#options);
+    return connectOrStart(await this.#getPlan(), { deadline, restart });
+  }
+
   /** Resolves the module (a bare package specifier is resolved from the caller's cwd) once. */
   #getPlan(): Promise<StartPlan> {
     this.#plan ??= (async () => {
+      // Before anything is spawned: a daemon could not bind there (a clear error, not 5 spawns).
+      const socketProblem = this.#options.transport === 'ipc' ? socketPathProblem(this.paths.dir) : undefined;
+      if (socketProblem !== undefined) throw new LoopbackSingletonError(socketProblem);
       const module = this.#factory.needsResolution ? await resolvePackage(this.#factory.module, this.#cwd) : this.#factory.module;
       ensurePrivateDir(this.paths.dir);
       const factory = {

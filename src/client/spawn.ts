@@ -129,12 +129,18 @@ export function launchDaemon(config: DaemonConfig): DaemonLaunch {
       else if (message?.t === 'failed') finish(errorFromWire(message.error));
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      const tail = logTail(config.paths.log).trim();
-      finish(
-        new ConnectionFailedError(
-          `The daemon exited (${signal ?? `code ${code}`}) before it was ready. Last lines of ${config.paths.log}:\n${tail}`,
-        ),
-      );
+      const judge = () => {
+        const tail = logTail(config.paths.log).trim();
+        finish(
+          new ConnectionFailedError(
+            `The daemon exited (${signal ?? `code ${code}`}) before it was ready. Last lines of ${config.paths.log}:\n${tail}`,
+          ),
+        );
+      };
+      // Its report may still be unread in the channel (a busy loop sees the exit first): judge
+      // once the channel is drained. The attempt's deadline (abort) bounds the wait.
+      if (daemon.connected) daemon.once('disconnect', judge);
+      else judge();
     };
     const onError = (error: Error) => {
       finish(new ConnectionFailedError(`Could not start the daemon: ${error.message}`, { cause: error }));
@@ -149,6 +155,22 @@ export function launchDaemon(config: DaemonConfig): DaemonLaunch {
     });
   });
   return { pid: daemon.pid, ready, abort: (reason) => abort(reason) };
+}
+
+/** The last launch queued in this process: launches run one at a time (see {@link launchInTurn}). */
+let lastLaunch: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `launch` (which spawns a daemon) after the launches queued before it, each on a turn
+ * of the event loop of its own. `spawn()` is synchronous: it returns once the child has
+ * exec'd, which on a loaded machine takes tens of milliseconds; many starts in one tick
+ * would hold the caller's event loop for all of them at once (40 parallel starts: seconds),
+ * so that no boot report, timer or connection of the starts already under way is served.
+ */
+export function launchInTurn<T>(launch: () => T): Promise<T> {
+  const turn = lastLaunch.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(launch);
+  lastLaunch = turn.catch(() => {});
+  return turn;
 }
 
 /**

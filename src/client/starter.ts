@@ -6,7 +6,7 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { clientMachine } from '../../machines/client.machine.js';
+import { clientMachine, type ClientInput } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
@@ -21,12 +21,13 @@ import { isSameProcess } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
-import { rehearseWire } from '../wire/rehearsal.js';
+import { rehearseWireOnce } from '../wire/rehearsal.js';
 import { describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
 import { SystemOwners } from './owners.js';
 import { drainedExit, drainingError, goneDaemonError, unansweredOrStale, unresponsiveError } from './unresponsive.js';
-import { launchDaemon, type DaemonLaunch } from './spawn.js';
+import { launchDaemon, launchInTurn, type DaemonLaunch } from './spawn.js';
+import { logAsClient, noteDeadDaemons } from './dead-daemon.js';
 
 /** Everything one attempt needs, resolved by the service. */
 export interface StartPlan {
@@ -161,7 +162,11 @@ function cleanStale(paths: RuntimePaths, stale: DaemonMetadata | undefined): voi
   }
 }
 
-function daemonConfig(plan: StartPlan, startReason: StartReason): DaemonConfig {
+/**
+ * The config of a daemon spawned with `budgetMs` of the start budget left: its boot must fit
+ * in it, and it waits at least that long for its spawner before it may idle-exit.
+ */
+function daemonConfig(plan: StartPlan, startReason: StartReason, budgetMs: number): DaemonConfig {
   const { options } = plan;
   return {
     startReason,
@@ -177,15 +182,33 @@ function daemonConfig(plan: StartPlan, startReason: StartReason): DaemonConfig {
     // Capped at the longest delay setTimeout honours.
     handshakeTimeoutMs: Math.min(0x7fffffff, Math.max(1000, 2 * options.connectTimeoutMs)),
     stallTimeoutMs: Math.min(0x7fffffff, Math.max(5000, 4 * options.connectTimeoutMs)),
-    bootTimeoutMs: options.startTimeoutMs,
+    bootTimeoutMs: Math.max(1, Math.ceil(budgetMs)),
+    firstClientWithinMs: Math.ceil(budgetMs),
     drainTimeoutMs: options.drainTimeoutMs,
   };
 }
 
-/** One attempt: its plan, and the spawn lock while it holds it. */
+/** One attempt: its plan, its deadline, and the spawn lock while it holds it. */
 interface Attempt {
   readonly plan: StartPlan;
+  /** When the start budget runs out, on the monotonic clock (performance.now()). */
+  readonly deadline: number;
+  /** The caller lost its daemon, or remains of a dead one were found: a start is a restart. */
+  restart: boolean;
+  /** The daemon this attempt spawned, while it starts. */
+  launch: DaemonLaunch | undefined;
   lock: HeldLock | undefined;
+}
+
+/** The machine's input: its own, and this attempt's budget for the `startTimeout` delay. */
+interface StartInput extends ClientInput {
+  readonly budgetMs: number;
+}
+
+/** The error of a step that found the start budget spent. */
+function budgetSpent(attempt: Attempt, doing: string): ConnectionFailedError {
+  const { plan } = attempt;
+  return new ConnectionFailedError(`Could not start the daemon "${plan.name}" within startTimeoutMs (${plan.options.startTimeoutMs} ms): the budget ran out before ${doing}`);
 }
 
 /** Each attempt's actor system (one per root actor) leads its effects to the attempt. */
@@ -226,17 +249,34 @@ const effectsMachine = clientMachine.provide({
       return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
     }),
     awaitExit: fromPromise(({ signal, system }) => drainedExit(attempts.of(system).plan.paths, signal)),
-    cleanStale: fromPromise(async ({ input, system }) => cleanStale(attempts.of(system).plan.paths, input)),
+    cleanStale: fromPromise(async ({ input, system }) => {
+      const attempt = attempts.of(system);
+      if (noteDeadDaemons(attempt.plan.paths, input)) attempt.restart = true;
+      cleanStale(attempt.plan.paths, input);
+    }),
     replaceDaemon: fromPromise(({ signal, system }) => drainMismatched(attempts.of(system).plan, signal)),
     spawnDaemon: fromPromise<object, StartReason>(async ({ input, system }) => {
-      const launch = launchDaemon(daemonConfig(attempts.of(system).plan, input));
+      const attempt = attempts.of(system);
+      const reason = input === 'first' && attempt.restart ? 'restart' : input;
+      // One spawn per turn of the event loop (see launchInTurn); never past the deadline: a
+      // daemon spawned then would find no one to connect to it.
+      const launch = await launchInTurn(() => {
+        const budgetMs = attempt.deadline - performance.now();
+        if (budgetMs <= 0) throw budgetSpent(attempt, 'spawning a daemon');
+        return launchDaemon(daemonConfig(attempt.plan, reason, budgetMs));
+      });
+      attempt.launch = launch;
       // While the daemon boots (see ../wire/rehearsal.ts).
-      rehearseWire();
+      rehearseWireOnce();
       return launch;
     }),
-    awaitReady: fromPromise(async ({ input, signal }) => {
+    awaitReady: fromPromise(async ({ input, signal, system }) => {
       const launch = input as DaemonLaunch;
-      const onAbort = () => launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
+      const { plan } = attempts.of(system);
+      const onAbort = () => {
+        logAsClient(plan.paths, `gave up on daemon pid ${launch.pid} after startTimeoutMs (${plan.options.startTimeoutMs} ms): it had not reported ready; killed`);
+        launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
+      };
       signal.addEventListener('abort', onAbort, { once: true });
       try {
         return (await launch.ready).metadata;
@@ -255,18 +295,29 @@ const effectsMachine = clientMachine.provide({
 });
 
 /**
- * The machine for one start budget. The delay is resolved while the actor is created, before
- * its attempt is registered, so it is part of the machine: one per `startTimeoutMs` in use.
+ * The machine with the attempt's budget as its `startTimeout`. The root's delay is resolved
+ * while the actor is created, before its attempt is registered: from the init event's input.
  */
-const budgetMachines = new Map<number, typeof effectsMachine>();
+const budgetedMachine = effectsMachine.provide({
+  delays: {
+    startTimeout: ({ event }) => Math.max(0, (event as { input?: Partial<StartInput> }).input?.budgetMs ?? 0),
+  },
+});
 
-function machineFor(startTimeoutMs: number): typeof effectsMachine {
-  let machine = budgetMachines.get(startTimeoutMs);
-  if (machine === undefined) {
-    machine = effectsMachine.provide({ delays: { startTimeout: startTimeoutMs } });
-    budgetMachines.set(startTimeoutMs, machine);
-  }
-  return machine;
+/** How a call of {@link connectOrStart} is bounded and why it starts a daemon. */
+export interface StartOptions {
+  /**
+   * When the whole call must be done, on the monotonic clock (performance.now()); default
+   * `startTimeoutMs` from now. A service passes the deadline its own call began with.
+   */
+  readonly deadline?: number;
+  /** The caller lost its daemon: a daemon started now is a restart. */
+  readonly restart?: boolean;
+}
+
+/** The deadline of a call to `proxy()`, `ensureStarted()`... begun now. */
+export function startDeadline(options: ResolvedOptions): number {
+  return performance.now() + options.startTimeoutMs;
 }
 
 /**
@@ -274,14 +325,14 @@ function machineFor(startTimeoutMs: number): typeof effectsMachine {
  * plan's factory, starting one if needed.
  * @throws {FactoryError} | {FactoryMismatchError} | {HandshakeError} | {ConnectionFailedError}
  */
-export async function connectOrStart(plan: StartPlan): Promise<Connection> {
+export async function connectOrStart(plan: StartPlan, options: StartOptions = {}): Promise<Connection> {
+  const deadline = options.deadline ?? startDeadline(plan.options);
   // Every attempt: the directory may have been removed since the last one (clean, tmp reaper).
   ensurePrivateDir(plan.paths.dir);
-  const actor = createActor(machineFor(plan.options.startTimeoutMs), {
-    input: { replaceOnMismatch: plan.options.onMismatch === 'replace' },
-    inspect: inspector('client', plan.name),
-  });
-  attempts.set(actor, { plan, lock: undefined });
+  const input: StartInput = { replaceOnMismatch: plan.options.onMismatch === 'replace', budgetMs: deadline - performance.now() };
+  const actor = createActor(budgetedMachine, { input, inspect: inspector('client', plan.name) });
+  const attempt: Attempt = { plan, deadline, restart: options.restart === true, launch: undefined, lock: undefined };
+  attempts.set(actor, attempt);
   actor.start();
   const output = await toPromise(actor);
   if (output.connection) return output.connection as Connection;
@@ -291,8 +342,13 @@ export async function connectOrStart(plan: StartPlan): Promise<Connection> {
   // The most recent steps say what happened; a long retry loop would repeat itself.
   const tried = (output.trail.length > 12 ? ['...', ...output.trail.slice(-12)] : output.trail).join('; ');
   if (output.timedOutIn !== undefined) {
+    // A daemon still starting at the deadline: its factory (or its bind) hung. It was killed;
+    // its log has its last step, and this client's line saying so.
+    const starting = output.timedOutIn.includes('awaitingReady') && attempt.launch
+      ? `: the daemon it spawned (pid ${attempt.launch.pid}) was still starting (creating the object: the factory had not returned, or binding its socket) and was killed`
+      : '';
     throw new ConnectionFailedError(
-      `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms (stuck in ${output.timedOutIn}; ${tried}). See ${plan.paths.log}`,
+      `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms (stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,
     );
   }
   throw new ConnectionFailedError(`Could not start or reach the daemon "${plan.name}": ${(output.error as Error)?.message ?? output.error} (${tried})`, {

@@ -38,6 +38,14 @@ const FORCE_GRACE_MS = 2000;
 /** The most the hosted object's dispose hook may take. */
 const DISPOSE_TIMEOUT_MS = 5000;
 
+/**
+ * The share of the spawner's start budget the daemon keeps for its boot report to reach the
+ * spawner: it fails its boot (and logs the step that hung) before the spawner gives up on it.
+ */
+function reportMargin(budgetMs: number): number {
+  return Math.min(2000, Math.max(250, budgetMs / 5));
+}
+
 /** One daemon process's runtime. */
 export class Daemon implements ConnectionHost {
   readonly #config: DaemonConfig;
@@ -63,11 +71,19 @@ export class Daemon implements ConnectionHost {
   #escalated = false;
   /** The bound on connections awaiting their handshake (./admission.ts). */
   readonly #admission = new HandshakeAdmission();
+  /**
+   * When its spawner's start budget runs out, on this process's monotonic clock (which starts
+   * at the spawn). Until then the daemon does not idle-exit: its spawner may still be on its
+   * way (a loaded machine, many starts at once), or may have authenticated and then given up
+   * on a handshake its own busy event loop made late, to try again.
+   */
+  readonly #spawnerDue: number | undefined;
 
   constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void) {
     this.#config = config;
     this.#log = log;
     this.#report = report;
+    this.#spawnerDue = config.firstClientWithinMs;
     const machine = daemonMachine.provide({
       actors: {
         loadObject: fromPromise(() => this.#loadObject()),
@@ -87,8 +103,9 @@ export class Daemon implements ConnectionHost {
         unpublish: () => this.#unpublish(),
       },
       delays: {
-        idleTtl: config.idleTtlMs,
-        bootTimeout: config.bootTimeoutMs,
+        idleTtl: () => this.#idleDelay(),
+        // The spawner's budget counts from the spawn, as this process's clock does.
+        bootTimeout: () => Math.max(1, config.bootTimeoutMs - reportMargin(config.bootTimeoutMs) - performance.now()),
         drainTimeout: config.drainTimeoutMs,
       },
     });
@@ -163,6 +180,16 @@ export class Daemon implements ConnectionHost {
 
   log(line: string): void {
     this.#log.write(line);
+  }
+
+  /** The idle countdown: `idleTtlMs`, and never ending before its spawner's budget has run out. */
+  #idleDelay(): number {
+    const { idleTtlMs } = this.#config;
+    if (this.#spawnerDue === undefined) return idleTtlMs;
+    const waitMs = Math.ceil(this.#spawnerDue - performance.now());
+    if (waitMs <= idleTtlMs) return idleTtlMs;
+    this.#log.write(`idle: not exiting for ${waitMs} ms, until its spawner's start budget has run out`);
+    return waitMs;
   }
 
   async #loadObject(): Promise<void> {
@@ -338,7 +365,9 @@ export class Daemon implements ConnectionHost {
 
   #onFailure(context: DaemonContext): void {
     const error: WireError = context.error ?? { code: 'ERR_LOOPBACK_SINGLETON', name: 'Error', message: 'unknown failure' };
-    this.#log.write(`failed (${error.code}): ${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`);
+    this.#log.write(
+      `failed (${error.code}) ${Math.round(performance.now())} ms after its spawn: ${error.name}: ${error.message}${error.stack ? `\n${error.stack}` : ''}`,
+    );
     this.#unpublish();
     this.#stopSweeper();
     this.#server?.close();

@@ -6,24 +6,20 @@
 import { createHash } from 'node:crypto';
 import { lstatSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import { LoopbackSingletonError } from '../errors.js';
+import { socketPathProblem, unixSocketPath } from '../runtime/paths.js';
 import type { Transport } from '../types.js';
 
 /** Where a bound server listens. */
 export type BoundAddress = { readonly transport: 'tcp'; readonly host: string; readonly port: number } | { readonly transport: 'ipc'; readonly path: string };
 
-// sun_path is 108 bytes on Linux and 104 on macOS, NUL included.
-const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
-
 /** The socket path (or pipe name) an `ipc` daemon with `instanceId` uses in `dir`. */
 export function ipcPath(dir: string, instanceId: string): string {
-  const short = instanceId.slice(0, 12);
   if (process.platform === 'win32') {
     const hash = createHash('sha256').update(dir).digest('hex').slice(0, 16);
-    return `\\\\.\\pipe\\loopback-singleton-${hash}-${short}`;
+    return `\\\\.\\pipe\\loopback-singleton-${hash}-${instanceId.slice(0, 12)}`;
   }
-  return join(dir, `d-${short}.sock`);
+  return unixSocketPath(dir, instanceId);
 }
 
 /**
@@ -59,15 +55,9 @@ export function listen(transport: Transport, dir: string, instanceId: string, on
   if (transport === 'tcp') {
     address = { transport: 'tcp', host: '127.0.0.1', port: 0 };
   } else {
-    const path = ipcPath(dir, instanceId);
-    if (process.platform !== 'win32' && Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-      return Promise.reject(
-        new LoopbackSingletonError(
-          `Unix socket path ${path} is ${Buffer.byteLength(path)} bytes, over the system limit of ${MAX_SOCKET_PATH}; use a shorter runtimeDir or transport 'tcp'`,
-        ),
-      );
-    }
-    address = { transport: 'ipc', path };
+    const problem = socketPathProblem(dir);
+    if (problem !== undefined) return Promise.reject(new LoopbackSingletonError(problem));
+    address = { transport: 'ipc', path: ipcPath(dir, instanceId) };
   }
   return new Promise((resolve, reject) => {
     server.once('error', reject);

@@ -45,22 +45,34 @@ function report(message: BootReport): void {
 
 async function serve({ config }: ConfigMessage): Promise<void> {
   const log = new DaemonLog(config.paths.log);
-  log.write(`boot: ${config.name}, factory ${config.factory.module}#${config.factory.export}, node ${process.version}`);
+  log.write(
+    `boot: ${config.name}, factory ${config.factory.module}#${config.factory.export}, node ${process.version}, ` +
+      `start budget ${config.bootTimeoutMs} ms, started as ${config.startReason}`,
+  );
   const daemon = new Daemon(config, log, report);
+  // Every exit is logged, whoever calls process.exit (the hosted code too): a dead daemon
+  // without this line was killed by a signal it cannot catch (SIGKILL) or lost its machine.
+  let outcome: string | undefined;
+  process.on('exit', (code) => {
+    log.write(`exit ${code} (${outcome ?? 'process.exit() called during its run, by the hosted code or a dependency'})`);
+    log.close();
+  });
 
   // Let it crash: the failure is logged, metadata unpublished, and the exit code non-zero.
   process.on('uncaughtException', (error) => daemon.crash(error));
   process.on('unhandledRejection', (reason) => daemon.crash(reason));
   let signals = 0;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => daemon.shutdownRequested(++signals > 1));
+    process.on(signal, () => {
+      const force = ++signals > 1;
+      log.write(`received ${signal}: ${force ? 'forced' : 'graceful'} shutdown`);
+      daemon.shutdownRequested(force);
+    });
   }
-  process.on('SIGHUP', () => {});
+  process.on('SIGHUP', () => log.write('received SIGHUP: ignored (the daemon outlives its terminal)'));
 
-  const outcome = await daemon.run();
+  const ended = await daemon.run();
   await reportSent;
-  const code = outcome === 'stopped' ? 0 : 1;
-  log.write(`exit ${code} (${outcome})`);
-  log.close();
-  process.exit(code);
+  outcome = ended;
+  process.exit(ended === 'stopped' ? 0 : 1);
 }

@@ -23,10 +23,18 @@ export interface DaemonConfig {
   readonly handshakeTimeoutMs: number;
   /** A connection whose partial frame makes no progress for this long is dropped. */
   readonly stallTimeoutMs: number;
-  /** The most each boot step (import + construct, bind, publish) may take. */
+  /**
+   * The spawner's start budget left at the spawn: the boot (import + construct, bind,
+   * publish) must end within it, counted from the daemon process's start.
+   */
   readonly bootTimeoutMs: number;
   /** The most a drain may take, from its start, before the daemon exits anyway (`drainTimeoutMs`). */
   readonly drainTimeoutMs: number;
+  /**
+   * The daemon does not idle-exit sooner than this after its start (the spawner's budget: it
+   * may still be on its way). Absent: `idleTtlMs` only.
+   */
+  readonly firstClientWithinMs?: number;
 }
 
 /** Spawner -> daemon, the first and only message on the spawn channel. */
@@ -57,6 +65,7 @@ export function invalidConfigReason(value: unknown): string | undefined {
   for (const key of ['maxFrameBytes', 'maxQueuedCalls', 'handshakeTimeoutMs', 'stallTimeoutMs', 'bootTimeoutMs'] as const) {
     if (typeof c[key] !== 'number' || !((c[key] as number) > 0)) return `\`${key}\` is not a number > 0`;
   }
+  if (c.firstClientWithinMs !== undefined && !(typeof c.firstClientWithinMs === 'number' && c.firstClientWithinMs >= 0)) return '`firstClientWithinMs` is not a number >= 0';
   if (!(c.args instanceof Uint8Array)) return '`args` is not bytes';
   const factory = c.factory as Record<string, unknown> | undefined;
   if (typeof factory?.module !== 'string' || typeof factory.export !== 'string') return '`factory` is incomplete';

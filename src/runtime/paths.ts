@@ -53,6 +53,36 @@ export function resolveRuntimeRoot(
   return join(homedir(), '.cache', 'loopback-singleton');
 }
 
+// sun_path is 108 bytes on Linux and 104 on macOS, NUL included.
+const MAX_SOCKET_PATH = process.platform === 'darwin' ? 103 : 107;
+
+/** Characters of a daemon's instanceId in its ipc socket's name. */
+const SOCKET_ID_CHARS = 12;
+
+/**
+ * The Unix socket path an `ipc` daemon with `instanceId` binds in `dir` (its name is unique
+ * to the instance: an old daemon closing its socket never removes a newer one's).
+ */
+export function unixSocketPath(dir: string, instanceId: string): string {
+  return join(dir, `d-${instanceId.slice(0, SOCKET_ID_CHARS)}.sock`);
+}
+
+/**
+ * Why an `ipc` daemon could not bind its socket in `dir` (the path would be over the system's
+ * limit), or undefined when it can. Checked by the client before it spawns anything, and by
+ * the daemon before it binds. Windows named pipes have no such limit.
+ */
+export function socketPathProblem(dir: string, platform: NodeJS.Platform = process.platform): string | undefined {
+  if (platform === 'win32') return undefined;
+  const path = unixSocketPath(dir, 'x'.repeat(SOCKET_ID_CHARS));
+  const bytes = Buffer.byteLength(path);
+  if (bytes <= MAX_SOCKET_PATH) return undefined;
+  return (
+    `The daemon's Unix socket path (${path.slice(0, -(SOCKET_ID_CHARS + 5))}<id>.sock) would be ${bytes} bytes, over the system limit of ${MAX_SOCKET_PATH}: ` +
+    `set a shorter \`runtimeDir\` (or LOOPBACK_SINGLETON_RUNTIME_DIR), or use transport 'tcp'`
+  );
+}
+
 /** The runtime files of singleton `name` under `root` (absolute). */
 export function runtimePaths(root: string, name: string): RuntimePaths {
   const dir = join(root, name);

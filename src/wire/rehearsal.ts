@@ -28,6 +28,18 @@ export function rehearseWire(info: object = {}): number {
   return round;
 }
 
+let rehearsed = false;
+
+/**
+ * The client's rehearsal: once per process. The first start warms the code up; later starts
+ * (many singletons started at once, restarts) would only spend their caller's event loop on it.
+ */
+export function rehearseWireOnce(): void {
+  if (rehearsed) return;
+  rehearsed = true;
+  rehearseWire();
+}
+
 function rehearse(info: object): number {
   const token = Buffer.alloc(32, 0x5a);
   const clientNonce = createNonce();
