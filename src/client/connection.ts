@@ -14,10 +14,10 @@ import {
 } from '../errors.js';
 import { formatAddress } from '../runtime/metadata.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
-import { decodeAnyKeys, decodeAuthenticated, decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
-import { describeUnencodable, withUnencodablePath } from '../wire/unencodable.js';
+import { decodeAuthenticated, decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
+import { locateRefusedKey, withUnencodablePath } from '../wire/unencodable.js';
 import { FrameWriter } from '../wire/writer.js';
-import { isId, parseDaemonMessage, type ClientMessage, type DaemonMessage, type ErrorMessage } from '../wire/messages.js';
+import { parseDaemonMessage, type ClientMessage, type DaemonMessage, type ErrorMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 
@@ -322,20 +322,13 @@ export class Connection {
    * key is; the connection goes on. False when the payload is not such a reply.
    */
   #refuseReply(payload: Buffer): boolean {
-    let value: unknown;
-    try {
-      value = decodeAnyKeys(payload, false);
-    } catch {
-      return false;
-    }
-    if (!(value instanceof Map) || value.get('t') !== 'reply' || !isId(value.get('id'))) return false;
-    const id = value.get('id') as number;
-    const pending = this.#pending.get(id);
+    const refused = locateRefusedKey(payload, false, 'reply');
+    if (refused === undefined) return false;
+    const pending = this.#pending.get(refused.id);
     if (pending === undefined) return true; // a caller that stopped waiting
-    this.#settle(id);
+    this.#settle(refused.id);
     pending.cleanup?.();
-    const where = describeUnencodable(value.get('r'), 'result') ?? 'a map key that is not a string, number, boolean, null or undefined';
-    pending.reject(new ProtocolError(`The method ran, but its result cannot be received: ${where}`, { code: 'ERR_UNENCODABLE' }));
+    pending.reject(new ProtocolError(`The method ran, but its result cannot be received: ${refused.where}`, { code: 'ERR_UNENCODABLE' }));
     return true;
   }
 

@@ -6,9 +6,9 @@
 import type { Socket } from 'node:net';
 import { errorToWire, ProtocolError, type WireError } from '../errors.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
-import { decodeAnyKeys, decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_REQUEST_MAX_FRAME_BYTES } from '../wire/codec.js';
-import { describeUnencodable, withUnencodablePath } from '../wire/unencodable.js';
-import { isId, isNonce, parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
+import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_REQUEST_MAX_FRAME_BYTES } from '../wire/codec.js';
+import { locateRefusedKey, withUnencodablePath } from '../wire/unencodable.js';
+import { isNonce, parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import { FrameWriter } from '../wire/writer.js';
 import { PROTOCOL_VERSION, PACKAGE_VERSION } from '../version.js';
 import type { DaemonInfo } from '../types.js';
@@ -190,22 +190,12 @@ export class DaemonConnection implements CallSink {
    * the key is, and never runs; the connection goes on. False when it is not such a call.
    */
   #refuseCall(payload: Buffer): boolean {
-    let value: unknown;
-    try {
-      value = decodeAnyKeys(payload, true);
-    } catch {
-      return false;
-    }
-    if (!(value instanceof Map) || value.get('t') !== 'call') return false;
-    const id = value.get('id');
-    const method = value.get('m');
-    const args = value.get('a');
-    if (!isId(id) || typeof method !== 'string' || !Array.isArray(args)) return false;
-    const where = describeUnencodable(args, 'args') ?? 'a map key that is not a string, number, boolean, null or undefined';
-    this.replyError(id, {
+    const refused = locateRefusedKey(payload, true, 'call');
+    if (refused === undefined) return false;
+    this.replyError(refused.id, {
       code: 'ERR_UNENCODABLE',
       name: 'ProtocolError',
-      message: `The arguments of ${JSON.stringify(method.slice(0, 64))} cannot be received: ${where}; the call was not run`,
+      message: `The arguments of ${JSON.stringify(String(refused.method).slice(0, 64))} cannot be received: ${refused.where}; the call was not run`,
     });
     return true;
   }

@@ -10,6 +10,8 @@
  * (see {@link decodeAnyKeys} in ./codec.ts).
  */
 import { ProtocolError } from '../errors.js';
+import { decodeAnyKeys } from './codec.js';
+import { isId } from './messages.js';
 
 /** Deeper than this, the walk stops and says so (msgpackr's own recursion gives up near it). */
 const MAX_DEPTH = 2000;
@@ -116,4 +118,31 @@ export function withUnencodablePath(error: unknown, value: unknown, root: string
   if (!(error instanceof ProtocolError) || error.code !== 'ERR_UNENCODABLE') return error;
   const where = describeUnencodable(value, root) ?? (error.cause instanceof Error ? error.cause.message : error.message);
   return new ProtocolError(`${what}: ${where}`, { code: 'ERR_UNENCODABLE', cause: error.cause ?? error });
+}
+
+/** A message refused for a map key only: its id, its method (for a call), where the key is. */
+export interface RefusedKey {
+  readonly id: number;
+  readonly method: unknown;
+  readonly where: string;
+}
+
+/**
+ * For a payload the decoder refused: when it is a `t` message (a `call` or a `reply`) whose
+ * one fault is a map key that is not a scalar, its id and where the key is in its arguments
+ * (`args...`) or result (`result...`); undefined for anything else, which stays a protocol
+ * error. Runs only after a failed decode. `screened`: as for `decodeAnyKeys`.
+ */
+export function locateRefusedKey(payload: Uint8Array, screened: boolean, t: 'call' | 'reply'): RefusedKey | undefined {
+  let value: unknown;
+  try {
+    value = decodeAnyKeys(payload, screened);
+  } catch {
+    return undefined;
+  }
+  if (!(value instanceof Map) || value.get('t') !== t || !isId(value.get('id'))) return undefined;
+  const part = t === 'call' ? value.get('a') : value.get('r');
+  if (t === 'call' && (!Array.isArray(part) || typeof value.get('m') !== 'string')) return undefined;
+  const where = describeUnencodable(part, t === 'call' ? 'args' : 'result') ?? 'a map key that is not a string, number, boolean, null or undefined';
+  return { id: value.get('id') as number, method: value.get('m'), where };
 }
