@@ -13,6 +13,10 @@
  * instance, `objectChange` names the call that asked for the restart, and that call fails,
  * unsent, with ERR_DAEMON_LOST. The calls after it go to the new object.
  *
+ * A restart counts toward the intensity only when it does not end at the daemon instance
+ * whose connection was lost: a connection dropped while its daemon lives on (and is found
+ * again) is no restart of the child.
+ *
  * Calls never pass through this machine while connected: the runtime sends `call.requested`
  * only when it has no open connection, so the hot path stays a plain method call. Times come
  * in with the events (`now`), so the machine is pure and testable without a clock.
@@ -56,6 +60,8 @@ export interface SupervisorContext {
   readonly policy: SupervisorPolicy | false;
   /** When each restart within the current period began (epoch ms), oldest first. */
   readonly restarts: readonly number[];
+  /** The daemon instance whose connection was lost last: a restart that finds it again is no restart. */
+  readonly lostInstance: string | undefined;
   /** While backing off: when the proxy may restart again (epoch ms). */
   readonly retryAt: number | undefined;
   /** Why the daemon was lost, or why the last restart failed. */
@@ -106,6 +112,12 @@ export const supervisorMachine = setup({
       untold: ({ context }, params: { error: unknown; daemon: DaemonInstance; rejected: number }) =>
         params.rejected > 0 ? undefined : (context.untold ?? { daemon: params.daemon, error: params.error }),
     }),
+    recordLostInstance: assign({ lostInstance: (_, params: { daemon: DaemonInstance }) => params.daemon.instanceId }),
+    /** The restart found the very instance that was lost (only the connection was): it does not count. */
+    uncountSameInstance: assign({
+      restarts: ({ context }, params: { daemon: DaemonInstance }) =>
+        context.lostInstance === params.daemon.instanceId ? context.restarts.slice(0, -1) : context.restarts,
+    }),
     /** A caller got an error after the loss (a failed restart, a limit, no restarts): it was told. */
     forgetUntold: assign({ untold: undefined }),
     recordRestart: assign({
@@ -143,6 +155,7 @@ export const supervisorMachine = setup({
   context: ({ input }) => ({
     policy: input.policy,
     restarts: [],
+    lostInstance: undefined,
     retryAt: undefined,
     lastError: undefined,
     untold: undefined,
@@ -160,6 +173,7 @@ export const supervisorMachine = setup({
           actions: [
             { type: 'recordLoss', params: ({ event }) => ({ error: event.error }) },
             { type: 'recordUntold', params: ({ event }) => ({ error: event.error, daemon: event.daemon, rejected: event.rejected }) },
+            { type: 'recordLostInstance', params: ({ event }) => ({ daemon: event.daemon }) },
             { type: 'report', params: { event: 'daemon-lost' } },
           ],
         },
@@ -196,6 +210,7 @@ export const supervisorMachine = setup({
           target: 'connected',
           actions: [
             { type: 'judgeObjectChange', params: ({ event }) => ({ daemon: event.output.daemon }) },
+            { type: 'uncountSameInstance', params: ({ event }) => ({ daemon: event.output.daemon }) },
             { type: 'attachConnection', params: ({ event }) => ({ connection: event.output.connection }) },
             { type: 'report', params: { event: 'reconnected' } },
           ],

@@ -44,6 +44,11 @@ export const ErrorCodes = {
   ERR_FRAME_TOO_LARGE: 'ProtocolError',
   /** A method's result could not be sent (too large or not serialisable). */
   ERR_REPLY_TOO_LARGE: 'ProtocolError',
+  /**
+   * A value that cannot cross the wire (a symbol, a cycle, a BigInt outside 64 bits, a `Map`
+   * key that is not a scalar): only that call fails; the message names the value's path.
+   */
+  ERR_UNENCODABLE: 'ProtocolError',
   /** A message type the receiver does not know, or one sent at the wrong moment. */
   ERR_UNKNOWN_MESSAGE: 'ProtocolError',
   /** The running daemon was started with another factory or other args. */

@@ -3,7 +3,7 @@
  * real daemons started through the public API, each in its own runtime root.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { closeRemote, localSingleton, LoopbackSingletonError, PACKAGE_VERSION, type LocalSingletonService } from '../dist/src/index.js';
@@ -14,7 +14,7 @@ import { COUNTER, service } from './support/clients.js';
 import { freshRoot, isAlive, waitForExit } from './support/daemon.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
-const COMMANDS = ['list', 'ping', 'stop', 'watch', 'diagrams', 'clean'];
+const COMMANDS = ['list', 'ping', 'stop', 'watch', 'logs', 'diagrams', 'clean'];
 
 interface Counter {
   inc(): number;
@@ -243,6 +243,51 @@ describe('loopback-singleton CLI', () => {
     expect(removed.code).toBe(0);
     expect(removed.stdout).toMatch(/^removed live: /);
     expect(existsSync(live.paths.dir)).toBe(false);
+  });
+
+  it('logs prints daemon.log.1, then daemon.log; an unknown name: exit 1, one line', async () => {
+    const svc = service<Counter>({ idleTtlMs: 60_000 });
+    const { pid } = await svc.ping();
+    writeFileSync(`${svc.paths.log}.1`, 'OLDER LINE\n');
+    const run = await cli(['logs', 'svc', '--runtime-dir', rootOf(svc)]);
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout.startsWith('OLDER LINE\n')).toBe(true);
+    expect(run.stdout).toContain(`[daemon ${pid}]`);
+    expectFailure(await cli(['logs', 'nobody', '--runtime-dir', rootOf(svc)]));
+  });
+
+  it('logs --follow prints appended lines across both rotations until SIGINT, then exits 0', async () => {
+    const root = freshRoot();
+    const paths = runtimePaths(root, 'svc');
+    ensurePrivateDir(paths.dir);
+    writeFileSync(paths.log, 'first\n');
+    const child = spawn(process.execPath, [CLI, 'logs', 'svc', '--follow', '--runtime-dir', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    onTestFinished(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    await until(() => out.includes('first\n'), 'the existing line');
+    appendFileSync(paths.log, 'appended\n');
+    await until(() => out.includes('appended\n'), 'the appended line');
+    // A running daemon's rotation: copied whole to daemon.log.1, truncated in place.
+    appendFileSync(paths.log, 'just before the copy\n');
+    copyFileSync(paths.log, `${paths.log}.1.tmp`);
+    renameSync(`${paths.log}.1.tmp`, `${paths.log}.1`);
+    truncateSync(paths.log, 0);
+    appendFileSync(paths.log, 'after truncation\n');
+    await until(() => out.includes('after truncation\n'), 'the line after an in-place rotation');
+    // A spawn's rotation: renamed away, a new file.
+    appendFileSync(paths.log, 'before the rename\n');
+    renameSync(paths.log, `${paths.log}.1`);
+    writeFileSync(paths.log, 'new file\n');
+    await until(() => out.includes('new file\n'), 'the line of the new file');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const lines = out.split('\n').filter(Boolean);
+    expect(lines).toEqual(['first', 'appended', 'just before the copy', 'after truncation', 'before the rename', 'new file']);
   });
 
   it('diagrams --out writes the statechart diagrams there', async () => {

@@ -114,6 +114,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./watch.js'),
   },
   {
+    name: 'logs',
+    summary: "print a daemon's log (daemon.log.1, then daemon.log)",
+    synopsis: '<name> [--follow]',
+    description:
+      'Prints the log of singleton <name> from its runtime directory: daemon.log.1 (the older, rotated part) ' +
+      'first if there is one, then daemon.log. With --follow, keeps printing the lines appended to it, ' +
+      'across rotations, until Ctrl-C. Exits 1 when there is no such singleton, or (without --follow) no log yet. ' +
+      'Reads the files only: it never connects to the daemon.',
+    options: { follow: { type: 'boolean', short: 'f', help: 'keep printing appended lines until Ctrl-C' } },
+    positionals: NAME,
+    load: () => import('./logs.js'),
+  },
+  {
     name: 'diagrams',
     summary: "write the statechart diagrams of the library's machines",
     synopsis: '[--out <dir>]',

@@ -15,6 +15,7 @@ import {
 import { formatAddress } from '../runtime/metadata.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
 import { decodeAuthenticated, decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
+import { locateRefusedKey, withUnencodablePath } from '../wire/unencodable.js';
 import { FrameWriter } from '../wire/writer.js';
 import { parseDaemonMessage, type ClientMessage, type DaemonMessage, type ErrorMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
@@ -234,7 +235,9 @@ export class Connection {
     try {
       frame = encodeFrame(message, this.#maxFrameBytes);
     } catch (error) {
-      return Promise.reject(error);
+      // Nothing was written: only this request fails, the connection goes on.
+      if (message.t !== 'call') return Promise.reject(error);
+      return Promise.reject(withUnencodablePath(error, message.a, 'args', `Cannot send the arguments of "${message.m}" (the call was not sent)`));
     }
     return new Promise((resolve, reject) => {
       const pending: Pending = { resolve, reject };
@@ -303,7 +306,30 @@ export class Connection {
   }
 
   #onPayload(payload: Buffer): void {
-    this.#onMessage(parseDaemonMessage(decodeAuthenticated(payload)));
+    let value: unknown;
+    try {
+      value = decodeAuthenticated(payload);
+    } catch (error) {
+      if (this.#refuseReply(payload)) return;
+      throw error;
+    }
+    this.#onMessage(parseDaemonMessage(value));
+  }
+
+  /**
+   * A reply our decoder refused for a map key that is not a scalar (the method returned a
+   * `Map` keyed by objects): that call alone rejects with `ERR_UNENCODABLE`, naming where the
+   * key is; the connection goes on. False when the payload is not such a reply.
+   */
+  #refuseReply(payload: Buffer): boolean {
+    const refused = locateRefusedKey(payload, false, 'reply');
+    if (refused === undefined) return false;
+    const pending = this.#pending.get(refused.id);
+    if (pending === undefined) return true; // a caller that stopped waiting
+    this.#settle(refused.id);
+    pending.cleanup?.();
+    pending.reject(new ProtocolError(`The method ran, but its result cannot be received: ${refused.where}`, { code: 'ERR_UNENCODABLE' }));
+    return true;
   }
 
   #onMessage(message: DaemonMessage): void {

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { errorToWire, ProtocolError, type WireError } from '../errors.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
 import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_REQUEST_MAX_FRAME_BYTES } from '../wire/codec.js';
+import { locateRefusedKey, withUnencodablePath } from '../wire/unencodable.js';
 import { isNonce, parseClientMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import { FrameWriter } from '../wire/writer.js';
 import { PROTOCOL_VERSION, PACKAGE_VERSION } from '../version.js';
@@ -82,12 +83,13 @@ export class DaemonConnection implements CallSink {
       frame = encodeFrame({ t: 'reply', id, r: result }, this.#host.maxFrameBytes);
     } catch (error) {
       // A result too large or not encodable becomes an error reply; the call did run.
-      const e = error as ProtocolError;
-      this.replyError(id, {
-        code: 'ERR_REPLY_TOO_LARGE',
-        name: 'ProtocolError',
-        message: `The method ran, but its result could not be sent: ${e.message}`,
-      });
+      const e = withUnencodablePath(error, result, 'result', 'The method ran, but its result cannot be sent') as ProtocolError;
+      this.replyError(
+        id,
+        e.code === 'ERR_UNENCODABLE'
+          ? { code: e.code, name: 'ProtocolError', message: e.message }
+          : { code: 'ERR_REPLY_TOO_LARGE', name: 'ProtocolError', message: `The method ran, but its result could not be sent: ${e.message}` },
+      );
       return;
     }
     this.#writer.write(frame);
@@ -152,7 +154,14 @@ export class DaemonConnection implements CallSink {
 
   #onPayload(payload: Buffer): void {
     if (this.#phase === 'closed') return;
-    const message = parseClientMessage(decodeValue(payload));
+    let value: unknown;
+    try {
+      value = decodeValue(payload);
+    } catch (error) {
+      if (this.#phase === 'open' && this.#refuseCall(payload)) return;
+      throw error;
+    }
+    const message = parseClientMessage(value);
     if (this.#phase === 'open') this.#onRequest(message);
     else this.#onHandshake(message);
   }
@@ -173,6 +182,22 @@ export class DaemonConnection implements CallSink {
       default:
         throw new ProtocolError(`Message "${message.t}" is not allowed after the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });
     }
+  }
+
+  /**
+   * A call our decoder refused for a map key that is not a scalar (a `Map` keyed by objects
+   * among its arguments): that call alone is answered with `ERR_UNENCODABLE`, naming where
+   * the key is, and never runs; the connection goes on. False when it is not such a call.
+   */
+  #refuseCall(payload: Buffer): boolean {
+    const refused = locateRefusedKey(payload, true, 'call');
+    if (refused === undefined) return false;
+    this.replyError(refused.id, {
+      code: 'ERR_UNENCODABLE',
+      name: 'ProtocolError',
+      message: `The arguments of ${JSON.stringify(String(refused.method).slice(0, 64))} cannot be received: ${refused.where}; the call was not run`,
+    });
+    return true;
   }
 
   #onHandshake(message: ClientMessage): void {

@@ -194,7 +194,7 @@ export class Daemon implements ConnectionHost {
 
   async #loadObject(): Promise<void> {
     const { factory, args, maxQueuedCalls } = this.#config;
-    const object = await createHostedObject(factory.module, factory.export, args);
+    const { object } = await createHostedObject(factory.module, factory.export, args);
     this.#mailbox = new Mailbox(object, maxQueuedCalls, inspector('mailbox', this.#config.name));
   }
 

@@ -1,6 +1,7 @@
 /**
  * Creating the hosted object: import the factory module by absolute URL, find the export,
- * construct a class with `new` or call (and await) a function.
+ * construct a class with `new` or call a function, awaiting its result once if it is a
+ * Promise. An object with a `then()` method is hosted as it is, never awaited as a thenable.
  */
 import { FactoryError } from '../errors.js';
 import { importModule } from '../runtime/import-module.js';
@@ -12,12 +13,23 @@ function isClass(fn: (...args: unknown[]) => unknown): boolean {
 }
 
 /**
+ * The hosted object, boxed: a promise resolved with an object that has a `then()` method
+ * would call it and become what it resolves to (or never settle).
+ */
+export interface HostedObject {
+  readonly object: object;
+}
+
+/**
  * Imports `moduleUrl`, resolves `exportPath` (`default`, `Counter`, `ns.Counter`) and
- * creates the object with the MessagePack-encoded `encodedArgs`.
+ * creates the object with the MessagePack-encoded `encodedArgs`. A factory function's result
+ * is awaited once when it is a native Promise (an async function's), and taken as it is
+ * otherwise: a plain object with a `then()` method is the object, not a thenable. (An async
+ * factory that returns such an object cannot be helped: JavaScript itself calls its `then`.)
  * @throws the module's or the constructor's own error unchanged, or a {@link FactoryError}
  *   saying what is missing.
  */
-export async function createHostedObject(moduleUrl: string, exportPath: string, encodedArgs: Uint8Array): Promise<object> {
+export async function createHostedObject(moduleUrl: string, exportPath: string, encodedArgs: Uint8Array): Promise<HostedObject> {
   const namespace = await importModule(moduleUrl);
   let target: unknown = namespace;
   for (const part of exportPath.split('.')) {
@@ -33,13 +45,17 @@ export async function createHostedObject(moduleUrl: string, exportPath: string, 
   const args = decodeValue(encodedArgs);
   if (!Array.isArray(args)) throw new FactoryError('Factory arguments must be an array');
   const factory = target as (...args: unknown[]) => unknown;
-  const object = isClass(factory)
-    ? new (factory as unknown as new (...args: unknown[]) => unknown)(...args)
-    : await factory(...args);
+  let object: unknown;
+  if (isClass(factory)) {
+    object = new (factory as unknown as new (...args: unknown[]) => unknown)(...args);
+  } else {
+    object = factory(...args);
+    if (object instanceof Promise) object = await object;
+  }
   if (object === null || (typeof object !== 'object' && typeof object !== 'function')) {
     throw new FactoryError(
       `Factory "${exportPath}" of ${moduleUrl} returned ${object === null ? 'null' : typeof object}; it must return an object whose methods are to be shared`,
     );
   }
-  return object;
+  return { object };
 }

@@ -4,8 +4,9 @@
  * `$XDG_RUNTIME_DIR` is usable.
  */
 import { accessSync, constants, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
+import { LoopbackSingletonError } from '../errors.js';
 import type { RuntimePaths } from '../types.js';
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
@@ -35,22 +36,59 @@ function isUsableDir(dir: string): boolean {
 }
 
 /**
- * The runtime root, in API.md's order: `runtimeDir` option, env
- * `LOOPBACK_SINGLETON_RUNTIME_DIR`, `%LOCALAPPDATA%\loopback-singleton` (Windows),
- * `$XDG_RUNTIME_DIR/loopback-singleton` when usable, else `~/.cache/loopback-singleton`.
+ * The user's home directory, absolute: `$HOME` when it is an absolute path, else the
+ * account's own (the password database), so an empty or relative `HOME` (`HOME=""` in a
+ * service unit, `env -i`) never makes the root relative to the working directory, where
+ * clients started in two directories would find two daemons.
+ */
+function absoluteHome(home: () => string, account: () => string): string | undefined {
+  const fromEnv = home();
+  if (isAbsolute(fromEnv)) return fromEnv;
+  try {
+    const fromAccount = account();
+    return isAbsolute(fromAccount) ? fromAccount : undefined;
+  } catch {
+    return undefined; // a uid with no account entry (some containers)
+  }
+}
+
+/**
+ * The runtime root, in API.md's order: `runtimeDir` option (a relative one is resolved
+ * against the working directory, as any path option), env `LOOPBACK_SINGLETON_RUNTIME_DIR`
+ * (must be absolute: an environment is inherited by processes in other directories),
+ * `%LOCALAPPDATA%\loopback-singleton` (Windows), `$XDG_RUNTIME_DIR/loopback-singleton` when
+ * absolute and usable, else `<home>/.cache/loopback-singleton`, with the home directory of
+ * `$HOME` if absolute, else of the user's account. The root is always absolute.
+ * @throws {LoopbackSingletonError} when the env names a relative root, or no absolute home
+ *   directory is known and nothing else names a root.
  */
 export function resolveRuntimeRoot(
   runtimeDir?: string,
   env: NodeJS.ProcessEnv = process.env,
   platform: NodeJS.Platform = process.platform,
+  home: () => string = homedir,
+  account: () => string = () => userInfo().homedir,
 ): string {
   if (runtimeDir !== undefined) return resolve(runtimeDir);
   const fromEnv = env.LOOPBACK_SINGLETON_RUNTIME_DIR;
-  if (fromEnv) return resolve(fromEnv);
-  if (platform === 'win32' && env.LOCALAPPDATA) return join(env.LOCALAPPDATA, 'loopback-singleton');
+  if (fromEnv) {
+    if (!isAbsolute(fromEnv)) {
+      throw new LoopbackSingletonError(
+        `LOOPBACK_SINGLETON_RUNTIME_DIR must be an absolute path, got ${JSON.stringify(fromEnv)}: a relative one would name another directory in every working directory (and start a second daemon there)`,
+      );
+    }
+    return resolve(fromEnv);
+  }
+  if (platform === 'win32' && env.LOCALAPPDATA && isAbsolute(env.LOCALAPPDATA)) return join(env.LOCALAPPDATA, 'loopback-singleton');
   const xdg = env.XDG_RUNTIME_DIR;
   if (xdg && isAbsolute(xdg) && isUsableDir(xdg)) return join(xdg, 'loopback-singleton');
-  return join(homedir(), '.cache', 'loopback-singleton');
+  const userHome = absoluteHome(home, account);
+  if (userHome === undefined) {
+    throw new LoopbackSingletonError(
+      `No absolute home directory to keep the runtime files in (HOME is ${JSON.stringify(home())}, and the account has none): set HOME, XDG_RUNTIME_DIR or LOOPBACK_SINGLETON_RUNTIME_DIR to an absolute path, or pass runtimeDir`,
+    );
+  }
+  return join(userHome, '.cache', 'loopback-singleton');
 }
 
 // sun_path is 108 bytes on Linux and 104 on macOS, NUL included.

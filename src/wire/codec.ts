@@ -39,17 +39,22 @@ const packr = new Packr({ useRecords: false, mapsAsObjects: true });
 // frame is one buffer and is never copied to be prefixed.
 const RESERVE_HEADER = RESERVE_START_SPACE | HEADER_BYTES;
 
+// Decodes maps as JS Maps, whatever their keys: only for a payload the decoder above refused,
+// to learn which call it was and where the refused key is (see decodeAnyKeys).
+const anyKeys = new Packr({ useRecords: false, mapsAsObjects: false });
+
 /**
  * Encodes one message as a complete frame (header + payload).
  * @throws {ProtocolError} `ERR_FRAME_TOO_LARGE` when the payload exceeds `maxFrameBytes`;
- *   `ERR_PROTOCOL` when the value cannot be encoded (a symbol, a cyclic structure).
+ *   `ERR_UNENCODABLE` when the value cannot be encoded (a symbol, a cycle, a BigInt outside
+ *   64 bits): the caller names the place with ./unencodable.ts.
  */
 export function encodeFrame(message: unknown, maxFrameBytes: number): Buffer {
   let frame: Buffer;
   try {
     frame = packr.pack(message, RESERVE_HEADER);
   } catch (error) {
-    throw new ProtocolError(`Cannot encode message: ${(error as Error).message}`, { cause: error });
+    throw new ProtocolError(`Cannot encode message: ${(error as Error).message}`, { code: 'ERR_UNENCODABLE', cause: error });
   }
   const payloadBytes = frame.length - HEADER_BYTES;
   if (payloadBytes > maxFrameBytes) {
@@ -67,7 +72,7 @@ export function encodeValue(value: unknown): Buffer {
   try {
     return packr.pack(value);
   } catch (error) {
-    throw new ProtocolError(`Cannot encode value: ${(error as Error).message}`, { cause: error });
+    throw new ProtocolError(`Cannot encode value: ${(error as Error).message}`, { code: 'ERR_UNENCODABLE', cause: error });
   }
 }
 
@@ -98,6 +103,25 @@ export function decodeAuthenticated(payload: Uint8Array): unknown {
     throw new ProtocolError(`Malformed MessagePack payload: ${(error as Error).message}`, { cause: error });
   }
   return value;
+}
+
+/**
+ * Decodes a payload that {@link decodeValue} or {@link decodeAuthenticated} refused, with
+ * every map as a JS `Map` whatever its keys. The one thing our decoder refuses in a payload
+ * its screen let in and this one decodes is a map key that is not a scalar (msgpackr writes a
+ * `Map` keyed by objects without complaint): the receiver uses the result to answer that one
+ * message with `ERR_UNENCODABLE` instead of closing the connection. Runs only after a
+ * failure. The payload is screened again when `screened` is true (a peer not yet trusted).
+ * @throws {ProtocolError} `ERR_PROTOCOL` when the payload is refused for any other reason.
+ */
+export function decodeAnyKeys(payload: Uint8Array, screened: boolean): unknown {
+  if (screened) screenPayload(payload);
+  if (payload[0] === 0xc1) throw new ProtocolError('Malformed MessagePack payload: the reserved byte 0xc1');
+  try {
+    return anyKeys.unpack(payload);
+  } catch (error) {
+    throw new ProtocolError(`Malformed MessagePack payload: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**

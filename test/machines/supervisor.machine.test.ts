@@ -295,6 +295,25 @@ describe('supervisor machine: restart intensity', () => {
     expect(sup.reconnects).toHaveLength(3);
   });
 
+  it('a restart that finds the lost daemon instance again is not counted: five dropped connections, no backoff', async () => {
+    const sup = startSupervisor({ maxRestarts: 3, periodMs: 10_000 });
+    for (const now of [0, 1_000, 2_000, 3_000, 4_000]) {
+      sup.lost(new Error(`connection dropped at ${now}`), { daemon: FIRST, rejected: 1 });
+      sup.call(now);
+      expect(sup.value()).toBe('reconnecting');
+      sup.reconnects.at(-1)!.resolve({ connection: now }, FIRST);
+      await settle();
+      expect(sup.value()).toBe('connected');
+      expect(sup.context().restarts).toEqual([]);
+    }
+    // A new instance does count.
+    sup.lost(new Error('daemon gone'), { daemon: FIRST, rejected: 1 });
+    sup.call(5_000);
+    sup.reconnects.at(-1)!.resolve({ connection: 'new' }, { pid: 7, instanceId: 'second' });
+    await settle();
+    expect(sup.context().restarts).toEqual([5_000]);
+  });
+
   it('the backoff ends after exactly retryAt - now, not one ms before -> disconnected (covers backingOff->disconnected)', async () => {
     const sup = await backingOff();
     expect(vi.getTimerCount()).toBe(1);

@@ -113,8 +113,8 @@ describe('encodeFrame', () => {
     ['a symbol inside a map', { t: 'reply', id: 1, r: Symbol('nope') }],
     ['a symbol inside an array', { t: 'call', id: 1, m: 'x', a: [Symbol('nope')] }],
     ['a cyclic structure', (() => { const o: Record<string, unknown> = {}; o.self = o; return o; })()],
-  ])('throws ERR_PROTOCOL for an unencodable value: %s', (_label, value) => {
-    expectProtocolError(() => encodeFrame(value, DEFAULT_MAX_FRAME_BYTES), 'ERR_PROTOCOL');
+  ])('throws ERR_UNENCODABLE for an unencodable value: %s', (_label, value) => {
+    expectProtocolError(() => encodeFrame(value, DEFAULT_MAX_FRAME_BYTES), 'ERR_UNENCODABLE');
   });
 });
 
@@ -134,8 +134,8 @@ describe('encodeValue / decodeValue', () => {
     expect(decodeValue(encodeValue(Buffer.from([9, 8, 7])))).toBeInstanceOf(Uint8Array);
   });
 
-  it('throws ERR_PROTOCOL for an unencodable value (a symbol)', () => {
-    expectProtocolError(() => encodeValue(Symbol('nope')), 'ERR_PROTOCOL');
+  it('throws ERR_UNENCODABLE for an unencodable value (a symbol)', () => {
+    expectProtocolError(() => encodeValue(Symbol('nope')), 'ERR_UNENCODABLE');
   });
 
   it.each([

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LoopbackSingletonError } from '../../src/errors.js';
-import { ensurePrivateDir } from '../../src/runtime/dir.js';
+import { spawnSync } from 'node:child_process';
+import { ensurePrivateDir, makeParents } from '../../src/runtime/dir.js';
 
 let temp: string;
 
@@ -102,4 +103,55 @@ describe('ensurePrivateDir', () => {
       expect(statSync(dir).uid).toBe(12345);
     });
   }
+});
+
+describe('a runtime dir that cannot be created reports the real cause, not ENOENT', () => {
+  const erofs = (path: string) => Object.assign(new Error(`EROFS: read-only file system, mkdir '${path}'`), { code: 'EROFS' });
+  const enoent = (path: string) => Object.assign(new Error(`ENOENT: no such file or directory, mkdir '${path}'`), { code: 'ENOENT' });
+
+  it('makeParents: a recursive mkdir\'s ENOENT becomes the first missing ancestor\'s own error (injected EROFS)', () => {
+    const calls: string[] = [];
+    const mkdir = ((path: string, options?: { recursive?: boolean }) => {
+      calls.push(`${path}${options?.recursive ? ' -p' : ''}`);
+      throw options?.recursive ? enoent(path) : erofs(path);
+    }) as unknown as typeof mkdirSync;
+    const error = (() => {
+      try {
+        makeParents('/ro/a/b/c', mkdir, (path) => path === '/ro' || path === '/');
+      } catch (e) {
+        return e as NodeJS.ErrnoException;
+      }
+      return undefined;
+    })();
+    expect(error?.code).toBe('EROFS');
+    expect(calls).toEqual(['/ro/a/b/c -p', '/ro/a']);
+  });
+
+  it('ensurePrivateDir under a read-only mount: EROFS with the directory in the message', () => {
+    // A read-only tmpfs needs mount privileges (root in the CI container); the injected case
+    // above runs everywhere. Where mount is refused, the refusal itself is what is checked.
+    const mountPoint = join(temp, 'ro');
+    mkdirSync(mountPoint);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', mountPoint]).status === 0;
+    if (!mounted) {
+      expect(() => makeParents(join(mountPoint, 'x'), ((path: string, options?: { recursive?: boolean }) => {
+        throw options?.recursive ? enoent(path) : erofs(path);
+      }) as unknown as typeof mkdirSync)).toThrow(expect.objectContaining({ code: 'EROFS' }));
+      return;
+    }
+    try {
+      for (const dir of [join(mountPoint, 'svc'), join(mountPoint, 'deeper', 'root', 'svc')]) {
+        let caught: NodeJS.ErrnoException | undefined;
+        try {
+          ensurePrivateDir(dir);
+        } catch (error) {
+          caught = error as NodeJS.ErrnoException;
+        }
+        expect(caught?.code).toBe('EROFS');
+        expect(caught?.message).toContain(dir);
+      }
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
+  });
 });

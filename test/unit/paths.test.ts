@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { invalidNameReason, resolveRuntimeRoot, runtimePaths } from '../../src/runtime/paths.js';
 
@@ -63,10 +63,32 @@ describe('resolveRuntimeRoot', () => {
     expect(resolveRuntimeRoot(undefined, env, 'linux')).toBe(join(temp, 'env'));
   });
 
-  it('resolves a relative LOOPBACK_SINGLETON_RUNTIME_DIR against the current working directory', () => {
-    expect(resolveRuntimeRoot(undefined, { LOOPBACK_SINGLETON_RUNTIME_DIR: 'rel-root' }, 'linux')).toBe(
-      resolve(process.cwd(), 'rel-root'),
-    );
+  it('refuses a relative LOOPBACK_SINGLETON_RUNTIME_DIR: processes in two directories would get two roots', () => {
+    for (const rel of ['rel-root', './rt', '../x', '.']) {
+      expect(() => resolveRuntimeRoot(undefined, { LOOPBACK_SINGLETON_RUNTIME_DIR: rel }, 'linux')).toThrow(
+        expect.objectContaining({ code: 'ERR_LOOPBACK_SINGLETON', message: expect.stringContaining('absolute') }),
+      );
+    }
+  });
+
+  it('an empty or relative HOME falls back to the account home directory, never to the working directory', () => {
+    for (const badHome of ['', '.', 'rel/home']) {
+      expect(resolveRuntimeRoot(undefined, {}, 'linux', () => badHome, () => '/home/acct')).toBe(join('/home/acct', '.cache', 'loopback-singleton'));
+    }
+    expect(resolveRuntimeRoot(undefined, {}, 'linux', () => '/h', () => '/home/acct')).toBe(join('/h', '.cache', 'loopback-singleton'));
+  });
+
+  it('an empty HOME with no account home is refused with a clear error, not made relative', () => {
+    const noAccount = (): string => {
+      throw Object.assign(new Error('no passwd entry'), { code: 'ENOENT' });
+    };
+    for (const account of [noAccount, () => '', () => 'rel']) {
+      expect(() => resolveRuntimeRoot(undefined, {}, 'linux', () => '', account)).toThrow(
+        expect.objectContaining({ code: 'ERR_LOOPBACK_SINGLETON', message: expect.stringContaining('set HOME') }),
+      );
+    }
+    // An absolute XDG_RUNTIME_DIR or env root still works without any home.
+    expect(resolveRuntimeRoot(undefined, { XDG_RUNTIME_DIR: temp }, 'linux', () => '', noAccount)).toBe(join(temp, 'loopback-singleton'));
   });
 
   it('treats an empty LOOPBACK_SINGLETON_RUNTIME_DIR as unset', () => {
