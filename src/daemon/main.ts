@@ -7,6 +7,7 @@ import type { BootReport } from '../runtime/daemon-config.js';
 import { invalidConfigReason, type ConfigMessage } from '../runtime/daemon-config.js';
 import { Daemon } from './daemon.js';
 import { DaemonLog } from './log.js';
+import { startRecordingModules } from './module-recorder.js';
 
 /** How long a fresh daemon waits for its config before giving up. */
 const CONFIG_TIMEOUT_MS = 10_000;
@@ -46,6 +47,8 @@ function report(message: BootReport): void {
 async function serve({ config }: ConfigMessage): Promise<void> {
   const log = new DaemonLog(config.paths.log);
   log.write(`boot: ${config.name}, factory ${config.factory.module}#${config.factory.export}, node ${process.version}`);
+  // Before the factory is imported: the files it loads are part of the code it runs.
+  log.write(`recording the factory's local modules: ${startRecordingModules()}`);
   const daemon = new Daemon(config, log, report);
 
   // Let it crash: the failure is logged, metadata unpublished, and the exit code non-zero.
