@@ -168,7 +168,7 @@ export class Daemon implements ConnectionHost {
   async #loadObject(): Promise<void> {
     const { factory, args, maxQueuedCalls } = this.#config;
     const object = await createHostedObject(factory.module, factory.export, args);
-    await settleRecordedModules();
+    settleRecordedModules(factory.module);
     this.#mailbox = new Mailbox(object, maxQueuedCalls, inspector('mailbox', this.#config.name));
   }
 

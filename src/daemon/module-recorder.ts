@@ -1,51 +1,42 @@
 /**
  * Records the local files the factory loads, each with a hash of its content, so that a
  * client can tell when a module the factory imports was edited (not only the factory file).
- * A module hook sees every file the loader loads: `module.registerHooks()` (Node 22.15+,
- * in-thread, ES modules and `require` alike), else `module.register()` (Node 20.6+, hooks on
- * the loader thread, which post each URL here). What `require()` loaded is also taken from
- * the CommonJS cache, which Node 20's hooks do not see. Files in node_modules and this
- * package's own are left out (see ../runtime/module-files.ts).
+ * On Node 22.15+ a module hook (`module.registerHooks()`, in-thread, ~1.5 ms) sees every file
+ * the loader loads, ES modules and `require` alike. Node 20's only hook, `module.register()`,
+ * runs on a loader thread whose start costs ~60-120 ms of every cold start (measured), so
+ * there the files are found after the import instead: what `require()` loaded (the CommonJS
+ * cache), and the ES modules reachable from the factory file by literal relative specifiers
+ * (a static scan). Files in node_modules and this package's own are left out (see
+ * ../runtime/module-files.ts).
  */
+import { readFileSync } from 'node:fs';
 import * as nodeModule from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import { hashFile, isLocalModule, MAX_RECORDED_MODULES } from '../runtime/module-files.js';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hashFileContent, isLocalModule, MAX_RECORDED_MODULES } from '../runtime/module-files.js';
 
 /** This package's directory (dist/), whose files are covered by the package version. */
 const OWN_DIR = fileURLToPath(new URL('../../', import.meta.url));
-/** How long settling waits for the loader thread to tell the last files (Node 20). */
-const SETTLE_TIMEOUT_MS = 2000;
-
-/** Hooks for `module.register()`, run on Node 20's loader thread: they post each loaded URL. */
-const THREAD_HOOKS = `
-let port;
-export function initialize(data) {
-  port = data.port;
-  // A null asks "all told?": messages keep their order, so the answer comes after them.
-  port.on('message', () => port.postMessage(null));
-  port.unref();
-}
-export async function load(url, context, nextLoad) {
-  const result = await nextLoad(url, context);
-  if (url.startsWith('file:')) port.postMessage(url);
-  return result;
-}
-`;
+/** `import ... from '<s>'`, `export ... from '<s>'`, `import '<s>'`, `import('<s>')`. */
+const IMPORT_SPECIFIER = /(?:^|[^\w$.])(?:import|export)\s*(?:[\w$*{}\s,]+?\s*from\s*)?\(?\s*(['"])([^'"\n]+)\1/g;
+const LOCAL_SPECIFIER = /^(\.{1,2}\/|\/|file:)/;
 
 const recorded = new Map<string, string>();
 let snapshot: Readonly<Record<string, string>> | undefined;
 let overflow = 0;
-let port: MessagePort | undefined;
-let pendingSettle: (() => void) | undefined;
+let hooked = false;
 
-function recordPath(path: string): void {
+/** Records `path` with the hash of `bytes` (read once), unless it is not local or already known. */
+function recordPath(path: string, bytes?: Uint8Array): void {
   if (recorded.has(path) || !isLocalModule(path, OWN_DIR)) return;
   if (recorded.size >= MAX_RECORDED_MODULES) {
     overflow++;
     return;
   }
-  recorded.set(path, hashFile(path));
+  try {
+    recorded.set(path, hashFileContent(bytes ?? readFileSync(path)));
+  } catch {
+    return;
+  }
   snapshot = undefined;
 }
 
@@ -61,54 +52,59 @@ function recordUrl(url: string): void {
 type RegisterHooks = (hooks: { load: (url: string, context: unknown, next: (url: string, context: unknown) => unknown) => unknown }) => unknown;
 
 /**
- * Starts recording; call before the factory is imported. Returns how it records, for the
- * log: `hooks` (in-thread), `loader thread`, or `off` (Node < 20.6: only the factory file's
- * own hash then covers the code).
+ * Starts recording; call before the factory is imported. Says how it records, for the log:
+ * `hooks` (every file loaded) or `scan` (Node < 22.15: found after the import).
  */
-export function startRecordingModules(): 'hooks' | 'loader thread' | 'off' {
+export function startRecordingModules(): 'hooks' | 'scan' {
   const registerHooks = (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
-  if (typeof registerHooks === 'function') {
-    registerHooks({
-      load: (url, context, next) => {
-        const result = next(url, context);
-        recordUrl(url);
-        return result;
-      },
-    });
-    return 'hooks';
+  if (typeof registerHooks !== 'function') return 'scan';
+  registerHooks({
+    load: (url, context, next) => {
+      const result = next(url, context);
+      recordUrl(url);
+      return result;
+    },
+  });
+  hooked = true;
+  return 'hooks';
+}
+
+/** Records the local ES modules reachable from `url` by literal relative specifiers. */
+function scan(url: string): void {
+  const pending = [url];
+  const visited = new Set<string>();
+  while (pending.length > 0 && recorded.size < MAX_RECORDED_MODULES) {
+    const next = pending.pop()!;
+    if (visited.has(next) || !next.startsWith('file:')) continue;
+    visited.add(next);
+    let path: string;
+    let source: Buffer;
+    try {
+      path = fileURLToPath(next);
+      source = readFileSync(path);
+    } catch {
+      continue; // a specifier in a comment or string, or a file gone since
+    }
+    if (!isLocalModule(path, OWN_DIR)) continue;
+    recordPath(path, source);
+    for (const match of source.toString('utf8').matchAll(IMPORT_SPECIFIER)) {
+      const specifier = match[2]!;
+      if (!LOCAL_SPECIFIER.test(specifier)) continue;
+      try {
+        pending.push(specifier.startsWith('/') ? pathToFileURL(specifier).href : new URL(specifier, next).href.replace(/[?#].*$/, ''));
+      } catch {
+        // not a URL
+      }
+    }
   }
-  if (typeof nodeModule.register !== 'function') return 'off';
-  const channel = new MessageChannel();
-  port = channel.port1;
-  port.on('message', (url: string | null) => {
-    if (url === null) pendingSettle?.();
-    else recordUrl(url);
-  });
-  port.unref();
-  nodeModule.register(`data:text/javascript,${encodeURIComponent(THREAD_HOOKS)}`, {
-    data: { port: channel.port2 },
-    transferList: [channel.port2],
-  });
-  return 'loader thread';
 }
 
 /**
- * Waits until every file loaded so far is recorded (Node 20's loader thread tells them
- * asynchronously), and adds what `require()` loaded. Call once the factory has returned.
+ * Completes the record once the factory has returned: without a hook, scans from the factory
+ * module; either way adds what `require()` loaded.
  */
-export async function settleRecordedModules(): Promise<void> {
-  if (port !== undefined) {
-    const told = port;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, SETTLE_TIMEOUT_MS);
-      pendingSettle = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      told.postMessage(null);
-    });
-    pendingSettle = undefined;
-  }
+export function settleRecordedModules(factoryModule: string): void {
+  if (!hooked) scan(factoryModule);
   for (const path of Object.keys(nodeModule.createRequire(import.meta.url).cache)) recordPath(path);
 }
 
