@@ -2,6 +2,7 @@
  * The options of `localSingleton()`: their defaults, and their validation, done once at the
  * boundary. Inner code takes only {@link ResolvedOptions}.
  */
+import { canonicalArgs } from './client/factory-ref.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire/codec.js';
 import type { Transport } from './types.js';
 
@@ -84,6 +85,39 @@ export interface LocalSingletonOptions {
    * @default 'error'
    */
   readonly onMismatch?: 'error' | 'replace';
+  /**
+   * More of the caller's setup that becomes part of the factory identity, so that a client
+   * with another setup gets the `onMismatch` behaviour instead of a daemon started by someone
+   * else: `env` names environment variables (their values are hashed, never stored or sent),
+   * `value` is any plain data (a version label, a config digest).
+   * @example { env: ['NODE_ENV', 'DATABASE_URL'], value: 'v3' }
+   * @default undefined (the daemon inherits the env of whoever started it, unchecked)
+   */
+  readonly identity?: IdentityOptions;
+  /**
+   * The daemon's own Node flags, used instead of the flags it would inherit from the client
+   * that starts it (see `inheritedExecArgv`). Part of the factory identity. `[]` starts it
+   * with no flags at all.
+   * @example ['--conditions=production', '--max-old-space-size=512']
+   * @default undefined (the spawner's loader, condition and memory flags)
+   */
+  readonly execArgv?: readonly string[];
+}
+
+/** What besides the factory makes a daemon's identity (see {@link LocalSingletonOptions.identity}). */
+export interface IdentityOptions {
+  /** Environment variables whose values must match; an unset variable counts as a value. */
+  readonly env?: readonly string[];
+  /** Plain data (MessagePack-serialisable) that must match. */
+  readonly value?: unknown;
+}
+
+/** The identity option, validated. */
+export interface ResolvedIdentity {
+  /** Sorted, without duplicates; empty when none are named. */
+  readonly env: readonly string[];
+  /** The value in canonical text form, or undefined when none was given. */
+  readonly value: string | undefined;
 }
 
 /** A supervised proxy's restart intensity. */
@@ -107,6 +141,8 @@ export interface ResolvedOptions {
   readonly runtimeDir: string | undefined;
   readonly restart: RestartPolicy | false;
   readonly onMismatch: 'error' | 'replace';
+  readonly identity: ResolvedIdentity;
+  readonly execArgv: readonly string[] | undefined;
 }
 
 /** The defaults of API.md. */
@@ -140,6 +176,8 @@ const KNOWN = new Set([
   'runtimeDir',
   'restart',
   'onMismatch',
+  'identity',
+  'execArgv',
 ]);
 
 /** `-1` (number), `'x'` (string): how a bad value is shown in messages. */
@@ -211,7 +249,46 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
     runtimeDir,
     restart: resolveRestart(options.restart),
     onMismatch,
+    identity: resolveIdentity(options.identity),
+    execArgv: resolveExecArgv(options.execArgv),
   };
+}
+
+/** An environment variable name as every platform accepts it: no `=`, no NUL. */
+const ENV_NAME = /^[^=\0]+$/;
+
+function resolveIdentity(identity: LocalSingletonOptions['identity']): ResolvedIdentity {
+  if (identity === undefined) return { env: [], value: undefined };
+  if (typeof identity !== 'object' || identity === null || Array.isArray(identity)) {
+    throw new TypeError(`Expected \`identity\` to be an object like { env: ['NODE_ENV'], value: 'v3' }, got ${show(identity)}`);
+  }
+  for (const key of Object.keys(identity)) {
+    if (key !== 'env' && key !== 'value') throw new TypeError(`Unknown field \`identity.${key}\`; expected { env, value }`);
+  }
+  const env = identity.env ?? [];
+  if (!Array.isArray(env)) throw new TypeError(`Expected \`identity.env\` to be an array of environment variable names, got ${show(env)}`);
+  env.forEach((name: unknown, i) => {
+    if (typeof name !== 'string' || !ENV_NAME.test(name)) {
+      throw new TypeError(`Expected \`identity.env[${i}]\` to be an environment variable name (non-empty, no '='), got ${show(name)}`);
+    }
+  });
+  // Checks that the value is plain data, naming the offending path.
+  const value = identity.value === undefined ? undefined : canonicalArgs(identity.value, 'identity.value');
+  return { env: [...new Set(env as string[])].sort(), value };
+}
+
+function resolveExecArgv(execArgv: LocalSingletonOptions['execArgv']): readonly string[] | undefined {
+  if (execArgv === undefined) return undefined;
+  if (!Array.isArray(execArgv)) throw new TypeError(`Expected \`execArgv\` to be an array of Node flags such as ['--conditions=dev'], got ${show(execArgv)}`);
+  execArgv.forEach((arg: unknown, i) => {
+    if (typeof arg !== 'string' || arg.length === 0 || arg.includes('\0')) {
+      throw new TypeError(`Expected \`execArgv[${i}]\` to be a non-empty string, got ${show(arg)}`);
+    }
+  });
+  if (execArgv.length > 0 && !execArgv[0].startsWith('-')) {
+    throw new TypeError(`Expected \`execArgv\` to start with a Node flag (such as '--import'), got ${show(execArgv[0])}; the daemon's script is not yours to choose`);
+  }
+  return Object.freeze([...execArgv]);
 }
 
 function resolveRestart(restart: LocalSingletonOptions['restart']): RestartPolicy | false {

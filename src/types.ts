@@ -62,6 +62,15 @@ export interface FactoryIdentity {
   readonly argsHash: string;
   /** A hash of the factory module file's content, when it is a readable file. */
   readonly codeHash: string | undefined;
+  /**
+   * The `identity.env` names, each with a short hash of its value in the starting client's
+   * env (`unset` when absent). Values are never stored or sent.
+   */
+  readonly env?: Readonly<Record<string, string>>;
+  /** A hash of the `identity.value` option. */
+  readonly valueHash?: string;
+  /** The `execArgv` option: the daemon's own Node flags; absent when it inherits the spawner's. */
+  readonly execArgv?: readonly string[];
 }
 
 /** Why a daemon was started. */
@@ -96,4 +105,13 @@ export interface DaemonInfo {
   readonly factory: FactoryIdentity;
   /** Why this daemon was started: the first start, after a lost one, or replacing a mismatched one. */
   readonly startReason: StartReason;
+  /** The daemon's Node version (`process.version`): the starting client's `process.execPath`. */
+  readonly nodeVersion: string;
+  /** The daemon's Node flags (`process.execArgv`): the `execArgv` option, or those it inherited. */
+  readonly execArgv: readonly string[];
+  /**
+   * The local files its factory loaded (absolute path -> content hash), outside node_modules:
+   * a client that finds one of them changed treats the daemon as running other code.
+   */
+  readonly modules: Readonly<Record<string, string>>;
 }

@@ -114,6 +114,7 @@ describe('loopback-singleton CLI', () => {
     const [gone, alive] = listed.singletons;
     expect(alive).toMatchObject({ status: 'alive', pid: info.pid, transport: 'tcp', address: info.address, connections: 0, queued: 0, packageVersion: PACKAGE_VERSION });
     expect(alive!.state).toMatch(/^serving\./);
+    expect(alive).toMatchObject({ nodeVersion: process.version, execArgv: info.execArgv });
     expect(gone).toMatchObject({ status: 'stale', pid: deadPid, state: null, connections: null });
 
     const text = await cli(['list', '--runtime-dir', root]);
@@ -121,6 +122,8 @@ describe('loopback-singleton CLI', () => {
     const lines = text.stdout.split('\n');
     expect(lines.find((line) => line.startsWith('live '))).toMatch(new RegExp(`^live +alive +${info.pid} +serving\\.\\w+ +tcp ${info.address}`));
     expect(lines.find((line) => line.startsWith('gone '))).toMatch(new RegExp(`^gone +stale +${deadPid} `));
+    expect(lines[1]).toMatch(/ NODE +NOTE$/);
+    expect(lines.find((line) => line.startsWith('live '))).toContain(` ${process.version}`);
 
     // Without --runtime-dir: the library's default root (here from the environment).
     const byDefault = await cli(['list', '--json'], root);

@@ -27,6 +27,11 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 86_400)}d${pad(Math.floor(s / 3600) % 24)}h`;
 }
 
+/** A daemon's Node version with its flags, as one cell: `v20.11.1` or `v20.11.1 --conditions=dev`. */
+export function formatNode(version: string, execArgv: readonly string[]): string {
+  return [version, ...execArgv].join(' ');
+}
+
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function formatTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((title, i) => Math.max(title.length, ...rows.map((row) => (row[i] ?? '').length)));

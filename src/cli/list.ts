@@ -4,7 +4,7 @@
  */
 import { formatAddress } from '../runtime/metadata.js';
 import type { CommandContext } from './commands.js';
-import { formatDuration, formatState, formatTable, printJson } from './format.js';
+import { formatDuration, formatNode, formatState, formatTable, printJson } from './format.js';
 import { otherConnections, probe, singletonNames, type DaemonStatus, type Probe } from './probe.js';
 
 /** One row of `list --json`; null where the status leaves it unknown. */
@@ -26,6 +26,10 @@ export interface ListEntry {
   readonly startedAt: number | null;
   readonly uptimeMs: number | null;
   readonly packageVersion: string | null;
+  /** The daemon's Node version (`v20.11.1`). */
+  readonly nodeVersion: string | null;
+  /** The daemon's Node flags: the `execArgv` option, or those inherited from its spawner. */
+  readonly execArgv: readonly string[] | null;
   /** A start holds the spawn lock. */
   readonly startInProgress: boolean;
   /** Why it is not alive. */
@@ -51,6 +55,9 @@ export function toEntry(found: Probe, now = Date.now()): ListEntry {
     startedAt,
     uptimeMs: info && startedAt !== null ? now - startedAt : null,
     packageVersion: info?.packageVersion ?? metadata?.packageVersion ?? null,
+    // Older daemons do not say.
+    nodeVersion: info?.nodeVersion ?? null,
+    execArgv: info?.execArgv ?? null,
     startInProgress: found.startInProgress,
     detail: found.detail ?? null,
   };
@@ -70,7 +77,7 @@ export async function run({ root, values }: CommandContext): Promise<number> {
     process.stdout.write(`no singletons under ${root}\n`);
     return 0;
   }
-  const header = ['NAME', 'STATUS', 'PID', 'STATE', 'ADDRESS', 'CONNS', 'QUEUED', 'UPTIME', 'VERSION', 'NOTE'];
+  const header = ['NAME', 'STATUS', 'PID', 'STATE', 'ADDRESS', 'CONNS', 'QUEUED', 'UPTIME', 'VERSION', 'NODE', 'NOTE'];
   const rows = entries.map((entry) => [
     entry.name,
     entry.status,
@@ -81,6 +88,7 @@ export async function run({ root, values }: CommandContext): Promise<number> {
     show(entry.queued),
     entry.uptimeMs === null ? '-' : formatDuration(entry.uptimeMs),
     show(entry.packageVersion),
+    entry.nodeVersion === null ? '-' : formatNode(entry.nodeVersion, entry.execArgv ?? []),
     [entry.startInProgress ? 'start in progress' : '', entry.detail ?? ''].filter(Boolean).join('; '),
   ]);
   process.stdout.write(`runtime root: ${root}\n${formatTable(header, rows)}`);

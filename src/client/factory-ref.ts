@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { show } from '../options.js';
+import { show, type ResolvedOptions } from '../options.js';
+import { changedModules } from '../runtime/module-files.js';
 import type { FactoryIdentity } from '../types.js';
 
 /** A factory reference as `localSingleton()` accepts it. */
@@ -148,12 +149,62 @@ export function hashModuleCode(moduleUrl: string): string | undefined {
 /** Code hashes by file path, with the stat stamp of the version they hash. */
 const codeHashes = new Map<string, { readonly stamp: string; readonly hash: string }>();
 
+/** How an env value is shown and compared: a short hash, so a secret is never stored or sent. */
+function hashEnvValue(key: string, value: string | undefined): string {
+  return value === undefined ? 'unset' : hash(`env\0${key}\0${value}`).slice(0, 12);
+}
+
 /**
- * The factory identity: module URL, export path, arguments, module code and the package
- * version of the client that starts the daemon.
+ * The caller's setup that joins the factory identity: the `identity` option's env values
+ * (hashed) and value (hashed), and the `execArgv` option.
+ */
+export function setupIdentity(
+  options: Pick<ResolvedOptions, 'identity' | 'execArgv'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<FactoryIdentity, 'env' | 'valueHash' | 'execArgv'> {
+  const { identity, execArgv } = options;
+  return {
+    ...(identity.env.length > 0 ? { env: Object.fromEntries(identity.env.map((key) => [key, hashEnvValue(key, env[key])])) } : {}),
+    ...(identity.value === undefined ? {} : { valueHash: hash(`value\0${identity.value}`) }),
+    ...(execArgv === undefined ? {} : { execArgv }),
+  };
+}
+
+/** The setup part of the identity as one deterministic text. */
+function canonicalSetup(identity: FactoryIdentity): string {
+  const env = identity.env === undefined ? '-' : Object.keys(identity.env).sort().map((key) => `${JSON.stringify(key)}=${identity.env![key]}`).join(',');
+  const execArgv = identity.execArgv === undefined ? '-' : JSON.stringify(identity.execArgv);
+  return `${env}\0${identity.valueHash ?? '-'}\0${execArgv}`;
+}
+
+/**
+ * The factory identity: module URL, export path, arguments, module code, the setup the
+ * `identity` and `execArgv` options name, and the package version of the client that starts
+ * the daemon.
  */
 export function computeFactoryId(identity: FactoryIdentity, packageVersion: string): string {
-  return hash(`factory/2\0${identity.module}\0${identity.export}\0${identity.argsHash}\0${identity.codeHash ?? '-'}\0${packageVersion}`);
+  return hash(
+    `factory/3\0${identity.module}\0${identity.export}\0${identity.argsHash}\0${identity.codeHash ?? '-'}\0${canonicalSetup(identity)}\0${packageVersion}`,
+  );
+}
+
+function showFlags(execArgv: readonly string[] | undefined): string {
+  return execArgv === undefined ? "the spawner's flags" : execArgv.length === 0 ? 'no flags' : JSON.stringify(execArgv);
+}
+
+/** Which `identity.env` variables differ, by name, with their hashes (never the values). */
+function envDifferences(running: FactoryIdentity['env'], wanted: FactoryIdentity['env']): string[] {
+  const differences: string[] = [];
+  const keys = [...new Set([...Object.keys(running ?? {}), ...Object.keys(wanted ?? {})])].sort();
+  for (const key of keys) {
+    const theirs = running?.[key];
+    const ours = wanted?.[key];
+    if (theirs === ours) continue;
+    if (theirs === undefined) differences.push(`its identity does not include env ${key}, this client's does`);
+    else if (ours === undefined) differences.push(`its identity includes env ${key}, this client's does not`);
+    else differences.push(`env ${key} differs (daemon ${theirs}, this client ${ours}: hashes of the values)`);
+  }
+  return differences;
 }
 
 /**
@@ -172,8 +223,24 @@ export function describeMismatch(
   }
   if (running.argsHash !== wanted.argsHash) differences.push('it was started with other arguments');
   if (running.codeHash !== wanted.codeHash) differences.push('the factory module\'s code has changed since it started');
+  differences.push(...envDifferences(running.env, wanted.env));
+  if (running.valueHash !== wanted.valueHash) differences.push('it was started with another `identity.value`');
+  if (JSON.stringify(running.execArgv) !== JSON.stringify(wanted.execArgv)) {
+    differences.push(`it runs with ${showFlags(running.execArgv)}, this client asks for ${showFlags(wanted.execArgv)}`);
+  }
   if (runningVersion !== wantedVersion) differences.push(`it runs loopback-singleton ${runningVersion}, this client is ${wantedVersion}`);
   return differences.length > 0 ? differences : ['its factory identity differs'];
+}
+
+/**
+ * The local modules (recorded by the daemon, see ../daemon/module-recorder.ts) whose code
+ * changed since the daemon loaded them, in words; empty when none did.
+ */
+export function describeChangedModules(recorded: unknown): string[] {
+  const changed = changedModules(recorded);
+  if (changed.length === 0) return [];
+  const shown = changed.slice(0, 3).join(', ') + (changed.length > 3 ? ` and ${changed.length - 3} more` : '');
+  return [`the code of ${changed.length === 1 ? 'a module' : 'modules'} its factory loaded has changed since it started (${shown})`];
 }
 
 /**

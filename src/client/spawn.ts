@@ -95,7 +95,9 @@ export function launchDaemon(config: DaemonConfig): DaemonLaunch {
   const logFd = openSync(config.paths.log, 'a', 0o600);
   let child;
   try {
-    child = spawn(process.execPath, [...inheritedExecArgv(), ...extraDaemonArgs(), DAEMON_ENTRY], {
+    // The `execArgv` option, part of the factory identity, replaces the inherited flags.
+    const flags = config.factory.execArgv ?? inheritedExecArgv();
+    child = spawn(process.execPath, [...flags, ...extraDaemonArgs(), DAEMON_ENTRY], {
       detached: true,
       stdio: ['ignore', logFd, logFd, 'ipc'],
       serialization: 'advanced',

@@ -22,7 +22,7 @@ import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { rehearseWireOnce } from '../wire/rehearsal.js';
-import { describeMismatch } from './factory-ref.js';
+import { describeChangedModules, describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
 import { SystemOwners } from './owners.js';
 import { drainedExit, drainingError, goneDaemonError, unansweredOrStale, unresponsiveError } from './unresponsive.js';
@@ -58,10 +58,15 @@ export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signa
   } catch (error) {
     throw await unansweredOrStale(plan, metadata, error, signal);
   }
-  if (checkFactory && connection.welcome.factoryId !== plan.factoryId) {
+  // Same identity, but a local module the factory loaded may have been edited since.
+  const differences = !checkFactory
+    ? []
+    : connection.welcome.factoryId !== plan.factoryId
+      ? describeMismatch(connection.welcome.factory, connection.welcome.packageVersion, plan.factory, PACKAGE_VERSION)
+      : describeChangedModules(connection.welcome.modules);
+  if (differences.length > 0) {
     connection.close();
     const { welcome } = connection;
-    const differences = describeMismatch(welcome.factory, welcome.packageVersion, plan.factory, PACKAGE_VERSION);
     throw new FactoryMismatchError(
       `The running daemon "${plan.name}" (pid ${welcome.pid}) does not run what this client asks for: ${differences.join('; ')}. ` +
         "Pass { onMismatch: 'replace' } to have it drain (its accepted calls are answered) and replaced, " +

@@ -23,6 +23,7 @@ import { DaemonConnection, type ConnectionHost } from './connection.js';
 import { createHostedObject } from './factory.js';
 import { listen, type BoundAddress } from './listen.js';
 import type { DaemonLog } from './log.js';
+import { recordedModules, settleRecordedModules } from './module-recorder.js';
 import { Mailbox } from './mailbox.js';
 import { FileUpkeep } from './upkeep.js';
 
@@ -166,6 +167,9 @@ export class Daemon implements ConnectionHost {
       maxFrameBytes: this.#config.maxFrameBytes,
       factory: this.#config.factory,
       startReason: this.#config.startReason,
+      nodeVersion: process.version,
+      execArgv: process.execArgv,
+      modules: recordedModules(),
     };
   }
 
@@ -195,6 +199,7 @@ export class Daemon implements ConnectionHost {
   async #loadObject(): Promise<void> {
     const { factory, args, maxQueuedCalls } = this.#config;
     const { object } = await createHostedObject(factory.module, factory.export, args);
+    settleRecordedModules(factory.module);
     this.#mailbox = new Mailbox(object, maxQueuedCalls, inspector('mailbox', this.#config.name));
   }
 

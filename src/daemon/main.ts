@@ -7,6 +7,7 @@ import type { BootReport } from '../runtime/daemon-config.js';
 import { invalidConfigReason, type ConfigMessage } from '../runtime/daemon-config.js';
 import { Daemon } from './daemon.js';
 import { DaemonLog } from './log.js';
+import { startRecordingModules } from './module-recorder.js';
 
 /** How long a fresh daemon waits for its config before giving up. */
 const CONFIG_TIMEOUT_MS = 10_000;
@@ -49,6 +50,8 @@ async function serve({ config }: ConfigMessage): Promise<void> {
     `boot: ${config.name}, factory ${config.factory.module}#${config.factory.export}, node ${process.version}, ` +
       `start budget ${config.bootTimeoutMs} ms, started as ${config.startReason}`,
   );
+  // Before the factory is imported: the files it loads are part of the code it runs.
+  log.write(`recording the factory's local modules: ${startRecordingModules()}`);
   const daemon = new Daemon(config, log, report);
   // Every exit is logged, whoever calls process.exit (the hosted code too): a dead daemon
   // without this line was killed by a signal it cannot catch (SIGKILL) or lost its machine.

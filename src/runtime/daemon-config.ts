@@ -69,6 +69,8 @@ export function invalidConfigReason(value: unknown): string | undefined {
   if (!(c.args instanceof Uint8Array)) return '`args` is not bytes';
   const factory = c.factory as Record<string, unknown> | undefined;
   if (typeof factory?.module !== 'string' || typeof factory.export !== 'string') return '`factory` is incomplete';
+  const { execArgv } = factory;
+  if (execArgv !== undefined && (!Array.isArray(execArgv) || !execArgv.every((arg) => typeof arg === 'string'))) return '`factory.execArgv` is not an array of strings';
   const paths = c.paths as Record<string, unknown> | undefined;
   if (typeof paths?.dir !== 'string' || typeof paths.metadata !== 'string' || typeof paths.log !== 'string' || typeof paths.token !== 'string') {
     return '`paths` is incomplete';

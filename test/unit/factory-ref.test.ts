@@ -10,13 +10,17 @@ import { describe, expect, it } from 'vitest';
 import {
   canonicalArgs,
   computeFactoryId,
+  describeChangedModules,
   describeMismatch,
   hashArgs,
   hashModuleCode,
   parseFactory,
   resolvePackage,
+  setupIdentity,
   type FactoryReference,
 } from '../../src/client/factory-ref.js';
+import { resolveOptions } from '../../src/options.js';
+import { hashFile } from '../../src/runtime/module-files.js';
 import type { FactoryIdentity } from '../../src/types.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -291,6 +295,10 @@ describe('computeFactoryId', () => {
     ['the arguments', { argsHash: hashArgs(canonicalArgs([11, { step: 2 }])) }],
     ['the code', { codeHash: 'c0ffee' }],
     ['a missing code hash', { codeHash: undefined }],
+    ['an identity env value', { env: { NODE_ENV: 'aaaa' } }],
+    ['an identity value', { valueHash: 'v3' }],
+    ['the execArgv option', { execArgv: ['--no-warnings'] }],
+    ['an empty execArgv option (no flags, not the inherited ones)', { execArgv: [] }],
   ] as const)('differs when %s differs', (_label, over) => {
     expect(computeFactoryId(identity(over), '1.0.0')).not.toBe(id);
   });
@@ -313,6 +321,99 @@ describe('describeMismatch', () => {
 
   it('copes with a daemon that does not describe its factory', () => {
     expect(describeMismatch(undefined, '1.0.0', base, '1.0.0')).toEqual(['it does not say what it runs']);
+  });
+});
+
+describe('setupIdentity', () => {
+  const setup = (options: Parameters<typeof resolveOptions>[0], env: NodeJS.ProcessEnv) => setupIdentity(resolveOptions(options), env);
+
+  it('adds nothing without the identity and execArgv options', () => {
+    expect(setup({}, { NODE_ENV: 'test' })).toEqual({});
+  });
+
+  it('hashes each named env value; the value itself is nowhere in it', () => {
+    const secret = 'postgres://admin:hunter2@db/prod';
+    const identity = setup({ identity: { env: ['NODE_ENV', 'DATABASE_URL', 'UNSET_ONE'] } }, { NODE_ENV: 'production', DATABASE_URL: secret });
+    expect(Object.keys(identity.env!)).toEqual(['DATABASE_URL', 'NODE_ENV', 'UNSET_ONE']);
+    expect(identity.env!.NODE_ENV).toMatch(/^[0-9a-f]{12}$/);
+    expect(identity.env!.UNSET_ONE).toBe('unset');
+    expect(JSON.stringify(identity)).not.toContain('hunter2');
+    expect(JSON.stringify(identity)).not.toContain('production');
+    // An empty value is a value, not "unset".
+    expect(setup({ identity: { env: ['A'] } }, { A: '' }).env!.A).not.toBe('unset');
+  });
+
+  it('gives different hashes for different values, and for the same value under another name', () => {
+    const a = setup({ identity: { env: ['NODE_ENV'] } }, { NODE_ENV: 'test' }).env!.NODE_ENV;
+    expect(setup({ identity: { env: ['NODE_ENV'] } }, { NODE_ENV: 'test' }).env!.NODE_ENV).toBe(a);
+    expect(setup({ identity: { env: ['NODE_ENV'] } }, { NODE_ENV: 'production' }).env!.NODE_ENV).not.toBe(a);
+    expect(setup({ identity: { env: ['APP_ENV'] } }, { APP_ENV: 'test' }).env!.APP_ENV).not.toBe(a);
+  });
+
+  it('hashes the value, and carries execArgv as given', () => {
+    const identity = setup({ identity: { value: 'v3' }, execArgv: ['--conditions=prod'] }, {});
+    expect(identity.valueHash).toMatch(/^[0-9a-f]{32}$/);
+    expect(identity.execArgv).toEqual(['--conditions=prod']);
+    expect(setup({ identity: { value: 'v4' } }, {}).valueHash).not.toBe(identity.valueHash);
+  });
+
+  it('makes the factoryId differ between clients whose named env differs', () => {
+    const base: FactoryIdentity = { module: 'file:///x/a.js', export: 'A', argsHash: 'a1', codeHash: 'c1' };
+    const test = { ...base, ...setup({ identity: { env: ['NODE_ENV'] } }, { NODE_ENV: 'test' }) };
+    const prod = { ...base, ...setup({ identity: { env: ['NODE_ENV'] } }, { NODE_ENV: 'production' }) };
+    expect(computeFactoryId(test, '1.0.0')).not.toBe(computeFactoryId(prod, '1.0.0'));
+    // Without the identity option the env is not part of it: both are served by one daemon.
+    expect(computeFactoryId({ ...base, ...setup({}, { NODE_ENV: 'test' }) }, '1.0.0')).toBe(computeFactoryId({ ...base, ...setup({}, { NODE_ENV: 'production' }) }, '1.0.0'));
+  });
+});
+
+describe('describeMismatch: setup', () => {
+  const base: FactoryIdentity = { module: 'file:///x/a.js', export: 'A', argsHash: 'a1', codeHash: 'c1' };
+
+  it('names the env key that differs, with hashes and never the values', () => {
+    const running = { ...base, ...setupIdentity(resolveOptions({ identity: { env: ['DATABASE_URL', 'NODE_ENV'] } }), { NODE_ENV: 'test', DATABASE_URL: 'db://x' }) };
+    const wanted = { ...base, ...setupIdentity(resolveOptions({ identity: { env: ['DATABASE_URL', 'NODE_ENV'] } }), { NODE_ENV: 'production', DATABASE_URL: 'db://x' }) };
+    const differences = describeMismatch(running, '1.0.0', wanted, '1.0.0');
+    expect(differences).toEqual([`env NODE_ENV differs (daemon ${running.env!.NODE_ENV}, this client ${wanted.env!.NODE_ENV}: hashes of the values)`]);
+    expect(differences.join()).not.toMatch(/production|test|db:/);
+  });
+
+  it('says when one side names an env key the other does not', () => {
+    const named = { ...base, env: { NODE_ENV: 'abc' } };
+    expect(describeMismatch(base, '1.0.0', named, '1.0.0')).toEqual(["its identity does not include env NODE_ENV, this client's does"]);
+    expect(describeMismatch(named, '1.0.0', base, '1.0.0')).toEqual(["its identity includes env NODE_ENV, this client's does not"]);
+  });
+
+  it('names another identity value and other flags', () => {
+    expect(describeMismatch({ ...base, valueHash: 'x' }, '1.0.0', { ...base, valueHash: 'y' }, '1.0.0')).toEqual(['it was started with another `identity.value`']);
+    expect(describeMismatch(base, '1.0.0', { ...base, execArgv: ['--a'] }, '1.0.0')).toEqual([`it runs with the spawner's flags, this client asks for ["--a"]`]);
+    expect(describeMismatch({ ...base, execArgv: [] }, '1.0.0', { ...base, execArgv: ['--a'] }, '1.0.0')).toEqual(['it runs with no flags, this client asks for ["--a"]']);
+  });
+});
+
+describe('describeChangedModules', () => {
+  it('is empty while the recorded files are unchanged, and names an edited or deleted one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lbs-modules-'));
+    try {
+      const a = join(dir, 'a.mjs');
+      const b = join(dir, 'b.mjs');
+      writeFileSync(a, 'export const a = 1;\n');
+      writeFileSync(b, 'export const b = 1;\n');
+      const recorded = { [a]: hashFile(a), [b]: hashFile(b) };
+      expect(describeChangedModules(recorded)).toEqual([]);
+      // Same size, so a size check alone would miss it.
+      writeFileSync(a, 'export const a = 2;\n');
+      expect(describeChangedModules(recorded)).toEqual([`the code of a module its factory loaded has changed since it started (${a})`]);
+      rmSync(b);
+      expect(describeChangedModules(recorded)[0]).toMatch(/the code of modules .*a\.mjs, .*b\.mjs/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('copes with a daemon that records nothing (an older one)', () => {
+    expect(describeChangedModules(undefined)).toEqual([]);
+    expect(describeChangedModules({})).toEqual([]);
   });
 });
 

@@ -46,6 +46,8 @@ describe('resolveOptions: defaults', () => {
       runtimeDir: undefined,
       restart: { maxRestarts: 3, periodMs: 10_000 },
       onMismatch: 'error',
+      identity: { env: [], value: undefined },
+      execArgv: undefined,
     });
   });
 
@@ -134,8 +136,10 @@ describe('resolveOptions: valid values', () => {
       runtimeDir: '/tmp/r',
       restart: { maxRestarts: 0, periodMs: 1 },
       onMismatch: 'replace',
+      identity: { env: ['NODE_ENV'] },
+      execArgv: ['--no-warnings'],
     };
-    expect(resolveOptions(options)).toEqual(options);
+    expect(resolveOptions(options)).toEqual({ ...options, identity: { env: ['NODE_ENV'], value: undefined } });
     expect(resolveOptions({ restart: false }).restart).toBe(false);
   });
 
@@ -348,5 +352,52 @@ describe('localSingleton: construction', () => {
     const svc = localSingleton('rel', './services.js:Counter', { runtimeDir: relativeRoot });
     expect(svc.paths.dir).toBe(resolve(process.cwd(), relativeRoot, 'rel'));
     expect(existsSync(resolve(process.cwd(), relativeRoot))).toBe(false);
+  });
+});
+
+describe('resolveOptions: identity and execArgv', () => {
+  it('sorts and de-duplicates the env names, and keeps the value in canonical form', () => {
+    expect(resolveOptions({ identity: { env: ['NODE_ENV', 'DATABASE_URL', 'NODE_ENV'] } }).identity).toEqual({
+      env: ['DATABASE_URL', 'NODE_ENV'],
+      value: undefined,
+    });
+    const a = resolveOptions({ identity: { value: { schema: 3, name: 'x' } } }).identity.value;
+    const b = resolveOptions({ identity: { value: { name: 'x', schema: 3 } } }).identity.value;
+    expect(a).toBeTypeOf('string');
+    expect(a).toBe(b);
+    expect(resolveOptions({ identity: { value: 'v3' } }).identity.value).not.toBe(resolveOptions({ identity: { value: 'v4' } }).identity.value);
+    expect(resolveOptions({ identity: {} }).identity).toEqual({ env: [], value: undefined });
+  });
+
+  it('keeps execArgv as given, [] included, and frozen', () => {
+    expect(resolveOptions({ execArgv: ['--conditions', 'production', '--no-warnings'] }).execArgv).toEqual(['--conditions', 'production', '--no-warnings']);
+    const empty = resolveOptions({ execArgv: [] }).execArgv;
+    expect(empty).toEqual([]);
+    expect(Object.isFrozen(empty)).toBe(true);
+  });
+
+  it.each([
+    [{ identity: 'NODE_ENV' }, 'Expected `identity` to be an object like { env: [\'NODE_ENV\'], value: \'v3\' }, got `"NODE_ENV"` (string)'],
+    [{ identity: null }, 'Expected `identity` to be an object'],
+    [{ identity: ['NODE_ENV'] }, 'Expected `identity` to be an object'],
+    [{ identity: { envs: ['A'] } }, 'Unknown field `identity.envs`; expected { env, value }'],
+    [{ identity: { env: 'NODE_ENV' } }, 'Expected `identity.env` to be an array of environment variable names, got `"NODE_ENV"` (string)'],
+    [{ identity: { env: ['A', ''] } }, "Expected `identity.env[1]` to be an environment variable name (non-empty, no '='), got `\"\"` (string)"],
+    [{ identity: { env: ['A=B'] } }, 'Expected `identity.env[0]` to be an environment variable name'],
+    [{ identity: { env: [42] } }, 'Expected `identity.env[0]` to be an environment variable name (non-empty, no \'=\'), got `42` (number)'],
+    [{ identity: { value: () => 1 } }, '`identity.value` is a function'],
+    [{ identity: { value: { at: new Map() } } }, '`identity.value.at` is a Map instance'],
+    [{ execArgv: '--inspect' }, "Expected `execArgv` to be an array of Node flags such as ['--conditions=dev'], got `\"--inspect\"` (string)"],
+    [{ execArgv: ['--a', 1] }, 'Expected `execArgv[1]` to be a non-empty string, got `1` (number)'],
+    [{ execArgv: ['--a', ''] }, 'Expected `execArgv[1]` to be a non-empty string'],
+    [{ execArgv: ['--a', 'x\0y'] }, 'Expected `execArgv[1]` to be a non-empty string'],
+    [{ execArgv: ['script.js'] }, 'Expected `execArgv` to start with a Node flag'],
+  ])('rejects %o with a TypeError that says what it expects', (options, message) => {
+    expect(() => resolveUnknown(options)).toThrow(TypeError);
+    expect(() => resolveUnknown(options)).toThrow(literal(message));
+  });
+
+  it('rejects a bad identity synchronously at construction', () => {
+    expect(() => localSingleton('x', './m.js:A', { identity: { env: [''] } })).toThrow(TypeError);
   });
 });
