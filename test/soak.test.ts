@@ -1,9 +1,10 @@
 /**
  * A short soak in CI: scripts/soak/main.mjs (against the built dist/, which the suite builds
- * first) for 6 s with 3 client processes, once over tcp and once over ipc, while its chaos
+ * first) for 8 s with 3 client processes, once over tcp and once over ipc, while its chaos
  * loop SIGKILLs the daemon, corrupts metadata.json, holds the spawn lock, shuts the daemon
- * down, keeps it busy on the CPU, SIGSTOPs it, deletes the token and (ipc) the socket, and
- * new clients keep arriving. The soak makes and removes its own temp runtime dir and kills
+ * down, keeps it busy on the CPU, SIGSTOPs it, leaves a call that never settles, deletes the
+ * token and (ipc) the socket, starves a client of file descriptors, steps the wall clock of
+ * one client and the lock helpers (libfaketime), and new clients keep arriving. The soak makes and removes its own temp runtime dir and kills
  * whatever it left running; this test checks its report. The soak's silent-object-change
  * detector is checked on its own first.
  */
@@ -14,10 +15,26 @@ import { describe, expect, it } from 'vitest';
 
 const ROOT = join(import.meta.dirname, '..');
 const MAIN = join(ROOT, 'scripts', 'soak', 'main.mjs');
-const CHAOS_KINDS = ['sigkill', 'corrupt-metadata', 'hold-lock', 'shutdown', 'shutdown-force', 'busy', 'sigstop', 'delete-token', 'delete-socket'] as const;
+const CHAOS_KINDS = [
+  'sigkill',
+  'corrupt-metadata',
+  'hold-lock',
+  'shutdown',
+  'shutdown-force',
+  'busy',
+  'sigstop',
+  'never-settle',
+  'delete-token',
+  'fd-starve',
+  'clock-step',
+  'delete-socket',
+] as const;
 type ChaosKind = (typeof CHAOS_KINDS)[number];
 /** The kinds that need a Unix socket to act on. */
 const IPC_ONLY: readonly ChaosKind[] = ['delete-socket'];
+/** Where libfaketime is, as the soak finds it (`.ci/run` installs Debian's faketime). */
+const { LIBFAKETIME } = (await import(pathToFileURL(join(ROOT, 'scripts', 'soak', 'chaos.mjs')).href)) as { LIBFAKETIME: string | undefined };
+if (LIBFAKETIME === undefined) console.warn('soak: libfaketime is not installed (Debian package faketime): the clock-step chaos does not run');
 
 interface SoakReport {
   readonly ok: boolean;
@@ -102,8 +119,8 @@ describe('soak: the silent-object-change detector (scripts/soak/issue-order.mjs)
 
 describe('soak', () => {
   for (const transport of ['tcp', 'ipc'] as const) {
-    it(`6 s of chaos under 3 client processes over ${transport}: one live daemon at a time, no silent object change, no hang, nothing left behind`, async () => {
-      const { code, stdout, stderr } = await runSoak(['--seconds', '6', '--clients', '3', '--transport', transport, '--json'], 100_000);
+    it(`8 s of chaos under 3 client processes over ${transport}: one live daemon at a time, no silent object change, no hang, nothing left behind`, async () => {
+      const { code, stdout, stderr } = await runSoak(['--seconds', '8', '--clients', '3', '--transport', transport, '--json'], 100_000);
       const lines = stdout.trim().split('\n');
       expect(lines, `stdout:\n${stdout}\nstderr:\n${stderr}`).toHaveLength(1);
       const report = JSON.parse(lines[0]!) as SoakReport;
@@ -121,7 +138,7 @@ describe('soak', () => {
       expect(report.samples).toBeGreaterThan(100);
       expect(report.callsAnswered).toBeGreaterThan(0);
       expect(report.callsMade).toBeGreaterThanOrEqual(report.callsAnswered);
-      const applicable = CHAOS_KINDS.filter((kind) => transport === 'ipc' || !IPC_ONLY.includes(kind));
+      const applicable = CHAOS_KINDS.filter((kind) => (transport === 'ipc' || !IPC_ONLY.includes(kind)) && (kind !== 'clock-step' || LIBFAKETIME !== undefined));
       expect(report.chaosKinds).toEqual(applicable);
       for (const kind of applicable) expect(report.chaos[kind], `chaos actions of kind ${kind}`).toBeGreaterThanOrEqual(1);
       for (const kind of CHAOS_KINDS.filter((k) => !applicable.includes(k))) expect(report.chaos[kind], `${kind} does not apply to ${transport}`).toBe(0);

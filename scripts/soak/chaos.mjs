@@ -2,18 +2,41 @@
 // thing to the daemon of the soak's singleton, recording what they did. Every action is
 // bounded in time, and whatever it starts or stops it ends or resumes itself.
 import { spawn } from 'node:child_process';
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { closeRemote } from 'loopback-singleton';
 // The library's own zombie-aware check (not exported by the package); the scripts run after a build.
 import { isProcessAlive as isAlive } from '../../dist/src/runtime/process.js';
 
 const LOCK_HOLDER = fileURLToPath(new URL('./lock-holder.mjs', import.meta.url));
+const STARVED_CLIENT = fileURLToPath(new URL('./starved-client.mjs', import.meta.url));
+
+/**
+ * libfaketime (Debian's package `faketime`), for the `clock-step` chaos: preloaded into one
+ * soak client (and whatever it starts) and into the lock helpers, it makes their wall clock
+ * follow a file the chaos rewrites (a step of an hour either way), while their monotonic
+ * clock runs on. Undefined where it is not installed: `clock-step` then does not apply.
+ */
+export const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find(
+  (path) => existsSync(path),
+);
+
+/** The environment that puts a process on the stepped clock of `clockFile`. */
+export function steppedClockEnv(clockFile) {
+  return { ...process.env, LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: '1', DONT_FAKE_MONOTONIC: '1' };
+}
 
 /** How long a helper holds the spawn lock: uniformly random in this range. */
 const LOCK_HOLD_MS = [100, 1500];
 /** How long a `busy` call keeps the daemon's event loop on the CPU. */
 const BUSY_MS = [1500, 2500];
+/** How long a `never-settle` call runs before this process asks for a graceful shutdown. */
+const NEVER_SETTLE_MS = [100, 400];
+/** The `ulimit -n` of a starved client, and how many descriptors it frees again before it calls. */
+const STARVED_FD_LIMIT = 256;
+const STARVED_FREE = [0, 8];
+/** The steps of the stepped clock (libfaketime's offset syntax). */
+const CLOCK_STEPS = ['+1h', '-1h', '+0'];
 /** How long a `sigstop` keeps the daemon stopped before its SIGCONT. */
 const STOP_MS = [1000, 3000];
 /**
@@ -23,12 +46,29 @@ const STOP_MS = [1000, 3000];
  */
 const TARGET_WAIT_MS = 2000;
 
-/** Every chaos kind, in report order; `delete-socket` applies to --transport ipc only. */
-export const ALL_CHAOS_KINDS = ['sigkill', 'corrupt-metadata', 'hold-lock', 'shutdown', 'shutdown-force', 'busy', 'sigstop', 'delete-token', 'delete-socket'];
-/** The kinds that apply to `transport`. */
-export const chaosKindsFor = (transport) => ALL_CHAOS_KINDS.filter((kind) => kind !== 'delete-socket' || transport === 'ipc');
-/** Kinds that freeze the daemon; at most one of them runs at a time (see Chaos#inProgress). */
-const FREEZE_KINDS = new Set(['busy', 'sigstop']);
+/**
+ * Every chaos kind, in report order; `delete-socket` applies to --transport ipc only,
+ * `clock-step` where libfaketime is installed.
+ */
+export const ALL_CHAOS_KINDS = [
+  'sigkill',
+  'corrupt-metadata',
+  'hold-lock',
+  'shutdown',
+  'shutdown-force',
+  'busy',
+  'sigstop',
+  'never-settle',
+  'delete-token',
+  'fd-starve',
+  'clock-step',
+  'delete-socket',
+];
+/** The kinds that apply to `transport` on this machine. */
+export const chaosKindsFor = (transport) =>
+  ALL_CHAOS_KINDS.filter((kind) => (kind !== 'delete-socket' || transport === 'ipc') && (kind !== 'clock-step' || LIBFAKETIME !== undefined));
+/** Kinds that freeze the daemon's object; at most one of them runs at a time (see Chaos#inProgress). */
+const FREEZE_KINDS = new Set(['busy', 'sigstop', 'never-settle']);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const between = ([min, max]) => min + Math.floor(Math.random() * (max - min + 1));
@@ -68,8 +108,16 @@ export class Chaos {
    * @param kinds the kinds that apply to the run's transport ({@link chaosKindsFor})
    * @param track registers a helper process the soak must kill if interrupted; returns it
    */
-  constructor({ svc, tracker, t0, kinds, hangMs, track }) {
+  /**
+   * @param options the soak's service options, runtimeDir included (for the starved clients)
+   * @param clockFile the stepped clock's file (`clock-step`), undefined without libfaketime
+   */
+  constructor({ svc, tracker, t0, kinds, hangMs, track, options, clockFile }) {
     this.svc = svc;
+    this.options = options;
+    this.clockFile = clockFile;
+    /** code -> count of starved clients' proxy() or call failures */
+    this.starvedErrors = {};
     this.hangMs = hangMs;
     this.track = track;
     this.tracker = tracker;
@@ -241,7 +289,10 @@ export class Chaos {
     const abandon = Math.random() < 0.2;
     const holdMs = between(LOCK_HOLD_MS);
     const { dir, lock } = this.svc.paths;
-    const child = this.track(spawn(process.execPath, [LOCK_HOLDER, dir, lock, String(abandon ? 0 : holdMs)], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    // On the stepped clock where there is one: a step while it holds the lock must not let
+    // anybody take the lock over.
+    const env = this.clockFile === undefined ? process.env : steppedClockEnv(this.clockFile);
+    const child = this.track(spawn(process.execPath, [LOCK_HOLDER, dir, lock, String(abandon ? 0 : holdMs)], { stdio: ['ignore', 'pipe', 'pipe'], env }));
     this.holders.add(child);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     exited.then(() => this.holders.delete(child));
@@ -363,6 +414,75 @@ export class Chaos {
       this.freezes.push({ kind, from, to: Date.now() });
       this.record(kind, target.variant, { atMs: from - this.t0, pid: target.pid, ms });
     });
+  }
+
+  /**
+   * A call to a method that never settles (Counter#hang) through this process's proxy, then a
+   * graceful shutdown: the daemon must exit at its drain deadline with the method still
+   * running, the call then fails (ERR_DAEMON_LOST), and nobody starts a second daemon beside
+   * the draining one.
+   */
+  do_never_settle(kind) {
+    return this.freeze(kind, async () => {
+      if (this.busyProxy === undefined) {
+        const opened = await this.open();
+        if (opened !== undefined) return this.skip(kind, `proxy() ${opened === 'HANG' ? 'HANG' : `failed: ${opened?.code ?? 'NO_CODE'}`}`);
+      }
+      const from = Date.now();
+      const call = withTimeout(this.busyProxy.hang().then(() => 'settled', (error) => error), this.hangMs);
+      await sleep(between(NEVER_SETTLE_MS));
+      const stopped = await withTimeout(this.svc.shutdown().then(() => 'resolved', (error) => error), this.hangMs);
+      const outcome = await call;
+      const to = Date.now();
+      this.freezes.push({ kind, from, to });
+      const codeOf = (value) => (typeof value?.code === 'string' ? value.code : 'NO_CODE');
+      for (const value of [stopped, outcome]) {
+        if (value === 'HANG') this.hangs++;
+        else if (value !== 'resolved' && value !== 'settled') this.busyErrors[codeOf(value)] = (this.busyErrors[codeOf(value)] ?? 0) + 1;
+      }
+      const variant = `call ${outcome === 'HANG' || outcome === 'settled' ? outcome : `failed: ${codeOf(outcome)}`}, shutdown ${stopped === 'HANG' || stopped === 'resolved' ? stopped : `failed: ${codeOf(stopped)}`}`;
+      this.record(kind, variant, { atMs: from - this.t0, tookMs: to - from });
+    });
+  }
+
+  /**
+   * A client process out of file descriptors (./starved-client.mjs under `ulimit -n`): it
+   * may fail, with a clear error, but its failed reads must never be taken for stale files.
+   */
+  async do_fd_starve(kind) {
+    const free = between(STARVED_FREE);
+    const spec = JSON.stringify({ runtimeDir: this.options.runtimeDir, name: this.svc.name, options: this.options, free });
+    const child = this.track(
+      spawn('/bin/sh', ['-c', `ulimit -n ${STARVED_FD_LIMIT} && exec "$0" "$@"`, process.execPath, STARVED_CLIENT, spec], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
+    let out = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
+    const exited = await withTimeout(new Promise((resolve) => child.once('exit', resolve)), this.hangMs);
+    if (exited === 'HANG') {
+      child.kill('SIGKILL');
+      this.hangs++;
+      return this.record(kind, 'HANG', { free });
+    }
+    const line = out.split('\n').find((l) => l.startsWith('{'));
+    if (line === undefined) return this.skip(kind, `starved client said nothing: ${stderr.trim().split('\n')[0] ?? ''}`);
+    const outcome = JSON.parse(line);
+    if (!outcome.answered) this.starvedErrors[outcome.code] = (this.starvedErrors[outcome.code] ?? 0) + 1;
+    this.record(kind, outcome.answered ? 'answered' : `${outcome.stage} failed: ${outcome.code}`, { free, held: outcome.held });
+  }
+
+  /** Steps the wall clock of the processes on the stepped clock by an hour, either way, or back. */
+  async do_clock_step(kind) {
+    let current = '+0';
+    try {
+      current = readFileSync(this.clockFile, 'utf8').trim();
+    } catch {
+      // not written yet: the clock is true
+    }
+    const step = pick(CLOCK_STEPS.filter((s) => s !== current));
+    writeFileSync(this.clockFile, `${step}\n`);
+    this.record(kind, `${current} -> ${step}`);
   }
 
   async do_delete_token(kind) {

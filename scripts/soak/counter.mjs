@@ -29,4 +29,15 @@ export class Counter {
     }
     return Math.round(performance.now() - start);
   }
+
+  /**
+   * Never settles, while a timer keeps the daemon's event loop alive: the soak's
+   * `never-settle` chaos, a hosted method stuck for good. Only the daemon's drain deadline
+   * (or a kill) ends it.
+   */
+  hang() {
+    return new Promise(() => {
+      setInterval(() => {}, 1000);
+    });
+  }
 }

@@ -8,9 +8,14 @@
 //   shutdown-force    a forced shutdown() through the API
 //   busy              a hosted call that keeps the daemon's event loop busy for 1.5-2.5 s
 //   sigstop           SIGSTOP the daemon, SIGCONT it 1-3 s later (always, also on Ctrl-C)
+//   never-settle      a hosted call that never settles, then a graceful shutdown() (the
+//                     daemon must exit at its drain deadline, no second one beside it)
 //   delete-token      unlink the token file while the daemon serves
+//   fd-starve         a client process out of file descriptors (`ulimit -n`) opens a proxy
+//   clock-step        step the wall clock of one client, the daemons it starts and the lock
+//                     helpers by an hour either way, or back (libfaketime; where installed)
 //   delete-socket     unlink the daemon's Unix socket (--transport ipc only)
-// At most one busy or sigstop runs at a time. All along it samples the live daemons of the
+// At most one busy, sigstop or never-settle runs at a time. All along it samples the live daemons of the
 // name (a stopped daemon is alive). Usage (from the repo root):
 //   npm run soak -- [--seconds N] [--clients N] [--transport tcp|ipc] [--json]
 //   node scripts/soak/main.mjs ...          (after `npm run build`)
@@ -22,13 +27,13 @@
 // Everything happens in a fresh temp runtime dir, removed at the end: the soak never touches
 // your real singletons.
 import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localSingleton } from 'loopback-singleton';
 import { intFlag, parseFlags, usageError } from '../lib/flags.mjs';
-import { ALL_CHAOS_KINDS, Chaos, chaosKindsFor, resumeStopped, withTimeout } from './chaos.mjs';
+import { ALL_CHAOS_KINDS, Chaos, chaosKindsFor, LIBFAKETIME, resumeStopped, steppedClockEnv, withTimeout } from './chaos.mjs';
 import { DaemonTracker } from './daemon-tracker.mjs';
 
 const USAGE =
@@ -105,6 +110,12 @@ const EXPECTED_CODES = new Set([
   'ERR_DAEMON_UNRESPONSIVE',
 ]);
 
+/**
+ * What a client out of file descriptors (fd-starve) may fail with besides: the library's
+ * clear error for a read that failed for want of resources (never taken for a stale file).
+ */
+const STARVED_CODES = new Set([]);
+
 // ---------------------------------------------------------------------------------------
 // Flags
 
@@ -166,10 +177,11 @@ const between = ([min, max]) => min + Math.floor(Math.random() * (max - min + 1)
 
 /** A forked soak client, driven over its IPC channel. */
 class Client {
-  constructor(index, spec) {
+  /** @param env the client's environment (the stepped clock's, for one of them) */
+  constructor(index, spec, env = process.env) {
     this.index = index;
     this.stderr = '';
-    this.child = track(fork(CLIENT, [JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] }));
+    this.child = track(fork(CLIENT, [JSON.stringify(spec)], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], env }));
     this.child.stderr.setEncoding('utf8').on('data', (chunk) => (this.stderr += chunk));
     this.inbox = [];
     this.wake = () => {};
@@ -250,11 +262,17 @@ async function run(flags, runtimeDir) {
   };
   const sampler = setInterval(sample, SAMPLE_MS);
 
-  const chaos = new Chaos({ svc, tracker, t0, kinds: chaosKindsFor(flags.transport), hangMs: HANG_MS, track });
+  // The stepped clock (clock-step): a file beside the singleton's directory, true at first.
+  const clockFile = LIBFAKETIME === undefined ? undefined : join(runtimeDir, 'clock');
+  if (clockFile !== undefined) writeFileSync(clockFile, '+0\n');
+  const chaos = new Chaos({ svc, tracker, t0, kinds: chaosKindsFor(flags.transport), hangMs: HANG_MS, track, options: { runtimeDir, ...options }, clockFile });
   const spec = { runtimeDir, name: NAME, options, lanes: LANES, hangMs: HANG_MS };
   // Client #1 keeps one proxy all along; the others keep arriving (a fresh proxy now and then)
-  // and think between their calls.
-  const clients = Array.from({ length: flags.clients }, (_, i) => new Client(i + 1, i === 0 ? spec : { ...spec, recycleMs: RECYCLE_MS, paceMs: PACE_MS }));
+  // and think between their calls. The last one (with 2 or more) lives on the stepped clock.
+  const clients = Array.from({ length: flags.clients }, (_, i) => {
+    const env = clockFile !== undefined && i > 0 && i === flags.clients - 1 ? steppedClockEnv(clockFile) : process.env;
+    return new Client(i + 1, i === 0 ? spec : { ...spec, recycleMs: RECYCLE_MS, paceMs: PACE_MS }, env);
+  });
   let chaosMs = 0;
   const reports = [];
   try {
@@ -387,6 +405,7 @@ async function run(flags, runtimeDir) {
   const unexpectedOpen = Object.keys(opensFailed).filter((code) => !EXPECTED_CODES.has(code));
   const unexpectedShutdown = Object.keys(chaos.shutdownErrors).filter((code) => !EXPECTED_CODES.has(code));
   const unexpectedBusy = Object.keys(chaos.busyErrors).filter((code) => !EXPECTED_CODES.has(code));
+  const unexpectedStarved = Object.keys(chaos.starvedErrors).filter((code) => !EXPECTED_CODES.has(code) && !STARVED_CODES.has(code));
 
   const timeline = [
     ...chaos.timeline.map((a) => ({ ...a, t: 'chaos' })),
@@ -428,7 +447,8 @@ async function run(flags, runtimeDir) {
   if (unexpected.length > 0) violations.push(`calls failed with unexpected codes: ${unexpected.map((code) => `${code} x${failed[code]} (${failureSamples[code]?.[0] ?? ''})`).join('; ')}`);
   if (unexpectedOpen.length > 0) violations.push(`proxy() calls failed with unexpected codes: ${unexpectedOpen.map((code) => `${code} x${opensFailed[code]} (${openSamples[code]?.[0] ?? ''})`).join('; ')}`);
   if (unexpectedShutdown.length > 0) violations.push(`API shutdowns rejected with unexpected codes: ${unexpectedShutdown.map((code) => `${code} x${chaos.shutdownErrors[code]}`).join('; ')}`);
-  if (unexpectedBusy.length > 0) violations.push(`busy calls failed with unexpected codes: ${unexpectedBusy.map((code) => `${code} x${chaos.busyErrors[code]}`).join('; ')}`);
+  if (unexpectedBusy.length > 0) violations.push(`busy or never-settle calls failed with unexpected codes: ${unexpectedBusy.map((code) => `${code} x${chaos.busyErrors[code]}`).join('; ')}`);
+  if (unexpectedStarved.length > 0) violations.push(`starved clients failed with unexpected codes: ${unexpectedStarved.map((code) => `${code} x${chaos.starvedErrors[code]}`).join('; ')}`);
   if (silentObjectChanges > 0) {
     // The first in full (what happened in the 3 s before); the others by time.
     const [first, ...others] = silentDetails;
@@ -489,6 +509,7 @@ async function run(flags, runtimeDir) {
     timeline,
     shutdownErrors: chaos.shutdownErrors,
     busyErrors: chaos.busyErrors,
+    starvedErrors: chaos.starvedErrors,
     finalShutdown,
     finalMetadata,
     liveBeforeFinal,
@@ -527,7 +548,7 @@ function textReport(r) {
   row('chaos actions', r.chaosTotal);
   for (const kind of ALL_CHAOS_KINDS) {
     if (!r.chaosKinds.includes(kind)) {
-      row(`  ${kind}`, '-', `not applicable with --transport ${r.transport}`);
+      row(`  ${kind}`, '-', kind === 'clock-step' ? 'not applicable: libfaketime is not installed' : `not applicable with --transport ${r.transport}`);
       continue;
     }
     const how = Object.entries(r.chaosVariants[kind]).sort((a, b) => b[1] - a[1]).map(([variant, n]) => `${n} ${variant}`);
