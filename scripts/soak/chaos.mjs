@@ -285,7 +285,7 @@ export class Chaos {
   async do_hold_lock(kind) {
     if (this.holders.size > 0) return this.skip(kind, 'a helper already holds the lock');
     // Mostly released after a while; sometimes the holder is SIGKILLed while holding, so the
-    // lock is left stale and must be reclaimed (after proper-lockfile's 3 s staleness).
+    // lock is left stale and must be reclaimed (its holder record names a dead process).
     const abandon = Math.random() < 0.2;
     const holdMs = between(LOCK_HOLD_MS);
     const { dir, lock } = this.svc.paths;

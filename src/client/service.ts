@@ -5,7 +5,7 @@
  */
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { removeMetadataIf } from '../runtime/metadata.js';
-import { isProcessAlive, isSameProcess } from '../runtime/process.js';
+import { isSameProcess } from '../runtime/process.js';
 import { invalidNameReason, resolveRuntimeRoot, runtimePaths, socketPathProblem } from '../runtime/paths.js';
 import { resolveOptions, type LocalSingletonOptions, type ResolvedOptions } from '../options.js';
 import type { DaemonInfo, RuntimePaths } from '../types.js';
@@ -14,7 +14,7 @@ import { canonicalArgs, computeFactoryId, hashArgs, hashModuleCode, parseFactory
 import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
 import { SupervisedConnection } from './supervised.js';
-import { ConnectionFailedError, HandshakeError, LoopbackSingletonError } from '../errors.js';
+import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { connectOrStart, connectTo, settledMetadata, startDeadline, type StartPlan } from './starter.js';
 import { killDaemon, waitForDaemonExit } from './terminate.js';

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, renameSync, statSync, fstatSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConnectionFailedError, errorFromWire } from '../errors.js';
+import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import type { BootReport, ConfigMessage, DaemonConfig } from '../runtime/daemon-config.js';
 import { DAEMON_LOG_MAX_BYTES } from '../runtime/paths.js';
 import type { DaemonMetadata } from '../types.js';
@@ -145,13 +146,17 @@ export function launchDaemon(config: DaemonConfig): DaemonLaunch {
       else judge();
     };
     const onError = (error: Error) => {
-      finish(new ConnectionFailedError(`Could not start the daemon: ${error.message}`, { cause: error }));
+      // Out of descriptors or memory: a local fault to fix, which the client statechart ends on.
+      if (isResourceFault(error)) finish(localFaultError('start the daemon process', error));
+      else finish(new ConnectionFailedError(`Could not start the daemon: ${error.message}`, { cause: error }));
     };
     abort = (reason) => finish(reason, undefined, true);
     daemon.on('message', onMessage);
     daemon.on('exit', onExit);
     daemon.on('error', onError);
     const message: ConfigMessage = { t: 'config', config };
+    // A spawn that failed at once (EMFILE) has no channel; its 'error' event says why.
+    if (typeof daemon.send !== 'function') return;
     daemon.send(message, (error) => {
       if (error) onError(error);
     });

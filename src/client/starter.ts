@@ -59,11 +59,18 @@ export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signa
     throw await unansweredOrStale(plan, metadata, error, signal);
   }
   // Same identity, but a local module the factory loaded may have been edited since.
-  const differences = !checkFactory
-    ? []
-    : connection.welcome.factoryId !== plan.factoryId
-      ? describeMismatch(connection.welcome.factory, connection.welcome.packageVersion, plan.factory, PACKAGE_VERSION)
-      : describeChangedModules(connection.welcome.modules);
+  let differences: string[];
+  try {
+    differences = !checkFactory
+      ? []
+      : connection.welcome.factoryId !== plan.factoryId
+        ? describeMismatch(connection.welcome.factory, connection.welcome.packageVersion, plan.factory, PACKAGE_VERSION)
+        : describeChangedModules(connection.welcome.modules);
+  } catch (error) {
+    // A module file this client could not read (EMFILE...): no verdict, and no leaked socket.
+    connection.close();
+    throw error;
+  }
   if (differences.length > 0) {
     connection.close();
     const { welcome } = connection;

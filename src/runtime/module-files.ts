@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sep } from 'node:path';
+import { errnoOf, localFaultError } from './local-fault.js';
 
 /** The most files a daemon records: its welcome stays well under the handshake frame limit. */
 export const MAX_RECORDED_MODULES = 256;
@@ -42,7 +43,22 @@ export function changedModules(recorded: unknown): string[] {
   if (typeof recorded !== 'object' || recorded === null) return [];
   const changed: string[] = [];
   for (const [path, digest] of Object.entries(recorded as Record<string, unknown>)) {
-    if (typeof digest === 'string' && hashFile(path) !== digest) changed.push(path);
+    if (typeof digest === 'string' && currentHash(path) !== digest) changed.push(path);
   }
   return changed;
+}
+
+/**
+ * The hash of the file at `path` as a client sees it now: `missing` only when it is gone. A
+ * read that failed for another reason (EMFILE, EACCES, EIO...) is no sign of other code: it
+ * throws the local fault, and nobody is told of a change that did not happen.
+ */
+function currentHash(path: string): string {
+  try {
+    return hashFileContent(readFileSync(path));
+  } catch (error) {
+    const code = errnoOf(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return 'missing';
+    throw localFaultError(`read ${path} (a module the daemon's factory loaded)`, error);
+  }
 }
