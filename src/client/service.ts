@@ -17,7 +17,7 @@ import { SupervisedConnection } from './supervised.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
 import type { Connection } from './connection.js';
 import { connectOrStart, connectTo, settledMetadata, startDeadline, type StartPlan } from './starter.js';
-import { killDaemon, waitForDaemonExit } from './terminate.js';
+import { isSignallable, killDaemon, waitForDaemonExit } from './terminate.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */
 export interface ShutdownOptions {
@@ -141,6 +141,11 @@ export class LocalSingletonService<T> {
       // Nothing of ours runs: whatever the record says is stale.
       connection?.close();
       removeMetadataIf(this.paths.metadata, instanceId);
+      return;
+    }
+    if (connection === undefined && !isSignallable(metadata)) {
+      // A live process that neither answers nor is proven to be the daemon (its record has no
+      // start time): never signalled, left as it is, as a client leaves it (README, faults).
       return;
     }
     if (force) {

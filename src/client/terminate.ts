@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { DaemonConnectionError } from '../errors.js';
 import { removeMetadataIf } from '../runtime/metadata.js';
-import { isSameProcess } from '../runtime/process.js';
+import { isSameProcess, processStartTime } from '../runtime/process.js';
 import type { DaemonMetadata, RuntimePaths } from '../types.js';
 import type { Connection } from './connection.js';
 
@@ -32,8 +32,19 @@ export async function waitForDaemonExit(metadata: Pick<DaemonMetadata, 'pid' | '
   return true;
 }
 
+/**
+ * Whether a signal may go to the process `metadata` records: never to this process, and where
+ * the platform keeps start times (Linux), only to a record that carries one (every daemon
+ * writes it): a record without it was not written by a daemon of ours, and its pid may be
+ * anybody's. Elsewhere the pid is all there is.
+ */
+export function isSignallable(metadata: Pick<DaemonMetadata, 'pid' | 'startTime'>): boolean {
+  if (metadata.pid === process.pid) return false;
+  return metadata.startTime !== undefined || processStartTime(process.pid) === undefined;
+}
+
 function signalIfSame(metadata: DaemonMetadata, name: NodeJS.Signals): void {
-  if (!isSameProcess(metadata.pid, metadata.startTime)) return;
+  if (!isSignallable(metadata) || !isSameProcess(metadata.pid, metadata.startTime)) return;
   try {
     process.kill(metadata.pid, name);
   } catch {
@@ -54,9 +65,16 @@ export interface KillOutcome {
  * it to stop with force, a SIGTERM otherwise; after {@link KILL_GRACE_MS}, a SIGKILL if it is
  * still the same process. Resolves once it is gone and its files are removed.
  * @throws {DaemonConnectionError} when the process outlives even the SIGKILL (an
- *   uninterruptible sleep): its files are left alone.
+ *   uninterruptible sleep): its files are left alone; or when it does not answer and its
+ *   record cannot prove it is the daemon ({@link isSignallable}): it is not signalled.
  */
 export async function killDaemon(paths: RuntimePaths, metadata: DaemonMetadata, connection: Connection | undefined, signal?: AbortSignal): Promise<KillOutcome> {
+  if (connection === undefined && !isSignallable(metadata)) {
+    throw new DaemonConnectionError(
+      `The record names pid ${metadata.pid}, which runs but does not answer, and carries no start time to prove it is the daemon: it was not signalled. ` +
+        `Stop that process yourself if it is yours, or remove the record with \`loopback-singleton clean\``,
+    );
+  }
   if (connection === undefined) {
     signalIfSame(metadata, 'SIGTERM');
   } else {

@@ -55,7 +55,12 @@ interface Counter {
 }
 
 const REPO_ROOT = join(import.meta.dirname, '..', '..');
-const HANGS = `${pathToFileURL(join(FIXTURES, 'hangs.mjs')).href}:never`;
+/**
+ * A factory that never returns and holds the daemon's loop: the daemon's own boot deadline
+ * (set a little before the spawner's) cannot report first, so the client's start budget is
+ * what ends `awaitingReady`.
+ */
+const HANGS = `${pathToFileURL(join(FIXTURES, 'hangs.mjs')).href}:spins`;
 const THROWS = `${SERVICES_URL}:Throws`;
 const CHANNEL = 'loopback-singleton:client:transition';
 /** The start budget where the path runs into the start timeout, and where it must not. */
