@@ -135,6 +135,8 @@ export class Chaos {
     this.holders = new Set();
     /** API shutdowns and busy calls (and the opening of the busy proxy) that did not settle within this.hangMs */
     this.hangs = 0;
+    /** Which actions those were (`kind: what`), for the report. */
+    this.hangKinds = [];
     this.shutdownErrors = {};
     /** code -> count of busy calls (or of the busy proxy's opening) that failed */
     this.busyErrors = {};
@@ -339,7 +341,7 @@ export class Chaos {
       else variant = `daemon still runs (metadata.json ${pid === undefined ? 'unusable' : 'valid'})`;
     }
     this.record(kind, variant, { pid, live });
-    if (outcome === 'HANG') this.hangs++;
+    if (outcome === 'HANG') this.hung(kind, `shutdown({ force: ${force} })`);
     else if (outcome !== 'resolved') {
       const code = typeof outcome?.code === 'string' ? outcome.code : 'NO_CODE';
       this.shutdownErrors[code] = (this.shutdownErrors[code] ?? 0) + 1;
@@ -374,7 +376,7 @@ export class Chaos {
     return this.freeze(kind, async () => {
       const failed = (outcome, what) => {
         if (outcome === 'HANG') {
-          this.hangs++;
+          this.hung(kind, what);
           return `${what} HANG`;
         }
         const code = typeof outcome?.code === 'string' ? outcome.code : 'NO_CODE';
@@ -429,15 +431,16 @@ export class Chaos {
         if (opened !== undefined) return this.skip(kind, `proxy() ${opened === 'HANG' ? 'HANG' : `failed: ${opened?.code ?? 'NO_CODE'}`}`);
       }
       const from = Date.now();
-      const call = withTimeout(this.busyProxy.hang().then(() => 'settled', (error) => error), this.hangMs);
+      const call = this.busyProxy.hang().then(() => 'settled', (error) => error);
       await sleep(between(NEVER_SETTLE_MS));
       const stopped = await withTimeout(this.svc.shutdown().then(() => 'resolved', (error) => error), this.hangMs);
-      const outcome = await call;
+      // The call must end once the shutdown has (its daemon is gone): its deadline runs from there.
+      const outcome = await withTimeout(call, this.hangMs);
       const to = Date.now();
       this.freezes.push({ kind, from, to });
       const codeOf = (value) => (typeof value?.code === 'string' ? value.code : 'NO_CODE');
-      for (const value of [stopped, outcome]) {
-        if (value === 'HANG') this.hangs++;
+      for (const [what, value] of [['shutdown()', stopped], ['hang() call', outcome]]) {
+        if (value === 'HANG') this.hung(kind, what);
         else if (value !== 'resolved' && value !== 'settled') this.busyErrors[codeOf(value)] = (this.busyErrors[codeOf(value)] ?? 0) + 1;
       }
       const variant = `call ${outcome === 'HANG' || outcome === 'settled' ? outcome : `failed: ${codeOf(outcome)}`}, shutdown ${stopped === 'HANG' || stopped === 'resolved' ? stopped : `failed: ${codeOf(stopped)}`}`;
@@ -462,7 +465,7 @@ export class Chaos {
     const exited = await withTimeout(new Promise((resolve) => child.once('exit', resolve)), this.hangMs);
     if (exited === 'HANG') {
       child.kill('SIGKILL');
-      this.hangs++;
+      this.hung(kind, 'starved client');
       return this.record(kind, 'HANG', { free });
     }
     const line = out.split('\n').find((l) => l.startsWith('{'));
@@ -517,6 +520,12 @@ export class Chaos {
     }
   }
 
+  /** Counts an action of `kind` that did not settle within this.hangMs. */
+  hung(kind, what) {
+    this.hangs++;
+    this.hangKinds.push(`${kind}: ${what}`);
+  }
+
   /** Waits for the actions in flight (every one is bounded); lock holders are let release. */
   async settle() {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
@@ -543,7 +552,7 @@ export class Chaos {
   async close() {
     if (this.busyProxy === undefined) return;
     const disposed = await withTimeout(closeRemote(this.busyProxy), this.hangMs);
-    if (disposed === 'HANG') this.hangs++;
+    if (disposed === 'HANG') this.hung('close', 'closeRemote(busy proxy)');
     this.busyProxy = undefined;
   }
 }

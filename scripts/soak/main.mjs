@@ -441,7 +441,7 @@ async function run(flags, runtimeDir) {
         .slice(0, 5)
         .map((h) => (h.what === 'proxy()' ? `client ${h.client} proxy() at ~${h.atMs} ms` : `client ${h.client} lane ${h.lane} issued at ~${h.atMs} ms`))
         .join('; ')}], ` +
-        `${disposeHangs} proxy disposal(s), ${chaos.hangs + (finalShutdown === 'HANG' ? 1 : 0)} API shutdown(s) or busy call(s)`,
+        `${disposeHangs} proxy disposal(s), ${chaos.hangs + (finalShutdown === 'HANG' ? 1 : 0)} API shutdown(s) or busy call(s) [${[...chaos.hangKinds, ...(finalShutdown === 'HANG' ? ['final shutdown()'] : [])].join('; ')}]`,
     );
   }
   if (leftovers.length > 0) {

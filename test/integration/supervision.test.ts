@@ -290,7 +290,9 @@ describe('supervised proxies', () => {
   );
 
   it('more than maxRestarts within periodMs: RestartLimitError, fail fast, then the same proxy works again', async () => {
-    const svc = service<Counter>({ restart: { maxRestarts: 2, periodMs: 5000 } }, COUNTER, 'limited');
+    // A period long enough for three cold starts on a loaded 2-core machine (the limit is
+    // counted within it), short enough to wait out at the end.
+    const svc = service<Counter>({ restart: { maxRestarts: 2, periodMs: 15_000 } }, COUNTER, 'limited');
     const events = new ClientEvents('limited');
     const counter = await svc.proxy();
     expect(await counter.inc()).toBe(1);
@@ -346,7 +348,7 @@ describe('supervised proxies', () => {
     expect(await counter.inc()).toBe(2);
     expect(events.of('restart-limit').length).toBeGreaterThanOrEqual(1);
     await closeRemote(counter);
-  });
+  }, 90_000);
 
   it('restart: false gives a proxy that stays failed; a new proxy from the service works', async () => {
     const svc = service<Counter>({ restart: false }, COUNTER, 'unsupervised');
