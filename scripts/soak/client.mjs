@@ -121,7 +121,10 @@ async function openProxy() {
       stats.hangs++;
       stats.hangDetails.push({ atMs: at - goAt, lane: -1, what: 'proxy()' });
       // Should it open after all, nobody uses it.
-      opening.then((late) => closeRemote(late), () => {});
+      opening.then(
+        (late) => closeRemote(late),
+        () => {},
+      );
     } else if ('ok' in outcome) {
       record(undefined);
       stats.proxiesOpened++;

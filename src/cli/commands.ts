@@ -78,7 +78,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     synopsis: '<name> [--json]',
     description:
       "Pings the daemon of singleton <name> and prints its live info; --json prints the daemon's info object " +
-      "as it sends it (the CLI connects as an observer: it is not counted in `active` and never keeps the daemon alive). Exits 1 when no daemon runs.",
+      'as it sends it (the CLI connects as an observer: it is not counted in `active` and never keeps the daemon alive). Exits 1 when no daemon runs.',
     options: { json: JSON_OPTION },
     positionals: NAME,
     load: () => import('./ping.js'),

@@ -15,7 +15,6 @@ import type { DaemonMetadata } from '../types.js';
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
 
-
 /** What a successful spawn yields. */
 export interface SpawnedDaemon {
   readonly pid: number;
@@ -28,7 +27,8 @@ export interface SpawnedDaemon {
  */
 export function inheritedExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
   const withValue = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C']);
-  const passThrough = /^--(import|require|loader|experimental-loader|conditions|experimental-[\w-]+|no-experimental-[\w-]+|enable-source-maps|no-warnings|stack-size|max-old-space-size|preserve-symlinks[\w-]*)(=|$)/;
+  const passThrough =
+    /^--(import|require|loader|experimental-loader|conditions|experimental-[\w-]+|no-experimental-[\w-]+|enable-source-maps|no-warnings|stack-size|max-old-space-size|preserve-symlinks[\w-]*)(=|$)/;
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const arg = execArgv[i]!;
@@ -134,11 +134,7 @@ export function launchDaemon(config: DaemonConfig): DaemonLaunch {
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       const judge = () => {
         const tail = logTail(config.paths.log).trim();
-        finish(
-          new ConnectionFailedError(
-            `The daemon exited (${signal ?? `code ${code}`}) before it was ready. Last lines of ${config.paths.log}:\n${tail}`,
-          ),
-        );
+        finish(new ConnectionFailedError(`The daemon exited (${signal ?? `code ${code}`}) before it was ready. Last lines of ${config.paths.log}:\n${tail}`));
       };
       // Its report may still be unread in the channel (a busy loop sees the exit first): judge
       // once the channel is drained. The attempt's deadline (abort) bounds the wait.

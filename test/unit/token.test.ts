@@ -13,7 +13,11 @@ import { checkToken, loadOrCreateToken, readToken, restoreToken } from '../../sr
 // Lets a test run code right before token.ts links its temp file into place, to play the
 // process that wins the creation race; and make the next write fail (a full disk).
 // And make the next open for reading fail (EMFILE...).
-const hooks = vi.hoisted(() => ({ beforeLink: undefined as (() => void) | undefined, writeError: undefined as string | undefined, readOpenError: undefined as string | undefined }));
+const hooks = vi.hoisted(() => ({
+  beforeLink: undefined as (() => void) | undefined,
+  writeError: undefined as string | undefined,
+  readOpenError: undefined as string | undefined,
+}));
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof realFs>();
   const linkSync: typeof actual.linkSync = (existing, target) => {
