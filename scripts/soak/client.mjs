@@ -100,7 +100,8 @@ async function guarded(promise) {
 
 function countFailure(failed, samples, outcome) {
   failed[outcome.code] = (failed[outcome.code] ?? 0) + 1;
-  const kept = (samples[outcome.code] ??= []);
+  samples[outcome.code] ??= [];
+  const kept = samples[outcome.code];
   if (kept.length < 3) kept.push(outcome.message.slice(0, 500));
 }
 

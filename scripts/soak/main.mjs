@@ -380,14 +380,16 @@ async function run(flags, runtimeDir) {
     if (report.disposeHung) disposeHangs++;
     for (const [code, n] of Object.entries(report.failed)) failed[code] = (failed[code] ?? 0) + n;
     for (const [code, messages] of Object.entries(report.samples)) {
-      const kept = (failureSamples[code] ??= []);
+      failureSamples[code] ??= [];
+      const kept = failureSamples[code];
       for (const message of messages) if (kept.length < 3 && !kept.includes(message)) kept.push(message);
     }
     for (const hang of report.hangDetails) hangDetails.push({ client: report.pid, ...hang });
     proxiesOpened += report.proxiesOpened;
     for (const [code, n] of Object.entries(report.opensFailed)) opensFailed[code] = (opensFailed[code] ?? 0) + n;
     for (const [code, messages] of Object.entries(report.openSamples)) {
-      const kept = (openSamples[code] ??= []);
+      openSamples[code] ??= [];
+      const kept = openSamples[code];
       for (const message of messages) if (kept.length < 3 && !kept.includes(message)) kept.push(message);
     }
     opens.push(...report.opens);

@@ -4,7 +4,7 @@
  * the boot report (ready, or the factory's own error) out. The channel is closed once the
  * daemon is ready, so neither process holds the other.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, renameSync, statSync, fstatSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConnectionFailedError, errorFromWire } from '../errors.js';
@@ -94,7 +94,7 @@ export interface DaemonLaunch {
 export function launchDaemon(config: DaemonConfig): DaemonLaunch {
   rotateLog(config.paths.log);
   const logFd = openSync(config.paths.log, 'a', 0o600);
-  let child;
+  let child: ChildProcess;
   try {
     // The `execArgv` option, part of the factory identity, replaces the inherited flags.
     const flags = config.factory.execArgv ?? inheritedExecArgv();

@@ -112,8 +112,8 @@ function startClient(effects: Partial<Record<ActorName, Effect>>, input: { repla
   const releaseLock = vi.fn(() => {
     log.push('releaseLock');
   });
-  // Typed loosely on purpose: one fake stands in for actors of different input and output types.
   const fake = (name: ActorName) =>
+    // biome-ignore lint/suspicious/noExplicitAny: typed loosely on purpose: one fake stands in for actors of different input and output types.
     fromPromise<any, any>(async ({ input: actorInput, signal }) => {
       calls[name].push({ input: actorInput, signal });
       log.push(`${name}:start`);

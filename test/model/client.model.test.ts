@@ -541,7 +541,7 @@ async function expectAllDead(pids: readonly number[]): Promise<void> {
   for (const pid of pids) await until(() => !isProcessAlive(pid), `daemon ${pid} to be gone`);
 }
 
-function expectCode(error: unknown, classes: readonly Function[], codes: readonly string[]): void {
+function expectCode(error: unknown, classes: readonly (abstract new (...args: never) => Error)[], codes: readonly string[]): void {
   expect(
     classes.some((cls) => error instanceof cls),
     `${String(error)} is a ${classes.map((c) => c.name).join(' or ')}`,
@@ -550,7 +550,7 @@ function expectCode(error: unknown, classes: readonly Function[], codes: readonl
 }
 
 function errnoOf(error: unknown): string | undefined {
-  return ((error as { cause?: { code?: string } }).cause ?? {}).code;
+  return (error as { cause?: { code?: string } }).cause?.code;
 }
 
 async function expectConnected(world: ClientWorld, proxy: Remote<Counter>): Promise<void> {

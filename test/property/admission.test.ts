@@ -204,7 +204,13 @@ function define(o: object, m: Member, layer: number, built: Built): void {
     case 'array':
       return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: [() => 1] });
     case 'getter':
-      return void Object.defineProperty(o, m.name, { ...base, get: () => (count(), 1) });
+      return void Object.defineProperty(o, m.name, {
+        ...base,
+        get: () => {
+          count();
+          return 1;
+        },
+      });
     case 'throwingGetter':
       return void Object.defineProperty(o, m.name, {
         ...base,
@@ -214,11 +220,24 @@ function define(o: object, m: Member, layer: number, built: Built): void {
         },
       });
     case 'functionGetter':
-      return void Object.defineProperty(o, m.name, { ...base, get: () => (count(), () => 'from a getter') });
+      return void Object.defineProperty(o, m.name, {
+        ...base,
+        get: () => {
+          count();
+          return () => 'from a getter';
+        },
+      });
     case 'setter':
       return void Object.defineProperty(o, m.name, { ...base, set: () => count() });
     case 'accessorPair':
-      return void Object.defineProperty(o, m.name, { ...base, get: () => (count(), () => 1), set: () => count() });
+      return void Object.defineProperty(o, m.name, {
+        ...base,
+        get: () => {
+          count();
+          return () => 1;
+        },
+        set: () => count(),
+      });
   }
 }
 
@@ -242,6 +261,7 @@ function build(m: Model): Built {
       proto = layer;
     }
     if (m.base === 'function') {
+      // biome-ignore lint/complexity/useArrowFunction: the model's `function` base is a plain function on purpose: unlike an arrow it is constructible and has an own `prototype`.
       target = function () {};
       Object.setPrototypeOf(target, proto);
     } else {

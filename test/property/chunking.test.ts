@@ -98,7 +98,10 @@ describe('property: any chunking of a valid frame stream', () => {
             const stream = Buffer.concat(frames);
             const frameEnds: number[] = [];
             let end = 0;
-            for (const frame of frames) frameEnds.push((end += frame.length));
+            for (const frame of frames) {
+              end += frame.length;
+              frameEnds.push(end);
+            }
             // The tightest cap that admits every frame, or more.
             const largest = Math.max(...frames.map((frame) => frame.length - HEADER_BYTES));
             const decoder = new FrameDecoder(Math.min(largest + slack, DEFAULT_MAX_FRAME_BYTES));

@@ -155,8 +155,10 @@ describe('Mailbox', () => {
 
   it("awaits a returned thenable; a throwing `then` getter is the method's error", async () => {
     const object = {
+      // biome-ignore lint/suspicious/noThenProperty: a method that returns a thenable, which the mailbox must await.
       thenable: () => ({ then: (resolve: (value: number) => void) => setTimeout(() => resolve(42), 5) }),
       hostile: () => ({
+        // biome-ignore lint/suspicious/noThenProperty: a thenable whose `then` getter throws, on purpose.
         get then(): never {
           throw new Error('no then for you');
         },

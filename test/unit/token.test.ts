@@ -255,9 +255,21 @@ describe('checkToken / restoreToken (the daemon keeping its secret in the file)'
 
   it.each<[string, () => void]>([
     ['another secret', () => writeFileSync(path, VALID, { mode: 0o600 })],
-    ['a 0644 file', () => (writeFileSync(path, OURS), chmodSync(path, 0o644))],
+    [
+      'a 0644 file',
+      () => {
+        writeFileSync(path, OURS);
+        chmodSync(path, 0o644);
+      },
+    ],
     ['a malformed file', () => writeFileSync(path, 'nope', { mode: 0o600 })],
-    ['a symlink to the secret', () => (writeFileSync(join(temp, 'real'), OURS, { mode: 0o600 }), symlinkSync(join(temp, 'real'), path))],
+    [
+      'a symlink to the secret',
+      () => {
+        writeFileSync(join(temp, 'real'), OURS, { mode: 0o600 });
+        symlinkSync(join(temp, 'real'), path);
+      },
+    ],
     ['a directory', () => mkdirSync(path)],
   ])('says `differs` for %s', (_label, plant) => {
     plant();
@@ -269,7 +281,13 @@ describe('checkToken / restoreToken (the daemon keeping its secret in the file)'
   it.each<[string, () => void]>([
     ['nothing', () => {}],
     ['another secret', () => writeFileSync(path, VALID, { mode: 0o600 })],
-    ['a 0644 file', () => (writeFileSync(path, VALID), chmodSync(path, 0o644))],
+    [
+      'a 0644 file',
+      () => {
+        writeFileSync(path, VALID);
+        chmodSync(path, 0o644);
+      },
+    ],
     ['a symlink', () => symlinkSync('/dev/zero', path)],
   ])('restoreToken replaces %s with a private file of the secret, leaving no temp file', (_label, plant) => {
     plant();
