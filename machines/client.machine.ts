@@ -171,7 +171,11 @@ export const clientMachine = setup({
       metadata: (_, params: { read: MetadataRead }) => (params.read.status === 'valid' ? params.read.metadata : undefined),
       trail: ({ context }, params: { read: MetadataRead }) => [
         ...context.trail,
-        params.read.status === 'valid' ? `metadata: pid ${params.read.metadata.pid}` : params.read.status === 'absent' ? 'metadata: absent' : `metadata: malformed (${params.read.reason})`,
+        params.read.status === 'valid'
+          ? `metadata: pid ${params.read.metadata.pid}`
+          : params.read.status === 'absent'
+            ? 'metadata: absent'
+            : `metadata: malformed (${params.read.reason})`,
       ],
     }),
     recordConnection: assign({ connection: (_, params: { connection: OpaqueConnection }) => params.connection }),

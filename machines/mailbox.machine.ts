@@ -64,10 +64,7 @@ export const mailboxMachine = setup({
   states: {
     accepting: {
       on: {
-        'mailbox.close': [
-          { guard: 'isForced', target: 'closed', actions: 'rejectWaiting' },
-          { target: 'draining' },
-        ],
+        'mailbox.close': [{ guard: 'isForced', target: 'closed', actions: 'rejectWaiting' }, { target: 'draining' }],
       },
     },
     draining: {

@@ -142,8 +142,7 @@ export const supervisorMachine = setup({
   },
   guards: {
     isRestartDisabled: ({ context }) => context.policy === false,
-    isRestartLimitReached: ({ context }, params: { now: number }) =>
-      context.policy !== false && recent(context, params.now).length >= context.policy.maxRestarts,
+    isRestartLimitReached: ({ context }, params: { now: number }) => context.policy !== false && recent(context, params.now).length >= context.policy.maxRestarts,
   },
   delays: {
     /** Until `retryAt`: the rest of the current period. */
@@ -186,11 +185,7 @@ export const supervisorMachine = setup({
           {
             guard: { type: 'isRestartLimitReached', params: ({ event }) => ({ now: event.now }) },
             target: 'backingOff',
-            actions: [
-              { type: 'recordBackoff', params: ({ event }) => ({ now: event.now }) },
-              'forgetUntold',
-              { type: 'report', params: { event: 'restart-limit' } },
-            ],
+            actions: [{ type: 'recordBackoff', params: ({ event }) => ({ now: event.now }) }, 'forgetUntold', { type: 'report', params: { event: 'restart-limit' } }],
           },
           {
             target: 'reconnecting',
@@ -217,11 +212,7 @@ export const supervisorMachine = setup({
         },
         onError: {
           target: 'disconnected',
-          actions: [
-            { type: 'recordLoss', params: ({ event }) => ({ error: event.error }) },
-            'forgetUntold',
-            { type: 'report', params: { event: 'restart-failed' } },
-          ],
+          actions: [{ type: 'recordLoss', params: ({ event }) => ({ error: event.error }) }, 'forgetUntold', { type: 'report', params: { event: 'restart-failed' } }],
         },
       },
     },

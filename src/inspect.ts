@@ -45,11 +45,7 @@ const RECORD_TYPES = ['spawn', 'transition', 'stop'] as const;
  * microstep of an inspected actor, a cost a client pays on each connect. So an actor created
  * while nobody listens stays uninspected; subscribe before creating proxies.
  */
-export function inspector(
-  area: InspectArea,
-  name: string,
-  onTransition?: (record: TransitionRecord) => void,
-): ((event: InspectionEvent) => void) | undefined {
+export function inspector(area: InspectArea, name: string, onTransition?: (record: TransitionRecord) => void): ((event: InspectionEvent) => void) | undefined {
   if (onTransition === undefined && file === undefined && !RECORD_TYPES.some((type) => hasSubscribers(area, type))) return undefined;
   const previous = new Map<string, string>();
   return (event) => {

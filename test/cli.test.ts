@@ -196,7 +196,11 @@ describe('loopback-singleton CLI', () => {
     const counter = await svc.proxy();
     const { pid } = await svc.ping();
     const watch = start(['watch', 'svc', '--interval', '50', '--runtime-dir', rootOf(svc)]);
-    const samples = () => watch.output().split('\n').filter((line) => line.includes('calls/s'));
+    const samples = () =>
+      watch
+        .output()
+        .split('\n')
+        .filter((line) => line.includes('calls/s'));
     await until(() => samples().length >= 2, 'two samples');
     const busy = () => samples().some((line) => Number(/calls\/s (\d+\.\d)/.exec(line)?.[1] ?? 0) > 0);
     while (!busy()) {
@@ -217,7 +221,7 @@ describe('loopback-singleton CLI', () => {
     expect(run.stdout).not.toContain('\x1b[');
   });
 
-  it('clean removes a dead daemon\'s dir and keeps a live one, a start in progress and a foreign dir', async () => {
+  it("clean removes a dead daemon's dir and keeps a live one, a start in progress and a foreign dir", async () => {
     const root = freshRoot();
     const live = serviceIn(root, 'live');
     const { pid } = await live.ping();

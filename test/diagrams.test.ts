@@ -23,9 +23,7 @@ describe('diagrams/ is up to date with machines/', () => {
     if (committed === undefined) {
       expect.fail(`diagrams/${file} is missing: run \`npm run diagrams\` and commit the result`);
     }
-    expect(committed, `diagrams/${file} is stale: run \`npm run diagrams\` and commit the result`).toBe(
-      rendered.get(file),
-    );
+    expect(committed, `diagrams/${file} is stale: run \`npm run diagrams\` and commit the result`).toBe(rendered.get(file));
   });
 
   it('renders an .mmd and an .svg for every listed machine', () => {
@@ -36,9 +34,7 @@ describe('diagrams/ is up to date with machines/', () => {
   });
 
   it('holds no .mmd or .svg file that is no longer generated', () => {
-    const orphans = readdirSync(diagramsDir).filter(
-      (file) => (file.endsWith('.mmd') || file.endsWith('.svg')) && !rendered.has(file),
-    );
+    const orphans = readdirSync(diagramsDir).filter((file) => (file.endsWith('.mmd') || file.endsWith('.svg')) && !rendered.has(file));
     expect(orphans, 'delete these, or run `npm run diagrams` after restoring their machine').toEqual([]);
   });
 

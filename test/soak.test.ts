@@ -96,24 +96,66 @@ function silentChanges(issued: number, settled: ReadonlyArray<readonly [number, 
 
 describe('soak: the silent-object-change detector (scripts/soak/issue-order.mjs)', () => {
   it('passes answers that increase in issue order, whatever order they settle in', () => {
-    expect(silentChanges(4, [[1, { ok: 11 }], [0, { ok: 10 }], [3, { ok: 14 }], [2, { ok: 12 }]])).toEqual([]);
+    expect(
+      silentChanges(4, [
+        [1, { ok: 11 }],
+        [0, { ok: 10 }],
+        [3, { ok: 14 }],
+        [2, { ok: 12 }],
+      ]),
+    ).toEqual([]);
   });
 
   it('reports an answer not above the previous one in issue order, with no failure between', () => {
-    expect(silentChanges(3, [[0, { ok: 10 }], [1, { ok: 11 }], [2, { ok: 1 }]])).toEqual([{ seq: 2, previous: 11, value: 1 }]);
-    expect(silentChanges(2, [[0, { ok: 7 }], [1, { ok: 7 }]])).toEqual([{ seq: 1, previous: 7, value: 7 }]);
+    expect(
+      silentChanges(3, [
+        [0, { ok: 10 }],
+        [1, { ok: 11 }],
+        [2, { ok: 1 }],
+      ]),
+    ).toEqual([{ seq: 2, previous: 11, value: 1 }]);
+    expect(
+      silentChanges(2, [
+        [0, { ok: 7 }],
+        [1, { ok: 7 }],
+      ]),
+    ).toEqual([{ seq: 1, previous: 7, value: 7 }]);
   });
 
   it('checks a settled call only once every earlier one has settled: a later failure of an earlier call still counts as between', () => {
     // Call 1 (lane B) waits for a restart and fails after call 2 (lane A) was answered by the new daemon.
-    expect(silentChanges(3, [[0, { ok: 50 }], [2, { ok: 1 }], [1, { code: 'ERR_DAEMON_LOST' }]])).toEqual([]);
+    expect(
+      silentChanges(3, [
+        [0, { ok: 50 }],
+        [2, { ok: 1 }],
+        [1, { code: 'ERR_DAEMON_LOST' }],
+      ]),
+    ).toEqual([]);
     // The same answers with call 1 answered by the old object: call 2's 1 is a silent change.
-    expect(silentChanges(3, [[0, { ok: 50 }], [2, { ok: 1 }], [1, { ok: 51 }]])).toEqual([{ seq: 2, previous: 51, value: 1 }]);
+    expect(
+      silentChanges(3, [
+        [0, { ok: 50 }],
+        [2, { ok: 1 }],
+        [1, { ok: 51 }],
+      ]),
+    ).toEqual([{ seq: 2, previous: 51, value: 1 }]);
   });
 
   it('takes any failure, or a hung call, as the break that allows a new object', () => {
-    expect(silentChanges(3, [[0, { ok: 50 }], [1, { code: 'ERR_DAEMON_DRAINING' }], [2, { ok: 1 }]])).toEqual([]);
-    expect(silentChanges(3, [[0, { ok: 50 }], [1, 'HANG'], [2, { ok: 1 }]])).toEqual([]);
+    expect(
+      silentChanges(3, [
+        [0, { ok: 50 }],
+        [1, { code: 'ERR_DAEMON_DRAINING' }],
+        [2, { ok: 1 }],
+      ]),
+    ).toEqual([]);
+    expect(
+      silentChanges(3, [
+        [0, { ok: 50 }],
+        [1, 'HANG'],
+        [2, { ok: 1 }],
+      ]),
+    ).toEqual([]);
   });
 });
 

@@ -57,7 +57,9 @@ function parseFlags() {
 /** On Linux, 'Z' when `pid` has exited but its parent has not reaped it yet. */
 function procState(pid) {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0];
+    return readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .split(' ')[0];
   } catch {
     return undefined;
   }
@@ -118,9 +120,7 @@ function startWorker(index, calls, runtimeDir) {
 
 function withTimeout(promise, ms, message) {
   let timer;
-  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new DemoFailure(message)), ms)))]).finally(() =>
-    clearTimeout(timer),
-  );
+  return Promise.race([promise, new Promise((_, reject) => (timer = setTimeout(() => reject(new DemoFailure(message)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 /** Starts every worker, releases them all at once, and collects their reports. */
@@ -178,8 +178,10 @@ async function run({ workers, calls }, runtimeDir, svc, seenPids) {
     else if (seen[v] > 1) repeated.push(`${v} (x${seen[v]})`);
   }
   if (missing.length > 0 || repeated.length > 0) {
-    fail(`values are not 1..${total} exactly once: missing [${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}], ` +
-      `repeated [${repeated.slice(0, 10).join(', ')}${repeated.length > 10 ? ', ...' : ''}] (calls overlapped or were lost)`);
+    fail(
+      `values are not 1..${total} exactly once: missing [${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}], ` +
+        `repeated [${repeated.slice(0, 10).join(', ')}${repeated.length > 10 ? ', ...' : ''}] (calls overlapped or were lost)`,
+    );
   }
   const proxy = await svc.proxy();
   let finalCount;

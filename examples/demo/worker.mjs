@@ -18,12 +18,16 @@ const { values: flags } = parseArgs({
 const calls = Number(flags.calls);
 if (!Number.isSafeInteger(calls) || calls < 1) throw new TypeError(`--calls must be a positive integer, got "${flags.calls}"`);
 
-const svc = localSingleton('demo-counter', { module: new URL('./counter.mjs', import.meta.url), export: 'Counter' }, {
-  runtimeDir: flags['runtime-dir'],
-  // Long enough that the parent can still read the count after the last worker disconnects;
-  // the parent shuts the daemon down explicitly anyway.
-  idleTtlMs: 30_000,
-});
+const svc = localSingleton(
+  'demo-counter',
+  { module: new URL('./counter.mjs', import.meta.url), export: 'Counter' },
+  {
+    runtimeDir: flags['runtime-dir'],
+    // Long enough that the parent can still read the count after the last worker disconnects;
+    // the parent shuts the daemon down explicitly anyway.
+    idleTtlMs: 30_000,
+  },
+);
 
 const now = () => performance.timeOrigin + performance.now();
 

@@ -17,9 +17,11 @@ const STARVED_CLIENT = fileURLToPath(new URL('./starved-client.mjs', import.meta
  * follow a file the chaos rewrites (a step of an hour either way), while their monotonic
  * clock runs on. Undefined where it is not installed: `clock-step` then does not apply.
  */
-export const LIBFAKETIME = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find(
-  (path) => existsSync(path),
-);
+export const LIBFAKETIME = [
+  '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
+  '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1',
+  '/usr/lib/faketime/libfaketime.so.1',
+].find((path) => existsSync(path));
 
 /** The environment that puts a process on the stepped clock of `clockFile`. */
 export function steppedClockEnv(clockFile) {
@@ -278,8 +280,7 @@ export class Chaos {
     else if (variant === 'cut mid-JSON') {
       const source = current || '{"pid": 1, "instanceId": "x", "transport": "tcp"}';
       content = source.slice(0, Math.max(1, Math.floor(source.length / 2)));
-    }
-    else content = Buffer.from(Array.from({ length: between([1, 200]) }, () => Math.floor(Math.random() * 256)));
+    } else content = Buffer.from(Array.from({ length: between([1, 200]) }, () => Math.floor(Math.random() * 256)));
     writeFileSync(path, content, { mode: 0o600 });
     this.record(kind, variant, { pid: this.tracker.live().at(-1) });
   }
@@ -389,7 +390,13 @@ export class Chaos {
       }
       const ms = between(BUSY_MS);
       const from = Date.now();
-      const outcome = await withTimeout(this.busyProxy.spin(ms).then((spun) => ({ spun }), (error) => error), this.hangMs);
+      const outcome = await withTimeout(
+        this.busyProxy.spin(ms).then(
+          (spun) => ({ spun }),
+          (error) => error,
+        ),
+        this.hangMs,
+      );
       const to = Date.now();
       // Whatever came back, the call was sent: the daemon spun, or was lost or stopped meanwhile.
       this.freezes.push({ kind, from, to });
@@ -431,15 +438,27 @@ export class Chaos {
         if (opened !== undefined) return this.skip(kind, `proxy() ${opened === 'HANG' ? 'HANG' : `failed: ${opened?.code ?? 'NO_CODE'}`}`);
       }
       const from = Date.now();
-      const call = this.busyProxy.hang().then(() => 'settled', (error) => error);
+      const call = this.busyProxy.hang().then(
+        () => 'settled',
+        (error) => error,
+      );
       await sleep(between(NEVER_SETTLE_MS));
-      const stopped = await withTimeout(this.svc.shutdown().then(() => 'resolved', (error) => error), this.hangMs);
+      const stopped = await withTimeout(
+        this.svc.shutdown().then(
+          () => 'resolved',
+          (error) => error,
+        ),
+        this.hangMs,
+      );
       // The call must end once the shutdown has (its daemon is gone): its deadline runs from there.
       const outcome = await withTimeout(call, this.hangMs);
       const to = Date.now();
       this.freezes.push({ kind, from, to });
       const codeOf = (value) => (typeof value?.code === 'string' ? value.code : 'NO_CODE');
-      for (const [what, value] of [['shutdown()', stopped], ['hang() call', outcome]]) {
+      for (const [what, value] of [
+        ['shutdown()', stopped],
+        ['hang() call', outcome],
+      ]) {
         if (value === 'HANG') this.hung(kind, what);
         else if (value !== 'resolved' && value !== 'settled') this.busyErrors[codeOf(value)] = (this.busyErrors[codeOf(value)] ?? 0) + 1;
       }
@@ -540,9 +559,19 @@ export class Chaos {
    */
   async open() {
     const opening = this.svc.proxy();
-    const opened = await withTimeout(opening.then((proxy) => ({ proxy }), (error) => error), this.hangMs);
+    const opened = await withTimeout(
+      opening.then(
+        (proxy) => ({ proxy }),
+        (error) => error,
+      ),
+      this.hangMs,
+    );
     // Should it open after all, nobody uses it.
-    if (opened === 'HANG') opening.then((late) => closeRemote(late), () => {});
+    if (opened === 'HANG')
+      opening.then(
+        (late) => closeRemote(late),
+        () => {},
+      );
     if (opened?.proxy === undefined) return opened;
     this.busyProxy = opened.proxy;
     return undefined;

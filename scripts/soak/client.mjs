@@ -100,7 +100,8 @@ async function guarded(promise) {
 
 function countFailure(failed, samples, outcome) {
   failed[outcome.code] = (failed[outcome.code] ?? 0) + 1;
-  const kept = (samples[outcome.code] ??= []);
+  samples[outcome.code] ??= [];
+  const kept = samples[outcome.code];
   if (kept.length < 3) kept.push(outcome.message.slice(0, 500));
 }
 
@@ -121,7 +122,10 @@ async function openProxy() {
       stats.hangs++;
       stats.hangDetails.push({ atMs: at - goAt, lane: -1, what: 'proxy()' });
       // Should it open after all, nobody uses it.
-      opening.then((late) => closeRemote(late), () => {});
+      opening.then(
+        (late) => closeRemote(late),
+        () => {},
+      );
     } else if ('ok' in outcome) {
       record(undefined);
       stats.proxiesOpened++;

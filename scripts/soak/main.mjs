@@ -219,10 +219,8 @@ class Client {
   }
 }
 
-
 // ---------------------------------------------------------------------------------------
 // Chaos
-
 
 // ---------------------------------------------------------------------------------------
 // The run
@@ -284,7 +282,8 @@ async function run(flags, runtimeDir) {
       if (!message) throw new Error(`client #${i + 1} did not open its proxy within 30 s:\n${clients[i].stderr.trim()}`);
     });
     const notOpened = await chaos.open();
-    if (notOpened !== undefined) throw new Error(`the soak's own proxy (for the busy calls) did not open: ${notOpened === 'HANG' ? 'HANG' : (notOpened?.stack ?? notOpened)}`);
+    if (notOpened !== undefined)
+      throw new Error(`the soak's own proxy (for the busy calls) did not open: ${notOpened === 'HANG' ? 'HANG' : (notOpened?.stack ?? notOpened)}`);
     for (const client of clients) client.send({ t: 'go' });
 
     // The chaos, for --seconds.
@@ -309,7 +308,10 @@ async function run(flags, runtimeDir) {
     // Each disposes its proxy and exits on its own.
     for (const client of clients) {
       const exit = await withTimeout(client.exited, 10_000);
-      if (exit !== 0) violations.push(`client #${client.index} (pid ${client.child.pid}) ${exit === 'HANG' ? 'did not exit within 10 s' : `exited with ${exit}`}${client.stderr.trim() ? `:\n${client.stderr.trim()}` : ''}`);
+      if (exit !== 0)
+        violations.push(
+          `client #${client.index} (pid ${client.child.pid}) ${exit === 'HANG' ? 'did not exit within 10 s' : `exited with ${exit}`}${client.stderr.trim() ? `:\n${client.stderr.trim()}` : ''}`,
+        );
     }
   } catch (error) {
     violations.push(`the soak itself failed: ${error?.stack ?? error}`);
@@ -378,14 +380,16 @@ async function run(flags, runtimeDir) {
     if (report.disposeHung) disposeHangs++;
     for (const [code, n] of Object.entries(report.failed)) failed[code] = (failed[code] ?? 0) + n;
     for (const [code, messages] of Object.entries(report.samples)) {
-      const kept = (failureSamples[code] ??= []);
+      failureSamples[code] ??= [];
+      const kept = failureSamples[code];
       for (const message of messages) if (kept.length < 3 && !kept.includes(message)) kept.push(message);
     }
     for (const hang of report.hangDetails) hangDetails.push({ client: report.pid, ...hang });
     proxiesOpened += report.proxiesOpened;
     for (const [code, n] of Object.entries(report.opensFailed)) opensFailed[code] = (opensFailed[code] ?? 0) + n;
     for (const [code, messages] of Object.entries(report.openSamples)) {
-      const kept = (openSamples[code] ??= []);
+      openSamples[code] ??= [];
+      const kept = openSamples[code];
       for (const message of messages) if (kept.length < 3 && !kept.includes(message)) kept.push(message);
     }
     opens.push(...report.opens);
@@ -430,8 +434,14 @@ async function run(flags, runtimeDir) {
     const logUntil = (pid, atMs) => tracker.daemons.get(pid).lines.filter((line) => !(Date.parse(line.slice(0, 24)) > t0 + atMs + 100));
     violations.push(
       `max live daemons ${maxLive} (must be 1): first at ${first.atMs} ms, daemons ${first.pids.join(' + ')}; the 3 s before (and the clients' next 300 ms):\n` +
-        `${around(first.atMs).map((line) => `      ${line}`).join('\n')}\n` +
-        `    daemon.log of ${first.pids.join(' + ')} up to then:\n${first.pids.flatMap((pid) => logUntil(pid, first.atMs)).sort().map((line) => `      ${line}`).join('\n')}` +
+        `${around(first.atMs)
+          .map((line) => `      ${line}`)
+          .join('\n')}\n` +
+        `    daemon.log of ${first.pids.join(' + ')} up to then:\n${first.pids
+          .flatMap((pid) => logUntil(pid, first.atMs))
+          .sort()
+          .map((line) => `      ${line}`)
+          .join('\n')}` +
         (others.length > 0 ? `\n    later: ${others.map((o) => `at ${o.atMs} ms ${o.pids.join(' + ')}`).join('; ')}` : ''),
     );
   }
@@ -445,20 +455,31 @@ async function run(flags, runtimeDir) {
     );
   }
   if (leftovers.length > 0) {
-    violations.push(`daemons left behind ${leftovers.length} (must be 0; metadata.json was ${finalMetadata === 'JSON' ? 'valid JSON' : finalMetadata} when the final shutdown() ran, live then: ${liveBeforeFinal.join(', ') || 'none'}): ${leftoverDetails.map((d) => `pid ${d.pid}, last lines:\n${d.lastLines.join('\n')}`).join('\n')}`);
+    violations.push(
+      `daemons left behind ${leftovers.length} (must be 0; metadata.json was ${finalMetadata === 'JSON' ? 'valid JSON' : finalMetadata} when the final shutdown() ran, live then: ${liveBeforeFinal.join(', ') || 'none'}): ${leftoverDetails.map((d) => `pid ${d.pid}, last lines:\n${d.lastLines.join('\n')}`).join('\n')}`,
+    );
   }
-  if (unexpected.length > 0) violations.push(`calls failed with unexpected codes: ${unexpected.map((code) => `${code} x${failed[code]} (${failureSamples[code]?.[0] ?? ''})`).join('; ')}`);
-  if (unexpectedOpen.length > 0) violations.push(`proxy() calls failed with unexpected codes: ${unexpectedOpen.map((code) => `${code} x${opensFailed[code]} (${openSamples[code]?.[0] ?? ''})`).join('; ')}`);
-  if (unexpectedShutdown.length > 0) violations.push(`API shutdowns rejected with unexpected codes: ${unexpectedShutdown.map((code) => `${code} x${chaos.shutdownErrors[code]}`).join('; ')}`);
-  if (unexpectedBusy.length > 0) violations.push(`busy or never-settle calls failed with unexpected codes: ${unexpectedBusy.map((code) => `${code} x${chaos.busyErrors[code]}`).join('; ')}`);
-  if (unexpectedStarved.length > 0) violations.push(`starved clients failed with unexpected codes: ${unexpectedStarved.map((code) => `${code} x${chaos.starvedErrors[code]}`).join('; ')}`);
+  if (unexpected.length > 0)
+    violations.push(`calls failed with unexpected codes: ${unexpected.map((code) => `${code} x${failed[code]} (${failureSamples[code]?.[0] ?? ''})`).join('; ')}`);
+  if (unexpectedOpen.length > 0)
+    violations.push(
+      `proxy() calls failed with unexpected codes: ${unexpectedOpen.map((code) => `${code} x${opensFailed[code]} (${openSamples[code]?.[0] ?? ''})`).join('; ')}`,
+    );
+  if (unexpectedShutdown.length > 0)
+    violations.push(`API shutdowns rejected with unexpected codes: ${unexpectedShutdown.map((code) => `${code} x${chaos.shutdownErrors[code]}`).join('; ')}`);
+  if (unexpectedBusy.length > 0)
+    violations.push(`busy or never-settle calls failed with unexpected codes: ${unexpectedBusy.map((code) => `${code} x${chaos.busyErrors[code]}`).join('; ')}`);
+  if (unexpectedStarved.length > 0)
+    violations.push(`starved clients failed with unexpected codes: ${unexpectedStarved.map((code) => `${code} x${chaos.starvedErrors[code]}`).join('; ')}`);
   if (silentObjectChanges > 0) {
     // The first in full (what happened in the 3 s before); the others by time.
     const [first, ...others] = silentDetails;
     violations.push(
       `silent object changes ${silentObjectChanges} (must be 0): a proxy's answer went down with no failed call on it in between, so it reached a new object unannounced; ` +
         `first at ${first.atMs} ms, client ${first.client} proxy #${first.proxy} call #${first.seq}: answered ${first.previous} at ${first.previousAtMs} ms, then ${first.value}; the 3 s before:\n` +
-        `${around(first.atMs).map((line) => `      ${line}`).join('\n')}` +
+        `${around(first.atMs)
+          .map((line) => `      ${line}`)
+          .join('\n')}` +
         (others.length > 0 ? `\n    later: ${others.map((o) => `at ${o.atMs} ms client ${o.client} ${o.previous} then ${o.value}`).join('; ')}` : ''),
     );
   }
@@ -536,7 +557,7 @@ function textReport(r) {
   for (const [code, n] of Object.entries(r.callsFailedByCode).sort((a, b) => b[1] - a[1])) {
     row(`  ${code}`, n, EXPECTED_CODES.has(code) ? '' : 'UNEXPECTED');
   }
-  row('silent object changes', r.silentObjectChanges, 'must be 0 (an answer below its proxy\'s previous one, no failure between)');
+  row('silent object changes', r.silentObjectChanges, "must be 0 (an answer below its proxy's previous one, no failure between)");
   row('proxies opened', r.proxiesOpened, `${r.opensMeetingFreeze} proxy() call(s) met a busy or stopped daemon`);
   row('proxy() failed', r.opensFailed);
   for (const [code, n] of Object.entries(r.opensFailedByCode).sort((a, b) => b[1] - a[1])) {
@@ -554,7 +575,9 @@ function textReport(r) {
       row(`  ${kind}`, '-', kind === 'clock-step' ? 'not applicable: libfaketime is not installed' : `not applicable with --transport ${r.transport}`);
       continue;
     }
-    const how = Object.entries(r.chaosVariants[kind]).sort((a, b) => b[1] - a[1]).map(([variant, n]) => `${n} ${variant}`);
+    const how = Object.entries(r.chaosVariants[kind])
+      .sort((a, b) => b[1] - a[1])
+      .map(([variant, n]) => `${n} ${variant}`);
     row(`  ${kind}`, r.chaos[kind], how.join(', '));
   }
   const labelWidth = Math.max(...rows.map(([label]) => label.length));

@@ -24,7 +24,12 @@ try {
 for (let i = 0; i < spec.free && held.length > 0; i++) closeSync(held.pop());
 
 const say = (message) => new Promise((resolve) => process.stdout.write(`${JSON.stringify({ t: 'outcome', held: held.length, ...message })}\n`, resolve));
-const failure = (stage, error) => ({ stage, answered: false, code: typeof error?.code === 'string' ? error.code : 'NO_CODE', message: String(error?.message ?? error).slice(0, 300) });
+const failure = (stage, error) => ({
+  stage,
+  answered: false,
+  code: typeof error?.code === 'string' ? error.code : 'NO_CODE',
+  message: String(error?.message ?? error).slice(0, 300),
+});
 
 const service = localSingleton(spec.name, FACTORY, { runtimeDir: spec.runtimeDir, ...spec.options });
 let proxy;

@@ -78,7 +78,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     synopsis: '<name> [--json]',
     description:
       "Pings the daemon of singleton <name> and prints its live info; --json prints the daemon's info object " +
-      "as it sends it (the CLI connects as an observer: it is not counted in `active` and never keeps the daemon alive). Exits 1 when no daemon runs.",
+      'as it sends it (the CLI connects as an observer: it is not counted in `active` and never keeps the daemon alive). Exits 1 when no daemon runs.',
     options: { json: JSON_OPTION },
     positionals: NAME,
     load: () => import('./ping.js'),
@@ -172,7 +172,7 @@ function wrap(text: string, width = HELP_WIDTH): string {
 function optionLines(docs: Readonly<Record<string, OptionDoc>>): string {
   const rows = Object.entries(docs).map(([name, doc]) => [`${doc.short ? `-${doc.short}, ` : ''}--${name}${doc.value ? ` <${doc.value}>` : ''}`, doc.help] as const);
   const width = Math.max(...rows.map(([left]) => left.length));
-  const indent = '\n' + ' '.repeat(width + 4);
+  const indent = `\n${' '.repeat(width + 4)}`;
   return rows.map(([left, help]) => `  ${left.padEnd(width)}  ${wrap(help, HELP_WIDTH - width - 4).replaceAll('\n', indent)}`).join('\n');
 }
 

@@ -40,7 +40,7 @@ export function formatTable(header: readonly string[], rows: ReadonlyArray<reado
       .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n') + '\n';
+  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
 /** Prints `value` as indented JSON on stdout. */

@@ -3,7 +3,7 @@
  * whether the daemon answers over its protocol. The CLI never trusts files alone: a daemon
  * counts as alive only once it has completed the mutual handshake.
  */
-import { readdirSync } from 'node:fs';
+import { type Dirent, readdirSync } from 'node:fs';
 import { Connection } from '../client/connection.js';
 import { localFaultError } from '../runtime/local-fault.js';
 import { isSpawnLockHeld } from '../runtime/lock.js';
@@ -136,7 +136,7 @@ export function isLockFresh(paths: RuntimePaths): boolean {
 
 /** The names of the singleton directories under `root` (sorted; none when it does not exist). */
 export function singletonNames(root: string): string[] {
-  let entries;
+  let entries: Dirent[];
   try {
     entries = readdirSync(root, { withFileTypes: true });
   } catch (error) {

@@ -33,7 +33,9 @@ export async function run({ root, values, positionals }: CommandContext): Promis
   const force = values.force === true;
   const timeoutMs = typeof values.timeout === 'string' ? parseMs('timeout', values.timeout, 0, 86_400_000) : DEFAULT_TIMEOUT_MS;
   const paths = runtimePaths(root, name);
-  const how = force ? `forced: queued calls are rejected, and the process is killed if it is still running after ${KILL_GRACE_MS} ms` : 'graceful: accepted calls are answered first';
+  const how = force
+    ? `forced: queued calls are rejected, and the process is killed if it is still running after ${KILL_GRACE_MS} ms`
+    : 'graceful: accepted calls are answered first';
 
   let open: OpenDaemon | undefined;
   let metadata: DaemonMetadata;
@@ -57,7 +59,9 @@ export async function run({ root, values, positionals }: CommandContext): Promis
   if (force) {
     const outcome = await killDaemon(paths, metadata, open?.connection);
     const what = outcome.killed ? 'killed (SIGKILL)' : 'exited';
-    process.stdout.write(`stopped "${name}": pid ${pid} ${what} after ${formatDuration(performance.now() - started)}${outcome.removedRecord ? '; removed the record it left behind' : ''}\n`);
+    process.stdout.write(
+      `stopped "${name}": pid ${pid} ${what} after ${formatDuration(performance.now() - started)}${outcome.removedRecord ? '; removed the record it left behind' : ''}\n`,
+    );
     return 0;
   }
   try {
@@ -77,6 +81,8 @@ export async function run({ root, values, positionals }: CommandContext): Promis
   }
   // A daemon removes its own metadata; one that crashed on the way out may not have.
   const leftover = removeMetadataIf(paths.metadata, metadata.instanceId);
-  process.stdout.write(`stopped "${name}": pid ${pid} exited after ${formatDuration(performance.now() - started)}${leftover ? '; removed the metadata it left behind' : ''}\n`);
+  process.stdout.write(
+    `stopped "${name}": pid ${pid} exited after ${formatDuration(performance.now() - started)}${leftover ? '; removed the metadata it left behind' : ''}\n`,
+  );
   return 0;
 }

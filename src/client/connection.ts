@@ -4,14 +4,7 @@
  * losing the socket, rejects every pending request.
  */
 import { connect, type Socket } from 'node:net';
-import {
-  ConnectionFailedError,
-  DaemonConnectionError,
-  LoopbackSingletonError,
-  errorFromWire,
-  HandshakeError,
-  ProtocolError,
-} from '../errors.js';
+import { ConnectionFailedError, DaemonConnectionError, LoopbackSingletonError, errorFromWire, HandshakeError, ProtocolError } from '../errors.js';
 import { formatAddress } from '../runtime/metadata.js';
 import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
 import { decodeAuthenticated, decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
@@ -68,7 +61,9 @@ function handshakeRefusal(message: ErrorMessage, phase: string, address: string,
       { code: 'ERR_PROTOCOL_VERSION', daemonPid: typeof message.pid === 'number' ? message.pid : undefined },
     );
   }
-  return new HandshakeError(`The listener at ${address} refused the handshake without proving it is our daemon (${String(message.e.code)}: ${String(message.e.message).slice(0, 200)})`);
+  return new HandshakeError(
+    `The listener at ${address} refused the handshake without proving it is our daemon (${String(message.e.code)}: ${String(message.e.message).slice(0, 200)})`,
+  );
 }
 
 /** An authenticated connection to a daemon. */
@@ -108,8 +103,7 @@ export class Connection {
   static open(metadata: Pick<DaemonMetadata, 'transport' | 'host' | 'port' | 'path'>, options: ConnectOptions): Promise<Connection> {
     const address = formatAddress(metadata);
     return new Promise<Connection>((resolve, reject) => {
-      const socket =
-        metadata.transport === 'tcp' ? connect({ host: metadata.host!, port: metadata.port!, noDelay: true }) : connect({ path: metadata.path! });
+      const socket = metadata.transport === 'tcp' ? connect({ host: metadata.host!, port: metadata.port!, noDelay: true }) : connect({ path: metadata.path! });
       // Until the daemon has proved itself, only handshake-sized frames (a welcome is ~0.5 KiB).
       const decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, options.maxFrameBytes));
       const clientNonce = createNonce();
@@ -271,7 +265,8 @@ export class Connection {
       timeoutMs === undefined
         ? undefined
         : setTimeout(
-            () => giveUp(new LoopbackSingletonError(`The call did not answer within ${timeoutMs} ms; it still runs in its turn on the daemon`, { code: 'ERR_CALL_TIMEOUT' })),
+            () =>
+              giveUp(new LoopbackSingletonError(`The call did not answer within ${timeoutMs} ms; it still runs in its turn on the daemon`, { code: 'ERR_CALL_TIMEOUT' })),
             timeoutMs,
           );
     const onAbort = () => giveUp(signal!.reason as Error);

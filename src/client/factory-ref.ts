@@ -27,7 +27,13 @@ const URL_SCHEME = /^[A-Za-z][A-Za-z\d+.-]+:/;
 
 function moduleToUrl(specifier: string, cwd: string): { module: string; needsResolution: boolean } {
   if (specifier.length === 0) throw new TypeError('The factory module is empty; pass a path, a file: URL or a package name');
-  if (specifier.startsWith('./') || specifier.startsWith('../') || specifier === '.' || specifier === '..' || (process.platform === 'win32' && /^\.\.?\\/.test(specifier))) {
+  if (
+    specifier.startsWith('./') ||
+    specifier.startsWith('../') ||
+    specifier === '.' ||
+    specifier === '..' ||
+    (process.platform === 'win32' && /^\.\.?\\/.test(specifier))
+  ) {
     return { module: pathToFileURL(resolve(cwd, specifier)).href, needsResolution: false };
   }
   if (isAbsolute(specifier)) return { module: pathToFileURL(specifier).href, needsResolution: false };
@@ -64,9 +70,7 @@ export function parseFactory(factory: FactoryReference, cwd: string = process.cw
     if (typeof factory.module === 'string') return { ...moduleToUrl(factory.module, cwd), export: exportName };
     throw new TypeError(`Expected \`factory.module\` to be a path, a URL or a package name, got ${show(factory.module)}`);
   }
-  throw new TypeError(
-    `Expected \`factory\` to be "<module>:<export>" (e.g. './services.js:Counter') or { module, export }, got ${show(factory)}`,
-  );
+  throw new TypeError(`Expected \`factory\` to be "<module>:<export>" (e.g. './services.js:Counter') or { module, export }, got ${show(factory)}`);
 }
 
 /**
@@ -172,7 +176,13 @@ export function setupIdentity(
 
 /** The setup part of the identity as one deterministic text. */
 function canonicalSetup(identity: FactoryIdentity): string {
-  const env = identity.env === undefined ? '-' : Object.keys(identity.env).sort().map((key) => `${JSON.stringify(key)}=${identity.env![key]}`).join(',');
+  const env =
+    identity.env === undefined
+      ? '-'
+      : Object.keys(identity.env)
+          .sort()
+          .map((key) => `${JSON.stringify(key)}=${identity.env![key]}`)
+          .join(',');
   const execArgv = identity.execArgv === undefined ? '-' : JSON.stringify(identity.execArgv);
   return `${env}\0${identity.valueHash ?? '-'}\0${execArgv}`;
 }
@@ -183,9 +193,7 @@ function canonicalSetup(identity: FactoryIdentity): string {
  * the daemon.
  */
 export function computeFactoryId(identity: FactoryIdentity, packageVersion: string): string {
-  return hash(
-    `factory/3\0${identity.module}\0${identity.export}\0${identity.argsHash}\0${identity.codeHash ?? '-'}\0${canonicalSetup(identity)}\0${packageVersion}`,
-  );
+  return hash(`factory/3\0${identity.module}\0${identity.export}\0${identity.argsHash}\0${identity.codeHash ?? '-'}\0${canonicalSetup(identity)}\0${packageVersion}`);
 }
 
 function showFlags(execArgv: readonly string[] | undefined): string {
@@ -210,19 +218,14 @@ function envDifferences(running: FactoryIdentity['env'], wanted: FactoryIdentity
 /**
  * What differs between the factory a daemon runs and the one a client asks for, in words.
  */
-export function describeMismatch(
-  running: FactoryIdentity | undefined,
-  runningVersion: string,
-  wanted: FactoryIdentity,
-  wantedVersion: string,
-): string[] {
+export function describeMismatch(running: FactoryIdentity | undefined, runningVersion: string, wanted: FactoryIdentity, wantedVersion: string): string[] {
   if (running === undefined || typeof running !== 'object') return ['it does not say what it runs'];
   const differences: string[] = [];
   if (running.module !== wanted.module || running.export !== wanted.export) {
     differences.push(`it runs ${running.module}:${running.export}, not ${wanted.module}:${wanted.export}`);
   }
   if (running.argsHash !== wanted.argsHash) differences.push('it was started with other arguments');
-  if (running.codeHash !== wanted.codeHash) differences.push('the factory module\'s code has changed since it started');
+  if (running.codeHash !== wanted.codeHash) differences.push("the factory module's code has changed since it started");
   differences.push(...envDifferences(running.env, wanted.env));
   if (running.valueHash !== wanted.valueHash) differences.push('it was started with another `identity.value`');
   if (JSON.stringify(running.execArgv) !== JSON.stringify(wanted.execArgv)) {

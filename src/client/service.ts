@@ -10,7 +10,17 @@ import { invalidNameReason, resolveRuntimeRoot, runtimePaths, socketPathProblem 
 import { resolveOptions, type LocalSingletonOptions, type ResolvedOptions } from '../options.js';
 import type { DaemonInfo, RuntimePaths } from '../types.js';
 import { encodeValue } from '../wire/codec.js';
-import { canonicalArgs, computeFactoryId, hashArgs, hashModuleCode, parseFactory, resolvePackage, setupIdentity, type FactoryReference, type ParsedFactory } from './factory-ref.js';
+import {
+  canonicalArgs,
+  computeFactoryId,
+  hashArgs,
+  hashModuleCode,
+  parseFactory,
+  resolvePackage,
+  setupIdentity,
+  type FactoryReference,
+  type ParsedFactory,
+} from './factory-ref.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
 import { SupervisedConnection } from './supervised.js';

@@ -4,7 +4,7 @@
  * the boot report (ready, or the factory's own error) out. The channel is closed once the
  * daemon is ready, so neither process holds the other.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readSync, renameSync, statSync, fstatSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConnectionFailedError, errorFromWire } from '../errors.js';
@@ -14,7 +14,6 @@ import { DAEMON_LOG_MAX_BYTES } from '../runtime/paths.js';
 import type { DaemonMetadata } from '../types.js';
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
-
 
 /** What a successful spawn yields. */
 export interface SpawnedDaemon {
@@ -28,7 +27,8 @@ export interface SpawnedDaemon {
  */
 export function inheritedExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
   const withValue = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C']);
-  const passThrough = /^--(import|require|loader|experimental-loader|conditions|experimental-[\w-]+|no-experimental-[\w-]+|enable-source-maps|no-warnings|stack-size|max-old-space-size|preserve-symlinks[\w-]*)(=|$)/;
+  const passThrough =
+    /^--(import|require|loader|experimental-loader|conditions|experimental-[\w-]+|no-experimental-[\w-]+|enable-source-maps|no-warnings|stack-size|max-old-space-size|preserve-symlinks[\w-]*)(=|$)/;
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const arg = execArgv[i]!;
@@ -94,7 +94,7 @@ export interface DaemonLaunch {
 export function launchDaemon(config: DaemonConfig): DaemonLaunch {
   rotateLog(config.paths.log);
   const logFd = openSync(config.paths.log, 'a', 0o600);
-  let child;
+  let child: ChildProcess;
   try {
     // The `execArgv` option, part of the factory identity, replaces the inherited flags.
     const flags = config.factory.execArgv ?? inheritedExecArgv();
@@ -134,11 +134,7 @@ export function launchDaemon(config: DaemonConfig): DaemonLaunch {
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       const judge = () => {
         const tail = logTail(config.paths.log).trim();
-        finish(
-          new ConnectionFailedError(
-            `The daemon exited (${signal ?? `code ${code}`}) before it was ready. Last lines of ${config.paths.log}:\n${tail}`,
-          ),
-        );
+        finish(new ConnectionFailedError(`The daemon exited (${signal ?? `code ${code}`}) before it was ready. Last lines of ${config.paths.log}:\n${tail}`));
       };
       // Its report may still be unread in the channel (a busy loop sees the exit first): judge
       // once the channel is drained. The attempt's deadline (abort) bounds the wait.

@@ -220,7 +220,9 @@ interface StartInput extends ClientInput {
 /** The error of a step that found the start budget spent. */
 function budgetSpent(attempt: Attempt, doing: string): ConnectionFailedError {
   const { plan } = attempt;
-  return new ConnectionFailedError(`Could not start the daemon "${plan.name}" within startTimeoutMs (${plan.options.startTimeoutMs} ms): the budget ran out before ${doing}`);
+  return new ConnectionFailedError(
+    `Could not start the daemon "${plan.name}" within startTimeoutMs (${plan.options.startTimeoutMs} ms): the budget ran out before ${doing}`,
+  );
 }
 
 /** Each attempt's actor system (one per root actor) leads its effects to the attempt. */
@@ -356,9 +358,10 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
   if (output.timedOutIn !== undefined) {
     // A daemon still starting at the deadline: its factory (or its bind) hung. It was killed;
     // its log has its last step, and this client's line saying so.
-    const starting = output.timedOutIn.includes('awaitingReady') && attempt.launch
-      ? `: the daemon it spawned (pid ${attempt.launch.pid}) was still starting (creating the object: the factory had not returned, or binding its socket) and was killed`
-      : '';
+    const starting =
+      output.timedOutIn.includes('awaitingReady') && attempt.launch
+        ? `: the daemon it spawned (pid ${attempt.launch.pid}) was still starting (creating the object: the factory had not returned, or binding its socket) and was killed`
+        : '';
     throw new ConnectionFailedError(
       `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms (stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,
     );

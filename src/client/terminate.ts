@@ -86,7 +86,9 @@ export async function killDaemon(paths: RuntimePaths, metadata: DaemonMetadata, 
     signalIfSame(metadata, 'SIGKILL');
     killed = true;
     if (!(await waitForDaemonExit(metadata, KILLED_EXIT_MS, signal))) {
-      throw new DaemonConnectionError(`The daemon (pid ${metadata.pid}) still runs ${KILLED_EXIT_MS} ms after SIGKILL (uninterruptible sleep?); its files were left alone`);
+      throw new DaemonConnectionError(
+        `The daemon (pid ${metadata.pid}) still runs ${KILLED_EXIT_MS} ms after SIGKILL (uninterruptible sleep?); its files were left alone`,
+      );
     }
   }
   connection?.close();

@@ -72,7 +72,11 @@ export async function drainedExit(paths: RuntimePaths, signal: AbortSignal): Pro
  */
 export async function unansweredOrStale(plan: StartPlan, metadata: DaemonMetadata, error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
   if (signal?.aborted || ANSWERED_CODES.has(String((error as { code?: unknown })?.code))) return error;
-  if (isResourceFault(error)) return localFaultError(`open a connection to the daemon "${plan.name}" at ${metadata.transport === 'tcp' ? `${metadata.host}:${metadata.port}` : metadata.path}`, error);
+  if (isResourceFault(error))
+    return localFaultError(
+      `open a connection to the daemon "${plan.name}" at ${metadata.transport === 'tcp' ? `${metadata.host}:${metadata.port}` : metadata.path}`,
+      error,
+    );
   if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
   // A killed process closes its sockets before it turns into a zombie: look again a moment
   // later, so that a daemon that just died is found stale now rather than after a wait.
@@ -94,7 +98,7 @@ export function unresponsiveError(plan: StartPlan, output: ClientOutput): Connec
   let what: string;
   if (output.timedOutIn === '"awaitingExit"') {
     return new ConnectionFailedError(
-      `${(last?.message ?? `The daemon "${plan.name}" is draining`)}; it did not exit within startTimeoutMs (${startTimeoutMs} ms), and no daemon is started beside it. ` +
+      `${last?.message ?? `The daemon "${plan.name}" is draining`}; it did not exit within startTimeoutMs (${startTimeoutMs} ms), and no daemon is started beside it. ` +
         `Raise startTimeoutMs above its drainTimeoutMs, or stop it with \`loopback-singleton stop ${plan.name} --force\`. See ${plan.paths.log}`,
       { code: 'ERR_DAEMON_UNRESPONSIVE', cause: output.error },
     );

@@ -245,7 +245,7 @@ export class DaemonConnection implements CallSink {
     }
     if (this.#phase === 'auth' && message.t === 'auth') {
       if (!verifyProof(this.#host.token, 'client', this.#clientNonce!, this.#daemonNonce!, message.proof)) {
-        this.close({ code: 'ERR_AUTH_FAILED', name: 'HandshakeError', message: 'Authentication failed: the client does not hold this daemon\'s token' });
+        this.close({ code: 'ERR_AUTH_FAILED', name: 'HandshakeError', message: "Authentication failed: the client does not hold this daemon's token" });
         return;
       }
       this.#phase = 'open';

@@ -206,9 +206,7 @@ export class Daemon implements ConnectionHost {
   async #bind(): Promise<void> {
     ensurePrivateDir(this.#config.paths.dir);
     this.token = loadOrCreateToken(this.#config.paths.token);
-    const { server, address, socketId } = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) =>
-      this.#accept(socket),
-    );
+    const { server, address, socketId } = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
     this.#server = server;
     this.#address = address;
     this.#socketId = socketId;
@@ -384,7 +382,6 @@ export class Daemon implements ConnectionHost {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
   }
-
 }
 
 // Deliberately ref'd: the drain must reach `stopped` even when nothing else is left open.

@@ -145,7 +145,11 @@ export class Mailbox {
     if (this.#waiting.size >= this.#maxQueuedCalls) {
       sink.replyError(
         id,
-        refusal('ERR_MAILBOX_FULL', 'MailboxFullError', `The mailbox already holds ${this.#maxQueuedCalls} waiting calls (maxQueuedCalls); retry later or raise maxQueuedCalls`),
+        refusal(
+          'ERR_MAILBOX_FULL',
+          'MailboxFullError',
+          `The mailbox already holds ${this.#maxQueuedCalls} waiting calls (maxQueuedCalls); retry later or raise maxQueuedCalls`,
+        ),
       );
       return;
     }

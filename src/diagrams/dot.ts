@@ -59,13 +59,8 @@ export function toDot(machine: AnyStateMachine): string {
 
   const wrapRoot = root.kind === 'parallel' || transitions.some((arrow) => arrow.from === root);
   const body = wrapRoot ? stateLines(root, false, internal) : contents(root, false, internal);
-  return (
-    [
-      `digraph ${quote(root.key)} {`,
-      ...[...DEFAULTS, ...body, ...bundle(drawn).map(edgeLine)].map((line) => INDENT + line),
-      '}',
-    ].join('\n') + '\n'
-  );
+  const lines = [`digraph ${quote(root.key)} {`, ...[...DEFAULTS, ...body, ...bundle(drawn).map(edgeLine)].map((line) => INDENT + line), '}'];
+  return `${lines.join('\n')}\n`;
 }
 
 type Internal = (state: ChartState) => readonly ChartTransition[];

@@ -33,7 +33,7 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
       'foreign, the client waits in `locking` for the spawn lock (or goes back to discovering when a daemon ' +
       'gets published meanwhile). Inside `locked` the lock is held: `rechecking` looks once more, ' +
       '`cleaningStale` removes what a dead daemon left, `spawning` and `awaitingReady` start the daemon and ' +
-      'wait for its boot report, and `connecting` shakes hands with it. With `onMismatch: \'replace\'`, a daemon ' +
+      "wait for its boot report, and `connecting` shakes hands with it. With `onMismatch: 'replace'`, a daemon " +
       'running another factory is asked to drain in `replacing` before the new one is spawned. Leaving `locked`, ' +
       'whichever way, releases the lock. A factory error, a factory mismatch or another protocol version ends ' +
       'in `failed`.',
@@ -79,18 +79,7 @@ function notice(name: string): string {
 
 function readme(diagrams: ReadonlyArray<{ source: DiagramSource; mermaid: string }>): string {
   const sections = diagrams.map(({ source, mermaid }) =>
-    [
-      `## ${source.name}`,
-      '',
-      source.summary,
-      '',
-      `![The ${source.name} statechart](${source.name}.svg)`,
-      '',
-      '```mermaid',
-      mermaid.trimEnd(),
-      '```',
-      '',
-    ].join('\n'),
+    [`## ${source.name}`, '', source.summary, '', `![The ${source.name} statechart](${source.name}.svg)`, '', '```mermaid', mermaid.trimEnd(), '```', ''].join('\n'),
   );
   return [
     '# Statechart diagrams',
@@ -125,9 +114,7 @@ function readme(diagrams: ReadonlyArray<{ source: DiagramSource; mermaid: string
  * for (const [file, content] of await renderDiagrams()) writeFileSync(join(dir, file), content);
  * ```
  */
-export async function renderDiagrams(
-  sources: readonly DiagramSource[] = DIAGRAM_SOURCES,
-): Promise<Map<string, string>> {
+export async function renderDiagrams(sources: readonly DiagramSource[] = DIAGRAM_SOURCES): Promise<Map<string, string>> {
   const diagrams = sources.map((source) => ({ source, mermaid: toMermaid(source.machine) }));
   const files = new Map<string, string>();
   for (const { source, mermaid } of diagrams) {

@@ -81,9 +81,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(
-    stale.length === 0
-      ? `diagrams: ${shown} is up to date\n`
-      : stale.map(({ file, missing }) => `diagrams: wrote ${file}${missing ? ' (new)' : ''}\n`).join(''),
+    stale.length === 0 ? `diagrams: ${shown} is up to date\n` : stale.map(({ file, missing }) => `diagrams: wrote ${file}${missing ? ' (new)' : ''}\n`).join(''),
   );
   return 0;
 }

@@ -58,7 +58,8 @@ export function toMermaid(machine: AnyStateMachine): string {
   } else {
     body.push(...contents(root, local));
   }
-  return ['stateDiagram-v2', ...[...body, ...topLevel].map((line) => INDENT + line)].join('\n') + '\n';
+  const lines = ['stateDiagram-v2', ...[...body, ...topLevel].map((line) => INDENT + line)];
+  return `${lines.join('\n')}\n`;
 }
 
 /** The lines declaring `state` in its parent's block ([] when its arrows already name it). */

@@ -117,10 +117,7 @@ export function isWithin(state: ChartState, ancestor: ChartState): boolean {
 /** Every transition leaving `node`, one per target, in xstate's order. */
 function transitionsFrom(node: AnyStateNode, byNode: Map<AnyStateNode, ChartState>): ChartTransition[] {
   const from = byNode.get(node)!;
-  const definitions: AnyTransitionDefinition[] = [
-    ...[...node.transitions.values()].flat(),
-    ...((node.always ?? []) as AnyTransitionDefinition[]),
-  ];
+  const definitions: AnyTransitionDefinition[] = [...[...node.transitions.values()].flat(), ...((node.always ?? []) as AnyTransitionDefinition[])];
   return definitions.flatMap((transition) => {
     const event = trigger(transition);
     const guard = transition.guard === undefined ? '' : `[${guardName(transition.guard)}]`;

@@ -44,9 +44,7 @@ export interface ConfigMessage {
 }
 
 /** Daemon -> spawner: the outcome of booting. The daemon then closes the channel. */
-export type BootReport =
-  | { readonly t: 'ready'; readonly metadata: DaemonMetadata }
-  | { readonly t: 'failed'; readonly error: WireError };
+export type BootReport = { readonly t: 'ready'; readonly metadata: DaemonMetadata } | { readonly t: 'failed'; readonly error: WireError };
 
 /** Why `value` is not a usable config message, or undefined when it is. */
 export function invalidConfigReason(value: unknown): string | undefined {
@@ -65,7 +63,8 @@ export function invalidConfigReason(value: unknown): string | undefined {
   for (const key of ['maxFrameBytes', 'maxQueuedCalls', 'handshakeTimeoutMs', 'stallTimeoutMs', 'bootTimeoutMs'] as const) {
     if (typeof c[key] !== 'number' || !((c[key] as number) > 0)) return `\`${key}\` is not a number > 0`;
   }
-  if (c.firstClientWithinMs !== undefined && !(typeof c.firstClientWithinMs === 'number' && c.firstClientWithinMs >= 0)) return '`firstClientWithinMs` is not a number >= 0';
+  if (c.firstClientWithinMs !== undefined && !(typeof c.firstClientWithinMs === 'number' && c.firstClientWithinMs >= 0))
+    return '`firstClientWithinMs` is not a number >= 0';
   if (!(c.args instanceof Uint8Array)) return '`args` is not bytes';
   const factory = c.factory as Record<string, unknown> | undefined;
   if (typeof factory?.module !== 'string' || typeof factory.export !== 'string') return '`factory` is incomplete';

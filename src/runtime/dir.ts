@@ -33,9 +33,7 @@ export function ensurePrivateDir(dir: string): void {
   }
   const stat = lstatSync(dir);
   if (stat.isSymbolicLink()) {
-    throw new LoopbackSingletonError(
-      `Runtime directory ${dir} is a symlink; refusing to use it. Remove it, or pass another runtimeDir`,
-    );
+    throw new LoopbackSingletonError(`Runtime directory ${dir} is a symlink; refusing to use it. Remove it, or pass another runtimeDir`);
   }
   if (!stat.isDirectory()) {
     throw new LoopbackSingletonError(`Runtime directory ${dir} exists but is not a directory; remove it`);
@@ -74,9 +72,5 @@ export function makeParents(path: string, mkdir: typeof mkdirSync = mkdirSync, e
 
 /** A directory (not a symlink) of the current user that nobody else may enter. */
 function isPrivateDir(stat: Stats): boolean {
-  return (
-    stat.isDirectory() &&
-    (currentUid === undefined || stat.uid === currentUid) &&
-    (process.platform === 'win32' || (stat.mode & 0o077) === 0)
-  );
+  return stat.isDirectory() && (currentUid === undefined || stat.uid === currentUid) && (process.platform === 'win32' || (stat.mode & 0o077) === 0);
 }

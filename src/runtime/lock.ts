@@ -140,11 +140,7 @@ function reclaim(lock: string, seen: Map<string, Sighting>): boolean {
  * Resolves with the held lock, or undefined when it stopped waiting.
  * @throws when the lock cannot be judged (see the header): a failed read decides nothing.
  */
-export async function acquireSpawnLock(
-  paths: RuntimePaths,
-  shouldStopWaiting: () => boolean,
-  signal: AbortSignal,
-): Promise<HeldLock | undefined> {
+export async function acquireSpawnLock(paths: RuntimePaths, shouldStopWaiting: () => boolean, signal: AbortSignal): Promise<HeldLock | undefined> {
   const lock = await loadLock();
   const seen = new Map<string, Sighting>();
   for (;;) {

@@ -84,9 +84,7 @@ function parseMetadata(text: string): MetadataRead {
     return { status: 'malformed', reason: 'not valid JSON (truncated or corrupt)' };
   }
   const reason = invalidMetadataReason(value);
-  return reason === undefined
-    ? { status: 'valid', metadata: value as DaemonMetadata }
-    : { status: 'malformed', reason };
+  return reason === undefined ? { status: 'valid', metadata: value as DaemonMetadata } : { status: 'malformed', reason };
 }
 
 /** Why `value` is not valid metadata, or undefined when it is. */

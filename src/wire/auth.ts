@@ -27,27 +27,12 @@ export function createNonce(): Buffer {
 }
 
 /** The proof `role` sends for this pair of nonces. */
-export function computeProof(
-  token: Uint8Array,
-  role: ProofRole,
-  clientNonce: Uint8Array,
-  daemonNonce: Uint8Array,
-): Buffer {
-  return createHmac('sha256', token)
-    .update(LABELS[role])
-    .update(clientNonce)
-    .update(daemonNonce)
-    .digest();
+export function computeProof(token: Uint8Array, role: ProofRole, clientNonce: Uint8Array, daemonNonce: Uint8Array): Buffer {
+  return createHmac('sha256', token).update(LABELS[role]).update(clientNonce).update(daemonNonce).digest();
 }
 
 /** Checks a received proof in constant time. */
-export function verifyProof(
-  token: Uint8Array,
-  role: ProofRole,
-  clientNonce: Uint8Array,
-  daemonNonce: Uint8Array,
-  proof: Uint8Array,
-): boolean {
+export function verifyProof(token: Uint8Array, role: ProofRole, clientNonce: Uint8Array, daemonNonce: Uint8Array, proof: Uint8Array): boolean {
   const expected = computeProof(token, role, clientNonce, daemonNonce);
   return proof.length === expected.length && timingSafeEqual(expected, proof);
 }

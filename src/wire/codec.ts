@@ -58,10 +58,9 @@ export function encodeFrame(message: unknown, maxFrameBytes: number): Buffer {
   }
   const payloadBytes = frame.length - HEADER_BYTES;
   if (payloadBytes > maxFrameBytes) {
-    throw new ProtocolError(
-      `Frame of ${payloadBytes} bytes exceeds maxFrameBytes (${maxFrameBytes}); send less data per call or raise maxFrameBytes on every client`,
-      { code: 'ERR_FRAME_TOO_LARGE' },
-    );
+    throw new ProtocolError(`Frame of ${payloadBytes} bytes exceeds maxFrameBytes (${maxFrameBytes}); send less data per call or raise maxFrameBytes on every client`, {
+      code: 'ERR_FRAME_TOO_LARGE',
+    });
   }
   frame.writeUInt32BE(payloadBytes, 0);
   return frame;
@@ -187,10 +186,7 @@ export class FrameDecoder {
         length = this.#header.readUInt32BE(0);
       }
       if (length > this.#maxFrameBytes) {
-        throw new ProtocolError(
-          `Incoming frame announces ${length} bytes, over maxFrameBytes (${this.#maxFrameBytes})`,
-          { code: 'ERR_FRAME_TOO_LARGE' },
-        );
+        throw new ProtocolError(`Incoming frame announces ${length} bytes, over maxFrameBytes (${this.#maxFrameBytes})`, { code: 'ERR_FRAME_TOO_LARGE' });
       }
       if (length === 0) throw new ProtocolError('Incoming frame has an empty payload');
       if (end - offset >= length) {

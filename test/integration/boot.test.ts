@@ -21,7 +21,11 @@ describe('boot', () => {
   });
 
   it('calls and awaits a factory function, a default export and a namespaced export', async () => {
-    for (const [exportName, expected] of [['makeCounter', 8], ['default', 101], ['ns.Counter', 8]] as const) {
+    for (const [exportName, expected] of [
+      ['makeCounter', 8],
+      ['default', 101],
+      ['ns.Counter', 8],
+    ] as const) {
       const daemon = await startDaemon({ factory: { module: SERVICES_URL, export: exportName }, args: [7] });
       const connection = await daemon.connect();
       expect(await connection.call('inc', []), exportName).toBe(expected);
@@ -29,7 +33,7 @@ describe('boot', () => {
     }
   });
 
-  it('reports an import error with the module\'s own message and stack', async () => {
+  it("reports an import error with the module's own message and stack", async () => {
     const module = pathToFileURL(join(FIXTURES, 'import-fails.mjs')).href;
     const { error } = await bootFailure({ module, export: 'default' });
     expect(error).toBeInstanceOf(FactoryError);

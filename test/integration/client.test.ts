@@ -139,7 +139,9 @@ describe('localSingleton and its proxy', () => {
     const pending = withCallOptions(counter, { signal: controller.signal }).hold(300, 'x');
     controller.abort(new Error('user gave up'));
     await expect(pending).rejects.toThrow('user gave up');
-    const already = await withCallOptions(counter, { signal: AbortSignal.abort() }).inc().catch((e: unknown) => e);
+    const already = await withCallOptions(counter, { signal: AbortSignal.abort() })
+      .inc()
+      .catch((e: unknown) => e);
     expect((already as Error).name).toBe('AbortError');
     expect(await counter.get()).toBe(0); // the pre-aborted call was never sent
     await closeRemote(counter);
@@ -159,7 +161,7 @@ describe('localSingleton and its proxy', () => {
     await waitForExit(pid);
   });
 
-  it('FactoryError carries the daemon\'s own message and stack', async () => {
+  it("FactoryError carries the daemon's own message and stack", async () => {
     const svc = service({}, `${SERVICES_URL}:Throws`);
     const error = (await svc.proxy().catch((e: unknown) => e)) as FactoryError;
     expect(error).toBeInstanceOf(FactoryError);
@@ -222,7 +224,10 @@ describe('localSingleton and its proxy', () => {
     ensurePrivateDir(svc.paths.dir);
     writeFileSync(svc.paths.token, 'a'.repeat(64), { mode: 0o644 });
     chmodSync(svc.paths.token, 0o644);
-    const cold = await svc.proxy().then(() => undefined, (e: unknown) => e);
+    const cold = await svc.proxy().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(cold).toBeInstanceOf(LoopbackSingletonError);
     expect((cold as LoopbackSingletonError).code).toBe('ERR_LOOPBACK_SINGLETON');
     expect((cold as Error).message).toContain('delete the file so a new one is made');

@@ -40,7 +40,13 @@ async function race(promise: Promise<unknown>, ms: number): Promise<'settled' | 
     timer = setTimeout(() => resolve('sentinel'), ms);
   });
   try {
-    return await Promise.race([promise.then(() => 'settled' as const, () => 'settled' as const), sentinel]);
+    return await Promise.race([
+      promise.then(
+        () => 'settled' as const,
+        () => 'settled' as const,
+      ),
+      sentinel,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -138,7 +144,7 @@ describe('a method that never settles', () => {
     // A 5 s sentinel: the close must win it (it takes a fraction of a second).
     expect(await race(closeRemote(proxy), 5000)).toBe('settled');
     expect(await pending).toMatchObject({ code: 'ERR_PROXY_CLOSED' });
-    expect(String((await pending as Error).message)).toContain('may still run');
+    expect(String(((await pending) as Error).message)).toContain('may still run');
     // The daemon is untouched: the call still runs there.
     expect(await svc.ping()).toMatchObject({ running: 1 });
   }, 40_000);

@@ -51,7 +51,14 @@ describe('a client starved of file descriptors', () => {
     expect(before.status).toBe('valid');
     const { pid } = await svc.ping();
 
-    const spec = { dist: DIST_INDEX, runtimeDir: dirname(svc.paths.dir), name: 'svc', factory: COUNTER, options: { startTimeoutMs: 5000 }, spares: [0, 1, 2, 3, 4, 5, 6, 8, 12, 24] };
+    const spec = {
+      dist: DIST_INDEX,
+      runtimeDir: dirname(svc.paths.dir),
+      name: 'svc',
+      factory: COUNTER,
+      options: { startTimeoutMs: 5000 },
+      spares: [0, 1, 2, 3, 4, 5, 6, 8, 12, 24],
+    };
     const { outcomes } = (await runNode([STARVED_CLIENT, JSON.stringify(spec)], { fdLimit: 64 })) as { outcomes: Outcome[] };
 
     expect(outcomes).toHaveLength(spec.spares.length);
@@ -119,7 +126,7 @@ describe('the spawn lock under a wall-clock step', () => {
     await until(() => existsSync(runs), 'the holder to start the factory', 20_000);
     expect(existsSync(join(paths.lock, 'holder.json'))).toBe(true);
     if (LIBFAKETIME === undefined) {
-      console.warn('libfaketime is not installed (Debian package `faketime`): instead of stepping a clock, the live holder\'s lock is given an mtime an hour in the past');
+      console.warn("libfaketime is not installed (Debian package `faketime`): instead of stepping a clock, the live holder's lock is given an mtime an hour in the past");
       const past = (Date.now() - 3_600_000) / 1000;
       utimesSync(paths.lock, past, past);
     } else if (who === 'holder') {

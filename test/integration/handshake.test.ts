@@ -63,10 +63,9 @@ describe('handshake', () => {
     const daemon = await startDaemon();
     const relay = await recordingRelay(daemon.metadata.port!);
     const wrong = Buffer.from('f'.repeat(64), 'latin1');
-    const error = await Connection.open(
-      { transport: 'tcp', host: '127.0.0.1', port: relay.port },
-      { token: wrong, maxFrameBytes: MAX_FRAME, timeoutMs: 5000 },
-    ).catch((e: unknown) => e);
+    const error = await Connection.open({ transport: 'tcp', host: '127.0.0.1', port: relay.port }, { token: wrong, maxFrameBytes: MAX_FRAME, timeoutMs: 5000 }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(HandshakeError);
     expect((error as HandshakeError).code).toBe('ERR_AUTH_FAILED');
     // Only the hello went out: the client never sent an auth proof to a peer it could not trust.

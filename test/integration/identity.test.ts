@@ -41,7 +41,7 @@ function stopAtEnd(root: string): void {
 describe('identity: { env }', () => {
   const identity = { env: ['NODE_ENV'] };
 
-  it("a client with another NODE_ENV gets FactoryMismatchError naming the key, not the values", async () => {
+  it('a client with another NODE_ENV gets FactoryMismatchError naming the key, not the values', async () => {
     const root = freshRoot();
     stopAtEnd(root);
     const first = await clientWithEnv(root, 'test', { identity });
@@ -69,7 +69,7 @@ describe('identity: { env }', () => {
     await waitForExit(first.pid!);
   });
 
-  it('without the identity option the daemon keeps its spawner\'s env and serves the other client (documented)', async () => {
+  it("without the identity option the daemon keeps its spawner's env and serves the other client (documented)", async () => {
     const root = freshRoot();
     stopAtEnd(root);
     const first = await clientWithEnv(root, 'test', {});
@@ -96,7 +96,7 @@ describe('identity: { value }', () => {
 });
 
 describe('execArgv', () => {
-  it("the daemon runs with exactly the given flags, shown in DaemonInfo, and other flags are a mismatch", async () => {
+  it('the daemon runs with exactly the given flags, shown in DaemonInfo, and other flags are a mismatch', async () => {
     const root = freshRoot();
     const execArgv = ['--max-old-space-size=200', '--no-warnings'];
     const svc = service<Setup>({ runtimeDir: root, execArgv }, SETUP, 'setup');

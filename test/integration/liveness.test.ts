@@ -141,7 +141,7 @@ describe('liveness is not responsiveness', () => {
   it.each([
     ['emptied', (path: string) => writeFileSync(path, '')],
     ['deleted', (path: string) => rmSync(path)],
-  ])('metadata.json %s while a method keeps the daemon busy: the record\'s copy names it, and a new client waits for it, never starts a second', async (_how, damage) => {
+  ])("metadata.json %s while a method keeps the daemon busy: the record's copy names it, and a new client waits for it, never starts a second", async (_how, damage) => {
     const svc = service<Counter>({}, COUNTER, 'damaged');
     const live = sampleLiveDaemons(svc);
     const { proxy, pid } = await countedTo11(svc);

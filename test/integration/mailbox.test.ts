@@ -6,9 +6,7 @@ describe('mailbox', () => {
   it('50 concurrent read-await-write calls from 5 connections lose no update', async () => {
     const daemon = await startDaemon();
     const connections = await Promise.all(Array.from({ length: 5 }, () => daemon.connect()));
-    const results = await Promise.all(
-      connections.flatMap((connection) => Array.from({ length: 10 }, () => connection.call('slowInc', [3]) as Promise<number>)),
-    );
+    const results = await Promise.all(connections.flatMap((connection) => Array.from({ length: 10 }, () => connection.call('slowInc', [3]) as Promise<number>)));
     expect([...results].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect(await connections[0]!.call('get', [])).toBe(50);
   });

@@ -41,9 +41,7 @@ describe('many processes, one daemon', () => {
   it('async read-await-write methods lose no update across processes', async () => {
     const root = freshRoot();
     cleanupAfter(root);
-    const outcomes = await Promise.all(
-      Array.from({ length: 4 }, () => runWorker({ runtimeDir: root, count: 15, method: 'slowInc', op: 'pipelined' })),
-    );
+    const outcomes = await Promise.all(Array.from({ length: 4 }, () => runWorker({ runtimeDir: root, count: 15, method: 'slowInc', op: 'pipelined' })));
     const values = outcomes.flatMap((o) => o.results as number[]).sort((a, b) => a - b);
     expect(values).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
   });

@@ -208,18 +208,15 @@ describe('stale-state recovery', () => {
       await waitFor(() => foreign.openSockets() === 0, 'the client to close its connections to the silent listener');
     });
 
-    it.each(['ERR_FACTORY', 'ERR_FACTORY_MISMATCH'])(
-      '(g) a foreign listener that answers the hello with an unauthenticated %s error is not believed',
-      async (code) => {
-        const svc = service<Counter>({ startTimeoutMs: 1000 });
-        const foreign = await foreignListener({ t: 'error', id: null, e: { code, name: 'Error', message: 'said by a foreign listener', stack: undefined } });
-        plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
-        // Only a peer that proved it holds the token may report a factory failure or mismatch
-        // (a real daemon never sends either before the handshake completes): not reported as such.
-        await expectLeftAlone(svc);
-        expect(foreign.connections()).toBeGreaterThanOrEqual(1);
-      },
-    );
+    it.each(['ERR_FACTORY', 'ERR_FACTORY_MISMATCH'])('(g) a foreign listener that answers the hello with an unauthenticated %s error is not believed', async (code) => {
+      const svc = service<Counter>({ startTimeoutMs: 1000 });
+      const foreign = await foreignListener({ t: 'error', id: null, e: { code, name: 'Error', message: 'said by a foreign listener', stack: undefined } });
+      plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
+      // Only a peer that proved it holds the token may report a factory failure or mismatch
+      // (a real daemon never sends either before the handshake completes): not reported as such.
+      await expectLeftAlone(svc);
+      expect(foreign.connections()).toBeGreaterThanOrEqual(1);
+    });
 
     it('(h) a foreign listener claiming another protocol version (unproven) is not believed either', async () => {
       const svc = service<Counter>({ startTimeoutMs: 1000 });
@@ -227,7 +224,11 @@ describe('stale-state recovery', () => {
       plantMetadata(svc, JSON.stringify(staleMetadata(process.pid, foreign.port)));
       await expectLeftAlone(svc);
       const refused = await foreignListener({
-        t: 'error', id: null, e: { code: 'ERR_PROTOCOL_VERSION', name: 'HandshakeError', message: 'unsigned' }, v: 2, pid: process.pid,
+        t: 'error',
+        id: null,
+        e: { code: 'ERR_PROTOCOL_VERSION', name: 'HandshakeError', message: 'unsigned' },
+        v: 2,
+        pid: process.pid,
       });
       const other = service<Counter>({ startTimeoutMs: 1000 });
       plantMetadata(other, JSON.stringify(staleMetadata(process.pid, refused.port)));
@@ -252,7 +253,7 @@ describe('stale-state recovery', () => {
     });
   });
 
-  it('a client waiting for a live holder\'s lock does not keep re-probing the metadata it already judged unusable', async () => {
+  it("a client waiting for a live holder's lock does not keep re-probing the metadata it already judged unusable", async () => {
     const svc = service<Counter>({ startTimeoutMs: 1000 });
     const holder = await lockHolder(svc);
     const foreign = await foreignListener('challenge');

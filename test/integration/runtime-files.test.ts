@@ -117,7 +117,7 @@ describe.skipIf(process.platform === 'win32')('the ipc socket', () => {
     await until(
       () => {
         const now = lstatSync(socketPath, { throwIfNoEntry: false });
-        return now !== undefined && now.isSocket() && now.ino !== before;
+        return now?.isSocket() === true && now.ino !== before;
       },
       'the socket to be re-bound',
       MEND_DEADLINE_MS,

@@ -69,6 +69,8 @@ describe('start-up faults', () => {
     const error = (await svc.proxy().catch((e: unknown) => e)) as LoopbackSingletonError;
     expect(['ERR_FACTORY', 'ERR_CONNECTION_FAILED']).toContain(error.code);
     expect(error.message).toMatch(/factory/);
-    expect(readFileSync(svc.paths.log, 'utf8')).toMatch(/failed \(ERR_FACTORY\) \d+ ms after its spawn: Error: The daemon did not finish creating the object \(the factory is hanging\)/);
+    expect(readFileSync(svc.paths.log, 'utf8')).toMatch(
+      /failed \(ERR_FACTORY\) \d+ ms after its spawn: Error: The daemon did not finish creating the object \(the factory is hanging\)/,
+    );
   });
 });

@@ -178,116 +178,112 @@ class ChaosWorker {
 }
 
 describe('supervised proxies', () => {
-  it(
-    'chaos: three processes keep calling while the daemon is SIGKILLed 4 times; every call settles, one daemon at a time',
-    async () => {
-      const svc = service<Counter>({}, COUNTER, 'chaos');
-      const runtimeDir = dirname(svc.paths.dir);
-      // Should the test fail midway: no daemon of this runtime dir outlives it.
-      onTestFinished(async () => {
-        for (const pid of liveDaemonPids(svc.paths.log)) {
-          process.kill(pid, 'SIGKILL');
-          await waitForExit(pid);
-        }
-      });
-      const spec = {
-        dist: DIST_INDEX,
-        runtimeDir,
-        name: 'chaos',
-        factory: COUNTER,
-        // Generous budgets: restarts storm a 2-core machine; the limit is not what is tested here.
-        options: { restart: { maxRestarts: 100, periodMs: 1000 }, startTimeoutMs: 15_000 },
-        method: 'inc',
-        count: 150,
-        pauseMs: 15,
-        durationMs: 40_000,
-        hangMs: 10_000,
-      };
-
-      // Sample the live daemons of this runtime dir from the very first spawn to the end.
-      let samples = 0;
-      let maxLive = 0;
-      const overlaps: number[][] = [];
-      const sampler = setInterval(() => {
-        const live = liveDaemonPids(svc.paths.log);
-        samples++;
-        maxLive = Math.max(maxLive, live.length);
-        if (live.length > 1) overlaps.push(live);
-      }, 25);
-      onTestFinished(() => clearInterval(sampler));
-
-      const workers = Array.from({ length: 3 }, () => new ChaosWorker(spec));
-      const ready = await Promise.all(workers.map((w) => w.receive('ready')));
-      const firstPid = ready[0]!.pid as number;
-      for (const message of ready) expect(message.pid).toBe(firstPid);
-      expect(metadataPid(svc)).toBe(firstPid);
-
-      for (const worker of workers) worker.send({ t: 'go' });
-      const killed: number[] = [];
-      for (let round = 0; round < 4; round++) {
-        await sleep(300);
-        // The current daemon: the one metadata.json names, once the workers have restarted it.
-        let target = 0;
-        await until(
-          () => {
-            const pid = metadataPid(svc);
-            if (pid === undefined || killed.includes(pid) || !isAlive(pid)) return false;
-            target = pid;
-            return true;
-          },
-          `a restarted daemon to kill (round ${round + 1})`,
-          20_000,
-        );
-        process.kill(target, 'SIGKILL');
-        killed.push(target);
+  it('chaos: three processes keep calling while the daemon is SIGKILLed 4 times; every call settles, one daemon at a time', async () => {
+    const svc = service<Counter>({}, COUNTER, 'chaos');
+    const runtimeDir = dirname(svc.paths.dir);
+    // Should the test fail midway: no daemon of this runtime dir outlives it.
+    onTestFinished(async () => {
+      for (const pid of liveDaemonPids(svc.paths.log)) {
+        process.kill(pid, 'SIGKILL');
+        await waitForExit(pid);
       }
-      expect(killed[0]).toBe(firstPid);
-      for (const worker of workers) worker.send({ t: 'stop' });
+    });
+    const spec = {
+      dist: DIST_INDEX,
+      runtimeDir,
+      name: 'chaos',
+      factory: COUNTER,
+      // Generous budgets: restarts storm a 2-core machine; the limit is not what is tested here.
+      options: { restart: { maxRestarts: 100, periodMs: 1000 }, startTimeoutMs: 15_000 },
+      method: 'inc',
+      count: 150,
+      pauseMs: 15,
+      durationMs: 40_000,
+      hangMs: 10_000,
+    };
 
-      const calls = await Promise.all(workers.map((w) => w.receive('calls', 60_000)));
-      for (const worker of workers) worker.send({ t: 'final' });
-      const finals = await Promise.all(workers.map((w) => w.receive('final', 30_000)));
-      // Every worker disposes its proxy and exits on its own.
-      for (const worker of workers) expect(await worker.exited, worker.stderr).toBe(0);
-      clearInterval(sampler);
+    // Sample the live daemons of this runtime dir from the very first spawn to the end.
+    let samples = 0;
+    let maxLive = 0;
+    const overlaps: number[][] = [];
+    const sampler = setInterval(() => {
+      const live = liveDaemonPids(svc.paths.log);
+      samples++;
+      maxLive = Math.max(maxLive, live.length);
+      if (live.length > 1) overlaps.push(live);
+    }, 25);
+    onTestFinished(() => clearInterval(sampler));
 
-      // Every call settled: a result, or the loss of its daemon; none hung. (Soft: the checks
-      // below still run, and the message lists every offending call.)
-      for (const { outcomes } of calls as unknown as Array<{ outcomes: Outcome[] }>) {
-        expect(outcomes.length).toBeGreaterThanOrEqual(spec.count);
-        expect.soft(outcomes.filter((o) => o === 'HANG')).toEqual([]);
-        expect(outcomes.filter((o) => o !== 'HANG' && 'ok' in o && typeof o.ok !== 'number')).toEqual([]);
-        const unexpected = outcomes.filter((o) => o !== 'HANG' && !('ok' in o) && o.code !== 'ERR_DAEMON_LOST' && o.code !== 'ERR_DAEMON_DRAINING');
-        expect.soft(unexpected, 'calls that settled with neither a result nor ERR_DAEMON_LOST/ERR_DAEMON_DRAINING').toEqual([]);
-      }
+    const workers = Array.from({ length: 3 }, () => new ChaosWorker(spec));
+    const ready = await Promise.all(workers.map((w) => w.receive('ready')));
+    const firstPid = ready[0]!.pid as number;
+    for (const message of ready) expect(message.pid).toBe(firstPid);
+    expect(metadataPid(svc)).toBe(firstPid);
 
-      // Afterwards the SAME proxies work, all against one new daemon.
-      const finalPid = finals[0]!.pingPid as number;
-      for (const final of finals) {
-        expect(final.outcome).toMatchObject({ ok: expect.any(Number) });
-        expect(final.pingPid).toBe(finalPid);
-        // The proxy's own connection is to that daemon: the last one it reconnected to.
-        expect((final.reconnectedPids as number[]).at(-1)).toBe(finalPid);
-        // It noticed the loss of the daemon it first used.
-        expect(final.lostPids as number[]).toContain(firstPid);
-      }
-      expect(finalPid).not.toBe(firstPid);
-      expect(killed).not.toContain(finalPid);
-      expect(isAlive(finalPid)).toBe(true);
-      expect(metadataPid(svc)).toBe(finalPid);
+    for (const worker of workers) worker.send({ t: 'go' });
+    const killed: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      await sleep(300);
+      // The current daemon: the one metadata.json names, once the workers have restarted it.
+      let target = 0;
+      await until(
+        () => {
+          const pid = metadataPid(svc);
+          if (pid === undefined || killed.includes(pid) || !isAlive(pid)) return false;
+          target = pid;
+          return true;
+        },
+        `a restarted daemon to kill (round ${round + 1})`,
+        20_000,
+      );
+      process.kill(target, 'SIGKILL');
+      killed.push(target);
+    }
+    expect(killed[0]).toBe(firstPid);
+    for (const worker of workers) worker.send({ t: 'stop' });
 
-      // Never more than one live daemon for this runtime dir.
-      expect(samples).toBeGreaterThan(0);
-      expect(overlaps).toEqual([]);
-      expect(maxLive).toBeLessThanOrEqual(1);
-      for (const pid of killed) expect(isAlive(pid)).toBe(false);
+    const calls = await Promise.all(workers.map((w) => w.receive('calls', 60_000)));
+    for (const worker of workers) worker.send({ t: 'final' });
+    const finals = await Promise.all(workers.map((w) => w.receive('final', 30_000)));
+    // Every worker disposes its proxy and exits on its own.
+    for (const worker of workers) expect(await worker.exited, worker.stderr).toBe(0);
+    clearInterval(sampler);
 
-      await svc.shutdown();
-      expect(isAlive(finalPid)).toBe(false);
-      expect(existsSync(svc.paths.metadata)).toBe(false);
-    },
-    120_000,
-  );
+    // Every call settled: a result, or the loss of its daemon; none hung. (Soft: the checks
+    // below still run, and the message lists every offending call.)
+    for (const { outcomes } of calls as unknown as Array<{ outcomes: Outcome[] }>) {
+      expect(outcomes.length).toBeGreaterThanOrEqual(spec.count);
+      expect.soft(outcomes.filter((o) => o === 'HANG')).toEqual([]);
+      expect(outcomes.filter((o) => o !== 'HANG' && 'ok' in o && typeof o.ok !== 'number')).toEqual([]);
+      const unexpected = outcomes.filter((o) => o !== 'HANG' && !('ok' in o) && o.code !== 'ERR_DAEMON_LOST' && o.code !== 'ERR_DAEMON_DRAINING');
+      expect.soft(unexpected, 'calls that settled with neither a result nor ERR_DAEMON_LOST/ERR_DAEMON_DRAINING').toEqual([]);
+    }
+
+    // Afterwards the SAME proxies work, all against one new daemon.
+    const finalPid = finals[0]!.pingPid as number;
+    for (const final of finals) {
+      expect(final.outcome).toMatchObject({ ok: expect.any(Number) });
+      expect(final.pingPid).toBe(finalPid);
+      // The proxy's own connection is to that daemon: the last one it reconnected to.
+      expect((final.reconnectedPids as number[]).at(-1)).toBe(finalPid);
+      // It noticed the loss of the daemon it first used.
+      expect(final.lostPids as number[]).toContain(firstPid);
+    }
+    expect(finalPid).not.toBe(firstPid);
+    expect(killed).not.toContain(finalPid);
+    expect(isAlive(finalPid)).toBe(true);
+    expect(metadataPid(svc)).toBe(finalPid);
+
+    // Never more than one live daemon for this runtime dir.
+    expect(samples).toBeGreaterThan(0);
+    expect(overlaps).toEqual([]);
+    expect(maxLive).toBeLessThanOrEqual(1);
+    for (const pid of killed) expect(isAlive(pid)).toBe(false);
+
+    await svc.shutdown();
+    expect(isAlive(finalPid)).toBe(false);
+    expect(existsSync(svc.paths.metadata)).toBe(false);
+  }, 120_000);
 
   it('more than maxRestarts within periodMs: RestartLimitError, fail fast, then the same proxy works again', async () => {
     // A period long enough for three cold starts on a loaded 2-core machine (the limit is

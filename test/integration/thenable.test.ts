@@ -24,7 +24,7 @@ describe('a hosted object with a then() method', () => {
     expect(await proxy.inc()).toBe(2);
     // `await proxy` yields the proxy: its then is undefined, never forwarded.
     expect((proxy as unknown as { then?: unknown }).then).toBeUndefined();
-    const remoteThen = (proxy as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)['then'];
+    const remoteThen = (proxy as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>).then;
     expect(remoteThen).toBeUndefined();
     expect((await svc.ping()).callsServed).toBe(2);
     await closeRemote(proxy);

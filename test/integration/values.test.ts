@@ -33,7 +33,19 @@ describe('unencodable values', () => {
     const connection = await daemon.connect();
     const before = connection.call('inc', []);
     const held = connection.call('hold', [200, 'held']);
-    const bad = failure(connection.call('echo', [{ list: [1, new Map([['a', 1], [{ k: 1 }, 2]])] }]));
+    const bad = failure(
+      connection.call('echo', [
+        {
+          list: [
+            1,
+            new Map([
+              ['a', 1],
+              [{ k: 1 }, 2],
+            ]),
+          ],
+        },
+      ]),
+    );
     const after = connection.call('inc', []);
     const error = await bad;
     expect(error.code).toBe('ERR_UNENCODABLE');

@@ -112,8 +112,8 @@ function startClient(effects: Partial<Record<ActorName, Effect>>, input: { repla
   const releaseLock = vi.fn(() => {
     log.push('releaseLock');
   });
-  // Typed loosely on purpose: one fake stands in for actors of different input and output types.
   const fake = (name: ActorName) =>
+    // biome-ignore lint/suspicious/noExplicitAny: typed loosely on purpose: one fake stands in for actors of different input and output types.
     fromPromise<any, any>(async ({ input: actorInput, signal }) => {
       calls[name].push({ input: actorInput, signal });
       log.push(`${name}:start`);
@@ -727,16 +727,7 @@ describe('client machine: startTimeout', () => {
     return child === undefined ? parent : { [parent!]: child };
   }
 
-  const STATES = [
-    'discovering',
-    'connecting',
-    'locking',
-    'locked.rechecking',
-    'locked.cleaningStale',
-    'locked.spawning',
-    'locked.awaitingReady',
-    'locked.connecting',
-  ];
+  const STATES = ['discovering', 'connecting', 'locking', 'locked.rechecking', 'locked.cleaningStale', 'locked.spawning', 'locked.awaitingReady', 'locked.connecting'];
 
   it.each(STATES)('firing in %s -> failed, naming the state, aborting the invoked actor (covers the root after(startTimeout))', async (state) => {
     const gate = deferred<unknown>();
@@ -870,20 +861,23 @@ describe("client machine: onMismatch 'replace' and startReason", () => {
     };
   }
 
-  it.each(MISMATCHES)('with replaceOnMismatch, %s from connecting -> locking, not failed (covers connecting->locking on a replaceable mismatch)', async (_label, make) => {
-    const client = startWith(REPLACE, { readMetadata: ok(valid(RUNNING)), connect: fail(make()), acquireLock: gated(deferred()) });
-    await settle();
+  it.each(MISMATCHES)(
+    'with replaceOnMismatch, %s from connecting -> locking, not failed (covers connecting->locking on a replaceable mismatch)',
+    async (_label, make) => {
+      const client = startWith(REPLACE, { readMetadata: ok(valid(RUNNING)), connect: fail(make()), acquireLock: gated(deferred()) });
+      await settle();
 
-    expect(client.status()).toBe('active');
-    expect(client.value()).toBe('locking');
-    expect(client.path).toEqual([at('discovering'), at('connecting'), at('locking')]);
-    expect(client.context().error).toBeUndefined();
-    expect(client.context().trail).toEqual([`metadata: pid ${RUNNING.pid}`, 'it runs another factory: replacing it']);
-    // The mismatched daemon's record is what acquireLock waits past.
-    expect(client.calls.acquireLock).toHaveLength(1);
-    expect(client.calls.acquireLock[0]!.input).toBe(RUNNING);
-    expect(client.calls.replaceDaemon).toHaveLength(0);
-  });
+      expect(client.status()).toBe('active');
+      expect(client.value()).toBe('locking');
+      expect(client.path).toEqual([at('discovering'), at('connecting'), at('locking')]);
+      expect(client.context().error).toBeUndefined();
+      expect(client.context().trail).toEqual([`metadata: pid ${RUNNING.pid}`, 'it runs another factory: replacing it']);
+      // The mismatched daemon's record is what acquireLock waits past.
+      expect(client.calls.acquireLock).toHaveLength(1);
+      expect(client.calls.acquireLock[0]!.input).toBe(RUNNING);
+      expect(client.calls.replaceDaemon).toHaveLength(0);
+    },
+  );
 
   it.each(MISMATCHES)(
     'recheck failing with %s -> locked.replacing -> replaceDaemon resolves -> cleaningStale -> spawning with startReason "replace" (covers locked.rechecking->replacing->cleaningStale)',
@@ -1022,10 +1016,7 @@ describe("client machine: onMismatch 'replace' and startReason", () => {
 
   it('a mismatch from the freshly spawned daemon is not replaced again: locked.connecting -> failed, one spawn', async () => {
     const second = new FactoryMismatchError('the new daemon mismatches too');
-    const client = startWith(
-      REPLACE,
-      mismatched({ connect: sequence(fail(new FactoryMismatchError('old daemon')), fail(second), gated(deferred())) }),
-    );
+    const client = startWith(REPLACE, mismatched({ connect: sequence(fail(new FactoryMismatchError('old daemon')), fail(second), gated(deferred())) }));
     await settle();
 
     expect(client.path.slice(-2)).toEqual([at({ locked: 'connecting' }), at('failed')]);

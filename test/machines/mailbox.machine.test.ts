@@ -189,6 +189,7 @@ describe('isAdmissibleMember', () => {
     override toString(): string {
       return 'service';
     }
+    // biome-ignore lint/suspicious/noThenProperty: a `then` member the mailbox must refuse to expose, on purpose.
     then(): void {}
     '': () => string = () => 'empty';
     '1' = (): string => 'one';
@@ -220,6 +221,7 @@ describe('isAdmissibleMember', () => {
         n = 0;
       },
       hasOwnProperty: (): boolean => true,
+      // biome-ignore lint/suspicious/noThenProperty: a `then` member the mailbox must refuse to expose, on purpose.
       then(): void {},
       constructor: (): string => 'not a constructor',
     };

@@ -78,8 +78,7 @@ function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
     },
     actions: {
       attachConnection: (_, { connection }) => attachConnection(connection),
-      report: ({ context }, { event }) =>
-        reports.push({ event, restarts: context.restarts, retryAt: context.retryAt, lastError: context.lastError }),
+      report: ({ context }, { event }) => reports.push({ event, restarts: context.restarts, retryAt: context.retryAt, lastError: context.lastError }),
     },
   });
   const actor = createActor(machine, { input: { policy } });

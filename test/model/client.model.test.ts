@@ -84,7 +84,12 @@ type Step = ModelPath['steps'][number];
 type ModelEvent = EventObject & { output?: unknown; error?: { staging?: string } };
 
 /** A state value as the transition records carry it: `discovering`, `{ locked: 'spawning' }`. */
-const show = (value: unknown): string => (typeof value === 'string' ? value : Object.entries(value as object).map(([k, v]) => `${k}.${show(v)}`).join());
+const show = (value: unknown): string =>
+  typeof value === 'string'
+    ? value
+    : Object.entries(value as object)
+        .map(([k, v]) => `${k}.${show(v)}`)
+        .join();
 
 /** What the path asks of the world, read off its events. */
 interface Scenario {
@@ -252,11 +257,15 @@ class LockHolder {
     const config = { ...daemonConfig(paths, overrides), args: overrides.args ?? [] };
     this.child.stdin!.write(`publish ${JSON.stringify(config)}\n`);
     let pid = 0;
-    await until(() => {
-      const match = /published (\d+)/.exec(this.#out);
-      if (match) pid = Number(match[1]);
-      return pid > 0 || !this.alive;
-    }, 'the lock holder to publish a daemon', 20_000);
+    await until(
+      () => {
+        const match = /published (\d+)/.exec(this.#out);
+        if (match) pid = Number(match[1]);
+        return pid > 0 || !this.alive;
+      },
+      'the lock holder to publish a daemon',
+      20_000,
+    );
     expect(pid, 'the lock holder published a daemon').toBeGreaterThan(0);
     return pid;
   }
@@ -311,7 +320,10 @@ class ClientWorld {
   readonly problems: unknown[] = [];
   readonly #pending: Array<Promise<unknown>> = [];
 
-  constructor(index: number, readonly scenario: Scenario) {
+  constructor(
+    index: number,
+    readonly scenario: Scenario,
+  ) {
     this.name = `client-${index}`;
     this.runtime = freshRuntime(this.name, this.root);
     this.paths = this.runtime.paths;
@@ -529,13 +541,16 @@ async function expectAllDead(pids: readonly number[]): Promise<void> {
   for (const pid of pids) await until(() => !isProcessAlive(pid), `daemon ${pid} to be gone`);
 }
 
-function expectCode(error: unknown, classes: readonly Function[], codes: readonly string[]): void {
-  expect(classes.some((cls) => error instanceof cls), `${String(error)} is a ${classes.map((c) => c.name).join(' or ')}`).toBe(true);
+function expectCode(error: unknown, classes: readonly (abstract new (...args: never) => Error)[], codes: readonly string[]): void {
+  expect(
+    classes.some((cls) => error instanceof cls),
+    `${String(error)} is a ${classes.map((c) => c.name).join(' or ')}`,
+  ).toBe(true);
   expect(codes).toContain((error as { code?: string }).code);
 }
 
 function errnoOf(error: unknown): string | undefined {
-  return ((error as { cause?: { code?: string } }).cause ?? {}).code;
+  return (error as { cause?: { code?: string } }).cause?.code;
 }
 
 async function expectConnected(world: ClientWorld, proxy: Remote<Counter>): Promise<void> {
@@ -599,7 +614,9 @@ async function expectFailed(world: ClientWorld, error: unknown): Promise<void> {
         // A live pid whose listener never answers: as far as the client can tell, a frozen
         // daemon. It is reported, and left alone: its record stays.
         expectCode(error, [ConnectionFailedError], ['ERR_DAEMON_UNRESPONSIVE']);
-        expect((error as Error).message).toContain(`(pid ${process.pid}) is running but did not complete a handshake within startTimeoutMs (${scenario.startTimeoutMs} ms)`);
+        expect((error as Error).message).toContain(
+          `(pid ${process.pid}) is running but did not complete a handshake within startTimeoutMs (${scenario.startTimeoutMs} ms)`,
+        );
         expect(metadataPid(paths)).toBe(process.pid);
       } else {
         expectCode(error, [ConnectionFailedError], ['ERR_CONNECTION_FAILED']);

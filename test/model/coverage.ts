@@ -16,14 +16,7 @@
  * transitions apart, `#id` / state-value matching), over the very machine object.
  */
 import { serializeSnapshot, TestModel, type TestPath } from '@xstate/graph';
-import {
-  __unsafe_getAllOwnEventDescriptors,
-  createEmptyActor,
-  type AnyMachineSnapshot,
-  type AnyStateMachine,
-  type AnyStateNode,
-  type EventObject,
-} from 'xstate';
+import { __unsafe_getAllOwnEventDescriptors, createEmptyActor, type AnyMachineSnapshot, type AnyStateMachine, type AnyStateNode, type EventObject } from 'xstate';
 
 /** One state of a machine: its id (`daemon.serving.idle`) and its path (`serving.idle`). */
 export interface StateInfo {
@@ -86,10 +79,11 @@ export function transitionsOf(machine: AnyStateMachine): { states: StateInfo[]; 
   const transitions: TransitionInfo[] = [];
   const seen = new Set<string>();
   for (const node of nodes) {
-    const definitions = [
-      ...[...(node.transitions as Map<string, object[]>).values()].flat(),
-      ...((node.always as object[] | undefined) ?? []),
-    ] as Array<{ eventType: string; target?: readonly AnyStateNode[]; guard?: unknown }>;
+    const definitions = [...[...(node.transitions as Map<string, object[]>).values()].flat(), ...((node.always as object[] | undefined) ?? [])] as Array<{
+      eventType: string;
+      target?: readonly AnyStateNode[];
+      guard?: unknown;
+    }>;
     for (const definition of definitions) {
       const event = definition.eventType === '' ? 'always' : definition.eventType;
       const targets = (definition.target ?? []).map((target) => target.id);
@@ -197,7 +191,11 @@ export function exercisedBy(machine: AnyStateMachine, paths: readonly ModelPath[
       for (const node of step.state._nodes as AnyStateNode[]) if (node !== machine.root) states.add(node.id);
       if (i === 0) return;
       const previous = path.steps[i - 1]!.state;
-      machine.transition(previous, step.event, replayScope(() => previous, record));
+      machine.transition(
+        previous,
+        step.event,
+        replayScope(() => previous, record),
+      );
     });
     for (const node of path.state._nodes as AnyStateNode[]) if (node !== machine.root) states.add(node.id);
   }

@@ -123,7 +123,7 @@ export class DaemonWorld {
   /** How the spawner's wait for `ready` ended (waits for it). */
   boot(): Promise<BootOutcome> {
     if (!this.#boot) throw new Error('the daemon was not launched');
-    return within(this.#boot, 'the spawner\'s boot report');
+    return within(this.#boot, "the spawner's boot report");
   }
 
   /** The transitions the daemon's `area` statechart reported so far, in order. */

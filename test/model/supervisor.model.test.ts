@@ -21,14 +21,7 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import type { EventObject } from 'xstate';
-import {
-  DaemonConnectionError,
-  FactoryMismatchError,
-  localSingleton,
-  RestartLimitError,
-  type LocalSingletonService,
-  type Remote,
-} from '../../dist/src/index.js';
+import { DaemonConnectionError, FactoryMismatchError, localSingleton, RestartLimitError, type LocalSingletonService, type Remote } from '../../dist/src/index.js';
 import type { TransitionRecord } from '../../dist/src/inspect.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { isProcessAlive } from '../../dist/src/runtime/process.js';

@@ -149,19 +149,31 @@ interface Built {
 function makeFunction(kind: Kind, label: string): (...args: unknown[]) => unknown {
   switch (kind) {
     case 'method':
-      return { [label]() { return label; } }[label]!;
+      return {
+        [label]() {
+          return label;
+        },
+      }[label]!;
     case 'arrow':
       return () => label;
     case 'async':
       return async () => label;
     case 'generator':
-      return function* () { yield label; };
+      return function* () {
+        yield label;
+      };
     case 'asyncGenerator':
-      return async function* () { yield label; };
+      return async function* () {
+        yield label;
+      };
     case 'class':
-      return class { readonly label = label; } as unknown as (...args: unknown[]) => unknown;
+      return class {
+        readonly label = label;
+      } as unknown as (...args: unknown[]) => unknown;
     case 'bound':
-      return function (this: unknown) { return [this, label]; }.bind(null);
+      return function (this: unknown) {
+        return [this, label];
+      }.bind(null);
     case 'proxyFunction':
       return new Proxy(() => label, {});
     default:
@@ -179,17 +191,53 @@ function define(o: object, m: Member, layer: number, built: Built): void {
   }
   const count = () => void built.getterCalls.count++;
   switch (m.kind) {
-    case 'number': return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: 42 });
-    case 'string': return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: 'not a method' });
-    case 'null': return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: null });
-    case 'undefined': return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: undefined });
-    case 'object': return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: { call() {} } });
-    case 'array': return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: [() => 1] });
-    case 'getter': return void Object.defineProperty(o, m.name, { ...base, get: () => (count(), 1) });
-    case 'throwingGetter': return void Object.defineProperty(o, m.name, { ...base, get: () => { count(); throw new Error('a getter was invoked'); } });
-    case 'functionGetter': return void Object.defineProperty(o, m.name, { ...base, get: () => (count(), () => 'from a getter') });
-    case 'setter': return void Object.defineProperty(o, m.name, { ...base, set: () => count() });
-    case 'accessorPair': return void Object.defineProperty(o, m.name, { ...base, get: () => (count(), () => 1), set: () => count() });
+    case 'number':
+      return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: 42 });
+    case 'string':
+      return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: 'not a method' });
+    case 'null':
+      return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: null });
+    case 'undefined':
+      return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: undefined });
+    case 'object':
+      return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: { call() {} } });
+    case 'array':
+      return void Object.defineProperty(o, m.name, { ...base, writable: m.writable, value: [() => 1] });
+    case 'getter':
+      return void Object.defineProperty(o, m.name, {
+        ...base,
+        get: () => {
+          count();
+          return 1;
+        },
+      });
+    case 'throwingGetter':
+      return void Object.defineProperty(o, m.name, {
+        ...base,
+        get: () => {
+          count();
+          throw new Error('a getter was invoked');
+        },
+      });
+    case 'functionGetter':
+      return void Object.defineProperty(o, m.name, {
+        ...base,
+        get: () => {
+          count();
+          return () => 'from a getter';
+        },
+      });
+    case 'setter':
+      return void Object.defineProperty(o, m.name, { ...base, set: () => count() });
+    case 'accessorPair':
+      return void Object.defineProperty(o, m.name, {
+        ...base,
+        get: () => {
+          count();
+          return () => 1;
+        },
+        set: () => count(),
+      });
   }
 }
 
@@ -213,6 +261,7 @@ function build(m: Model): Built {
       proto = layer;
     }
     if (m.base === 'function') {
+      // biome-ignore lint/complexity/useArrowFunction: the model's `function` base is a plain function on purpose: unlike an arrow it is constructible and has an own `prototype`.
       target = function () {};
       Object.setPrototypeOf(target, proto);
     } else {

@@ -12,8 +12,7 @@ import { decodeValue, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, HEADER
 import { NONCE_BYTES, parseClientMessage, parseDaemonMessage } from '../../src/wire/messages.js';
 import { msgpackValue, params, sameValue, timeout } from './support.js';
 
-const bytes = (length: number): fc.Arbitrary<Buffer> =>
-  fc.uint8Array({ minLength: length, maxLength: length }).map((array) => Buffer.from(array));
+const bytes = (length: number): fc.Arbitrary<Buffer> => fc.uint8Array({ minLength: length, maxLength: length }).map((array) => Buffer.from(array));
 
 /** A record arbitrary of plain objects (fast-check makes null-prototype ones by default). */
 const record = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<T>;
@@ -29,7 +28,14 @@ const protocolMessage: fc.Arbitrary<unknown> = fc.oneof(
   record({ t: fc.constant('ping'), id }),
   record({ t: fc.constant('shutdown'), id, force: fc.boolean() }),
   record({ t: fc.constant('challenge'), v: fc.nat(3), pkg: fc.string(), nonce: bytes(NONCE_BYTES), proof: bytes(32) }),
-  record({ t: fc.constant('welcome'), info: fc.dictionary(fc.string({ maxLength: 10 }).filter((key) => key !== '__proto__'), msgpackValue, { maxKeys: 5, noNullPrototype: true }) }),
+  record({
+    t: fc.constant('welcome'),
+    info: fc.dictionary(
+      fc.string({ maxLength: 10 }).filter((key) => key !== '__proto__'),
+      msgpackValue,
+      { maxKeys: 5, noNullPrototype: true },
+    ),
+  }),
   record({ t: fc.constant('reply'), id, r: msgpackValue }),
   record({ t: fc.constant('error'), id: fc.option(id, { nil: null }), e: record({ code: fc.string(), name: fc.string(), message: fc.string() }) }),
 );
@@ -37,17 +43,10 @@ const protocolMessage: fc.Arbitrary<unknown> = fc.oneof(
 /** A payload large enough for a 3-byte length (over 64 KiB), rarely. */
 const bigValue = fc.integer({ min: 65_536, max: 300_000 }).map((n) => ({ t: 'reply', id: 1, r: Buffer.alloc(n, n & 0xff) }));
 
-const message = fc.oneof(
-  { arbitrary: msgpackValue, weight: 4 },
-  { arbitrary: protocolMessage, weight: 4 },
-  { arbitrary: bigValue, weight: 1 },
-);
+const message = fc.oneof({ arbitrary: msgpackValue, weight: 4 }, { arbitrary: protocolMessage, weight: 4 }, { arbitrary: bigValue, weight: 1 });
 
 /** How to cut the stream: positions are reduced modulo (length + 1) once the stream exists. */
-type Chunking =
-  | { readonly kind: 'cuts'; readonly cuts: readonly number[] }
-  | { readonly kind: 'fixed'; readonly size: number }
-  | { readonly kind: 'whole' };
+type Chunking = { readonly kind: 'cuts'; readonly cuts: readonly number[] } | { readonly kind: 'fixed'; readonly size: number } | { readonly kind: 'whole' };
 
 const chunking: fc.Arbitrary<Chunking> = fc.oneof(
   { arbitrary: record({ kind: fc.constant('cuts' as const), cuts: fc.array(fc.nat(), { maxLength: 40 }) }), weight: 6 },
@@ -99,7 +98,10 @@ describe('property: any chunking of a valid frame stream', () => {
             const stream = Buffer.concat(frames);
             const frameEnds: number[] = [];
             let end = 0;
-            for (const frame of frames) frameEnds.push((end += frame.length));
+            for (const frame of frames) {
+              end += frame.length;
+              frameEnds.push(end);
+            }
             // The tightest cap that admits every frame, or more.
             const largest = Math.max(...frames.map((frame) => frame.length - HEADER_BYTES));
             const decoder = new FrameDecoder(Math.min(largest + slack, DEFAULT_MAX_FRAME_BYTES));

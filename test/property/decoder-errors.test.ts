@@ -115,9 +115,7 @@ const payloadBytes: fc.Arbitrary<Buffer> = fc.oneof(
     weight: 2,
   },
   {
-    arbitrary: fc
-      .array(fc.tuple(fragment, fragment), { maxLength: 5 })
-      .map((pairs) => Buffer.concat([Buffer.from([0x80 | pairs.length]), ...pairs.flat()])),
+    arbitrary: fc.array(fc.tuple(fragment, fragment), { maxLength: 5 }).map((pairs) => Buffer.concat([Buffer.from([0x80 | pairs.length]), ...pairs.flat()])),
     weight: 3,
   },
   { arbitrary: fc.constantFrom(...NASTY), weight: 1 },
@@ -135,13 +133,11 @@ const segment: fc.Arbitrary<Buffer> = fc.oneof(
   },
   // A valid message frame with some payload bytes overwritten.
   {
-    arbitrary: fc
-      .tuple(msgpackValue, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 }))
-      .map(([value, edits]) => {
-        const frame = Buffer.from(encodeFrame({ t: 'call', id: 1, m: 'inc', a: [value] }, DEFAULT_MAX_FRAME_BYTES));
-        for (const [at, byte] of edits) frame[HEADER_BYTES + (at % (frame.length - HEADER_BYTES))] = byte;
-        return frame;
-      }),
+    arbitrary: fc.tuple(msgpackValue, fc.array(fc.tuple(fc.nat(), fc.nat(255)), { minLength: 1, maxLength: 4 })).map(([value, edits]) => {
+      const frame = Buffer.from(encodeFrame({ t: 'call', id: 1, m: 'inc', a: [value] }, DEFAULT_MAX_FRAME_BYTES));
+      for (const [at, byte] of edits) frame[HEADER_BYTES + (at % (frame.length - HEADER_BYTES))] = byte;
+      return frame;
+    }),
     weight: 2,
   },
   // A header announcing any length (often over the cap), maybe with a few bytes after it.
@@ -156,12 +152,10 @@ const input = fc.record({
   stream: fc.oneof(
     { arbitrary: randomBytes(512), weight: 1 },
     {
-      arbitrary: fc
-        .tuple(fc.array(segment, { minLength: 1, maxLength: 5 }), fc.option(fc.nat(), { freq: 2 }))
-        .map(([segments, cut]) => {
-          const stream = Buffer.concat(segments);
-          return cut === null ? stream : stream.subarray(0, cut % (stream.length + 1));
-        }),
+      arbitrary: fc.tuple(fc.array(segment, { minLength: 1, maxLength: 5 }), fc.option(fc.nat(), { freq: 2 })).map(([segments, cut]) => {
+        const stream = Buffer.concat(segments);
+        return cut === null ? stream : stream.subarray(0, cut % (stream.length + 1));
+      }),
       weight: 5,
     },
   ),
@@ -200,7 +194,10 @@ function expectedSplit(stream: Buffer, maxFrameBytes: number): Expected {
 /** Fails unless `error` is a ProtocolError with one of `codes`. */
 function expectProtocolError(error: unknown, codes: ReadonlySet<string>, where: string): void {
   if (!(error instanceof ProtocolError) || !codes.has(error.code)) {
-    const description = error instanceof Error ? `${error.constructor.name} ${JSON.stringify((error as { code?: unknown }).code)}: ${error.message}` : `a thrown ${typeof error}: ${String(error)}`;
+    const description =
+      error instanceof Error
+        ? `${error.constructor.name} ${JSON.stringify((error as { code?: unknown }).code)}: ${error.message}`
+        : `a thrown ${typeof error}: ${String(error)}`;
     expect.fail(`${where} threw ${description}; only ProtocolError with ${[...codes].join(' or ')} is allowed`);
   }
 }
@@ -301,11 +298,15 @@ describe('property: hostile input only ever produces ProtocolError, and never ha
       const T_VALUES = ['hello', 'auth', 'call', 'ping', 'shutdown', 'challenge', 'welcome', 'reply', 'error', '', 'constructor', '__proto__', 'toString'];
       // A value with the names that objects answer to by default (toString, valueOf, ...)
       // as its own keys: what a hostile peer can put in any field, `t` included.
-      const objectWithDangerousKeys = fc.dictionary(fc.constantFrom(...DANGEROUS_NAMES).filter((k) => k !== '__proto__'), msgpackValue, {
-        minKeys: 1,
-        maxKeys: 4,
-        noNullPrototype: true,
-      });
+      const objectWithDangerousKeys = fc.dictionary(
+        fc.constantFrom(...DANGEROUS_NAMES).filter((k) => k !== '__proto__'),
+        msgpackValue,
+        {
+          minKeys: 1,
+          maxKeys: 4,
+          noNullPrototype: true,
+        },
+      );
       const anyField = fc.oneof(msgpackValue, objectWithDangerousKeys, fc.array(objectWithDangerousKeys, { maxLength: 2 }));
       const fields = fc.dictionary(
         fc.constantFrom('id', 'm', 'a', 'v', 'pkg', 'nonce', 'proof', 'observe', 'force', 'e', 'info', 'r', ...DANGEROUS_NAMES).filter((k) => k !== '__proto__'),

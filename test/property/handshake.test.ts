@@ -25,8 +25,7 @@ import { msgpackValue, params, runs, timeout } from './support.js';
 
 const DEFAULT_RUNS = 300;
 
-const bytes = (min: number, max: number): fc.Arbitrary<Buffer> =>
-  fc.uint8Array({ minLength: min, maxLength: max }).map((a) => Buffer.from(a));
+const bytes = (min: number, max: number): fc.Arbitrary<Buffer> => fc.uint8Array({ minLength: min, maxLength: max }).map((a) => Buffer.from(a));
 const plain = <T>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<T>;
 
 /** How an auth step's proof is made; the derived ones use what the connection has seen. */
@@ -168,9 +167,7 @@ async function runCase(daemon: StartedDaemon, witness: Awaited<ReturnType<Starte
               proof = ours;
               break;
             case 'otherToken':
-              proof = s.proof.swap
-                ? computeProof(s.proof.token, s.proof.role, daemonNonce, ours)
-                : computeProof(s.proof.token, s.proof.role, ours, daemonNonce);
+              proof = s.proof.swap ? computeProof(s.proof.token, s.proof.role, daemonNonce, ours) : computeProof(s.proof.token, s.proof.role, ours, daemonNonce);
               break;
           }
         }

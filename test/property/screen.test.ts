@@ -67,12 +67,15 @@ const tree = fc.letrec<{ node: Node }>((tie) => ({
       bytes: Buffer.concat([lengthHeader(0x90, 0xdc, items.length, 16), ...items.map((n) => n.bytes)]),
       refused: items.some((n) => n.refused),
     })),
-    fc.array(fc.tuple(fc.oneof({ arbitrary: fc.string({ maxLength: 6 }).map((key) => ({ bytes: encodeValue(key), refused: false })), weight: 4 }, tie('node')), tie('node')), { maxLength: 4 }).map(
-      (entries) => ({
+    fc
+      .array(
+        fc.tuple(fc.oneof({ arbitrary: fc.string({ maxLength: 6 }).map((key) => ({ bytes: encodeValue(key), refused: false })), weight: 4 }, tie('node')), tie('node')),
+        { maxLength: 4 },
+      )
+      .map((entries) => ({
         bytes: Buffer.concat([lengthHeader(0x80, 0xde, entries.length, 16), ...entries.flatMap(([k, v]) => [k.bytes, v.bytes])]),
         refused: entries.some(([k, v]) => k.refused || v.refused),
-      }),
-    ),
+      })),
     // An extension: its data, then (for Error, Set and RegExp, or at random) a value after it.
     fc.tuple(extType, fc.uint8Array({ maxLength: 20 }), fc.option(tie('node'), { freq: 2 })).map(([type, data, after]) => {
       const follows = (ACCEPTED.get(type) ?? 0) > 0 || after !== null;

@@ -129,7 +129,7 @@ export function sameValue(a: unknown, b: unknown): boolean {
   const keysB = Reflect.ownKeys(b);
   if (keysA.length !== keysB.length) return false;
   for (const key of keysA) {
-    if (!Object.prototype.hasOwnProperty.call(b, key)) return false;
+    if (!Object.hasOwn(b, key)) return false;
     if (!sameValue((a as Record<PropertyKey, unknown>)[key], (b as Record<PropertyKey, unknown>)[key])) return false;
   }
   return true;

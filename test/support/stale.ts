@@ -74,8 +74,7 @@ export async function foreignListener(reply: 'challenge' | 'silent' | Record<str
           messages.push(message);
           if (message.t !== 'hello' || reply === 'silent') return;
           // A fake challenge looks plausible, but cannot come from the token: its proof is random.
-          const answer =
-            reply === 'challenge' ? { t: 'challenge', v: PROTOCOL_VERSION, pkg: 'x', nonce: randomBytes(32), proof: randomBytes(32) } : reply;
+          const answer = reply === 'challenge' ? { t: 'challenge', v: PROTOCOL_VERSION, pkg: 'x', nonce: randomBytes(32), proof: randomBytes(32) } : reply;
           socket.write(encodeFrame(answer, MAX_FRAME));
         });
       } catch {

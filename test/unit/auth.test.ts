@@ -31,8 +31,7 @@ describe('computeProof / verifyProof', () => {
   });
 
   it('is HMAC-SHA256(token, label || clientNonce || daemonNonce), as the protocol documents', () => {
-    const hmac = (label: string): Buffer =>
-      createHmac('sha256', token).update(label).update(clientNonce).update(daemonNonce).digest();
+    const hmac = (label: string): Buffer => createHmac('sha256', token).update(label).update(clientNonce).update(daemonNonce).digest();
     expect(computeProof(token, 'daemon', clientNonce, daemonNonce)).toEqual(hmac('loopback-singleton/1 daemon proof\0'));
     expect(computeProof(token, 'client', clientNonce, daemonNonce)).toEqual(hmac('loopback-singleton/1 client proof\0'));
     expect(computeProof(token, 'refusal', clientNonce, daemonNonce)).toEqual(hmac('loopback-singleton/1 version refusal\0'));
@@ -88,7 +87,14 @@ describe('computeProof / verifyProof', () => {
     ['truncated to half', (p: Buffer) => p.subarray(0, 16)],
     ['empty', () => Buffer.alloc(0)],
     ['extended by one byte', (p: Buffer) => Buffer.concat([p, Buffer.from([0])])],
-    ['with one bit flipped', (p: Buffer) => { const q = Buffer.from(p); q[31]! ^= 1; return q; }],
+    [
+      'with one bit flipped',
+      (p: Buffer) => {
+        const q = Buffer.from(p);
+        q[31]! ^= 1;
+        return q;
+      },
+    ],
   ])('a proof %s fails without throwing', (_label, mangle) => {
     const proof = mangle(computeProof(token, 'daemon', clientNonce, daemonNonce));
     expect(verifyProof(token, 'daemon', clientNonce, daemonNonce, proof)).toBe(false);

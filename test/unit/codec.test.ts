@@ -1,14 +1,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
-import {
-  decodeValue,
-  DEFAULT_MAX_FRAME_BYTES,
-  encodeFrame,
-  encodeValue,
-  FrameDecoder,
-  HEADER_BYTES,
-} from '../../src/wire/codec.js';
+import { decodeValue, DEFAULT_MAX_FRAME_BYTES, encodeFrame, encodeValue, FrameDecoder, HEADER_BYTES } from '../../src/wire/codec.js';
 
 /** Messages of varied shapes and sizes, including ones that force multi-byte lengths. */
 const MESSAGES: readonly unknown[] = [
@@ -112,7 +105,14 @@ describe('encodeFrame', () => {
     ['a symbol', Symbol('nope')],
     ['a symbol inside a map', { t: 'reply', id: 1, r: Symbol('nope') }],
     ['a symbol inside an array', { t: 'call', id: 1, m: 'x', a: [Symbol('nope')] }],
-    ['a cyclic structure', (() => { const o: Record<string, unknown> = {}; o.self = o; return o; })()],
+    [
+      'a cyclic structure',
+      (() => {
+        const o: Record<string, unknown> = {};
+        o.self = o;
+        return o;
+      })(),
+    ],
   ])('throws ERR_UNENCODABLE for an unencodable value: %s', (_label, value) => {
     expectProtocolError(() => encodeFrame(value, DEFAULT_MAX_FRAME_BYTES), 'ERR_UNENCODABLE');
   });
@@ -205,9 +205,7 @@ describe('FrameDecoder', () => {
   it('assembles a frame whose header is split across chunks', () => {
     const frame = frames[1]!;
     expect(decodeChunks([frame.subarray(0, 2), frame.subarray(2)])).toEqual([MESSAGES[1]]);
-    expect(
-      decodeChunks([frame.subarray(0, 1), frame.subarray(1, 2), frame.subarray(2, 3), frame.subarray(3, 4), frame.subarray(4)]),
-    ).toEqual([MESSAGES[1]]);
+    expect(decodeChunks([frame.subarray(0, 1), frame.subarray(1, 2), frame.subarray(2, 3), frame.subarray(3, 4), frame.subarray(4)])).toEqual([MESSAGES[1]]);
   });
 
   it('assembles a header split across chunks that also carry the end of the previous frame', () => {
@@ -310,7 +308,13 @@ describe('decodeValue accepts only what docs/PROTOCOL.md §2 lists', () => {
     const allowed = new Set([0x00, 0xff, 0x42, 0x65, 0x73, 0x74, 0x78]);
     for (let type = 0; type < 256; type++) {
       if (allowed.has(type)) continue;
-      for (const bytes of [[0xd4, type, 0x00], [0xd6, type, 0, 0, 0, 0], [0xc7, 0x01, type, 0x00], [0xc8, 0x00, 0x01, type, 0x00], [0xc9, 0, 0, 0, 0x01, type, 0x00]]) {
+      for (const bytes of [
+        [0xd4, type, 0x00],
+        [0xd6, type, 0, 0, 0, 0],
+        [0xc7, 0x01, type, 0x00],
+        [0xc8, 0x00, 0x01, type, 0x00],
+        [0xc9, 0, 0, 0, 0x01, type, 0x00],
+      ]) {
         expectProtocolError(() => decodeValue(Buffer.from([0x91, ...bytes])), 'ERR_PROTOCOL');
       }
     }
@@ -337,7 +341,11 @@ describe('decodeValue accepts only what docs/PROTOCOL.md §2 lists', () => {
     ['a Float64Array (0x74)', new Float64Array([1.5, -2]), moreTypes.pack(new Float64Array([1.5, -2]))],
     ['an Int16Array (0x74)', new Int16Array([-3, 4]), moreTypes.pack(new Int16Array([-3, 4]))],
     ['an ArrayBuffer (0x74)', new Uint8Array([1, 2, 3]).buffer, moreTypes.pack(new Uint8Array([1, 2, 3]).buffer)],
-    ['a nested mix', { s: new Set([new Date(0)]), r: [/x/], n: [undefined, null, 1.5, -1, 'é'] }, moreTypes.pack({ s: new Set([new Date(0)]), r: [/x/], n: [undefined, null, 1.5, -1, 'é'] })],
+    [
+      'a nested mix',
+      { s: new Set([new Date(0)]), r: [/x/], n: [undefined, null, 1.5, -1, 'é'] },
+      moreTypes.pack({ s: new Set([new Date(0)]), r: [/x/], n: [undefined, null, 1.5, -1, 'é'] }),
+    ],
   ])('accepts %s', (_label, value, payload) => {
     expect(decodeValue(payload)).toEqual(value);
   });
@@ -351,7 +359,7 @@ describe('decodeValue accepts only what docs/PROTOCOL.md §2 lists', () => {
     expect([decoded.name, decoded.message, decoded.cause]).toEqual([error.name, error.message, error.cause]);
   });
 
-  it('accepts a nested 0xc1 as msgpackr\'s marker (PROTOCOL.md §2)', () => {
+  it("accepts a nested 0xc1 as msgpackr's marker (PROTOCOL.md §2)", () => {
     expect(decodeValue(Buffer.from([0x91, 0xc1]))).toEqual([bare.unpack(Buffer.from([0xc1]))]);
   });
 });

@@ -109,7 +109,7 @@ describe('a runtime dir that cannot be created reports the real cause, not ENOEN
   const erofs = (path: string) => Object.assign(new Error(`EROFS: read-only file system, mkdir '${path}'`), { code: 'EROFS' });
   const enoent = (path: string) => Object.assign(new Error(`ENOENT: no such file or directory, mkdir '${path}'`), { code: 'ENOENT' });
 
-  it('makeParents: a recursive mkdir\'s ENOENT becomes the first missing ancestor\'s own error (injected EROFS)', () => {
+  it("makeParents: a recursive mkdir's ENOENT becomes the first missing ancestor's own error (injected EROFS)", () => {
     const calls: string[] = [];
     const mkdir = ((path: string, options?: { recursive?: boolean }) => {
       calls.push(`${path}${options?.recursive ? ' -p' : ''}`);
@@ -134,9 +134,11 @@ describe('a runtime dir that cannot be created reports the real cause, not ENOEN
     mkdirSync(mountPoint);
     const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', mountPoint]).status === 0;
     if (!mounted) {
-      expect(() => makeParents(join(mountPoint, 'x'), ((path: string, options?: { recursive?: boolean }) => {
-        throw options?.recursive ? enoent(path) : erofs(path);
-      }) as unknown as typeof mkdirSync)).toThrow(expect.objectContaining({ code: 'EROFS' }));
+      expect(() =>
+        makeParents(join(mountPoint, 'x'), ((path: string, options?: { recursive?: boolean }) => {
+          throw options?.recursive ? enoent(path) : erofs(path);
+        }) as unknown as typeof mkdirSync),
+      ).toThrow(expect.objectContaining({ code: 'EROFS' }));
       return;
     }
     try {

@@ -156,7 +156,14 @@ describe('errorToWire / errorFromWire', () => {
     ['undefined', undefined],
     ['null', null],
     ['a plain object', { a: 1 }],
-    ['a cyclic object', (() => { const o: Record<string, unknown> = {}; o.o = o; return o; })()],
+    [
+      'a cyclic object',
+      (() => {
+        const o: Record<string, unknown> = {};
+        o.o = o;
+        return o;
+      })(),
+    ],
     ['a bigint', 10n],
     ['a symbol', Symbol('s')],
   ])('serialises a thrown non-Error (%s) without throwing', (_label, thrown) => {
@@ -191,15 +198,12 @@ describe('errorToWire / errorFromWire', () => {
     expect(errorToWire(new MailboxFullError('full'), 'ERR_REMOTE').code).toBe('ERR_MAILBOX_FULL');
   });
 
-  it.each([['ERR_NOT_A_CODE'], [''], ['toString'], ['__proto__'], ['constructor']])(
-    'rebuilds an unknown wire code (%o) as a plain LoopbackSingletonError',
-    (code) => {
-      const rebuilt = errorFromWire({ code, name: 'WeirdError', message: 'from the future' });
-      expect(rebuilt.constructor).toBe(LoopbackSingletonError);
-      expect(rebuilt.code).toBe('ERR_LOOPBACK_SINGLETON');
-      expect(rebuilt.message).toBe('from the future');
-    },
-  );
+  it.each([['ERR_NOT_A_CODE'], [''], ['toString'], ['__proto__'], ['constructor']])('rebuilds an unknown wire code (%o) as a plain LoopbackSingletonError', (code) => {
+    const rebuilt = errorFromWire({ code, name: 'WeirdError', message: 'from the future' });
+    expect(rebuilt.constructor).toBe(LoopbackSingletonError);
+    expect(rebuilt.code).toBe('ERR_LOOPBACK_SINGLETON');
+    expect(rebuilt.message).toBe('from the future');
+  });
 });
 
 describe('remoteErrorToWire', () => {
@@ -227,7 +231,14 @@ describe('remoteErrorToWire', () => {
   it.each([
     ['a string', 'oops'],
     ['undefined', undefined],
-    ['a cyclic object', (() => { const o: Record<string, unknown> = {}; o.o = o; return o; })()],
+    [
+      'a cyclic object',
+      (() => {
+        const o: Record<string, unknown> = {};
+        o.o = o;
+        return o;
+      })(),
+    ],
     ['a symbol', Symbol('s')],
   ])('sends a thrown non-Error (%s) as ERR_REMOTE without throwing', (_label, thrown) => {
     const wire = remoteErrorToWire(thrown);

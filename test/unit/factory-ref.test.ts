@@ -104,14 +104,11 @@ describe('parseFactory: strings', () => {
     expect(parseFactory(`/m.js:${suffix}`, CWD).export).toBe(expected);
   });
 
-  it.each([['bad-name'], ['1abc'], ['a..b'], ['a.'], ['.a'], ['a b'], ['']])(
-    'treats a suffix %o that is not an identifier path as part of the module',
-    (suffix) => {
-      const parsed = parseFactory(`/m.js:${suffix}`, CWD);
-      expect(parsed.export).toBe('default');
-      expect(parsed.module).toBe(pathToFileURL(`/m.js:${suffix}`).href);
-    },
-  );
+  it.each([['bad-name'], ['1abc'], ['a..b'], ['a.'], ['.a'], ['a b'], ['']])('treats a suffix %o that is not an identifier path as part of the module', (suffix) => {
+    const parsed = parseFactory(`/m.js:${suffix}`, CWD);
+    expect(parsed.export).toBe('default');
+    expect(parsed.module).toBe(pathToFileURL(`/m.js:${suffix}`).href);
+  });
 });
 
 describe('parseFactory: objects', () => {
@@ -363,7 +360,9 @@ describe('setupIdentity', () => {
     const prod = { ...base, ...setup({ identity: { env: ['NODE_ENV'] } }, { NODE_ENV: 'production' }) };
     expect(computeFactoryId(test, '1.0.0')).not.toBe(computeFactoryId(prod, '1.0.0'));
     // Without the identity option the env is not part of it: both are served by one daemon.
-    expect(computeFactoryId({ ...base, ...setup({}, { NODE_ENV: 'test' }) }, '1.0.0')).toBe(computeFactoryId({ ...base, ...setup({}, { NODE_ENV: 'production' }) }, '1.0.0'));
+    expect(computeFactoryId({ ...base, ...setup({}, { NODE_ENV: 'test' }) }, '1.0.0')).toBe(
+      computeFactoryId({ ...base, ...setup({}, { NODE_ENV: 'production' }) }, '1.0.0'),
+    );
   });
 });
 
@@ -387,7 +386,9 @@ describe('describeMismatch: setup', () => {
   it('names another identity value and other flags', () => {
     expect(describeMismatch({ ...base, valueHash: 'x' }, '1.0.0', { ...base, valueHash: 'y' }, '1.0.0')).toEqual(['it was started with another `identity.value`']);
     expect(describeMismatch(base, '1.0.0', { ...base, execArgv: ['--a'] }, '1.0.0')).toEqual([`it runs with the spawner's flags, this client asks for ["--a"]`]);
-    expect(describeMismatch({ ...base, execArgv: [] }, '1.0.0', { ...base, execArgv: ['--a'] }, '1.0.0')).toEqual(['it runs with no flags, this client asks for ["--a"]']);
+    expect(describeMismatch({ ...base, execArgv: [] }, '1.0.0', { ...base, execArgv: ['--a'] }, '1.0.0')).toEqual([
+      'it runs with no flags, this client asks for ["--a"]',
+    ]);
   });
 });
 
@@ -435,7 +436,6 @@ describe('hashModuleCode', () => {
     }
   });
 });
-
 
 describe('resolvePackage', () => {
   it.each([['xstate'], ['p-queue']])('resolves the installed package %s from the repo root to an absolute file: URL', async (name) => {

@@ -83,7 +83,12 @@ describe('Mailbox', () => {
     mailbox.submit(sink, 1, 'work', ['a']);
     await tick();
     // One batch [b, c, d] waits behind `a`; once it runs, `b` holds it and [c, d] wait in it.
-    for (const [id, tag] of [[2, 'b'], [3, 'c'], [4, 'd']] as const) mailbox.submit(sink, id, 'work', [tag]);
+    for (const [id, tag] of [
+      [2, 'b'],
+      [3, 'c'],
+      [4, 'd'],
+    ] as const)
+      mailbox.submit(sink, id, 'work', [tag]);
     await object.release();
     expect(object.started).toEqual(['a', 'b']);
     mailbox.submit(sink, 5, 'work', ['e']); // a new batch, queued behind the running one
@@ -148,10 +153,12 @@ describe('Mailbox', () => {
     expect(object.started).toEqual(['t1', 't2', 't3', 't4', 't5']);
   });
 
-  it('awaits a returned thenable; a throwing `then` getter is the method\'s error', async () => {
+  it("awaits a returned thenable; a throwing `then` getter is the method's error", async () => {
     const object = {
+      // biome-ignore lint/suspicious/noThenProperty: a method that returns a thenable, which the mailbox must await.
       thenable: () => ({ then: (resolve: (value: number) => void) => setTimeout(() => resolve(42), 5) }),
       hostile: () => ({
+        // biome-ignore lint/suspicious/noThenProperty: a thenable whose `then` getter throws, on purpose.
         get then(): never {
           throw new Error('no then for you');
         },

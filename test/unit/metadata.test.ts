@@ -207,17 +207,20 @@ describe('readMetadata: whatever sits at the path, it answers at once', () => {
     expect(readMetadata(join(temp, 'no-such-dir', 'metadata.json'))).toEqual({ status: 'absent' });
   });
 
-  it.each(['EMFILE', 'ENFILE', 'EACCES', 'EIO', 'ENOMEM'])('a read that fails with %s is unreadable with its errno, never malformed, and the file is left as it was', (code) => {
-    writeMetadata(path, TCP);
-    const before = readFileSync(path, 'utf8');
-    hooks.openError = code;
-    const read = readMetadata(path);
-    expect(read.status).toBe('unreadable');
-    expect(read.status === 'unreadable' && read.code).toBe(code);
-    expect(read.status === 'unreadable' && read.reason).toMatch(new RegExp(`^unreadable: ${code}`));
-    expect(readFileSync(path, 'utf8')).toBe(before);
-    expect(readMetadata(path)).toEqual({ status: 'valid', metadata: TCP });
-  });
+  it.each(['EMFILE', 'ENFILE', 'EACCES', 'EIO', 'ENOMEM'])(
+    'a read that fails with %s is unreadable with its errno, never malformed, and the file is left as it was',
+    (code) => {
+      writeMetadata(path, TCP);
+      const before = readFileSync(path, 'utf8');
+      hooks.openError = code;
+      const read = readMetadata(path);
+      expect(read.status).toBe('unreadable');
+      expect(read.status === 'unreadable' && read.code).toBe(code);
+      expect(read.status === 'unreadable' && read.reason).toMatch(new RegExp(`^unreadable: ${code}`));
+      expect(readFileSync(path, 'utf8')).toBe(before);
+      expect(readMetadata(path)).toEqual({ status: 'valid', metadata: TCP });
+    },
+  );
 
   it('settledMetadata (the client, under the lock) fails on an unreadable record with the errno as cause, rather than take it for damaged', async () => {
     writeMetadata(path, TCP);
@@ -260,15 +263,16 @@ describe('removeMetadataIf', () => {
     expect(readMetadata(backupPathOf(path))).toEqual({ status: 'valid', metadata: IPC });
   });
 
-  it.each([['another daemon', 'inst-9'], ['a prefix of the id', 'inst-'], ['an empty id', '']])(
-    'leaves the record untouched for %s and returns false',
-    (_label, instanceId) => {
-      writeMetadata(path, TCP);
-      const before = readFileSync(path);
-      expect(removeMetadataIf(path, instanceId)).toBe(false);
-      expect(readFileSync(path).equals(before)).toBe(true);
-    },
-  );
+  it.each([
+    ['another daemon', 'inst-9'],
+    ['a prefix of the id', 'inst-'],
+    ['an empty id', ''],
+  ])('leaves the record untouched for %s and returns false', (_label, instanceId) => {
+    writeMetadata(path, TCP);
+    const before = readFileSync(path);
+    expect(removeMetadataIf(path, instanceId)).toBe(false);
+    expect(readFileSync(path).equals(before)).toBe(true);
+  });
 
   it('returns false when there is no record', () => {
     expect(removeMetadataIf(path, TCP.instanceId)).toBe(false);

@@ -377,17 +377,17 @@ describe('resolveOptions: identity and execArgv', () => {
   });
 
   it.each([
-    [{ identity: 'NODE_ENV' }, 'Expected `identity` to be an object like { env: [\'NODE_ENV\'], value: \'v3\' }, got `"NODE_ENV"` (string)'],
+    [{ identity: 'NODE_ENV' }, "Expected `identity` to be an object like { env: ['NODE_ENV'], value: 'v3' }, got `\"NODE_ENV\"` (string)"],
     [{ identity: null }, 'Expected `identity` to be an object'],
     [{ identity: ['NODE_ENV'] }, 'Expected `identity` to be an object'],
     [{ identity: { envs: ['A'] } }, 'Unknown field `identity.envs`; expected { env, value }'],
     [{ identity: { env: 'NODE_ENV' } }, 'Expected `identity.env` to be an array of environment variable names, got `"NODE_ENV"` (string)'],
-    [{ identity: { env: ['A', ''] } }, "Expected `identity.env[1]` to be an environment variable name (non-empty, no '='), got `\"\"` (string)"],
+    [{ identity: { env: ['A', ''] } }, 'Expected `identity.env[1]` to be an environment variable name (non-empty, no \'=\'), got `""` (string)'],
     [{ identity: { env: ['A=B'] } }, 'Expected `identity.env[0]` to be an environment variable name'],
-    [{ identity: { env: [42] } }, 'Expected `identity.env[0]` to be an environment variable name (non-empty, no \'=\'), got `42` (number)'],
+    [{ identity: { env: [42] } }, "Expected `identity.env[0]` to be an environment variable name (non-empty, no '='), got `42` (number)"],
     [{ identity: { value: () => 1 } }, '`identity.value` is a function'],
     [{ identity: { value: { at: new Map() } } }, '`identity.value.at` is a Map instance'],
-    [{ execArgv: '--inspect' }, "Expected `execArgv` to be an array of Node flags such as ['--conditions=dev'], got `\"--inspect\"` (string)"],
+    [{ execArgv: '--inspect' }, 'Expected `execArgv` to be an array of Node flags such as [\'--conditions=dev\'], got `"--inspect"` (string)'],
     [{ execArgv: ['--a', 1] }, 'Expected `execArgv[1]` to be a non-empty string, got `1` (number)'],
     [{ execArgv: ['--a', ''] }, 'Expected `execArgv[1]` to be a non-empty string'],
     [{ execArgv: ['--a', 'x\0y'] }, 'Expected `execArgv[1]` to be a non-empty string'],

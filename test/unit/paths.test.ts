@@ -73,9 +73,25 @@ describe('resolveRuntimeRoot', () => {
 
   it('an empty or relative HOME falls back to the account home directory, never to the working directory', () => {
     for (const badHome of ['', '.', 'rel/home']) {
-      expect(resolveRuntimeRoot(undefined, {}, 'linux', () => badHome, () => '/home/acct')).toBe(join('/home/acct', '.cache', 'loopback-singleton'));
+      expect(
+        resolveRuntimeRoot(
+          undefined,
+          {},
+          'linux',
+          () => badHome,
+          () => '/home/acct',
+        ),
+      ).toBe(join('/home/acct', '.cache', 'loopback-singleton'));
     }
-    expect(resolveRuntimeRoot(undefined, {}, 'linux', () => '/h', () => '/home/acct')).toBe(join('/h', '.cache', 'loopback-singleton'));
+    expect(
+      resolveRuntimeRoot(
+        undefined,
+        {},
+        'linux',
+        () => '/h',
+        () => '/home/acct',
+      ),
+    ).toBe(join('/h', '.cache', 'loopback-singleton'));
   });
 
   it('an empty HOME with no account home is refused with a clear error, not made relative', () => {
@@ -92,9 +108,7 @@ describe('resolveRuntimeRoot', () => {
   });
 
   it('treats an empty LOOPBACK_SINGLETON_RUNTIME_DIR as unset', () => {
-    expect(resolveRuntimeRoot(undefined, { LOOPBACK_SINGLETON_RUNTIME_DIR: '', XDG_RUNTIME_DIR: temp }, 'linux')).toBe(
-      join(temp, 'loopback-singleton'),
-    );
+    expect(resolveRuntimeRoot(undefined, { LOOPBACK_SINGLETON_RUNTIME_DIR: '', XDG_RUNTIME_DIR: temp }, 'linux')).toBe(join(temp, 'loopback-singleton'));
   });
 
   it('uses %LOCALAPPDATA%\\loopback-singleton on Windows, before XDG_RUNTIME_DIR', () => {
@@ -103,9 +117,7 @@ describe('resolveRuntimeRoot', () => {
   });
 
   it('ignores LOCALAPPDATA on other platforms', () => {
-    expect(resolveRuntimeRoot(undefined, { LOCALAPPDATA: join(temp, 'lad'), XDG_RUNTIME_DIR: temp }, 'linux')).toBe(
-      join(temp, 'loopback-singleton'),
-    );
+    expect(resolveRuntimeRoot(undefined, { LOCALAPPDATA: join(temp, 'lad'), XDG_RUNTIME_DIR: temp }, 'linux')).toBe(join(temp, 'loopback-singleton'));
     expect(resolveRuntimeRoot(undefined, { LOCALAPPDATA: join(temp, 'lad') }, 'darwin')).toBe(home);
   });
 

@@ -13,7 +13,11 @@ import { checkToken, loadOrCreateToken, readToken, restoreToken } from '../../sr
 // Lets a test run code right before token.ts links its temp file into place, to play the
 // process that wins the creation race; and make the next write fail (a full disk).
 // And make the next open for reading fail (EMFILE...).
-const hooks = vi.hoisted(() => ({ beforeLink: undefined as (() => void) | undefined, writeError: undefined as string | undefined, readOpenError: undefined as string | undefined }));
+const hooks = vi.hoisted(() => ({
+  beforeLink: undefined as (() => void) | undefined,
+  writeError: undefined as string | undefined,
+  readOpenError: undefined as string | undefined,
+}));
 vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof realFs>();
   const linkSync: typeof actual.linkSync = (existing, target) => {
@@ -251,9 +255,21 @@ describe('checkToken / restoreToken (the daemon keeping its secret in the file)'
 
   it.each<[string, () => void]>([
     ['another secret', () => writeFileSync(path, VALID, { mode: 0o600 })],
-    ['a 0644 file', () => (writeFileSync(path, OURS), chmodSync(path, 0o644))],
+    [
+      'a 0644 file',
+      () => {
+        writeFileSync(path, OURS);
+        chmodSync(path, 0o644);
+      },
+    ],
     ['a malformed file', () => writeFileSync(path, 'nope', { mode: 0o600 })],
-    ['a symlink to the secret', () => (writeFileSync(join(temp, 'real'), OURS, { mode: 0o600 }), symlinkSync(join(temp, 'real'), path))],
+    [
+      'a symlink to the secret',
+      () => {
+        writeFileSync(join(temp, 'real'), OURS, { mode: 0o600 });
+        symlinkSync(join(temp, 'real'), path);
+      },
+    ],
     ['a directory', () => mkdirSync(path)],
   ])('says `differs` for %s', (_label, plant) => {
     plant();
@@ -265,7 +281,13 @@ describe('checkToken / restoreToken (the daemon keeping its secret in the file)'
   it.each<[string, () => void]>([
     ['nothing', () => {}],
     ['another secret', () => writeFileSync(path, VALID, { mode: 0o600 })],
-    ['a 0644 file', () => (writeFileSync(path, VALID), chmodSync(path, 0o644))],
+    [
+      'a 0644 file',
+      () => {
+        writeFileSync(path, VALID);
+        chmodSync(path, 0o644);
+      },
+    ],
     ['a symlink', () => symlinkSync('/dev/zero', path)],
   ])('restoreToken replaces %s with a private file of the secret, leaving no temp file', (_label, plant) => {
     plant();

@@ -14,7 +14,19 @@ describe('describeUnencodable', () => {
 
   it.each([
     ['a Map keyed by an object', [new Map([[{ id: 1 }, 'x']])], 'a Map key that is an object at args[0].<key #0>'],
-    ['an array key, after good entries', [{ m: new Map<unknown, unknown>([['a', 1], [2, 2], [[1], 3]]) }], 'a Map key that is an array at args[0].m.<key #2>'],
+    [
+      'an array key, after good entries',
+      [
+        {
+          m: new Map<unknown, unknown>([
+            ['a', 1],
+            [2, 2],
+            [[1], 3],
+          ]),
+        },
+      ],
+      'a Map key that is an array at args[0].m.<key #2>',
+    ],
     ['a Date key', [new Map([[new Date(0), 1]])], 'a Map key that is a Date at args[0].<key #0>'],
     ['a class instance key', [new Map([[new Point(1), 1]])], 'a Map key that is a Point at args[0].<key #0>'],
     ['bytes as key', [new Map([[new Uint8Array(1), 1]])], 'a Map key that is bytes at args[0].<key #0>'],
@@ -31,7 +43,20 @@ describe('describeUnencodable', () => {
 
   it('finds nothing in what crosses (scalar keys, functions, dates, bytes, 64-bit BigInts, a shared non-cyclic object)', () => {
     const shared = { s: 1 };
-    const value = [new Map<unknown, unknown>([[1, 'a'], [true, null], [null, 2], [undefined, 3], [5n, 4]]), () => 1, new Date(), new Uint8Array(2), -(2n ** 63n), [shared, shared]];
+    const value = [
+      new Map<unknown, unknown>([
+        [1, 'a'],
+        [true, null],
+        [null, 2],
+        [undefined, 3],
+        [5n, 4],
+      ]),
+      () => 1,
+      new Date(),
+      new Uint8Array(2),
+      -(2n ** 63n),
+      [shared, shared],
+    ];
     expect(describeUnencodable(value, 'args')).toBeUndefined();
   });
 
