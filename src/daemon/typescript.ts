@@ -13,12 +13,15 @@ const REMEDY =
   "which the daemon inherits (`node --import tsx app.js`), or give the daemon one with the `execArgv` option (`execArgv: ['--import', 'tsx']`); " +
   'or point `factory` at the compiled .js file.';
 
-/** The Node flag that turns type stripping on, for the Node versions that have it but not by default. */
-function stripFlagHint(): string {
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
-  const features = process.features as { typescript?: string | false };
-  if (features.typescript === false) return ` Type stripping is turned off in this process (\`--no-experimental-strip-types\`): leave that flag out.`;
-  if (major === 22 && minor >= 6 && minor < 18) return ` On this Node, \`--experimental-strip-types\` turns it on.`;
+/**
+ * What to say about this Node's own type stripping, given its version and
+ * `process.features.typescript`: 22.6-22.17 and 23.0-23.5 have it behind a flag; on later ones
+ * `false` means it was turned off.
+ */
+export function stripFlagHint(version: string = process.versions.node, feature: unknown = (process.features as { typescript?: unknown }).typescript): string {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  if ((major === 22 && minor >= 6 && minor < 18) || (major === 23 && minor < 6)) return ' On this Node, `--experimental-strip-types` turns type stripping on.';
+  if (feature === false) return ' Type stripping is turned off in this process (`--no-experimental-strip-types`): leave that flag out.';
   return '';
 }
 

@@ -3,7 +3,7 @@
  * for .ts/.mts/.cts modules and the two codes Node gives; name and code kept, original as cause.
  */
 import { describe, expect, it } from 'vitest';
-import { explainTypeScriptImportError } from '../../dist/src/daemon/typescript.js';
+import { explainTypeScriptImportError, stripFlagHint } from '../../dist/src/daemon/typescript.js';
 
 function nodeError(name: string, code: string, message: string): Error {
   const error = name === 'SyntaxError' ? new SyntaxError(message) : new TypeError(message);
@@ -41,5 +41,22 @@ describe('explainTypeScriptImportError', () => {
     ['a thrown non-Error', 'file:///app/services.ts', 'boom'],
   ])('leaves %s alone', (_label, url, error) => {
     expect(explainTypeScriptImportError(url, error)).toBeUndefined();
+  });
+});
+
+describe('stripFlagHint', () => {
+  it.each([
+    ['20.20.2', undefined, ''],
+    ['22.5.1', undefined, ''],
+    ['22.6.0', undefined, '--experimental-strip-types` turns'],
+    ['22.17.0', false, '--experimental-strip-types` turns'],
+    ['23.5.0', false, '--experimental-strip-types` turns'],
+    ['22.18.0', false, '--no-experimental-strip-types`): leave'],
+    ['24.21.0', false, '--no-experimental-strip-types`): leave'],
+    ['24.21.0', 'strip', ''],
+  ])('Node %s with features.typescript %o', (version, feature, expected) => {
+    const hint = stripFlagHint(version, feature);
+    if (expected === '') expect(hint).toBe('');
+    else expect(hint).toContain(expected);
   });
 });
