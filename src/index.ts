@@ -20,7 +20,7 @@ export {
 } from './errors.js';
 export type { DaemonInfo, DaemonMetadata, RuntimePaths, Transport } from './types.js';
 export { localSingleton, LocalSingletonService, type ShutdownOptions } from './client/service.js';
-export { closeRemote, withCallOptions, type PublicMethodNames, type Remote } from './client/proxy.js';
+export { callRemote, closeRemote, withCallOptions, type PublicMethodNames, type Remote } from './client/proxy.js';
 export type { CallOptions } from './client/connection.js';
 export type { FactoryReference } from './client/factory-ref.js';
 export { DEFAULT_OPTIONS, type LocalSingletonOptions } from './options.js';

@@ -1,19 +1,26 @@
 /**
  * The typed proxy `Remote<T>`: every public method of T becomes a function returning a
- * Promise of its awaited result. Not thenable, `await using`-disposable, and reserving no
- * plain method name: only `then` is never forwarded.
+ * Promise of its awaited result. Not thenable, `await using`-disposable, and safe to print
+ * and coerce: `String(proxy)`, `${proxy}`, `JSON.stringify(proxy)` and `util.inspect(proxy)`
+ * are answered here, never by a call. The proxy answers two names itself and never forwards
+ * them: `then` (undefined, so `await proxy` yields the proxy) and `toJSON` (so JSON gives
+ * `"Remote<name>"`); {@link callRemote} reaches a hosted method of such a name.
  */
-import { inspect } from 'node:util';
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { MethodNotAllowedError } from '../errors.js';
 import type { CallOptions } from './connection.js';
 import type { SupervisedConnection } from './supervised.js';
 
 type AnyFunction = (...args: never[]) => unknown;
 
-/** The public method names of T: not `_`-prefixed, not `constructor`, not `then`. */
+/**
+ * The public method names of T: not `_`-prefixed, not `constructor` or another
+ * `Object.prototype` member (the mailbox refuses those), not `then` or `toJSON` (answered by
+ * the proxy itself).
+ */
 export type PublicMethodNames<T> = {
   [K in keyof T]: K extends string
-    ? K extends `_${string}` | 'constructor' | 'then'
+    ? K extends `_${string}` | 'constructor' | 'toString' | 'toLocaleString' | 'valueOf' | 'hasOwnProperty' | 'isPrototypeOf' | 'propertyIsEnumerable' | 'then' | 'toJSON'
       ? never
       : T[K] extends AnyFunction
         ? K
@@ -31,6 +38,8 @@ interface RemoteState {
   readonly connection: SupervisedConnection;
   readonly name: string;
   readonly callOptions: CallOptions | undefined;
+  /** One function per method name, so `proxy.inc === proxy.inc`. */
+  readonly methods: Map<string, (...args: unknown[]) => Promise<unknown>>;
 }
 
 const states = new WeakMap<object, RemoteState>();
@@ -44,28 +53,57 @@ function refuse(name: string): Promise<never> {
   return Promise.reject(new MethodNotAllowedError(`"${name}" is not a public method of the hosted object (private, unknown, or not a function)`));
 }
 
+/** The function that calls `name` on the hosted object (or refuses it without a round trip). */
+function remoteMethod(state: RemoteState, name: string): (...args: unknown[]) => Promise<unknown> {
+  let method = state.methods.get(name);
+  if (method === undefined) {
+    const { connection, callOptions } = state;
+    method = isPrivateName(name) ? () => refuse(name) : (...args: unknown[]) => connection.call(name, args, callOptions);
+    state.methods.set(name, method);
+  }
+  return method;
+}
+
+/**
+ * What `util.inspect` and `console.log` show: `Remote<name> { state: 'connected', pid: 4242 }`,
+ * from what this process knows (no I/O, no call); just `Remote<name>` past the depth limit.
+ */
+function inspectRemote(state: RemoteState, depth: number, options: InspectOptionsStylized, inspectValue: typeof inspect): string {
+  const head = options.stylize(`Remote<${state.name}>`, 'special');
+  if (depth < 0) return head;
+  const { timeoutMs } = state.callOptions ?? {};
+  const shown = { ...state.connection.status, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+  // Its fields are primitives: depth 0 shows them all, even when the proxy is at the limit.
+  return `${head} ${inspectValue(shown, { ...options, depth: 0 })}`;
+}
+
 /** Creates the proxy for `connection`. */
 export function createRemote<T>(connection: SupervisedConnection, name: string, callOptions: CallOptions | undefined): Remote<T> {
-  const methods = new Map<string, (...args: unknown[]) => Promise<unknown>>();
-  const state: RemoteState = { connection, name, callOptions };
+  const state: RemoteState = { connection, name, callOptions, methods: new Map() };
+  const label = `Remote<${name}>`;
   const dispose = (): Promise<void> => connection.close();
-  const proxy = new Proxy(Object.create(null) as object, {
+  // String(proxy), `${proxy}`, proxy + '': coercion asks Symbol.toPrimitive first, so it never
+  // reaches toString/valueOf (private names, whose refusal would be an unhandled rejection).
+  const toPrimitive = (): string => label;
+  const toJSON = (): string => label;
+  const custom = (depth: number, options: InspectOptionsStylized, inspectValue: typeof inspect): string =>
+    inspectRemote(state, depth, options, inspectValue);
+  // util.inspect (console.log) looks at a proxy's target, never through its traps: the target
+  // carries the custom inspect function. Configurable, so the traps below keep their say.
+  const target = Object.create(null) as object;
+  Object.defineProperty(target, inspect.custom, { value: custom, configurable: true });
+  const proxy = new Proxy(target, {
     get(_target, property) {
       if (typeof property === 'symbol') {
         if (property === Symbol.asyncDispose) return dispose;
-        if (property === inspect.custom) return () => `Remote<${name}>`;
+        if (property === Symbol.toPrimitive) return toPrimitive;
+        if (property === inspect.custom) return custom;
         return undefined;
       }
       // `await proxy` must yield the proxy: never forward `then`.
       if (property === 'then') return undefined;
-      let method = methods.get(property);
-      if (method === undefined) {
-        method = isPrivateName(property)
-          ? () => refuse(property)
-          : (...args: unknown[]) => connection.call(property, args, callOptions);
-        methods.set(property, method);
-      }
-      return method;
+      if (property === 'toJSON') return toJSON;
+      return remoteMethod(state, property);
     },
     has: () => false,
     set: () => false,
@@ -93,6 +131,18 @@ function stateOf(remote: object): RemoteState {
 export function withCallOptions<T>(remote: Remote<T>, options: CallOptions): Remote<T> {
   const state = stateOf(remote);
   return createRemote<T>(state.connection, state.name, { ...state.callOptions, ...options });
+}
+
+/**
+ * Calls `method` on the hosted object through `remote`, like `remote[method](...args)`, also
+ * for the names the proxy answers itself (`toJSON`, `then`): the way to reach a hosted
+ * `toJSON()`. The mailbox's rules still apply (`_`-prefixed and `Object.prototype` names are
+ * refused with `MethodNotAllowedError`; `then` is always refused).
+ * @example
+ * const snapshot = await callRemote(store, 'toJSON');
+ */
+export function callRemote(remote: object, method: string, ...args: unknown[]): Promise<unknown> {
+  return remoteMethod(stateOf(remote), method)(...args);
 }
 
 /**

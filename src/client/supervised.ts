@@ -87,6 +87,16 @@ export class SupervisedConnection {
     this.#attach(connection);
   }
 
+  /**
+   * What the proxy shows when inspected, from what this process already knows: the supervisor
+   * statechart's state (`connected`, `disconnected`, `reconnecting`, `backingOff`, `failed`,
+   * `disposed`) and the pid of the daemon last reached. No I/O, no call.
+   */
+  get status(): { readonly state: string; readonly pid: number } {
+    const { value } = this.#actor.getSnapshot();
+    return { state: typeof value === 'string' ? value : JSON.stringify(value), pid: this.#connection.welcome.pid };
+  }
+
   /** Calls `method` on the hosted object, restarting the daemon first if it was lost. */
   call(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
     const connection = this.#connection;

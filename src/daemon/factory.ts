@@ -6,6 +6,7 @@
 import { FactoryError } from '../errors.js';
 import { importModule } from '../runtime/import-module.js';
 import { decodeValue } from '../wire/codec.js';
+import { explainTypeScriptImportError } from './typescript.js';
 
 /** True when `fn` is a class (constructible only with `new`). */
 function isClass(fn: (...args: unknown[]) => unknown): boolean {
@@ -26,11 +27,14 @@ export interface HostedObject {
  * is awaited once when it is a native Promise (an async function's), and taken as it is
  * otherwise: a plain object with a `then()` method is the object, not a thenable. (An async
  * factory that returns such an object cannot be helped: JavaScript itself calls its `then`.)
- * @throws the module's or the constructor's own error unchanged, or a {@link FactoryError}
- *   saying what is missing.
+ * @throws the module's or the constructor's own error unchanged (an import error of a
+ *   TypeScript module this Node cannot run with a message that says what to do: ./typescript.ts),
+ *   or a {@link FactoryError} saying what is missing.
  */
 export async function createHostedObject(moduleUrl: string, exportPath: string, encodedArgs: Uint8Array): Promise<HostedObject> {
-  const namespace = await importModule(moduleUrl);
+  const namespace = await importModule(moduleUrl).catch((error: unknown) => {
+    throw explainTypeScriptImportError(moduleUrl, error) ?? error;
+  });
   let target: unknown = namespace;
   for (const part of exportPath.split('.')) {
     target = target === null || target === undefined ? undefined : (target as Record<string, unknown>)[part];
