@@ -86,8 +86,7 @@ export function createRemote<T>(connection: SupervisedConnection, name: string, 
   // reaches toString/valueOf (private names, whose refusal would be an unhandled rejection).
   const toPrimitive = (): string => label;
   const toJSON = (): string => label;
-  const custom = (depth: number, options: InspectOptionsStylized, inspectValue: typeof inspect): string =>
-    inspectRemote(state, depth, options, inspectValue);
+  const custom = (depth: number, options: InspectOptionsStylized, inspectValue: typeof inspect): string => inspectRemote(state, depth, options, inspectValue);
   // util.inspect (console.log) looks at a proxy's target, never through its traps: the target
   // carries the custom inspect function. Configurable, so the traps below keep their say.
   const target = Object.create(null) as object;

@@ -80,6 +80,7 @@ describe('printing and coercing a proxy', () => {
     const proxy = createRemote<Counter>(connection, 'my-counter', undefined);
     expect(String(proxy)).toBe('Remote<my-counter>');
     expect(`${proxy}`).toBe('Remote<my-counter>');
+    // biome-ignore lint/style/useTemplate: `+` converts with the "default" hint, a template literal with "string"; both are tested
     expect(proxy + '').toBe('Remote<my-counter>');
     expect(`x`.concat(proxy as unknown as string)).toBe('xRemote<my-counter>');
     expect([proxy, proxy].join(',')).toBe('Remote<my-counter>,Remote<my-counter>');
