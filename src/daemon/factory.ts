@@ -4,7 +4,6 @@
  * Promise. An object with a `then()` method is hosted as it is, never awaited as a thenable.
  */
 import { FactoryError } from '../errors.js';
-import { importModule } from '../runtime/import-module.js';
 import { decodeValue } from '../wire/codec.js';
 
 /** True when `fn` is a class (constructible only with `new`). */
@@ -30,7 +29,7 @@ export interface HostedObject {
  *   saying what is missing.
  */
 export async function createHostedObject(moduleUrl: string, exportPath: string, encodedArgs: Uint8Array): Promise<HostedObject> {
-  const namespace = await importModule(moduleUrl);
+  const namespace = (await import(moduleUrl)) as Record<string, unknown>;
   let target: unknown = namespace;
   for (const part of exportPath.split('.')) {
     target = target === null || target === undefined ? undefined : (target as Record<string, unknown>)[part];
