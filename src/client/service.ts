@@ -13,11 +13,9 @@ import { encodeValue } from '../wire/codec.js';
 import { canonicalArgs, computeFactoryId, hashArgs, hashModuleCode, parseFactory, resolvePackage, setupIdentity, type FactoryReference, type ParsedFactory } from './factory-ref.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
-import { SupervisedConnection } from './supervised.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
 import type { Connection } from './connection.js';
-import { connectOrStart, connectTo, settledMetadata, startDeadline, type StartPlan } from './starter.js';
-import { isSignallable, killDaemon, waitForDaemonExit } from './terminate.js';
+import type { StartPlan } from './starter.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */
 export interface ShutdownOptions {
@@ -38,6 +36,13 @@ export interface ShutdownOptions {
  * alive: the process's own exit, a loaded machine, a daemon started with a longer deadline.
  */
 const SHUTDOWN_SLACK_MS = 5000;
+
+/** The daemon-facing parts (./session.ts), imported on first use by any service. */
+let session: Promise<typeof import('./session.js')> | undefined;
+function loadSession(): Promise<typeof import('./session.js')> {
+  session ??= import('./session.js');
+  return session;
+}
 
 /** SIGTERM drains a daemon gracefully (the only word every protocol version understands). */
 function terminate(pid: number): void {
@@ -86,6 +91,7 @@ export class LocalSingletonService<T> {
    */
   async proxy(): Promise<Remote<T>> {
     const connection = await this.#connect(false);
+    const { SupervisedConnection } = await loadSession();
     const supervised = new SupervisedConnection(this.name, connection, this.#options.restart, () => this.#connect(true));
     return createRemote<T>(supervised, this.name, this.#options.callTimeoutMs === undefined ? undefined : { timeoutMs: this.#options.callTimeoutMs });
   }
@@ -121,6 +127,7 @@ export class LocalSingletonService<T> {
     const force = options.force === true;
     signal?.throwIfAborted();
     const plan = await this.#getPlan();
+    const { connectTo, isSignallable, killDaemon, settledMetadata, waitForDaemonExit } = await loadSession();
     // A damaged record may belong to a live daemon that is about to mend it.
     const read = await settledMetadata(this.paths.metadata, signal);
     if (read.status !== 'valid') return;
@@ -184,6 +191,7 @@ export class LocalSingletonService<T> {
    * `startTimeoutMs` from now. `restart`: the caller lost its daemon.
    */
   async #connect(restart: boolean): Promise<Connection> {
+    const { connectOrStart, startDeadline } = await loadSession();
     const deadline = startDeadline(this.#options);
     return connectOrStart(await this.#getPlan(), { deadline, restart });
   }
