@@ -28,7 +28,7 @@ export async function serve({ config }: ConfigMessage, compileCache: string): Pr
   const log = new DaemonLog(config.paths.log);
   log.write(
     `boot: ${config.name}, factory ${config.factory.module}#${config.factory.export}, node ${process.version}, ` +
-      `start budget ${config.bootTimeoutMs} ms, started as ${config.startReason}, compile cache: ${compileCache}`,
+      `start budget ${config.bootTimeoutMs} ms, started as ${config.startReason}, compile cache: ${compileCache}, code loaded ${Math.round(performance.now())} ms after the process started`,
   );
   // Before the factory is imported: the files it loads are part of the code it runs.
   log.write(`recording the factory's local modules: ${startRecordingModules()}`);
