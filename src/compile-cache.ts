@@ -9,7 +9,7 @@ export type { CompileCacheResult } from './runtime/compile-cache.js';
 
 /**
  * Turns on Node's module compile cache (`module.enableCompileCache()`, Node 22.1+) for this
- * process, in the directory the daemons use: `<runtime root>/compile-cache`, private to you
+ * process, in the directory the daemons use: `<runtime root>/@compile-cache`, private to you
  * (mode 0700). Every module loaded after the call is compiled from the cache when an entry for
  * its exact source and Node version is there, and saved to it otherwise: this package's
  * daemon-facing parts, which it loads on the first `proxy()`, `ensureStarted()`, `ping()` or

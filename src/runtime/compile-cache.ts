@@ -4,7 +4,7 @@
  * again. The daemon turns it on for itself (src/daemon/main.ts); a client may opt in with
  * {@link enableCompileCache}.
  *
- * Where: `<runtime root>/compile-cache`, beside the singletons' directories. The runtime root
+ * Where: `<runtime root>/@compile-cache`, beside the singletons' directories. The runtime root
  * is already per user (`$XDG_RUNTIME_DIR/loopback-singleton`, `~/.cache/loopback-singleton`,
  * or the `runtimeDir` / `LOOPBACK_SINGLETON_RUNTIME_DIR` you chose), and the cache directory
  * is made and vetted like a singleton's (mode 0700, not a symlink, owned by this user): code
@@ -17,8 +17,8 @@ import * as nodeModule from 'node:module';
 import { join } from 'node:path';
 import { ensurePrivateDir } from './dir.js';
 
-/** The cache directory's name under the runtime root. */
-export const COMPILE_CACHE_DIR_NAME = 'compile-cache';
+/** The cache directory's name under the runtime root: '@' keeps it apart from every singleton name (and out of `list` and `clean`). */
+export const COMPILE_CACHE_DIR_NAME = '@compile-cache';
 
 /**
  * What came of enabling the compile cache: `enabled` (in `directory`), `already-enabled`

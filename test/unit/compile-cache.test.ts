@@ -9,6 +9,8 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { COMPILE_CACHE_DIR_NAME } from '../../dist/src/runtime/compile-cache.js';
+import { invalidNameReason } from '../../dist/src/runtime/paths.js';
 
 const INDEX = new URL('../../dist/src/index.js', import.meta.url).href;
 const SUPPORTED = typeof (await import('node:module') as { enableCompileCache?: unknown }).enableCompileCache === 'function';
@@ -34,10 +36,14 @@ function enableInChild(runtimeDir: string, env: NodeJS.ProcessEnv = {}): { statu
 }
 
 describe('enableCompileCache', () => {
-  it.runIf(SUPPORTED)('uses <runtime root>/compile-cache, private, and fills it', () => {
+  it('keeps its directory apart from every singleton name (and so out of list and clean)', () => {
+    expect(invalidNameReason(COMPILE_CACHE_DIR_NAME)).toBeDefined();
+  });
+
+  it.runIf(SUPPORTED)('uses <runtime root>/@compile-cache, private, and fills it', () => {
     const result = enableInChild(temp);
     expect(result.status).toBe('enabled');
-    const dir = join(temp, 'compile-cache');
+    const dir = join(temp, '@compile-cache');
     expect(result.directory).toContain(dir);
     expect(lstatSync(dir).mode & 0o777).toBe(0o700);
     // Written at exit, one folder per Node version.
@@ -53,7 +59,7 @@ describe('enableCompileCache', () => {
 
   it.runIf(SUPPORTED)('reports a directory it must not use, and does not throw', () => {
     mkdirSync(join(temp, 'elsewhere'));
-    symlinkSync(join(temp, 'elsewhere'), join(temp, 'compile-cache'));
+    symlinkSync(join(temp, 'elsewhere'), join(temp, '@compile-cache'));
     const result = enableInChild(temp);
     expect(result.status).toBe('failed');
     expect(result.message).toMatch(/symlink/);
