@@ -14,6 +14,7 @@ import { canonicalArgs, computeFactoryId, hashArgs, hashModuleCode, parseFactory
 import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
+import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import type { Connection } from './connection.js';
 import type { StartPlan } from './starter.js';
 
@@ -40,7 +41,17 @@ const SHUTDOWN_SLACK_MS = 5000;
 /** The daemon-facing parts (./session.ts), imported on first use by any service. */
 let session: Promise<typeof import('./session.js')> | undefined;
 function loadSession(): Promise<typeof import('./session.js')> {
-  session ??= import('./session.js');
+  if (session === undefined) {
+    const loading = import('./session.js').catch((error: unknown) => {
+      // Out of file descriptors or memory: a local fault to fix, as any file the library reads.
+      throw isResourceFault(error) ? localFaultError("load this library's modules", error) : error;
+    });
+    session = loading;
+    // A load that failed is tried again by the next call.
+    loading.catch(() => {
+      if (session === loading) session = undefined;
+    });
+  }
   return session;
 }
 
