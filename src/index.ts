@@ -23,5 +23,6 @@ export { localSingleton, LocalSingletonService, type ShutdownOptions } from './c
 export { callRemote, closeRemote, withCallOptions, type PublicMethodNames, type Remote } from './client/proxy.js';
 export type { CallOptions } from './client/connection.js';
 export type { FactoryReference } from './client/factory-ref.js';
+export { enableCompileCache, type CompileCacheResult } from './compile-cache.js';
 export { DEFAULT_OPTIONS, type LocalSingletonOptions } from './options.js';
 export { PACKAGE_VERSION, PROTOCOL_VERSION } from './version.js';

@@ -23,11 +23,10 @@ import {
 } from './factory-ref.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
-import { SupervisedConnection } from './supervised.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
+import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import type { Connection } from './connection.js';
-import { connectOrStart, connectTo, settledMetadata, startDeadline, type StartPlan } from './starter.js';
-import { isSignallable, killDaemon, waitForDaemonExit } from './terminate.js';
+import type { StartPlan } from './starter.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */
 export interface ShutdownOptions {
@@ -48,6 +47,23 @@ export interface ShutdownOptions {
  * alive: the process's own exit, a loaded machine, a daemon started with a longer deadline.
  */
 const SHUTDOWN_SLACK_MS = 5000;
+
+/** The daemon-facing parts (./session.ts), imported on first use by any service. */
+let session: Promise<typeof import('./session.js')> | undefined;
+function loadSession(): Promise<typeof import('./session.js')> {
+  if (session === undefined) {
+    const loading = import('./session.js').catch((error: unknown) => {
+      // Out of file descriptors or memory: a local fault to fix, as any file the library reads.
+      throw isResourceFault(error) ? localFaultError("load this library's modules", error) : error;
+    });
+    session = loading;
+    // A load that failed is tried again by the next call.
+    loading.catch(() => {
+      if (session === loading) session = undefined;
+    });
+  }
+  return session;
+}
 
 /** SIGTERM drains a daemon gracefully (the only word every protocol version understands). */
 function terminate(pid: number): void {
@@ -96,6 +112,7 @@ export class LocalSingletonService<T> {
    */
   async proxy(): Promise<Remote<T>> {
     const connection = await this.#connect(false);
+    const { SupervisedConnection } = await loadSession();
     const supervised = new SupervisedConnection(this.name, connection, this.#options.restart, () => this.#connect(true));
     return createRemote<T>(supervised, this.name, this.#options.callTimeoutMs === undefined ? undefined : { timeoutMs: this.#options.callTimeoutMs });
   }
@@ -131,6 +148,7 @@ export class LocalSingletonService<T> {
     const force = options.force === true;
     signal?.throwIfAborted();
     const plan = await this.#getPlan();
+    const { connectTo, isSignallable, killDaemon, settledMetadata, waitForDaemonExit } = await loadSession();
     // A damaged record may belong to a live daemon that is about to mend it.
     const read = await settledMetadata(this.paths.metadata, signal);
     if (read.status !== 'valid') return;
@@ -194,6 +212,7 @@ export class LocalSingletonService<T> {
    * `startTimeoutMs` from now. `restart`: the caller lost its daemon.
    */
   async #connect(restart: boolean): Promise<Connection> {
+    const { connectOrStart, startDeadline } = await loadSession();
     const deadline = startDeadline(this.#options);
     return connectOrStart(await this.#getPlan(), { deadline, restart });
   }

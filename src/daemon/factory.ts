@@ -4,7 +4,6 @@
  * Promise. An object with a `then()` method is hosted as it is, never awaited as a thenable.
  */
 import { FactoryError } from '../errors.js';
-import { importModule } from '../runtime/import-module.js';
 import { decodeValue } from '../wire/codec.js';
 import { explainTypeScriptImportError } from './typescript.js';
 
@@ -32,9 +31,9 @@ export interface HostedObject {
  *   or a {@link FactoryError} saying what is missing.
  */
 export async function createHostedObject(moduleUrl: string, exportPath: string, encodedArgs: Uint8Array): Promise<HostedObject> {
-  const namespace = await importModule(moduleUrl).catch((error: unknown) => {
+  const namespace = (await import(moduleUrl).catch((error: unknown) => {
     throw explainTypeScriptImportError(moduleUrl, error) ?? error;
-  });
+  })) as Record<string, unknown>;
   let target: unknown = namespace;
   for (const part of exportPath.split('.')) {
     target = target === null || target === undefined ? undefined : (target as Record<string, unknown>)[part];

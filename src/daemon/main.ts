@@ -1,13 +1,15 @@
 /**
- * The daemon process entry. Started by src/client/spawn.ts with `process.execPath`,
- * detached, stdout/stderr on daemon.log and an IPC channel that carries the config in and
- * the boot report out. Wires signals and crashes to the daemon's statechart.
+ * The daemon process entry, started by src/client/spawn.ts with `process.execPath`, detached,
+ * stdout/stderr on daemon.log and an IPC channel that carries the config in and the boot
+ * report out. Kept to a few small imports on purpose: once the config has come, it turns on
+ * Node's compile cache (Node 22.1+; see ../runtime/compile-cache.ts) in the runtime root the
+ * config names, and only then imports the daemon itself (./serve.ts), so that the daemon's
+ * modules, its dependencies' and the factory's are compiled from that cache. The config
+ * arrives in the time Node takes to start anyway: waiting for it first costs nothing.
  */
-import type { BootReport } from '../runtime/daemon-config.js';
+import { dirname } from 'node:path';
+import { compileCacheDirIn, describeCompileCache, enableCompileCacheIn } from '../runtime/compile-cache.js';
 import { invalidConfigReason, type ConfigMessage } from '../runtime/daemon-config.js';
-import { Daemon } from './daemon.js';
-import { DaemonLog } from './log.js';
-import { startRecordingModules } from './module-recorder.js';
 
 /** How long a fresh daemon waits for its config before giving up. */
 const CONFIG_TIMEOUT_MS = 10_000;
@@ -29,53 +31,14 @@ process.once('message', (message: unknown) => {
     process.stderr.write(`loopback-singleton daemon: bad config (${reason}); exiting\n`);
     process.exit(2);
   }
-  void serve(message as ConfigMessage);
-});
-
-/** Sends the boot report, then lets go of the spawner: the daemon outlives it. */
-let reportSent: Promise<void> = Promise.resolve();
-function report(message: BootReport): void {
-  reportSent = new Promise((resolve) => {
-    if (!process.connected) return resolve();
-    process.send!(message, undefined, undefined, () => {
-      if (process.connected) process.disconnect();
-      resolve();
-    });
-  });
-}
-
-async function serve({ config }: ConfigMessage): Promise<void> {
-  const log = new DaemonLog(config.paths.log);
-  log.write(
-    `boot: ${config.name}, factory ${config.factory.module}#${config.factory.export}, node ${process.version}, ` +
-      `start budget ${config.bootTimeoutMs} ms, started as ${config.startReason}`,
+  const { config } = message as ConfigMessage;
+  // paths.dir is <runtime root>/<name>: the cache is shared by the root's singletons.
+  const compileCache = describeCompileCache(enableCompileCacheIn(compileCacheDirIn(dirname(config.paths.dir))));
+  import('./serve.js').then(
+    ({ serve }) => serve(message as ConfigMessage, compileCache),
+    (error: unknown) => {
+      process.stderr.write(`loopback-singleton daemon: could not load the daemon: ${(error as Error)?.stack ?? String(error)}\n`);
+      process.exit(1);
+    },
   );
-  // Before the factory is imported: the files it loads are part of the code it runs.
-  log.write(`recording the factory's local modules: ${startRecordingModules()}`);
-  const daemon = new Daemon(config, log, report);
-  // Every exit is logged, whoever calls process.exit (the hosted code too): a dead daemon
-  // without this line was killed by a signal it cannot catch (SIGKILL) or lost its machine.
-  let outcome: string | undefined;
-  process.on('exit', (code) => {
-    log.write(`exit ${code} (${outcome ?? 'process.exit() called during its run, by the hosted code or a dependency'})`);
-    log.close();
-  });
-
-  // Let it crash: the failure is logged, metadata unpublished, and the exit code non-zero.
-  process.on('uncaughtException', (error) => daemon.crash(error));
-  process.on('unhandledRejection', (reason) => daemon.crash(reason));
-  let signals = 0;
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(signal, () => {
-      const force = ++signals > 1;
-      log.write(`received ${signal}: ${force ? 'forced' : 'graceful'} shutdown`);
-      daemon.shutdownRequested(force);
-    });
-  }
-  process.on('SIGHUP', () => log.write('received SIGHUP: ignored (the daemon outlives its terminal)'));
-
-  const ended = await daemon.run();
-  await reportSent;
-  outcome = ended;
-  process.exit(ended === 'stopped' ? 0 : 1);
-}
+});

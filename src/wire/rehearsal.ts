@@ -4,7 +4,7 @@
  *
  * Why: in a cold start the first handshake is on the critical path of both processes, and it
  * is the first time V8 runs that code (inline caches, msgpackr's first encodes, OpenSSL's
- * first HMAC): several milliseconds per side even with the code cache. Each process runs it
+ * first HMAC): several milliseconds per side. Each process runs it
  * where it would wait anyway: the client while the daemon it spawned boots, the daemon right
  * after it reported ready, while its spawner learns it and connects.
  */
