@@ -6,7 +6,7 @@
  */
 const error = new Error(
   `loopback-singleton is an ES module, and this Node (${process.version}) cannot require() one. ` +
-    'require(esm) needs Node.js 20.19+, 22.12+ or 24+; on this Node use `await import(\'loopback-singleton\')`.',
+    "require(esm) needs Node.js 20.19+, 22.12+ or 24+; on this Node use `await import('loopback-singleton')`.",
 ) as Error & { code: string };
 error.code = 'ERR_REQUIRE_ESM';
 throw error;

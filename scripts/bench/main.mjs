@@ -582,17 +582,63 @@ function textReport(r, quick) {
   const rows = [
     ['figure', 'loopback-singleton', 'baseline', 'ratio', 'target', 'ok'],
     ['sequential calls/s, tcp', spread(s.seqCallsPerSec, int), spread(s.seqBaselinePerSec, int), r.seqRatio.toFixed(2), `>= ${r.targets.seqRatio}`, yes(r.pass.seq)],
-    ['sequential calls/s, ipc', spread(s.ipcSeqCallsPerSec, int), spread(s.ipcSeqBaselinePerSec, int), r.ipcSeqRatio.toFixed(2), `>= ${r.targets.ipcSeqRatio}`, yes(r.pass.ipcSeq)],
-    [`pipelined calls/s, ${r.pipelineDepth} in flight`, spread(s.pipelinedCallsPerSec, int), spread(s.pipelinedBaselinePerSec, int), r.pipelinedRatio.toFixed(2), `>= ${r.targets.pipelinedRatio}`, yes(r.pass.pipelined)],
-    [`${r.multiClientProcesses} client processes, calls/s`, spread(s.multiClientCallsPerSec, int), '-', '-', 'no call lost', `${yes(r.pass.multiClient)} (counter ${r.multiClientFinalCount} = ${r.multiClientCalls} calls)`],
-    ['cold start, ms (baseline: its floor)', spread(s.coldStartMs, fixed(1)), spread(s.coldStartFloorMs, fixed(1)), r.coldStartVsFloorRatio.toFixed(2), `<= ${r.targets.coldStartFloorRatio}x`, yes(r.pass.coldStart)],
-    ['  floor: 2 bare Node processes in a row', spread(s.coldStartFloorMs, fixed(1)), spread(s.nodeStartupMs, fixed(1)), r.coldStartFloorRatio.toFixed(2), '(vs node -e 0)', '-'],
+    [
+      'sequential calls/s, ipc',
+      spread(s.ipcSeqCallsPerSec, int),
+      spread(s.ipcSeqBaselinePerSec, int),
+      r.ipcSeqRatio.toFixed(2),
+      `>= ${r.targets.ipcSeqRatio}`,
+      yes(r.pass.ipcSeq),
+    ],
+    [
+      `pipelined calls/s, ${r.pipelineDepth} in flight`,
+      spread(s.pipelinedCallsPerSec, int),
+      spread(s.pipelinedBaselinePerSec, int),
+      r.pipelinedRatio.toFixed(2),
+      `>= ${r.targets.pipelinedRatio}`,
+      yes(r.pass.pipelined),
+    ],
+    [
+      `${r.multiClientProcesses} client processes, calls/s`,
+      spread(s.multiClientCallsPerSec, int),
+      '-',
+      '-',
+      'no call lost',
+      `${yes(r.pass.multiClient)} (counter ${r.multiClientFinalCount} = ${r.multiClientCalls} calls)`,
+    ],
+    [
+      'cold start, ms (baseline: its floor)',
+      spread(s.coldStartMs, fixed(1)),
+      spread(s.coldStartFloorMs, fixed(1)),
+      r.coldStartVsFloorRatio.toFixed(2),
+      `<= ${r.targets.coldStartFloorRatio}x`,
+      yes(r.pass.coldStart),
+    ],
+    [
+      '  floor: 2 bare Node processes in a row',
+      spread(s.coldStartFloorMs, fixed(1)),
+      spread(s.nodeStartupMs, fixed(1)),
+      r.coldStartFloorRatio.toFixed(2),
+      '(vs node -e 0)',
+      '-',
+    ],
     ['  cold start vs node -e 0', spread(s.coldStartMs, fixed(1)), spread(s.nodeStartupMs, fixed(1)), r.coldStartRatio.toFixed(2), '(reference)', '-'],
     ['warm connect, ms', spread(s.warmConnectMs, fixed(2)), '-', '-', `<= ${r.targets.warmConnectMs} ms`, yes(r.pass.warmConnect)],
-    [`daemon RSS after ${int(r.daemonRssAfterCalls)} calls, MiB`, r.daemonRssMiB === null ? 'n/a' : r.daemonRssMiB.toFixed(1), '-', '-', `<= ${r.targets.daemonRssMiB} MiB`, yes(r.pass.daemonRss)],
+    [
+      `daemon RSS after ${int(r.daemonRssAfterCalls)} calls, MiB`,
+      r.daemonRssMiB === null ? 'n/a' : r.daemonRssMiB.toFixed(1),
+      '-',
+      '-',
+      `<= ${r.targets.daemonRssMiB} MiB`,
+      yes(r.pass.daemonRss),
+    ],
   ];
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  const line = (row) => row.map((cell, column) => (column === 0 || column === row.length - 1 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ').trimEnd();
+  const line = (row) =>
+    row
+      .map((cell, column) => (column === 0 || column === row.length - 1 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])))
+      .join('  ')
+      .trimEnd();
   const { seq, pipelined: pipe, multiClient: multi, warmConnect: warm, coldStart: cold } = r.repetitions;
   const lines = [
     `loopback-singleton bench${quick ? ' (--quick)' : ''}: node ${r.node}, ${r.cpus.count} x ${r.cpus.model}, ${r.date}`,

@@ -13,7 +13,7 @@ import { COMPILE_CACHE_DIR_NAME } from '../../dist/src/runtime/compile-cache.js'
 import { invalidNameReason } from '../../dist/src/runtime/paths.js';
 
 const INDEX = new URL('../../dist/src/index.js', import.meta.url).href;
-const SUPPORTED = typeof (await import('node:module') as { enableCompileCache?: unknown }).enableCompileCache === 'function';
+const SUPPORTED = typeof ((await import('node:module')) as { enableCompileCache?: unknown }).enableCompileCache === 'function';
 
 let temp: string;
 beforeEach(() => {
