@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { localSingleton } from '../dist/src/index.js';
+import { writeConsumerTsconfig } from './support/consumer.js';
 import { freshRoot } from './support/daemon.js';
 
 const run = promisify(execFile);
@@ -38,23 +39,7 @@ async function compileQuickStart(target: string): Promise<string> {
   mkdirSync(join(project, 'node_modules'));
   symlinkSync(ROOT, join(project, 'node_modules', 'loopback-singleton'));
   writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
-  writeFileSync(
-    join(project, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        target,
-        lib: [target === 'ESNext' ? 'ESNext' : target, 'ESNext.Disposable'],
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        strict: true,
-        skipLibCheck: true,
-        outDir: 'out',
-        types: ['node'],
-        typeRoots: [join(ROOT, 'node_modules', '@types')],
-      },
-      include: ['*.ts'],
-    }),
-  );
+  writeConsumerTsconfig(project, target, { skipLibCheck: true });
   writeFileSync(join(project, 'services.ts'), services!);
   writeFileSync(join(project, 'app.ts'), app!);
   await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project]);

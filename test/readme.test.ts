@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it, onTestFinished } from 'vitest';
 import { localSingleton } from '../dist/src/index.js';
+import { writeConsumerTsconfig } from './support/consumer.js';
 import { freshRoot } from './support/daemon.js';
 
 const run = promisify(execFile);
@@ -22,22 +23,7 @@ describe('README', () => {
     mkdirSync(join(project, 'node_modules'));
     symlinkSync(ROOT, join(project, 'node_modules', 'loopback-singleton'));
     writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
-    writeFileSync(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          lib: ['ES2022', 'ESNext.Disposable'],
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          outDir: 'out',
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules', '@types')],
-        },
-        include: ['*.ts'],
-      }),
-    );
+    writeConsumerTsconfig(project);
     writeFileSync(join(project, 'services.ts'), blocks[0]!);
     writeFileSync(join(project, 'app.ts'), blocks[1]!);
     await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project]);

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { localSingleton } from '../../dist/src/index.js';
 import { freshRoot } from '../support/daemon.js';
+import { writeConsumerTsconfig } from '../support/consumer.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -74,22 +75,7 @@ describe('the packed package, installed in a consumer project', () => {
     mkdirSync(project);
     writeFileSync(join(project, 'services.ts'), blocks[0]!);
     writeFileSync(join(project, 'app.ts'), blocks[1]!);
-    writeFileSync(
-      join(project, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          lib: ['ES2022', 'ESNext.Disposable'],
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
-          outDir: 'out',
-          types: ['node'],
-          typeRoots: [join(ROOT, 'node_modules', '@types')],
-        },
-        include: ['*.ts'],
-      }),
-    );
+    writeConsumerTsconfig(project);
     // Resolves 'loopback-singleton' to node_modules/loopback-singleton: its d.ts files.
     await run(process.execPath, [TSC, '-p', project]);
     const runtimeDir = freshRoot();
