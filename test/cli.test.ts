@@ -175,7 +175,9 @@ describe('loopback-singleton CLI', () => {
     const svc = service<Counter>({ idleTtlMs: 60_000 });
     const counter = await svc.proxy();
     const { pid } = await svc.ping();
-    const running = counter.hold(1500, 'running').catch((error: unknown) => error);
+    // Held far longer than the CLI takes to start on a loaded machine: the force must find
+    // the queued call still queued (the running one then ends with the process, 2 s later).
+    const running = counter.hold(30_000, 'running').catch((error: unknown) => error);
     const queued = counter.hold(10, 'queued').catch((error: unknown) => error);
     await until(async () => (await svc.ping()).queued === 1, 'a queued call');
 
