@@ -111,7 +111,8 @@ describe('localSingleton and its proxy', () => {
   it('MailboxFullError when maxQueuedCalls calls are already waiting', async () => {
     const svc = service<Counter>({ maxQueuedCalls: 1 });
     const counter = await svc.proxy();
-    const running = counter.hold(300, 'running');
+    // Long enough that the next two calls arrive while it runs, on a loaded machine too.
+    const running = counter.hold(3000, 'running');
     while ((await svc.ping()).running === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     const waiting = counter.hold(1, 'waiting');
     const refused = await counter.inc().catch((e: unknown) => e);
@@ -201,7 +202,9 @@ describe('localSingleton and its proxy', () => {
     expect(existsSync(svc.paths.metadata)).toBe(false);
 
     const again = await svc.proxy();
-    const running = again.hold(300, 'running').catch((e: unknown) => e);
+    // Long enough for the force to find the inc() calls still queued; short enough to end
+    // within the 2 s grace before SIGKILL.
+    const running = again.hold(1200, 'running').catch((e: unknown) => e);
     const queued = Array.from({ length: 3 }, () => again.inc().catch((e: unknown) => e));
     await svc.ping();
     await svc.shutdown({ force: true });
