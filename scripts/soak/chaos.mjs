@@ -34,6 +34,8 @@ const LOCK_HOLD_MS = [100, 1500];
 const BUSY_MS = [1500, 2500];
 /** How long a `never-settle` call runs before this process asks for a graceful shutdown. */
 const NEVER_SETTLE_MS = [100, 400];
+/** How long a never-settle action waits for its call after a shutdown before asking again. */
+const RETRY_SHUTDOWN_MS = 1000;
 /** The `ulimit -n` of a starved client, and how many descriptors it frees again before it calls. */
 const STARVED_FD_LIMIT = 256;
 const STARVED_FREE = [0, 8];
@@ -450,8 +452,21 @@ export class Chaos {
         ),
         this.hangMs,
       );
-      // The call must end once the shutdown has (its daemon is gone): its deadline runs from there.
-      const outcome = await withTimeout(call, this.hangMs);
+      // The call must end once the shutdown has stopped its daemon. A shutdown that found no
+      // usable record (the corrupt-metadata chaos) resolves with the daemon still running, its
+      // mailbox held by hang() for good: asked again, as a user would, once the daemon has
+      // mended its record. The call's deadline runs from the first shutdown's end.
+      const deadline = Date.now() + this.hangMs;
+      let outcome = await withTimeout(call, Math.min(RETRY_SHUTDOWN_MS, this.hangMs));
+      let retries = 0;
+      while (outcome === 'HANG' && Date.now() < deadline) {
+        retries++;
+        await withTimeout(
+          this.svc.shutdown().catch(() => {}),
+          Math.max(1, deadline - Date.now()),
+        );
+        outcome = await withTimeout(call, Math.max(1, Math.min(RETRY_SHUTDOWN_MS, deadline - Date.now())));
+      }
       const to = Date.now();
       this.freezes.push({ kind, from, to });
       const codeOf = (value) => (typeof value?.code === 'string' ? value.code : 'NO_CODE');
@@ -462,7 +477,7 @@ export class Chaos {
         if (value === 'HANG') this.hung(kind, what);
         else if (value !== 'resolved' && value !== 'settled') this.busyErrors[codeOf(value)] = (this.busyErrors[codeOf(value)] ?? 0) + 1;
       }
-      const variant = `call ${outcome === 'HANG' || outcome === 'settled' ? outcome : `failed: ${codeOf(outcome)}`}, shutdown ${stopped === 'HANG' || stopped === 'resolved' ? stopped : `failed: ${codeOf(stopped)}`}`;
+      const variant = `call ${outcome === 'HANG' || outcome === 'settled' ? outcome : `failed: ${codeOf(outcome)}`}, shutdown ${stopped === 'HANG' || stopped === 'resolved' ? stopped : `failed: ${codeOf(stopped)}`}${retries > 0 ? ' (asked again: no usable record the first time)' : ''}`;
       this.record(kind, variant, { atMs: from - this.t0, tookMs: to - from });
     });
   }
