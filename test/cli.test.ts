@@ -299,6 +299,29 @@ describe('loopback-singleton CLI', () => {
     expect(lines).toEqual(['first', 'appended', 'just before the copy', 'after truncation', 'before the rename', 'new file']);
   });
 
+  it('logs --follow tells a file rewritten past its offset from an append: it prints the new file from its start', async () => {
+    const root = freshRoot();
+    const paths = runtimePaths(root, 'svc');
+    ensurePrivateDir(paths.dir);
+    writeFileSync(paths.log, 'first\nappended\n');
+    const child = spawn(process.execPath, [CLI, 'logs', 'svc', '--follow', '--runtime-dir', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    onTestFinished(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    await until(() => out.includes('appended\n'), 'the existing lines');
+    // Truncated and written again, longer than before, with no daemon.log.1: only the bytes
+    // before the follower's offset tell it from an append.
+    writeFileSync(paths.log, 'after truncation\n');
+    await until(() => out.includes('after truncation\n'), 'the rewritten file');
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out.split('\n').filter(Boolean)).toEqual(['first', 'appended', 'after truncation']);
+  });
+
   it('diagrams --out writes the statechart diagrams there', async () => {
     const out = join(freshRoot(), 'diagrams');
     const run = await cli(['diagrams', '--out', out]);

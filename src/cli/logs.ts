@@ -56,6 +56,36 @@ export async function run({ root, values, positionals }: CommandContext): Promis
   return follow(paths.log, rotated);
 }
 
+/** How many of the last bytes printed from daemon.log are kept, to tell a rewrite from an append. */
+const TAIL_BYTES = 64;
+
+/** The `length` bytes of `fd` that end at byte `end`. */
+function bytesBefore(fd: number, end: number, length: number): Buffer {
+  const buffer = Buffer.alloc(length);
+  const read = readSync(fd, buffer, 0, length, end - length);
+  return buffer.subarray(0, read);
+}
+
+/**
+ * Prints what follows byte `from` of `fd`, in reads that each start with the `tail` bytes
+ * before it and go on only while those are unchanged: a rotation in place between a look's
+ * stat and its read must not print the new file's bytes past the old offset. Where the file
+ * was rewritten before anything was printed, undefined (the next look sees the rotation).
+ */
+function copyAfter(fd: number, from: number, tail: Buffer): { at: number; tail: Buffer } | undefined {
+  const buffer = Buffer.allocUnsafe(TAIL_BYTES + CHUNK_BYTES);
+  let at = from;
+  let before = tail;
+  for (;;) {
+    const read = readSync(fd, buffer, 0, before.length + CHUNK_BYTES, at - before.length);
+    if (read < before.length || !buffer.subarray(0, before.length).equals(before)) return at === from ? undefined : { at, tail: before };
+    if (read === before.length) return { at, tail: before };
+    process.stdout.write(Buffer.from(buffer.subarray(before.length, read)));
+    at += read - before.length;
+    before = Buffer.from(buffer.subarray(Math.max(0, read - TAIL_BYTES), read));
+  }
+}
+
 /** Which file daemon.log.1 is now: a rotation replaces it. */
 function identity(path: string): string | undefined {
   try {
@@ -70,11 +100,15 @@ function identity(path: string): string | undefined {
 function follow(log: string, rotated: string): Promise<number> {
   let fd: number | undefined;
   let at = 0;
+  // The bytes just before `at`: a truncation followed by writes past `at` between two looks
+  // leaves a file no shorter than `at`, but other bytes there.
+  let tail: Buffer = Buffer.alloc(0);
   let rotatedAs = identity(rotated);
   const open = (): void => {
     try {
       fd = openSync(log, 'r');
       at = 0;
+      tail = Buffer.alloc(0);
     } catch {
       fd = undefined; // not there yet: the next look tries again
     }
@@ -96,15 +130,19 @@ function follow(log: string, rotated: string): Promise<number> {
       closeSync(fd);
       open();
       if (fd === undefined) return;
-    } else if (rotatedNow !== rotatedAs || own.size < at) {
+    } else if (rotatedNow !== rotatedAs || own.size < at || !bytesBefore(fd, at, tail.length).equals(tail)) {
       // Rotated in place by the daemon: copied whole to daemon.log.1, then truncated (and
       // perhaps written again past where this one stopped). What was written since the last
       // look is in daemon.log.1, past that point.
       if (rotatedNow !== rotatedAs) printFile(rotated, at);
       at = 0;
+      tail = Buffer.alloc(0);
     }
+    const copied = copyAfter(fd, at, tail);
+    // Rewritten since the stat above: the next look handles the rotation, daemon.log.1 included.
+    if (copied === undefined) return;
     rotatedAs = rotatedNow;
-    at = copyFrom(fd, at);
+    ({ at, tail } = copied);
   };
   return new Promise<number>((resolve) => {
     look();
