@@ -99,6 +99,26 @@ function expectFailure(run: CliRun): void {
   expect(run.stderr).toMatch(/^loopback-singleton: [^\n]+\n$/);
 }
 
+/**
+ * `loopback-singleton logs svc --follow` on a fresh runtime root whose daemon.log holds
+ * `initial`; `output.text` is what it has printed so far. Killed at the test's end if still running.
+ */
+function followLogs(initial: string) {
+  const root = freshRoot();
+  const paths = runtimePaths(root, 'svc');
+  ensurePrivateDir(paths.dir);
+  writeFileSync(paths.log, initial);
+  const child = spawn(process.execPath, [CLI, 'logs', 'svc', '--follow', '--runtime-dir', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = { text: '' };
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output.text += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { paths, child, output, exited };
+}
+
 describe('loopback-singleton CLI', () => {
   it('list shows a live daemon (pid, state, address) and marks a dead one stale, as text and as JSON', async () => {
     const root = freshRoot();
@@ -266,60 +286,38 @@ describe('loopback-singleton CLI', () => {
   });
 
   it('logs --follow prints appended lines across both rotations until SIGINT, then exits 0', async () => {
-    const root = freshRoot();
-    const paths = runtimePaths(root, 'svc');
-    ensurePrivateDir(paths.dir);
-    writeFileSync(paths.log, 'first\n');
-    const child = spawn(process.execPath, [CLI, 'logs', 'svc', '--follow', '--runtime-dir', root], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    onTestFinished(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    });
-    await until(() => out.includes('first\n'), 'the existing line');
+    const { paths, child, output, exited } = followLogs('first\n');
+    await until(() => output.text.includes('first\n'), 'the existing line');
     appendFileSync(paths.log, 'appended\n');
-    await until(() => out.includes('appended\n'), 'the appended line');
+    await until(() => output.text.includes('appended\n'), 'the appended line');
     // A running daemon's rotation: copied whole to daemon.log.1, truncated in place.
     appendFileSync(paths.log, 'just before the copy\n');
     copyFileSync(paths.log, `${paths.log}.1.tmp`);
     renameSync(`${paths.log}.1.tmp`, `${paths.log}.1`);
     truncateSync(paths.log, 0);
     appendFileSync(paths.log, 'after truncation\n');
-    await until(() => out.includes('after truncation\n'), 'the line after an in-place rotation');
+    await until(() => output.text.includes('after truncation\n'), 'the line after an in-place rotation');
     // A spawn's rotation: renamed away, a new file.
     appendFileSync(paths.log, 'before the rename\n');
     renameSync(paths.log, `${paths.log}.1`);
     writeFileSync(paths.log, 'new file\n');
-    await until(() => out.includes('new file\n'), 'the line of the new file');
+    await until(() => output.text.includes('new file\n'), 'the line of the new file');
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    const lines = out.split('\n').filter(Boolean);
+    const lines = output.text.split('\n').filter(Boolean);
     expect(lines).toEqual(['first', 'appended', 'just before the copy', 'after truncation', 'before the rename', 'new file']);
   });
 
   it('logs --follow tells a file rewritten past its offset from an append: it prints the new file from its start', async () => {
-    const root = freshRoot();
-    const paths = runtimePaths(root, 'svc');
-    ensurePrivateDir(paths.dir);
-    writeFileSync(paths.log, 'first\nappended\n');
-    const child = spawn(process.execPath, [CLI, 'logs', 'svc', '--follow', '--runtime-dir', root], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    onTestFinished(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    });
-    await until(() => out.includes('appended\n'), 'the existing lines');
+    const { paths, child, output, exited } = followLogs('first\nappended\n');
+    await until(() => output.text.includes('appended\n'), 'the existing lines');
     // Truncated and written again, longer than before, with no daemon.log.1: only the bytes
     // before the follower's offset tell it from an append.
     writeFileSync(paths.log, 'after truncation\n');
-    await until(() => out.includes('after truncation\n'), 'the rewritten file');
+    await until(() => output.text.includes('after truncation\n'), 'the rewritten file');
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    expect(out.split('\n').filter(Boolean)).toEqual(['first', 'appended', 'after truncation']);
+    expect(output.text.split('\n').filter(Boolean)).toEqual(['first', 'appended', 'after truncation']);
   });
 
   it('diagrams --out writes the statechart diagrams there', async () => {
