@@ -27,6 +27,7 @@ import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
 import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import type { Connection } from './connection.js';
 import type { StartPlan } from './starter.js';
+import { Standby } from './standby.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */
 export interface ShutdownOptions {
@@ -212,17 +213,30 @@ export class LocalSingletonService<T> {
    * `startTimeoutMs` from now. `restart`: the caller lost its daemon.
    */
   async #connect(restart: boolean): Promise<Connection> {
-    const { connectOrStart, startDeadline } = await loadSession();
-    const deadline = startDeadline(this.#options);
-    return connectOrStart(await this.#getPlan(), { deadline, restart });
+    const deadline = performance.now() + this.#options.startTimeoutMs;
+    this.#checkSocketPath();
+    // No record: a daemon process is spawned first, to load while this process resolves the
+    // factory and loads the rest of its own code (a restart has it loaded). See ./standby.ts.
+    const standby = restart ? undefined : Standby.forColdStart(this.name, this.paths, this.#options.execArgv, this.#options.startTimeoutMs);
+    try {
+      const plan = await this.#getPlan();
+      const { connectOrStart } = await loadSession();
+      return await connectOrStart(plan, { deadline, restart, standby });
+    } finally {
+      standby?.dismiss();
+    }
+  }
+
+  /** Before anything is spawned: a daemon could not bind there (a clear error, not 5 spawns). */
+  #checkSocketPath(): void {
+    const socketProblem = this.#options.transport === 'ipc' ? socketPathProblem(this.paths.dir) : undefined;
+    if (socketProblem !== undefined) throw new LoopbackSingletonError(socketProblem);
   }
 
   /** Resolves the module (a bare package specifier is resolved from the caller's cwd) once. */
   #getPlan(): Promise<StartPlan> {
     this.#plan ??= (async () => {
-      // Before anything is spawned: a daemon could not bind there (a clear error, not 5 spawns).
-      const socketProblem = this.#options.transport === 'ipc' ? socketPathProblem(this.paths.dir) : undefined;
-      if (socketProblem !== undefined) throw new LoopbackSingletonError(socketProblem);
+      this.#checkSocketPath();
       const module = this.#factory.needsResolution ? await resolvePackage(this.#factory.module, this.#cwd) : this.#factory.module;
       ensurePrivateDir(this.paths.dir);
       const factory = {

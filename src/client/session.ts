@@ -5,6 +5,6 @@
  * when the package is imported: an import stays cheap, and a compile cache turned on after
  * it (`enableCompileCache()`, ../compile-cache.ts) covers all of this.
  */
-export { connectOrStart, connectTo, settledMetadata, startDeadline } from './starter.js';
+export { connectOrStart, connectTo, settledMetadata } from './starter.js';
 export { SupervisedConnection } from './supervised.js';
 export { isSignallable, killDaemon, waitForDaemonExit } from './terminate.js';

@@ -1,60 +1,24 @@
 /**
- * Starting a daemon process: `process.execPath` (never `node` from PATH), detached, its
- * stdout/stderr appended to daemon.log, and an IPC channel that carries the config in and
- * the boot report (ready, or the factory's own error) out. The channel is closed once the
- * daemon is ready, so neither process holds the other.
+ * Starting a daemon: the config sent over the spawn channel to a daemon process (spawned now,
+ * or ahead as a standby: ./standby.ts), and the boot report (ready, or the factory's own
+ * error) that comes back. The channel is closed once the daemon is ready, so neither process
+ * holds the other.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readSync, renameSync, statSync, fstatSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { ConnectionFailedError, errorFromWire } from '../errors.js';
 import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import type { BootReport, ConfigMessage, DaemonConfig } from '../runtime/daemon-config.js';
-import { DAEMON_LOG_MAX_BYTES } from '../runtime/paths.js';
 import type { DaemonMetadata } from '../types.js';
+import { spawnDaemonProcess } from './daemon-process.js';
 
-const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
+/** How long a daemon spawned with its config at hand waits for it (it comes at once). */
+const CONFIG_WAIT_MS = 10_000;
 
 /** What a successful spawn yields. */
 export interface SpawnedDaemon {
   readonly pid: number;
   readonly metadata: DaemonMetadata;
-}
-
-/**
- * Node flags the daemon inherits so it can import what the spawner can (loaders such as
- * tsx, conditions, experimental features); debugger and profiler flags are left out.
- */
-export function inheritedExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
-  const withValue = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C']);
-  const passThrough =
-    /^--(import|require|loader|experimental-loader|conditions|experimental-[\w-]+|no-experimental-[\w-]+|enable-source-maps|no-warnings|stack-size|max-old-space-size|preserve-symlinks[\w-]*)(=|$)/;
-  const out: string[] = [];
-  for (let i = 0; i < execArgv.length; i++) {
-    const arg = execArgv[i]!;
-    if (withValue.has(arg) && i + 1 < execArgv.length) {
-      out.push(arg, execArgv[++i]!);
-    } else if (passThrough.test(arg) || /^-C./.test(arg)) {
-      out.push(arg);
-    }
-  }
-  return out;
-}
-
-/**
- * Node flags for the daemon only, from env `LOOPBACK_SINGLETON_DAEMON_ARGS` (space-separated),
- * for debugging or profiling it: `--inspect=9230`, `--cpu-prof --cpu-prof-dir=/tmp/prof`.
- */
-function extraDaemonArgs(): string[] {
-  return (process.env.LOOPBACK_SINGLETON_DAEMON_ARGS ?? '').split(/\s+/).filter((arg) => arg.length > 0);
-}
-
-function rotateLog(path: string): void {
-  try {
-    if (statSync(path).size > DAEMON_LOG_MAX_BYTES) renameSync(path, `${path}.1`);
-  } catch {
-    // no log yet
-  }
 }
 
 /** The last `bytes` of the daemon log, for error messages. */
@@ -88,26 +52,11 @@ export interface DaemonLaunch {
 }
 
 /**
- * Starts a daemon with `config`: `process.execPath`, detached, output on daemon.log, the
- * config sent over the spawn channel. The channel is closed once the daemon reported.
+ * Starts a daemon with `config`: sends it to `standby` (a process spawned ahead, see
+ * ./standby.ts) or to a process spawned now. The channel is closed once the daemon reported.
  */
-export function launchDaemon(config: DaemonConfig): DaemonLaunch {
-  rotateLog(config.paths.log);
-  const logFd = openSync(config.paths.log, 'a', 0o600);
-  let child: ChildProcess;
-  try {
-    // The `execArgv` option, part of the factory identity, replaces the inherited flags.
-    const flags = config.factory.execArgv ?? inheritedExecArgv();
-    child = spawn(process.execPath, [...flags, ...extraDaemonArgs(), DAEMON_ENTRY], {
-      detached: true,
-      stdio: ['ignore', logFd, logFd, 'ipc'],
-      serialization: 'advanced',
-      windowsHide: true,
-    });
-  } finally {
-    closeSync(logFd);
-  }
-  const daemon = child;
+export function launchDaemon(config: DaemonConfig, standby?: ChildProcess): DaemonLaunch {
+  const daemon = standby ?? spawnDaemonProcess({ paths: config.paths, execArgv: config.factory.execArgv, waitMs: CONFIG_WAIT_MS });
   let abort: (reason: Error) => void = () => {};
   const ready = new Promise<SpawnedDaemon>((resolve, reject) => {
     let settled = false;
@@ -150,7 +99,7 @@ export function launchDaemon(config: DaemonConfig): DaemonLaunch {
     daemon.on('message', onMessage);
     daemon.on('exit', onExit);
     daemon.on('error', onError);
-    const message: ConfigMessage = { t: 'config', config };
+    const message: ConfigMessage = { t: 'config', config: standby === undefined ? config : { ...config, budgetFromConfig: true } };
     // A spawn that failed at once (EMFILE) has no channel; its 'error' event says why.
     if (typeof daemon.send !== 'function') return;
     daemon.send(message, (error) => {

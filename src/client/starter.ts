@@ -27,6 +27,7 @@ import { Connection } from './connection.js';
 import { SystemOwners } from './owners.js';
 import { drainedExit, drainingError, goneDaemonError, unansweredOrStale, unresponsiveError } from './unresponsive.js';
 import { launchDaemon, launchInTurn, type DaemonLaunch } from './spawn.js';
+import type { Standby } from './standby.js';
 import { logAsClient, noteDeadDaemons } from './dead-daemon.js';
 
 /** Everything one attempt needs, resolved by the service. */
@@ -210,6 +211,7 @@ interface Attempt {
   /** The daemon this attempt spawned, while it starts. */
   launch: DaemonLaunch | undefined;
   lock: HeldLock | undefined;
+  readonly standby: Standby | undefined;
 }
 
 /** The machine's input: its own, and this attempt's budget for the `startTimeout` delay. */
@@ -277,7 +279,7 @@ const effectsMachine = clientMachine.provide({
       const launch = await launchInTurn(() => {
         const budgetMs = attempt.deadline - performance.now();
         if (budgetMs <= 0) throw budgetSpent(attempt, 'spawning a daemon');
-        return launchDaemon(daemonConfig(attempt.plan, reason, budgetMs));
+        return launchDaemon(daemonConfig(attempt.plan, reason, budgetMs), attempt.standby?.take());
       });
       attempt.launch = launch;
       // While the daemon boots (see ../wire/rehearsal.ts).
@@ -327,6 +329,8 @@ export interface StartOptions {
   readonly deadline?: number;
   /** The caller lost its daemon: a daemon started now is a restart. */
   readonly restart?: boolean;
+  /** A daemon process spawned ahead (see ./standby.ts): the spawn step sends it the config. */
+  readonly standby?: Standby;
 }
 
 /** The deadline of a call to `proxy()`, `ensureStarted()`... begun now. */
@@ -345,7 +349,7 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
   ensurePrivateDir(plan.paths.dir);
   const input: StartInput = { replaceOnMismatch: plan.options.onMismatch === 'replace', budgetMs: deadline - performance.now() };
   const actor = createActor(budgetedMachine, { input, inspect: inspector('client', plan.name) });
-  const attempt: Attempt = { plan, deadline, restart: options.restart === true, launch: undefined, lock: undefined };
+  const attempt: Attempt = { plan, deadline, restart: options.restart === true, launch: undefined, lock: undefined, standby: options.standby };
   attempts.set(actor, attempt);
   actor.start();
   const output = await toPromise(actor);

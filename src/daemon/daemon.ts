@@ -74,17 +74,21 @@ export class Daemon implements ConnectionHost {
   readonly #admission = new HandshakeAdmission();
   /**
    * When its spawner's start budget runs out, on this process's monotonic clock (which starts
-   * at the spawn). Until then the daemon does not idle-exit: its spawner may still be on its
+   * at the spawn; a standby's budget starts when its config came). Until then the daemon does not idle-exit: its spawner may still be on its
    * way (a loaded machine, many starts at once), or may have authenticated and then given up
    * on a handshake its own busy event loop made late, to try again.
    */
   readonly #spawnerDue: number | undefined;
 
-  constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void) {
+  /**
+   * `budgetOrigin`: when, on this process's monotonic clock, the spawner measured the budgets
+   * in `config` (`bootTimeoutMs`, `firstClientWithinMs`).
+   */
+  constructor(config: DaemonConfig, log: DaemonLog, report: (report: BootReport) => void, budgetOrigin = 0) {
     this.#config = config;
     this.#log = log;
     this.#report = report;
-    this.#spawnerDue = config.firstClientWithinMs;
+    this.#spawnerDue = config.firstClientWithinMs === undefined ? undefined : budgetOrigin + config.firstClientWithinMs;
     const machine = daemonMachine.provide({
       actors: {
         loadObject: fromPromise(() => this.#loadObject()),
@@ -105,8 +109,8 @@ export class Daemon implements ConnectionHost {
       },
       delays: {
         idleTtl: () => this.#idleDelay(),
-        // The spawner's budget counts from the spawn, as this process's clock does.
-        bootTimeout: () => Math.max(1, config.bootTimeoutMs - reportMargin(config.bootTimeoutMs) - performance.now()),
+        // The spawner's budget counts from when it was measured, on this process's clock.
+        bootTimeout: () => Math.max(1, budgetOrigin + config.bootTimeoutMs - reportMargin(config.bootTimeoutMs) - performance.now()),
         drainTimeout: config.drainTimeoutMs,
       },
     });

@@ -20,19 +20,25 @@ function report(message: BootReport): void {
   });
 }
 
-/**
- * Serves `config` until the daemon ends, then exits the process. `compileCache` says what
- * came of the compile cache (for the log).
- */
-export async function serve({ config }: ConfigMessage, compileCache: string): Promise<void> {
+/** What the entry (./main.ts) tells the daemon of its own start, for the log. */
+export interface EntryReport {
+  /** What came of the compile cache. */
+  readonly compileCache: string;
+  /** When the config came, in ms after the process started (a standby waits for it). */
+  readonly configAtMs: number;
+}
+
+/** Serves `config` until the daemon ends, then exits the process. */
+export async function serve({ config }: ConfigMessage, entry: EntryReport): Promise<void> {
   const log = new DaemonLog(config.paths.log);
   log.write(
     `boot: ${config.name}, factory ${config.factory.module}#${config.factory.export}, node ${process.version}, ` +
-      `start budget ${config.bootTimeoutMs} ms, started as ${config.startReason}, compile cache: ${compileCache}, code loaded ${Math.round(performance.now())} ms after the process started`,
+      `start budget ${config.bootTimeoutMs} ms, started as ${config.startReason}, compile cache: ${entry.compileCache}, ` +
+      `config received ${Math.round(entry.configAtMs)} ms and code loaded by ${Math.round(performance.now())} ms after the process started`,
   );
   // Before the factory is imported: the files it loads are part of the code it runs.
   log.write(`recording the factory's local modules: ${startRecordingModules()}`);
-  const daemon = new Daemon(config, log, report);
+  const daemon = new Daemon(config, log, report, config.budgetFromConfig === true ? entry.configAtMs : 0);
   // Every exit is logged, whoever calls process.exit (the hosted code too): a dead daemon
   // without this line was killed by a signal it cannot catch (SIGKILL) or lost its machine.
   let outcome: string | undefined;

@@ -25,9 +25,16 @@ export interface DaemonConfig {
   readonly stallTimeoutMs: number;
   /**
    * The spawner's start budget left at the spawn: the boot (import + construct, bind,
-   * publish) must end within it, counted from the daemon process's start.
+   * publish) must end within it, counted from the daemon process's start (or from the
+   * config's arrival: see `budgetFromConfig`).
    */
   readonly bootTimeoutMs: number;
+  /**
+   * The process was spawned before the budget was measured (a standby, src/client/standby.ts):
+   * `bootTimeoutMs` and `firstClientWithinMs` count from the config's arrival. Absent: from
+   * the process's start, which is when the spawner measured them.
+   */
+  readonly budgetFromConfig?: boolean;
   /** The most a drain may take, from its start, before the daemon exits anyway (`drainTimeoutMs`). */
   readonly drainTimeoutMs: number;
   /**
@@ -65,6 +72,7 @@ export function invalidConfigReason(value: unknown): string | undefined {
   }
   if (c.firstClientWithinMs !== undefined && !(typeof c.firstClientWithinMs === 'number' && c.firstClientWithinMs >= 0))
     return '`firstClientWithinMs` is not a number >= 0';
+  if (c.budgetFromConfig !== undefined && typeof c.budgetFromConfig !== 'boolean') return '`budgetFromConfig` is not a boolean';
   if (!(c.args instanceof Uint8Array)) return '`args` is not bytes';
   const factory = c.factory as Record<string, unknown> | undefined;
   if (typeof factory?.module !== 'string' || typeof factory.export !== 'string') return '`factory` is incomplete';

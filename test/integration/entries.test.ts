@@ -24,6 +24,8 @@ function loaded(text: string): string[] {
 }
 
 describe('the modules each process loads', () => {
+  // Only the spawn of a daemon process (client/daemon-process.js, for a standby) loads with the
+  // package: the config, the boot report and everything the statechart decides come later.
   it('importing the package loads none of the daemon-facing parts', async () => {
     const { stderr } = await run(process.execPath, ['--import', TRACE, '-e', `import(${JSON.stringify(DIST_INDEX)})`]);
     const files = loaded(stderr);

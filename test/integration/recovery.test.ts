@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { ConnectionFailedError, DaemonConnectionError, type LocalSingletonService, type Remote } from '../../dist/src/index.js';
 import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
@@ -14,7 +14,8 @@ import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { isAlive, waitForExit } from '../support/daemon.js';
 import { deadPid, foreignListener, freePort, staleMetadata } from '../support/stale.js';
 import { service } from '../support/clients.js';
-import { sleep } from '../support/wait.js';
+import { processesMentioning } from '../support/proc.js';
+import { sleep, until } from '../support/wait.js';
 
 interface Counter {
   inc(): number;
@@ -336,7 +337,9 @@ describe('stale-state recovery', () => {
       expect((error as Error).message).toContain('1000 ms');
       expect((error as Error).message).toContain('locking');
       expect(existsSync(svc.paths.metadata)).toBe(false);
-      expect(existsSync(svc.paths.log)).toBe(false);
+      // Its standby (spawned ahead, see src/client/standby.ts) was dismissed: no daemon, no log line.
+      expect(readFileSync(svc.paths.log, 'utf8')).toBe('');
+      await until(() => processesMentioning(dirname(svc.paths.dir)).every((pid) => pid === holder.pid), 'the dismissed standby to exit');
       // The live holder's lock was not stolen.
       expect(existsSync(svc.paths.lock)).toBe(true);
       expect(holder.exitCode).toBeNull();

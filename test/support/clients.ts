@@ -29,6 +29,8 @@ export interface WorkerResult {
   readonly pid?: number;
   readonly results: unknown[];
   readonly error?: { name: string; code: string; message: string };
+  /** With `standby: true`: what became of the standby this process spawned, if any. */
+  readonly standby?: Array<{ outcome: string; pid: number }>;
 }
 
 /** Spec of one worker process (see test/fixtures/worker.mjs). */
@@ -42,6 +44,7 @@ export interface WorkerSpec {
   readonly method?: string;
   readonly count: number;
   readonly leaveOpen?: boolean;
+  readonly standby?: boolean;
 }
 
 /** Runs a worker process to completion and parses its output. */

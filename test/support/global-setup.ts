@@ -1,12 +1,15 @@
 /**
  * One root for every runtime dir the suite creates, and the suite-wide leak check: at the
- * end, every daemon that ever logged under that root must be dead.
+ * end, every daemon that ever logged under that root must be dead, and no process may still
+ * run with a runtime dir under it on its command line (a daemon process that never became a
+ * daemon, such as a standby, logs nothing).
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { isProcessAlive } from '../../src/runtime/process.js';
+import { processesMentioning } from './proc.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -38,7 +41,7 @@ function daemonPids(dir: string, found = new Set<number>()): Set<number> {
 }
 
 export async function teardown(): Promise<void> {
-  const pids = [...daemonPids(suiteRoot)];
+  const pids = [...daemonPids(suiteRoot, new Set(processesMentioning(suiteRoot)))];
   const deadline = Date.now() + 5000;
   let alive = pids.filter(isAlive);
   while (alive.length > 0 && Date.now() < deadline) {
@@ -47,7 +50,7 @@ export async function teardown(): Promise<void> {
   }
   for (const pid of alive) process.kill(pid, 'SIGKILL');
   if (alive.length > 0) {
-    throw new Error(`The suite left ${alive.length} daemon(s) alive (killed now): ${alive.join(', ')}; logs under ${suiteRoot}`);
+    throw new Error(`The suite left ${alive.length} daemon process(es) alive (killed now): ${alive.join(', ')}; logs under ${suiteRoot}`);
   }
   process.stdout.write(`leak check: ${pids.length} daemon(s) started by the suite, none left alive\n`);
   rmSync(suiteRoot, { recursive: true, force: true });

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { invalidConfigReason } from '../../src/runtime/daemon-config.js';
+
+const config = {
+  name: 'svc',
+  paths: { dir: '/r/svc', metadata: '/r/svc/metadata.json', token: '/r/svc/token', lock: '/r/svc/spawn.lock', log: '/r/svc/daemon.log' },
+  factory: { module: 'file:///app/services.js', export: 'Counter', argsHash: 'a', codeHash: undefined },
+  startReason: 'first',
+  args: new Uint8Array([0x90]),
+  factoryId: 'f',
+  transport: 'tcp',
+  idleTtlMs: 0,
+  maxFrameBytes: 1024,
+  maxQueuedCalls: 1,
+  handshakeTimeoutMs: 1000,
+  stallTimeoutMs: 1000,
+  bootTimeoutMs: 1000,
+  drainTimeoutMs: 0,
+};
+
+const reason = (overrides: Record<string, unknown>) => invalidConfigReason({ t: 'config', config: { ...config, ...overrides } });
+
+describe('invalidConfigReason: what a daemon process refuses to boot with', () => {
+  it('accepts a complete config, with or without the standby flag', () => {
+    expect(reason({})).toBeUndefined();
+    expect(reason({ budgetFromConfig: true })).toBeUndefined();
+    expect(reason({ budgetFromConfig: false, firstClientWithinMs: 0 })).toBeUndefined();
+  });
+
+  it('names the field that is wrong', () => {
+    expect(invalidConfigReason(null)).toBe('not an object');
+    expect(invalidConfigReason({ t: 'hello', config })).toBe('not a config message');
+    expect(reason({ name: 1 })).toBe('`name` is not a string');
+    expect(reason({ budgetFromConfig: 'yes' })).toBe('`budgetFromConfig` is not a boolean');
+    expect(reason({ bootTimeoutMs: 0 })).toBe('`bootTimeoutMs` is not a number > 0');
+    expect(reason({ idleTtlMs: -1 })).toBe('`idleTtlMs` is not a number >= 0');
+    expect(reason({ firstClientWithinMs: -1 })).toBe('`firstClientWithinMs` is not a number >= 0');
+    expect(reason({ args: [0x90] })).toBe('`args` is not bytes');
+    expect(reason({ factory: { module: 'x' } })).toBe('`factory` is incomplete');
+    expect(reason({ factory: { ...config.factory, execArgv: [1] } })).toBe('`factory.execArgv` is not an array of strings');
+    expect(reason({ paths: { dir: '/r/svc' } })).toBe('`paths` is incomplete');
+  });
+});
