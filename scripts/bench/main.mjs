@@ -405,9 +405,12 @@ async function coldStart(runtimeDir, name) {
   return ms;
 }
 
-/** Milliseconds of the cold-start floor: two bare Node processes started one by the other. */
-function coldStartFloor() {
-  return untilFirstLine(FLOOR_PARENT, [], 'floor-parent.mjs');
+/**
+ * Milliseconds of the cold-start floor: two bare Node processes started one by the other;
+ * with `deps`, the second imports the daemon's dependencies first (the dependency floor).
+ */
+function coldStartFloor(deps = false) {
+  return untilFirstLine(FLOOR_PARENT, deps ? ['deps'] : [], 'floor-parent.mjs');
 }
 
 /**
@@ -420,17 +423,20 @@ function coldStarts({ warmup, reps }) {
     const node = [];
     const cold = [];
     const floor = [];
+    const depsFloor = [];
     for (let rep = 0; rep < warmup + reps; rep++) {
       const nodeMs = await nodeStartup();
       const coldMs = await coldStart(runtimeDir, `${NAME}-cold-${rep}`);
       const floorMs = await coldStartFloor();
+      const depsFloorMs = await coldStartFloor(true);
       if (rep >= warmup) {
         node.push(nodeMs);
         cold.push(coldMs);
         floor.push(floorMs);
+        depsFloor.push(depsFloorMs);
       }
     }
-    return { node, cold, floor };
+    return { node, cold, floor, depsFloor };
   });
 }
 
@@ -472,7 +478,7 @@ async function run(plan) {
   const clients = await multiClient(multi);
   progress(`warm connect (${warm.warmup} warm-up + ${warm.reps})`);
   const warmMs = await warmConnect(warm);
-  progress(`cold start, node -e 0 and the cold-start floor, in turn (${cold.warmup} warm-up + ${cold.reps} each)`);
+  progress(`cold start, node -e 0, the cold-start floor and the dependency floor, in turn (${cold.warmup} warm-up + ${cold.reps} each)`);
   const starts = await coldStarts(cold);
   progress(`daemon memory after ${rss.calls} calls`);
   const memory = await daemonRss(rss);
@@ -487,6 +493,7 @@ async function run(plan) {
     cold: median(starts.cold),
     node: median(starts.node),
     floor: median(starts.floor),
+    depsFloor: median(starts.depsFloor),
   };
   const ratios = {
     seqRatio: m.seq / m.seqBase,
@@ -530,6 +537,9 @@ async function run(plan) {
     coldStartVsFloorRatio: round(ratios.coldStartVsFloorRatio, 2),
     coldStartFloorMs: round(m.floor, 1),
     coldStartFloorRatio: round(m.floor / m.node, 2),
+    /** The floor whose second process imports the daemon's dependencies (floor-deps.mjs), and its ratio to the floor. */
+    coldStartDepsFloorMs: round(m.depsFloor, 1),
+    coldStartDepsFloorRatio: round(m.depsFloor / m.floor, 2),
     warmConnectMs: round(warmConnectMs, 2),
     daemonRssMiB: memory.rssMiB === null ? null : round(memory.rssMiB, 1),
     daemonRssAfterCalls: memory.callsServed,
@@ -541,7 +551,7 @@ async function run(plan) {
       pipelined: { ...pipe, depth: PIPELINE_DEPTH, interleaved: true },
       multiClient: { processes: CLIENT_PROCESSES, ...multi },
       warmConnect: warm,
-      coldStart: { ...cold, interleavedWithNodeStartup: true, interleavedWithFloor: true },
+      coldStart: { ...cold, interleavedWithNodeStartup: true, interleavedWithFloor: true, interleavedWithDepsFloor: true },
       daemonRss: rss,
     },
     /** every repetition's value, in order */
@@ -557,6 +567,7 @@ async function run(plan) {
       coldStartMs: millis(starts.cold),
       nodeStartupMs: millis(starts.node),
       coldStartFloorMs: millis(starts.floor),
+      coldStartDepsFloorMs: millis(starts.depsFloor),
     },
     node: process.version,
     cpus: { count: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown' },
@@ -622,6 +633,14 @@ function textReport(r, quick) {
       '(vs node -e 0)',
       '-',
     ],
+    [
+      "  dependency floor: the floor's 2nd process imports the daemon's dependencies",
+      spread(s.coldStartDepsFloorMs, fixed(1)),
+      spread(s.coldStartFloorMs, fixed(1)),
+      r.coldStartDepsFloorRatio.toFixed(2),
+      '(vs the floor)',
+      '-',
+    ],
     ['  cold start vs node -e 0', spread(s.coldStartMs, fixed(1)), spread(s.nodeStartupMs, fixed(1)), r.coldStartRatio.toFixed(2), '(reference)', '-'],
     ['warm connect, ms', spread(s.warmConnectMs, fixed(2)), '-', '-', `<= ${r.targets.warmConnectMs} ms`, yes(r.pass.warmConnect)],
     [
@@ -648,7 +667,7 @@ function textReport(r, quick) {
     `  sequential (tcp, then ipc): ${seq.warmupCalls} warm-up calls, then ${seq.reps} x ${seq.calls} calls per side`,
     `  pipelined: ${pipe.warmupCalls} warm-up calls, then ${pipe.reps} x ${pipe.calls} calls per side`,
     `  ${multi.processes} client processes: ${multi.warmupRounds} warm-up round, then ${multi.rounds} rounds x ${multi.callsPerProcess} calls per process`,
-    `  warm connect: ${warm.warmup} warm-up, then ${warm.reps}; cold start: ${cold.warmup} warm-up, then ${cold.reps}, in turn with node -e 0 and the floor`,
+    `  warm connect: ${warm.warmup} warm-up, then ${warm.reps}; cold start: ${cold.warmup} warm-up, then ${cold.reps}, in turn with node -e 0 and both floors`,
     `targets: ${Object.values(r.pass).filter(Boolean).length} of ${Object.keys(r.pass).length} met; ${(r.durationMs / 1000).toFixed(1)} s`,
   ];
   return `${lines.join('\n')}\n`;
