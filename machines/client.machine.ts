@@ -25,34 +25,48 @@
  * or the attempt failed.
  */
 import { assign, fromPromise, setup } from 'xstate';
+import type { Connection } from '../src/client/connection.js';
+import type { StartAttempt } from '../src/client/plan.js';
+import type { DaemonLaunch } from '../src/client/spawn.js';
+import type { HeldLock } from '../src/runtime/lock.js';
 import type { MetadataRead } from '../src/runtime/metadata.js';
-import type { DaemonMetadata } from '../src/types.js';
+import type { DaemonMetadata, StartReason } from '../src/types.js';
 
-/** A connection as far as the machine cares: an opaque value the effects return. */
-export type OpaqueConnection = object;
-
-/** What acquiring the lock yielded. */
+/** What acquiring the lock yielded: the lock, or a daemon published while waiting for it. */
 export type LockOutcome = 'acquired' | 'published';
 
 /** What the client machine is told at start. */
 export interface ClientInput {
   /** `onMismatch: 'replace'`: a daemon running another factory is drained and replaced. */
   readonly replaceOnMismatch: boolean;
+  /** The attempt's whole budget, ms (the `startTimeout` delay). */
+  readonly budgetMs: number;
+  /** The caller lost its daemon: a daemon started now is a restart. */
+  readonly restart: boolean;
+  /** What the effects work with; the chart hands it to each of them and never looks inside. */
+  readonly attempt: StartAttempt;
 }
 
-/** Why a daemon is (re)started: nothing was there, a stale one was, or one is being replaced. */
-export type StartReasonValue = 'first' | 'restart' | 'replace';
+/** The input of an effect that works on a record it was given (the stale one, or the one to connect to). */
+export interface WithMetadata<M = DaemonMetadata> {
+  readonly attempt: StartAttempt;
+  readonly metadata: M;
+}
 
 /** The client machine's context. */
 export interface ClientContext {
+  readonly attempt: StartAttempt;
+  readonly budgetMs: number;
   readonly replaceOnMismatch: boolean;
-  readonly startReason: StartReasonValue;
+  readonly startReason: StartReason;
   /** Daemons spawned in this attempt. */
   readonly spawns: number;
   readonly metadata: DaemonMetadata | undefined;
-  readonly connection: OpaqueConnection | undefined;
-  /** A handle on the daemon being spawned (effects' own type). */
-  readonly spawned: object | undefined;
+  readonly connection: Connection | undefined;
+  /** The spawn lock, while the machine is inside `locked`. */
+  readonly lock: HeldLock | undefined;
+  /** The daemon being spawned. */
+  readonly spawned: DaemonLaunch | undefined;
   /** Why the attempt failed: the error an effect threw. */
   readonly error: unknown;
   /** The state the start timeout fired in, if it did. */
@@ -65,13 +79,15 @@ export interface ClientContext {
 
 /** What a finished run yields. */
 export interface ClientOutput {
-  readonly connection: OpaqueConnection | undefined;
+  readonly connection: Connection | undefined;
   readonly error: unknown;
   readonly timedOutIn: string | undefined;
   readonly trail: readonly string[];
   readonly unanswered: number;
   /** The last record discovery read, if it was valid. */
   readonly metadata: DaemonMetadata | undefined;
+  /** The daemon this attempt spawned last, if any. */
+  readonly spawned: DaemonLaunch | undefined;
 }
 
 const notProvided = <T, I = unknown>(name: string) =>
@@ -139,33 +155,39 @@ export const clientMachine = setup({
   },
   actors: {
     /** Reads and validates metadata.json. */
-    readMetadata: notProvided<MetadataRead>('readMetadata'),
+    readMetadata: notProvided<MetadataRead, StartAttempt>('readMetadata'),
     /** Connects to the daemon the metadata names and runs the handshake. */
-    connect: notProvided<OpaqueConnection, DaemonMetadata>('connect'),
+    connect: notProvided<Connection, WithMetadata>('connect'),
     /**
      * Waits for the spawn lock; gives up waiting when a daemon other than the stale one it
      * is given (the record just found unusable, if any) gets published meanwhile.
      */
-    acquireLock: notProvided<LockOutcome, DaemonMetadata | undefined>('acquireLock'),
+    acquireLock: notProvided<{ outcome: LockOutcome; lock?: HeldLock }, WithMetadata<DaemonMetadata | undefined>>('acquireLock'),
     /** Under the lock: metadata again, and a handshake if it is valid. */
-    recheck: notProvided<{ connection?: OpaqueConnection; metadata?: DaemonMetadata; reason?: string }>('recheck'),
-    /** Under the lock: removes stale metadata (and stale sockets). */
-    cleanStale: notProvided<void, DaemonMetadata | undefined>('cleanStale'),
+    recheck: notProvided<{ connection?: Connection; metadata?: DaemonMetadata; reason?: string }, StartAttempt>('recheck'),
+    /** Under the lock: removes stale metadata (and stale sockets); says whether it found a dead daemon's remains. */
+    cleanStale: notProvided<{ deadFound: boolean }, WithMetadata<DaemonMetadata | undefined>>('cleanStale'),
     /** Under the lock: asks a daemon running another factory to drain, and waits until it has unpublished. */
-    replaceDaemon: notProvided<void>('replaceDaemon'),
+    replaceDaemon: notProvided<void, StartAttempt>('replaceDaemon'),
     /**
      * Resolves once no record (metadata.json or its copy) names a live process that is
      * draining: the daemon on its way out has exited. Aborted by the start budget.
      */
-    awaitExit: notProvided<void>('awaitExit'),
+    awaitExit: notProvided<void, StartAttempt>('awaitExit'),
     /** Starts the daemon process. */
-    spawnDaemon: notProvided<object, StartReasonValue>('spawnDaemon'),
+    spawnDaemon: notProvided<DaemonLaunch, { attempt: StartAttempt; reason: StartReason }>('spawnDaemon'),
     /** Waits for the daemon's boot report: ready (metadata) or the factory's own error. */
-    awaitReady: notProvided<DaemonMetadata, object | undefined>('awaitReady'),
+    awaitReady: notProvided<DaemonMetadata, { attempt: StartAttempt; launch: DaemonLaunch }>('awaitReady'),
   },
   actions: {
     /** Releases the spawn lock (runs on leaving `locked`, whichever way). */
-    releaseLock: () => {},
+    releaseLock: (_, _params: { lock: HeldLock | undefined }) => {},
+    forgetLock: assign({ lock: undefined }),
+    recordLock: assign({ lock: (_, params: { lock: HeldLock | undefined }) => params.lock }),
+    /** Remains of a dead daemon were found: a daemon started now is a restart. */
+    recordDeadFound: assign({
+      startReason: ({ context }, params: { deadFound: boolean }) => (params.deadFound && context.startReason === 'first' ? 'restart' : context.startReason),
+    }),
     recordMetadata: assign({
       startReason: ({ context }, params: { read: MetadataRead }) => (params.read.status === 'malformed' ? 'restart' : context.startReason),
       metadata: (_, params: { read: MetadataRead }) => (params.read.status === 'valid' ? params.read.metadata : undefined),
@@ -178,13 +200,13 @@ export const clientMachine = setup({
             : `metadata: malformed (${params.read.reason})`,
       ],
     }),
-    recordConnection: assign({ connection: (_, params: { connection: OpaqueConnection }) => params.connection }),
+    recordConnection: assign({ connection: (_, params: { connection: Connection }) => params.connection }),
     recordStale: assign({
       startReason: ({ context }) => (context.startReason === 'first' ? 'restart' : context.startReason),
       trail: ({ context }, params: { error: unknown }) => [...context.trail, `not usable: ${describe(params.error)}`],
     }),
     recordNote: assign({ trail: ({ context }, params: { note: string }) => [...context.trail, params.note] }),
-    recordSpawned: assign({ spawned: (_, params: { spawned: object }) => params.spawned }),
+    recordSpawned: assign({ spawned: (_, params: { spawned: DaemonLaunch }) => params.spawned }),
     recordReady: assign({
       metadata: (_, params: { metadata: DaemonMetadata }) => params.metadata,
       trail: ({ context }, params: { metadata: DaemonMetadata }) => [...context.trail, `spawned: pid ${params.metadata.pid}`],
@@ -213,13 +235,13 @@ export const clientMachine = setup({
     isDraining: (_, params: { error: unknown }) => codeOf(params.error) === DRAINING_CODE,
     isReplaceableMismatch: ({ context }, params: { error: unknown }) => context.replaceOnMismatch && codeOf(params.error) === 'ERR_FACTORY_MISMATCH',
     isLockAcquired: (_, params: { outcome: LockOutcome }) => params.outcome === 'acquired',
-    hasConnection: (_, params: { connection: OpaqueConnection | undefined }) => params.connection !== undefined,
+    hasConnection: (_, params: { connection: Connection | undefined }) => params.connection !== undefined,
     /** A spawned daemon that died unexplained is replaced at most this often per attempt. */
     canSpawnAgain: ({ context }) => context.spawns < MAX_SPAWNS,
   },
   delays: {
-    /** The whole budget of one attempt (`startTimeoutMs`). */
-    startTimeout: 5000,
+    /** The whole budget of one attempt (`startTimeoutMs`), from the input. */
+    startTimeout: ({ context }) => Math.max(0, context.budgetMs),
     /** Between two tries of a live daemon that did not answer. */
     retryUnanswered: 50,
   },
@@ -227,11 +249,14 @@ export const clientMachine = setup({
   id: 'client',
   initial: 'discovering',
   context: ({ input }) => ({
+    attempt: input.attempt,
+    budgetMs: input.budgetMs,
     replaceOnMismatch: input.replaceOnMismatch,
-    startReason: 'first',
+    startReason: input.restart ? 'restart' : 'first',
     spawns: 0,
     metadata: undefined,
     connection: undefined,
+    lock: undefined,
     spawned: undefined,
     error: undefined,
     timedOutIn: undefined,
@@ -245,6 +270,7 @@ export const clientMachine = setup({
     trail: context.trail,
     unanswered: context.unanswered,
     metadata: context.metadata,
+    spawned: context.spawned,
   }),
   after: {
     startTimeout: { target: '.failed', actions: 'recordTimeout' },
@@ -254,6 +280,7 @@ export const clientMachine = setup({
       invoke: {
         id: 'readMetadata',
         src: 'readMetadata',
+        input: ({ context }) => context.attempt,
         onDone: [
           {
             guard: { type: 'isValidMetadata', params: ({ event }) => ({ read: event.output }) },
@@ -269,7 +296,7 @@ export const clientMachine = setup({
       invoke: {
         id: 'connect',
         src: 'connect',
-        input: ({ context }) => context.metadata!,
+        input: ({ context }) => ({ attempt: context.attempt, metadata: context.metadata! }),
         onDone: { target: 'connected', actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) } },
         onError: [
           {
@@ -296,15 +323,19 @@ export const clientMachine = setup({
     // The recorded daemon is draining: it keeps its record until it exits. Wait for its process
     // to exit (its drain has a deadline), then discover afresh.
     awaitingExit: {
-      invoke: { id: 'awaitExit', src: 'awaitExit', onDone: 'discovering' },
+      invoke: { id: 'awaitExit', src: 'awaitExit', input: ({ context }) => context.attempt, onDone: 'discovering' },
     },
     locking: {
       invoke: {
         id: 'acquireLock',
         src: 'acquireLock',
-        input: ({ context }) => context.metadata,
+        input: ({ context }) => ({ attempt: context.attempt, metadata: context.metadata }),
         onDone: [
-          { guard: { type: 'isLockAcquired', params: ({ event }) => ({ outcome: event.output }) }, target: 'locked' },
+          {
+            guard: { type: 'isLockAcquired', params: ({ event }) => ({ outcome: event.output.outcome }) },
+            target: 'locked',
+            actions: { type: 'recordLock', params: ({ event }) => ({ lock: event.output.lock }) },
+          },
           { target: 'discovering', actions: { type: 'recordNote', params: { note: 'a daemon was published while waiting for the lock' } } },
         ],
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
@@ -312,12 +343,13 @@ export const clientMachine = setup({
     },
     locked: {
       initial: 'rechecking',
-      exit: 'releaseLock',
+      exit: [{ type: 'releaseLock', params: ({ context }) => ({ lock: context.lock }) }, 'forgetLock'],
       states: {
         rechecking: {
           invoke: {
             id: 'recheck',
             src: 'recheck',
+            input: ({ context }) => context.attempt,
             onDone: [
               {
                 guard: { type: 'hasConnection', params: ({ event }) => ({ connection: event.output.connection }) },
@@ -351,6 +383,7 @@ export const clientMachine = setup({
           invoke: {
             id: 'replaceDaemon',
             src: 'replaceDaemon',
+            input: ({ context }) => context.attempt,
             onDone: { target: 'cleaningStale', actions: { type: 'recordNote', params: { note: 'the mismatched daemon drained' } } },
             onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
           },
@@ -359,8 +392,8 @@ export const clientMachine = setup({
           invoke: {
             id: 'cleanStale',
             src: 'cleanStale',
-            input: ({ context }) => context.metadata,
-            onDone: 'spawning',
+            input: ({ context }) => ({ attempt: context.attempt, metadata: context.metadata }),
+            onDone: { target: 'spawning', actions: { type: 'recordDeadFound', params: ({ event }) => ({ deadFound: event.output.deadFound }) } },
             onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
           },
         },
@@ -369,7 +402,7 @@ export const clientMachine = setup({
           invoke: {
             id: 'spawnDaemon',
             src: 'spawnDaemon',
-            input: ({ context }) => context.startReason,
+            input: ({ context }) => ({ attempt: context.attempt, reason: context.startReason }),
             onDone: { target: 'awaitingReady', actions: { type: 'recordSpawned', params: ({ event }) => ({ spawned: event.output }) } },
             onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
           },
@@ -378,7 +411,7 @@ export const clientMachine = setup({
           invoke: {
             id: 'awaitReady',
             src: 'awaitReady',
-            input: ({ context }) => context.spawned,
+            input: ({ context }) => ({ attempt: context.attempt, launch: context.spawned! }),
             onDone: { target: 'connecting', actions: { type: 'recordReady', params: ({ event }) => ({ metadata: event.output }) } },
             // The factory's own failure is final; a daemon that died before it could report
             // (killed, crashed natively) is stale like any other: start another, a few times.
@@ -389,7 +422,7 @@ export const clientMachine = setup({
           invoke: {
             id: 'connectSpawned',
             src: 'connect',
-            input: ({ context }) => context.metadata!,
+            input: ({ context }) => ({ attempt: context.attempt, metadata: context.metadata! }),
             onDone: {
               target: '#client.connected',
               actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) },

@@ -22,6 +22,7 @@
  * in with the events (`now`), so the machine is pure and testable without a clock.
  */
 import { assign, fromPromise, setup } from 'xstate';
+import type { Connection } from '../src/client/connection.js';
 
 /** A supervised proxy's restart intensity (OTP's intensity/period). */
 export interface SupervisorPolicy {
@@ -37,8 +38,27 @@ export interface DaemonInstance {
 
 /** What a restart yields: the new connection, and the daemon it reached. */
 export interface Reconnected {
-  readonly connection: object;
+  readonly connection: Connection;
   readonly daemon: DaemonInstance;
+}
+
+/** The supervision events a proxy reports (src/diagnostics.ts publishes them). */
+export type SupervisionReport = 'daemon-lost' | 'restart' | 'restart-limit' | 'reconnected' | 'restart-failed';
+
+/** The proxy's side, given at start (input) and kept in context: what the effects act on. */
+export interface SupervisedProxy {
+  /** One client-machine run: finds or starts the daemon again. */
+  reconnect(): Promise<Connection>;
+  /** Takes the new connection into use (and watches it for loss). */
+  attach(connection: Connection): void;
+  /** Publishes a supervision event. */
+  report(event: SupervisionReport, restarts: number, retryAt: number | undefined): void;
+}
+
+/** What the supervisor is told at start. */
+export interface SupervisorInput {
+  readonly policy: SupervisorPolicy | false;
+  readonly proxy: SupervisedProxy;
 }
 
 /** A lost daemon no caller has been told of yet. */
@@ -57,6 +77,7 @@ export interface ObjectChange {
 
 /** The supervisor's context. */
 export interface SupervisorContext {
+  readonly proxy: SupervisedProxy;
   readonly policy: SupervisorPolicy | false;
   /** When each restart within the current period began (epoch ms), oldest first. */
   readonly restarts: readonly number[];
@@ -93,19 +114,19 @@ export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
     events: {} as SupervisorEvent,
-    input: {} as { readonly policy: SupervisorPolicy | false },
+    input: {} as SupervisorInput,
   },
   actors: {
     /** Rediscovers or respawns the daemon and re-handshakes (one client-machine run). */
-    reconnect: fromPromise<Reconnected>(async () => {
+    reconnect: fromPromise<Reconnected, SupervisedProxy>(async () => {
       throw new Error('supervisor machine: actor "reconnect" was not provided');
     }),
   },
   actions: {
     /** Takes the new connection into use (and watches it for loss). */
-    attachConnection: (_, _params: { connection: object }) => {},
+    attachConnection: (_, _params: { connection: Connection }) => {},
     /** Publishes a supervision event (daemon lost, restart, limit reached, reconnected). */
-    report: (_, _params: { event: 'daemon-lost' | 'restart' | 'restart-limit' | 'reconnected' | 'restart-failed' }) => {},
+    report: (_, _params: { event: SupervisionReport }) => {},
     recordLoss: assign({ lastError: (_, params: { error: unknown }) => params.error }),
     /** The first loss nobody was told of stays the one to tell: the object the caller last used. */
     recordUntold: assign({
@@ -152,6 +173,7 @@ export const supervisorMachine = setup({
   id: 'supervisor',
   initial: 'connected',
   context: ({ input }) => ({
+    proxy: input.proxy,
     policy: input.policy,
     restarts: [],
     lostInstance: undefined,
@@ -201,6 +223,7 @@ export const supervisorMachine = setup({
       invoke: {
         id: 'reconnect',
         src: 'reconnect',
+        input: ({ context }) => context.proxy,
         onDone: {
           target: 'connected',
           actions: [

@@ -26,7 +26,7 @@ import { createRemote, type Remote } from './proxy.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
 import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import type { Connection } from './connection.js';
-import type { StartPlan } from './starter.js';
+import type { StartPlan } from './plan.js';
 import { Standby } from './standby.js';
 
 /** Options of {@link LocalSingletonService.shutdown}. */

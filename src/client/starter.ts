@@ -6,39 +6,29 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { clientMachine, type ClientInput } from '../../machines/client.machine.js';
+import { clientMachine } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
 import { localFaultError } from '../runtime/local-fault.js';
-import { acquireSpawnLock, type HeldLock } from '../runtime/lock.js';
+import { acquireSpawnLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { backupPathOf, readMetadata, removeMetadataIf, type MetadataRead } from '../runtime/metadata.js';
 import { removeQuietly } from '../runtime/private-file.js';
 import { isSameProcess } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
-import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason } from '../types.js';
+import type { DaemonMetadata, RuntimePaths, StartReason } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { rehearseWireOnce } from '../wire/rehearsal.js';
 import { describeChangedModules, describeMismatch } from './factory-ref.js';
 import { Connection } from './connection.js';
-import { SystemOwners } from './owners.js';
 import { drainedExit, drainingError, goneDaemonError, unansweredOrStale, unresponsiveError } from './unresponsive.js';
-import { launchDaemon, launchInTurn, type DaemonLaunch } from './spawn.js';
+import { launchDaemon, launchInTurn } from './spawn.js';
+import type { StartPlan } from './plan.js';
 import type { Standby } from './standby.js';
 import { logAsClient, noteDeadDaemons } from './dead-daemon.js';
-
-/** Everything one attempt needs, resolved by the service. */
-export interface StartPlan {
-  readonly name: string;
-  readonly paths: RuntimePaths;
-  readonly options: ResolvedOptions;
-  readonly factory: FactoryIdentity;
-  readonly factoryId: string;
-  readonly encodedArgs: Uint8Array;
-}
 
 /**
  * Connects to the daemon `metadata` names, after a cheap liveness check on its process, and
@@ -201,48 +191,23 @@ function daemonConfig(plan: StartPlan, startReason: StartReason, budgetMs: numbe
   };
 }
 
-/** One attempt: its plan, its deadline, and the spawn lock while it holds it. */
-interface Attempt {
-  readonly plan: StartPlan;
-  /** When the start budget runs out, on the monotonic clock (performance.now()). */
-  readonly deadline: number;
-  /** The caller lost its daemon, or remains of a dead one were found: a start is a restart. */
-  restart: boolean;
-  /** The daemon this attempt spawned, while it starts. */
-  launch: DaemonLaunch | undefined;
-  lock: HeldLock | undefined;
-  readonly standby: Standby | undefined;
-}
-
-/** The machine's input: its own, and this attempt's budget for the `startTimeout` delay. */
-interface StartInput extends ClientInput {
-  readonly budgetMs: number;
-}
-
 /** The error of a step that found the start budget spent. */
-function budgetSpent(attempt: Attempt, doing: string): ConnectionFailedError {
-  const { plan } = attempt;
+function budgetSpent(plan: StartPlan, doing: string): ConnectionFailedError {
   return new ConnectionFailedError(
     `Could not start the daemon "${plan.name}" within startTimeoutMs (${plan.options.startTimeoutMs} ms): the budget ran out before ${doing}`,
   );
 }
 
-/** Each attempt's actor system (one per root actor) leads its effects to the attempt. */
-const attempts = new SystemOwners<Attempt>('attempt');
-
 /**
- * The client statechart with its effects, provided once: `provide()` builds a new machine
- * (~0.5 ms, on every connect), so the effects look their attempt up (see ./owners.ts).
+ * The client statechart with its effects, provided once per process: each effect gets the
+ * attempt (its plan, deadline and standby) and what else it needs as its input, from the
+ * machine's context (see machines/client.machine.ts).
  */
-const effectsMachine = clientMachine.provide({
+const startMachine = clientMachine.provide({
   actors: {
-    readMetadata: fromPromise(async ({ system }) => {
-      const { metadata } = attempts.of(system).plan.paths;
-      return readable(metadata, readMetadata(metadata));
-    }),
-    connect: fromPromise(({ input, signal, system }) => connectTo(attempts.of(system).plan, input, signal)),
-    acquireLock: fromPromise(async ({ input: stale, signal, system }) => {
-      const attempt = attempts.of(system);
+    readMetadata: fromPromise(async ({ input: { plan } }) => readable(plan.paths.metadata, readMetadata(plan.paths.metadata))),
+    connect: fromPromise(({ input: { attempt, metadata }, signal }) => connectTo(attempt.plan, metadata, signal)),
+    acquireLock: fromPromise(async ({ input: { attempt, metadata: stale }, signal }) => {
       const { paths } = attempt.plan;
       // Stop waiting only for a record other than the one just found unusable: going back
       // to discovering for the same stale record would spin until the lock holder is done.
@@ -250,11 +215,10 @@ const effectsMachine = clientMachine.provide({
         const read = readMetadata(paths.metadata);
         return read.status === 'valid' && read.metadata.instanceId !== stale?.instanceId;
       };
-      attempt.lock = await acquireSpawnLock(paths, published, signal);
-      return attempt.lock ? 'acquired' : 'published';
+      const lock = await acquireSpawnLock(paths, published, signal);
+      return lock ? { outcome: 'acquired' as const, lock } : { outcome: 'published' as const };
     }),
-    recheck: fromPromise(async ({ signal, system }) => {
-      const { plan } = attempts.of(system);
+    recheck: fromPromise(async ({ input: { plan }, signal }) => {
       const read = await settledMetadata(plan.paths.metadata, signal);
       if (read.status === 'valid') return { connection: await connectTo(plan, read.metadata, signal) };
       // Damaged or missing while its daemon could not mend it (busy, stopped): the copy still
@@ -264,31 +228,28 @@ const effectsMachine = clientMachine.provide({
       if (copy.status === 'valid' && goneDaemonError(plan, copy.metadata) === undefined) return { connection: await connectTo(plan, copy.metadata, signal) };
       return { reason: read.status === 'absent' ? 'metadata absent' : `metadata ${read.reason}` };
     }),
-    awaitExit: fromPromise(({ signal, system }) => drainedExit(attempts.of(system).plan.paths, signal)),
-    cleanStale: fromPromise(async ({ input, system }) => {
-      const attempt = attempts.of(system);
-      if (noteDeadDaemons(attempt.plan.paths, input)) attempt.restart = true;
-      cleanStale(attempt.plan.paths, input);
+    awaitExit: fromPromise(({ input: { plan }, signal }) => drainedExit(plan.paths, signal)),
+    cleanStale: fromPromise(async ({ input: { attempt, metadata } }) => {
+      const deadFound = noteDeadDaemons(attempt.plan.paths, metadata);
+      cleanStale(attempt.plan.paths, metadata);
+      return { deadFound };
     }),
-    replaceDaemon: fromPromise(({ signal, system }) => drainMismatched(attempts.of(system).plan, signal)),
-    spawnDaemon: fromPromise<object, StartReason>(async ({ input, system }) => {
-      const attempt = attempts.of(system);
-      const reason = input === 'first' && attempt.restart ? 'restart' : input;
+    replaceDaemon: fromPromise(({ input: { plan }, signal }) => drainMismatched(plan, signal)),
+    spawnDaemon: fromPromise(async ({ input: { attempt, reason } }) => {
+      const { plan, deadline, standby } = attempt;
       // One spawn per turn of the event loop (see launchInTurn); never past the deadline: a
       // daemon spawned then would find no one to connect to it.
       const launch = await launchInTurn(() => {
-        const budgetMs = attempt.deadline - performance.now();
-        if (budgetMs <= 0) throw budgetSpent(attempt, 'spawning a daemon');
-        return launchDaemon(daemonConfig(attempt.plan, reason, budgetMs), attempt.standby?.take());
+        const budgetMs = deadline - performance.now();
+        if (budgetMs <= 0) throw budgetSpent(plan, 'spawning a daemon');
+        return launchDaemon(daemonConfig(plan, reason, budgetMs), standby?.take());
       });
-      attempt.launch = launch;
       // While the daemon boots (see ../wire/rehearsal.ts).
       rehearseWireOnce();
       return launch;
     }),
-    awaitReady: fromPromise(async ({ input, signal, system }) => {
-      const launch = input as DaemonLaunch;
-      const { plan } = attempts.of(system);
+    awaitReady: fromPromise(async ({ input: { attempt, launch }, signal }) => {
+      const { plan } = attempt;
       const onAbort = () => {
         logAsClient(plan.paths, `gave up on daemon pid ${launch.pid} after startTimeoutMs (${plan.options.startTimeoutMs} ms): it had not reported ready; killed`);
         launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
@@ -302,21 +263,9 @@ const effectsMachine = clientMachine.provide({
     }),
   },
   actions: {
-    releaseLock: ({ system }) => {
-      const attempt = attempts.of(system);
-      void attempt.lock?.release();
-      attempt.lock = undefined;
+    releaseLock: (_, { lock }) => {
+      void lock?.release();
     },
-  },
-});
-
-/**
- * The machine with the attempt's budget as its `startTimeout`. The root's delay is resolved
- * while the actor is created, before its attempt is registered: from the init event's input.
- */
-const budgetedMachine = effectsMachine.provide({
-  delays: {
-    startTimeout: ({ event }) => Math.max(0, (event as { input?: Partial<StartInput> }).input?.budgetMs ?? 0),
   },
 });
 
@@ -347,13 +296,18 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
   const deadline = options.deadline ?? startDeadline(plan.options);
   // Every attempt: the directory may have been removed since the last one (clean, tmp reaper).
   ensurePrivateDir(plan.paths.dir);
-  const input: StartInput = { replaceOnMismatch: plan.options.onMismatch === 'replace', budgetMs: deadline - performance.now() };
-  const actor = createActor(budgetedMachine, { input, inspect: inspector('client', plan.name) });
-  const attempt: Attempt = { plan, deadline, restart: options.restart === true, launch: undefined, lock: undefined, standby: options.standby };
-  attempts.set(actor, attempt);
+  const actor = createActor(startMachine, {
+    input: {
+      replaceOnMismatch: plan.options.onMismatch === 'replace',
+      budgetMs: deadline - performance.now(),
+      restart: options.restart === true,
+      attempt: { plan, deadline, standby: options.standby },
+    },
+    inspect: inspector('client', plan.name),
+  });
   actor.start();
   const output = await toPromise(actor);
-  if (output.connection) return output.connection as Connection;
+  if (output.connection) return output.connection;
   const unresponsive = output.timedOutIn === undefined ? undefined : unresponsiveError(plan, output);
   if (unresponsive) throw unresponsive;
   if (output.error instanceof LoopbackSingletonError) throw output.error;
@@ -363,8 +317,8 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
     // A daemon still starting at the deadline: its factory (or its bind) hung. It was killed;
     // its log has its last step, and this client's line saying so.
     const starting =
-      output.timedOutIn.includes('awaitingReady') && attempt.launch
-        ? `: the daemon it spawned (pid ${attempt.launch.pid}) was still starting (creating the object: the factory had not returned, or binding its socket) and was killed`
+      output.timedOutIn.includes('awaitingReady') && output.spawned
+        ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting (creating the object: the factory had not returned, or binding its socket) and was killed`
         : '';
     throw new ConnectionFailedError(
       `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms (stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,

@@ -5,12 +5,11 @@
  * which restarts the daemon (at most as often as the policy allows) or fails fast.
  */
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
-import { supervisorMachine, type DaemonInstance, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+import { supervisorMachine, type DaemonInstance, type SupervisedProxy, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
 import { publish, type ClientEvent } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, DaemonConnectionError, HandshakeError, RestartLimitError } from '../errors.js';
 import type { CallOptions, Connection } from './connection.js';
-import { SystemOwners } from './owners.js';
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -33,9 +32,6 @@ const unrefClock = {
  */
 export const CLOSE_GRACE_MS = 250;
 
-/** Each supervisor's actor system (one per root actor) leads its effects to their proxy connection. */
-const owners = new SystemOwners<SupervisedConnection>('proxy');
-
 /**
  * A connection that survives its daemon: the target of a `Remote<T>`. It never moves to
  * another daemon instance silently: the supervisor statechart tells which call must fail,
@@ -45,12 +41,13 @@ const owners = new SystemOwners<SupervisedConnection>('proxy');
 export class SupervisedConnection {
   /**
    * The supervisor statechart with its effects, provided once: `provide()` builds a new
-   * machine, which a new proxy would pay for; the effects look their owner up (./owners.ts).
+   * machine, which a new proxy would pay for. The effects act on the proxy the machine was
+   * given as its input (`SupervisedProxy`, in its context).
    */
   static readonly #machine = supervisorMachine.provide({
     actors: {
-      reconnect: fromPromise(async ({ signal, system }) => {
-        const fresh = await owners.of(system).#reconnect();
+      reconnect: fromPromise(async ({ input: proxy, signal }) => {
+        const fresh = await proxy.reconnect();
         // Disposed meanwhile: the new connection has no one to serve.
         if (signal.aborted) {
           fresh.close();
@@ -60,8 +57,8 @@ export class SupervisedConnection {
       }),
     },
     actions: {
-      attachConnection: ({ system }, { connection: fresh }) => owners.of(system).#attach(fresh as Connection),
-      report: ({ context, system }, { event }) => owners.of(system).#report(event, context.restarts.length, context.retryAt),
+      attachConnection: ({ context }, { connection }) => context.proxy.attach(connection),
+      report: ({ context }, { event }) => context.proxy.report(event, context.restarts.length, context.retryAt),
     },
   });
 
@@ -81,8 +78,12 @@ export class SupervisedConnection {
     this.#name = name;
     this.#reconnect = reconnect;
     this.#connection = connection;
-    this.#actor = createActor(SupervisedConnection.#machine, { input: { policy }, clock: unrefClock, inspect: inspector('supervisor', name) });
-    owners.set(this.#actor, this);
+    const proxy: SupervisedProxy = {
+      reconnect: () => this.#reconnect(),
+      attach: (fresh) => this.#attach(fresh),
+      report: (event, restarts, retryAt) => this.#report(event, restarts, retryAt),
+    };
+    this.#actor = createActor(SupervisedConnection.#machine, { input: { policy, proxy }, clock: unrefClock, inspect: inspector('supervisor', name) });
     this.#actor.start();
     this.#attach(connection);
   }

@@ -11,7 +11,7 @@ import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import { backupPathOf, readMetadata } from '../runtime/metadata.js';
 import { isProcessAlive, isSameProcess } from '../runtime/process.js';
 import type { DaemonMetadata, RuntimePaths } from '../types.js';
-import type { StartPlan } from './starter.js';
+import type { StartPlan } from './plan.js';
 
 /** How long a process that closed its sockets may take to be seen as exited. */
 const EXIT_SETTLE_MS = 25;

@@ -8,11 +8,22 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { clientMachine, type ClientContext, type LockOutcome } from '../../machines/client.machine.js';
+import type { StartAttempt } from '../../src/client/plan.js';
+import type { HeldLock } from '../../src/runtime/lock.js';
 import { ConnectionFailedError, DaemonConnectionError, FactoryError, FactoryMismatchError, HandshakeError } from '../../src/errors.js';
 import type { MetadataRead } from '../../src/runtime/metadata.js';
 import type { DaemonMetadata } from '../../src/types.js';
 
 const START_TIMEOUT = 1_000;
+
+/** The attempt the machine is given: the chart hands it to every effect and never looks inside. */
+const ATTEMPT = Object.freeze({ plan: 'the plan', deadline: 0, standby: undefined }) as unknown as StartAttempt;
+/** The spawn lock acquireLock yields: the chart keeps it and hands it to releaseLock. */
+const LOCK: HeldLock = Object.freeze({ release: async () => {}, compromised: undefined });
+const ACQUIRED = { outcome: 'acquired' satisfies LockOutcome, lock: LOCK };
+const PUBLISHED = { outcome: 'published' satisfies LockOutcome };
+/** cleanStale found no remains of a dead daemon. */
+const NOTHING_DEAD = { deadFound: false };
 
 const ACTOR_NAMES = ['readMetadata', 'connect', 'acquireLock', 'recheck', 'cleanStale', 'replaceDaemon', 'awaitExit', 'spawnDaemon', 'awaitReady'] as const;
 type ActorName = (typeof ACTOR_NAMES)[number];
@@ -86,8 +97,19 @@ function sequence(...effects: Effect[]): Effect {
 }
 
 interface Invocation {
+  /** What the effect gets besides the attempt (the record, the start reason, the launch), if anything. */
   readonly input: unknown;
+  /** The attempt the effect was handed. */
+  readonly attempt: unknown;
   readonly signal: AbortSignal;
+}
+
+/** Splits an effect's input into the attempt and the rest (see machines/client.machine.ts). */
+function invocationOf(actorInput: unknown, signal: AbortSignal): Invocation {
+  if (actorInput === ATTEMPT) return { input: undefined, attempt: ATTEMPT, signal };
+  const { attempt, ...rest } = actorInput as { attempt: unknown } & Record<string, unknown>;
+  const values = Object.values(rest);
+  return { input: values.length === 1 ? values[0] : rest, attempt, signal };
 }
 
 interface Harness {
@@ -106,20 +128,24 @@ interface Harness {
 
 const actors: Actor<typeof clientMachine>[] = [];
 
-function startClient(effects: Partial<Record<ActorName, Effect>>, input: { replaceOnMismatch: boolean } = { replaceOnMismatch: false }): Harness {
+function startClient(
+  effects: Partial<Record<ActorName, Effect>>,
+  input: { replaceOnMismatch: boolean } = { replaceOnMismatch: false },
+  { budgetMs = START_TIMEOUT, restart = false } = {},
+): Harness {
   const calls = Object.fromEntries(ACTOR_NAMES.map((name) => [name, [] as Invocation[]])) as Record<ActorName, Invocation[]>;
   const log: string[] = [];
-  const releaseLock = vi.fn(() => {
+  const releaseLock = vi.fn((_lock: HeldLock | undefined) => {
     log.push('releaseLock');
   });
   const fake = (name: ActorName) =>
     // biome-ignore lint/suspicious/noExplicitAny: typed loosely on purpose: one fake stands in for actors of different input and output types.
     fromPromise<any, any>(async ({ input: actorInput, signal }) => {
-      calls[name].push({ input: actorInput, signal });
+      calls[name].push(invocationOf(actorInput, signal));
       log.push(`${name}:start`);
       const effect = effects[name] ?? fail(new Error(`the test did not expect ${name} to run`));
       try {
-        const output = await effect({ input: actorInput, signal });
+        const output = await effect({ input: calls[name].at(-1)!.input, signal });
         log.push(`${name}:done`);
         return output;
       } catch (error) {
@@ -139,10 +165,9 @@ function startClient(effects: Partial<Record<ActorName, Effect>>, input: { repla
       spawnDaemon: fake('spawnDaemon'),
       awaitReady: fake('awaitReady'),
     },
-    actions: { releaseLock: () => releaseLock() },
-    delays: { startTimeout: START_TIMEOUT },
+    actions: { releaseLock: (_, { lock }) => releaseLock(lock) },
   });
-  const actor = createActor(machine, { input });
+  const actor = createActor(machine, { input: { ...input, budgetMs, restart, attempt: ATTEMPT } });
   actors.push(actor);
   const path: string[] = [];
   actor.subscribe({
@@ -224,9 +249,9 @@ describe('client machine: cold start under the lock', () => {
     const connectGate = deferred<unknown>();
     const client = startClient({
       readMetadata: ok(ABSENT),
-      acquireLock: ok('acquired' satisfies LockOutcome),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({ reason: 'metadata absent' }),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok(handle),
       awaitReady: ok(SPAWNED),
       connect: gated(connectGate),
@@ -262,9 +287,17 @@ describe('client machine: cold start under the lock', () => {
     expect(client.calls.awaitReady[0]!.input).toBe(handle);
     expect(client.calls.connect).toHaveLength(1);
     expect(client.calls.connect[0]!.input).toBe(SPAWNED);
+    // Every effect was handed the attempt the machine was given; the lock acquireLock
+    // yielded is the one released.
+    const invocations = Object.values(client.calls).flat();
+    expect(invocations).toHaveLength(7);
+    for (const invocation of invocations) expect(invocation.attempt).toBe(ATTEMPT);
+    expect(client.releaseLock).toHaveBeenCalledWith(LOCK);
+    expect(client.context().lock).toBeUndefined();
 
     const output = client.actor.getSnapshot().output!;
     expect(output.connection).toBe(conn);
+    expect(output.spawned).toBe(handle);
     expect(output.error).toBeUndefined();
     expect(output.trail).toEqual(['metadata: absent', 'under the lock: metadata absent', `spawned: pid ${SPAWNED.pid}`]);
     expect(vi.getTimerCount()).toBe(0);
@@ -285,9 +318,9 @@ describe('client machine: cold start under the lock', () => {
     const client = startClient({
       readMetadata: ok(valid(RUNNING)),
       connect: sequence(fail(refused), ok(conn)),
-      acquireLock: ok('acquired'),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({ metadata: RUNNING, reason: `pid ${RUNNING.pid} is not running` }),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({}),
       awaitReady: ok(SPAWNED),
     });
@@ -330,7 +363,7 @@ describe('client machine: cold start under the lock', () => {
     const conn = connection('published');
     const client = startClient({
       readMetadata: sequence(ok(ABSENT), ok(valid(RUNNING))),
-      acquireLock: ok('published' satisfies LockOutcome),
+      acquireLock: ok(PUBLISHED),
       connect: ok(conn),
     });
     await settle();
@@ -348,7 +381,7 @@ describe('client machine: cold start under the lock', () => {
     const conn = connection('rechecked');
     const client = startClient({
       readMetadata: ok(ABSENT),
-      acquireLock: ok('acquired'),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({ connection: conn, metadata: RUNNING }),
     });
     await settle();
@@ -365,7 +398,7 @@ describe('client machine: cold start under the lock', () => {
   it('recheck failing with a non-fatal error -> cleaningStale, recorded in the trail (covers locked.rechecking->cleaningStale on error)', async () => {
     const client = startClient({
       readMetadata: ok(ABSENT),
-      acquireLock: ok('acquired'),
+      acquireLock: ok(ACQUIRED),
       recheck: fail(new ConnectionFailedError('handshake timed out')),
       cleanStale: gated(deferred()),
     });
@@ -378,7 +411,7 @@ describe('client machine: cold start under the lock', () => {
   });
 
   it('uses "no live daemon" in the trail when recheck gives no reason', async () => {
-    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok('acquired'), recheck: ok({}), cleanStale: gated(deferred()) });
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok(ACQUIRED), recheck: ok({}), cleanStale: gated(deferred()) });
     await settle();
     expect(client.value()).toEqual({ locked: 'cleaningStale' });
     expect(client.context().trail.at(-1)).toBe('under the lock: no live daemon');
@@ -413,7 +446,7 @@ describe('client machine: failures', () => {
 
   it.each(FATAL)('a %s from recheck -> failed, lock released once, nothing cleaned (covers locked.rechecking->failed)', async (_code, make) => {
     const error = make();
-    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok('acquired'), recheck: fail(error) });
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok(ACQUIRED), recheck: fail(error) });
     await settle();
 
     expect(client.value()).toBe('failed');
@@ -445,7 +478,7 @@ describe('client machine: failures', () => {
 
   it('cleanStale throwing -> failed, lock released once (covers locked.cleaningStale->failed)', async () => {
     const error = coded('EPERM', 'cannot unlink');
-    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok('acquired'), recheck: ok({}), cleanStale: fail(error) });
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok(ACQUIRED), recheck: ok({}), cleanStale: fail(error) });
     await settle();
     expect(client.path.slice(-2)).toEqual([at({ locked: 'cleaningStale' }), at('failed')]);
     expect(client.actor.getSnapshot().output!.error).toBe(error);
@@ -455,7 +488,7 @@ describe('client machine: failures', () => {
 
   it('spawnDaemon throwing -> failed, lock released once (covers locked.spawning->failed)', async () => {
     const error = coded('ENOENT', 'spawn node ENOENT');
-    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok('acquired'), recheck: ok({}), cleanStale: ok(undefined), spawnDaemon: fail(error) });
+    const client = startClient({ readMetadata: ok(ABSENT), acquireLock: ok(ACQUIRED), recheck: ok({}), cleanStale: ok(NOTHING_DEAD), spawnDaemon: fail(error) });
     await settle();
     expect(client.path.slice(-2)).toEqual([at({ locked: 'spawning' }), at('failed')]);
     expect(client.actor.getSnapshot().output!.error).toBe(error);
@@ -467,9 +500,9 @@ describe('client machine: failures', () => {
     const factoryError = { code: 'ERR_FACTORY', name: 'FactoryError', message: 'Cannot find module ./nope.js', stack: 'Error: Cannot find module\n    at daemon' };
     const client = startClient({
       readMetadata: ok(ABSENT),
-      acquireLock: ok('acquired'),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({}),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({ pid: 303 }),
       awaitReady: fail(factoryError),
     });
@@ -489,9 +522,9 @@ describe('client machine: failures', () => {
     const error = new FactoryMismatchError('another factory');
     const client = startClient({
       readMetadata: ok(ABSENT),
-      acquireLock: ok('acquired'),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({}),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({}),
       awaitReady: ok(SPAWNED),
       // A retry would hang here instead of looping, so the assertions below report it.
@@ -508,9 +541,9 @@ describe('client machine: failures', () => {
   it('a spawned daemon that dies before the handshake is replaced, under the same lock (covers locked.connecting->rechecking)', async () => {
     const client = startClient({
       readMetadata: ok(ABSENT),
-      acquireLock: ok('acquired'),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({}),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({}),
       awaitReady: ok(SPAWNED),
       connect: sequence(fail(new ConnectionFailedError('it died')), ok(connection('second'))),
@@ -527,9 +560,9 @@ describe('client machine: failures', () => {
     const died = new ConnectionFailedError('The daemon exited (SIGKILL) before it was ready');
     const client = startClient({
       readMetadata: ok(ABSENT),
-      acquireLock: ok('acquired'),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({}),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({}),
       awaitReady: fail(died),
     });
@@ -595,7 +628,7 @@ describe('client machine: a live daemon that does not answer is waited for, neve
     const conn = connection('mended');
     const client = startClient({
       readMetadata: sequence(ok({ status: 'malformed', reason: 'truncated' }), ok(valid(RUNNING))),
-      acquireLock: ok('acquired' satisfies LockOutcome),
+      acquireLock: ok(ACQUIRED),
       recheck: fail(UNANSWERED),
       connect: ok(conn),
     });
@@ -612,9 +645,9 @@ describe('client machine: a live daemon that does not answer is waited for, neve
     const conn = connection('spawned, continued');
     const client = startClient({
       readMetadata: sequence(ok(ABSENT), ok(valid(SPAWNED))),
-      acquireLock: ok('acquired' satisfies LockOutcome),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({ reason: 'metadata absent' }),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({ launch: 'handle' }),
       awaitReady: ok(SPAWNED),
       connect: sequence(fail(UNANSWERED), ok(conn)),
@@ -648,9 +681,9 @@ describe('client machine: a draining daemon is waited for until its process exit
       readMetadata: sequence(ok(valid(RUNNING)), ok({ status: 'absent' })),
       connect: sequence(fail(DRAINING), ok(connection('new'))),
       awaitExit: gated(exited as Deferred<unknown>),
-      acquireLock: ok('acquired' satisfies LockOutcome),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({ reason: 'metadata absent' }),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({ handle: 1 }),
       awaitReady: ok(metadata(202)),
     });
@@ -670,7 +703,7 @@ describe('client machine: a draining daemon is waited for until its process exit
   it('under the lock, a recheck that finds the draining daemon lets go of the lock and waits for its exit (covers locked.rechecking->awaitingExit)', async () => {
     const client = startClient({
       readMetadata: ok({ status: 'malformed', reason: 'truncated' }),
-      acquireLock: ok('acquired' satisfies LockOutcome),
+      acquireLock: ok(ACQUIRED),
       recheck: fail(DRAINING),
       awaitExit: gated(deferred<unknown>()),
     });
@@ -693,15 +726,28 @@ describe('client machine: a draining daemon is waited for until its process exit
 });
 
 describe('client machine: startTimeout', () => {
+  it("is the attempt's own budget, from its input (a negative one fires at once)", async () => {
+    const short = startClient({ readMetadata: gated(deferred()) }, undefined, { budgetMs: 300 });
+    await vi.advanceTimersByTimeAsync(299);
+    expect(short.value()).toBe('discovering');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(short.value()).toBe('failed');
+    expect(short.actor.getSnapshot().output!.timedOutIn).toBe('"discovering"');
+
+    const spent = startClient({ readMetadata: gated(deferred()) }, undefined, { budgetMs: -5 });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(spent.value()).toBe('failed');
+  });
+
   /** Effects that bring the machine to `state` and leave it stuck there on `gate`. */
   function stuckIn(state: string, gate: Deferred<unknown>): Partial<Record<ActorName, Effect>> {
     const hang = gated(gate);
     return {
       readMetadata: state === 'discovering' ? hang : state === 'connecting' ? ok(valid(RUNNING)) : ok(ABSENT),
       connect: stuckActor(state) === 'connect' ? hang : undefined,
-      acquireLock: state === 'locking' ? hang : ok('acquired'),
+      acquireLock: state === 'locking' ? hang : ok(ACQUIRED),
       recheck: state === 'locked.rechecking' ? hang : ok({}),
-      cleanStale: state === 'locked.cleaningStale' ? hang : ok(undefined),
+      cleanStale: state === 'locked.cleaningStale' ? hang : ok(NOTHING_DEAD),
       spawnDaemon: state === 'locked.spawning' ? hang : ok({}),
       awaitReady: state === 'locked.awaitingReady' ? hang : ok(SPAWNED),
     };
@@ -754,7 +800,7 @@ describe('client machine: startTimeout', () => {
     expect(client.releaseLock).toHaveBeenCalledTimes(state.startsWith('locked.') ? 1 : 0);
 
     // A result arriving after the deadline changes nothing.
-    gate.resolve(state.endsWith('connecting') ? connection('late') : state === 'locking' ? 'acquired' : state === 'discovering' ? valid(RUNNING) : SPAWNED);
+    gate.resolve(state.endsWith('connecting') ? connection('late') : state === 'locking' ? ACQUIRED : state === 'discovering' ? valid(RUNNING) : SPAWNED);
     await settle();
     expect(client.value()).toBe('failed');
     expect(client.actor.getSnapshot().output!.connection).toBeUndefined();
@@ -765,9 +811,9 @@ describe('client machine: startTimeout', () => {
   it('in locked.awaitingReady: timedOutIn names it, the awaitReady signal is aborted, the lock released once', async () => {
     const client = startClient({
       readMetadata: ok(ABSENT),
-      acquireLock: ok('acquired'),
+      acquireLock: ok(ACQUIRED),
       recheck: ok({}),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({ pid: 404 }),
       awaitReady: gated(deferred()),
     });
@@ -805,7 +851,7 @@ describe('client machine: startTimeout', () => {
     expect(client.value()).toBe('locking');
 
     await vi.advanceTimersByTimeAsync(START_TIMEOUT - 100);
-    lockGate.resolve('published');
+    lockGate.resolve(PUBLISHED);
     await settle();
     expect(client.value()).toBe('discovering');
     expect(client.calls.readMetadata).toHaveLength(2);
@@ -851,10 +897,10 @@ describe("client machine: onMismatch 'replace' and startReason", () => {
     return {
       readMetadata: ok(valid(RUNNING)),
       connect: sequence(fail(new FactoryMismatchError('connect: another factory')), ok(connection('replacement'))),
-      acquireLock: ok('acquired' satisfies LockOutcome),
+      acquireLock: ok(ACQUIRED),
       recheck: fail(new FactoryMismatchError('recheck: another factory')),
       replaceDaemon: ok(undefined),
-      cleanStale: ok(undefined),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: ok({ pid: SPAWNED.pid }),
       awaitReady: ok(SPAWNED),
       ...overrides,
@@ -1028,8 +1074,8 @@ describe("client machine: onMismatch 'replace' and startReason", () => {
 
   describe('startReason passed to spawnDaemon', () => {
     const coldPath = {
-      acquireLock: ok('acquired' satisfies LockOutcome),
-      cleanStale: ok(undefined),
+      acquireLock: ok(ACQUIRED),
+      cleanStale: ok(NOTHING_DEAD),
       spawnDaemon: gated(deferred()),
     };
 
@@ -1069,6 +1115,32 @@ describe("client machine: onMismatch 'replace' and startReason", () => {
       await settle();
       expect(client.value()).toEqual({ locked: 'spawning' });
       expect(client.calls.spawnDaemon[0]!.input).toBe('restart');
+    });
+
+    it.each([REPLACE, ERROR])("'restart' when cleaning found a dead daemon's remains, though the record was absent (%o)", async (input) => {
+      const client = startWith(input, { ...coldPath, readMetadata: ok(ABSENT), recheck: ok({ reason: 'metadata absent' }), cleanStale: ok({ deadFound: true }) });
+      await settle();
+      expect(client.value()).toEqual({ locked: 'spawning' });
+      expect(client.calls.spawnDaemon[0]!.input).toBe('restart');
+    });
+
+    it("'restart' when the caller lost its daemon (input `restart`), and 'replace' still wins over it", async () => {
+      const lost = startClient({ ...coldPath, readMetadata: ok(ABSENT), recheck: ok({ reason: 'metadata absent' }) }, ERROR, { restart: true });
+      await settle();
+      expect(lost.calls.spawnDaemon[0]!.input).toBe('restart');
+      const replaced = startClient(
+        {
+          ...coldPath,
+          readMetadata: ok(valid(RUNNING)),
+          connect: fail(new FactoryMismatchError('another factory')),
+          recheck: fail(new FactoryMismatchError('another factory')),
+          replaceDaemon: ok(undefined),
+        },
+        REPLACE,
+        { restart: true },
+      );
+      await settle();
+      expect(replaced.calls.spawnDaemon[0]!.input).toBe('replace');
     });
 
     it("'replace' wins over 'restart': a stale record first, then a mismatched daemon under the lock", async () => {

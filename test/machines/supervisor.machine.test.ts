@@ -9,7 +9,26 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { supervisorMachine, type DaemonInstance, type Reconnected, type SupervisorContext, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+import {
+  supervisorMachine,
+  type DaemonInstance,
+  type Reconnected,
+  type SupervisedProxy,
+  type SupervisorContext,
+  type SupervisorPolicy,
+} from '../../machines/supervisor.machine.js';
+import type { Connection } from '../../src/client/connection.js';
+
+/** The proxy the supervisor is given: the chart hands it to its effects (faked below) and never calls it itself. */
+const PROXY: SupervisedProxy = Object.freeze({
+  reconnect: () => Promise.reject(new Error('the chart called the proxy itself')),
+  attach: () => {
+    throw new Error('the chart called the proxy itself');
+  },
+  report: () => {
+    throw new Error('the chart called the proxy itself');
+  },
+});
 
 const POLICY: SupervisorPolicy = { maxRestarts: 3, periodMs: 10_000 };
 
@@ -18,6 +37,8 @@ type ReportEvent = 'daemon-lost' | 'restart' | 'restart-limit' | 'reconnected' |
 /** One run of the fake `reconnect` actor, settled by the test. */
 interface ReconnectRun {
   readonly signal: AbortSignal;
+  /** What the reconnect effect was handed: the proxy the machine was given. */
+  readonly input: SupervisedProxy;
   /** Reached a new daemon instance, unless `daemon` says which. */
   resolve(connection: object, daemon?: DaemonInstance): void;
   reject(error: unknown): void;
@@ -65,12 +86,13 @@ function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
   const machine = supervisorMachine.provide({
     actors: {
       reconnect: fromPromise<Reconnected>(
-        ({ signal }) =>
+        ({ input, signal }) =>
           new Promise<Reconnected>((resolve, reject) => {
             const run = reconnects.length + 1;
             reconnects.push({
               signal,
-              resolve: (connection, daemon = { pid: 1000 + run, instanceId: `restarted-${run}` }) => resolve({ connection, daemon }),
+              input,
+              resolve: (connection, daemon = { pid: 1000 + run, instanceId: `restarted-${run}` }) => resolve({ connection: connection as Connection, daemon }),
               reject,
             });
           }),
@@ -81,7 +103,7 @@ function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
       report: ({ context }, { event }) => reports.push({ event, restarts: context.restarts, retryAt: context.retryAt, lastError: context.lastError }),
     },
   });
-  const actor = createActor(machine, { input: { policy } });
+  const actor = createActor(machine, { input: { policy, proxy: PROXY } });
   actors.push(actor);
   const path: unknown[] = [];
   actor.subscribe({
@@ -154,7 +176,7 @@ describe('supervisor machine: connected and disconnected', () => {
     const sup = startSupervisor();
     expect(sup.status()).toBe('active');
     expect(sup.value()).toBe('connected');
-    expect(sup.context()).toEqual({ policy: POLICY, restarts: [], retryAt: undefined, lastError: undefined });
+    expect(sup.context()).toEqual({ proxy: PROXY, policy: POLICY, restarts: [], retryAt: undefined, lastError: undefined });
     expect(sup.reports).toEqual([]);
     expect(sup.reconnects).toHaveLength(0);
     expect(sup.attachConnection).not.toHaveBeenCalled();
@@ -188,6 +210,8 @@ describe('supervisor machine: connected and disconnected', () => {
     expect(sup.reports[1]!.restarts).toEqual([1_234]);
     expect(sup.reconnects).toHaveLength(1);
     expect(sup.reconnects[0]!.signal.aborted).toBe(false);
+    expect(sup.reconnects[0]!.input).toBe(PROXY);
+    expect(sup.context().proxy).toBe(PROXY);
   });
 });
 

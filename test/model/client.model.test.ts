@@ -122,7 +122,7 @@ function scenarioOf(path: ModelPath): Scenario {
   if (world === undefined) throw new Error(`no world reads ${JSON.stringify(first.output)}`);
   const has = (type: string, staging?: string) => events.some((e) => e.type === type && (staging === undefined || e.error?.staging === staging));
   const timeoutIn = events.map((e, i) => (e.type === TIMEOUT ? from[i]!.value : undefined)).find((v) => v !== undefined);
-  const lockOutcome = events.find((e) => e.type === 'xstate.done.actor.acquireLock')?.output;
+  const lockOutcome = (events.find((e) => e.type === 'xstate.done.actor.acquireLock')?.output as { outcome?: string } | undefined)?.outcome;
   let lock: Scenario['lock'] = 'free';
   if (lockOutcome === 'published') lock = 'holderPublishes';
   else if (has('xstate.error.actor.acquireLock')) lock = 'staleFile';
@@ -154,7 +154,10 @@ function title(path: ModelPath, index: number): string {
   const scenario = scenarioOf(path);
   const states = path.steps.map((step: Step) => show(step.state.value));
   const last = scenario.events.at(-1)!;
-  const why = last.type === TIMEOUT ? 'start timeout' : (last.error?.staging ?? (last.type === 'xstate.done.actor.acquireLock' ? String(last.output) : ''));
+  const why =
+    last.type === TIMEOUT
+      ? 'start timeout'
+      : (last.error?.staging ?? (last.type === 'xstate.done.actor.acquireLock' ? String((last.output as { outcome?: string }).outcome) : ''));
   const extra = [
     scenario.lock !== 'free' ? `lock: ${scenario.lock}` : '',
     scenario.killAtHandshake ? 'spawned daemons die at the handshake' : '',

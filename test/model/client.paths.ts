@@ -153,7 +153,7 @@ export const awaitedExit = (context: ClientContext): boolean => context.trail.so
 
 const done = (id: string, output?: unknown): ModelEvent => ({ type: `xstate.done.actor.${id}`, output });
 const failed = (id: string, error: unknown): ModelEvent => ({ type: `xstate.error.actor.${id}`, error });
-const lock = (outcome: LockOutcome): ModelEvent => done('acquireLock', outcome);
+const lock = (outcome: LockOutcome): ModelEvent => done('acquireLock', outcome === 'acquired' ? { outcome, lock: { staging: 'the spawn lock' } } : { outcome });
 
 /** The world a run is in, from the first thing its trail says (what discovery read). */
 export function worldOf(context: ClientContext): World | undefined {
@@ -264,7 +264,7 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
     return [done('replaceDaemon'), failed('replaceDaemon', FAILURES.replacedDaemonKilled)];
   }
   if (snapshot.matches({ locked: 'cleaningStale' })) {
-    return world === 'directory' ? [failed('cleanStale', FAILURES.metadataIsDirectory)] : [done('cleanStale')];
+    return world === 'directory' ? [failed('cleanStale', FAILURES.metadataIsDirectory)] : [done('cleanStale', { deadFound: false })];
   }
   if (snapshot.matches({ locked: 'spawning' })) {
     const handle = done('spawnDaemon', { staging: 'a daemon process' });
@@ -309,7 +309,13 @@ export const EXCLUDED: readonly Exclusion[] = [
 export const model = modelOf(clientMachine, events);
 
 /** The machine's input in each traversal: `onMismatch` 'error' (the default) and 'replace'. */
-export const INPUTS = [{ replaceOnMismatch: false }, { replaceOnMismatch: true }] as const;
+export const INPUTS = [false, true].map((replaceOnMismatch) => ({
+  replaceOnMismatch,
+  budgetMs: 5000,
+  restart: false,
+  // The chart hands the attempt to the effects and never looks inside: a marker will do.
+  attempt: { staging: 'the attempt' },
+}));
 
 /** The input a path was generated with. */
 export function inputOf(path: ModelPath): { replaceOnMismatch: boolean } {

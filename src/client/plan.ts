@@ -1,0 +1,27 @@
+/**
+ * What one connect attempt works with: resolved by the service (./service.ts), given to the
+ * client statechart as its input, and handed by the chart to each effect (./starter.ts).
+ * Types only.
+ */
+import type { ResolvedOptions } from '../options.js';
+import type { FactoryIdentity, RuntimePaths } from '../types.js';
+import type { Standby } from './standby.js';
+
+/** Everything an attempt needs, resolved by the service. */
+export interface StartPlan {
+  readonly name: string;
+  readonly paths: RuntimePaths;
+  readonly options: ResolvedOptions;
+  readonly factory: FactoryIdentity;
+  readonly factoryId: string;
+  readonly encodedArgs: Uint8Array;
+}
+
+/** One attempt: its plan, its deadline and its standby. */
+export interface StartAttempt {
+  readonly plan: StartPlan;
+  /** When the start budget runs out, on the monotonic clock (performance.now()). */
+  readonly deadline: number;
+  /** A daemon process spawned ahead (see ./standby.ts): the spawn step sends it the config. */
+  readonly standby: Standby | undefined;
+}
