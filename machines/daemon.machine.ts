@@ -41,7 +41,6 @@ export type DaemonEvent =
 /** What the drain actor is asked to do. */
 export interface DrainInput {
   readonly force: boolean;
-  readonly reason: StopReason | undefined;
 }
 
 const notProvided = (name: string) =>
@@ -219,7 +218,7 @@ export const daemonMachine = setup({
       invoke: {
         id: 'drain',
         src: 'drain',
-        input: ({ context }) => ({ force: context.force, reason: context.stopReason }),
+        input: ({ context }) => ({ force: context.force }),
         onDone: 'stopped',
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
       },

@@ -260,7 +260,7 @@ describe('daemon machine: serving', () => {
     expect(daemon.value()).toBe('draining');
     expect(daemon.context().stopReason).toBe('idle');
     expect(daemon.context().force).toBe(false);
-    expect(daemon.drainInputs).toEqual([{ force: false, reason: 'idle' }]);
+    expect(daemon.drainInputs).toEqual([{ force: false }]);
   });
 
   it('connection.opened moves to busy and cancels the idle countdown', async () => {
@@ -292,7 +292,7 @@ describe('daemon machine: serving', () => {
 
     await vi.advanceTimersByTimeAsync(1);
     expect(daemon.value()).toBe('draining');
-    expect(daemon.drainInputs).toEqual([{ force: false, reason: 'idle' }]);
+    expect(daemon.drainInputs).toEqual([{ force: false }]);
   });
 
   it('restarts the countdown from scratch after each busy period', async () => {
@@ -358,7 +358,7 @@ describe('daemon machine: serving', () => {
     expect(daemon.value()).toBe('draining');
     expect(daemon.context()).toMatchObject({ force, stopReason: 'shutdown' });
     await settle();
-    expect(daemon.drainInputs).toEqual([{ force, reason: 'shutdown' }]);
+    expect(daemon.drainInputs).toEqual([{ force }]);
     expect(daemon.escalateDrain).not.toHaveBeenCalled();
   });
 });
