@@ -233,6 +233,3 @@ export const daemonMachine = setup({
     failed: { type: 'final', entry: 'reportFailure' },
   },
 });
-
-/** The daemon machine's type, for code that provides its effects. */
-export type DaemonMachine = typeof daemonMachine;

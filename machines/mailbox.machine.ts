@@ -76,6 +76,3 @@ export const mailboxMachine = setup({
     closed: { type: 'final' },
   },
 });
-
-/** The mailbox machine's type, for code that provides its effects. */
-export type MailboxMachine = typeof mailboxMachine;
