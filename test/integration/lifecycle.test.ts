@@ -1,10 +1,9 @@
 import { existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../../dist/src/client/connection.js';
-import { spawnDaemon } from '../../dist/src/client/spawn.js';
 import { DaemonConnectionError, LoopbackSingletonError } from '../../dist/src/errors.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
-import { daemonConfig, freshRuntime, isAlive, MAX_FRAME, rawHandshake, RawPeer, startDaemon, waitForExit } from '../support/daemon.js';
+import { daemonConfig, freshRuntime, isAlive, MAX_FRAME, rawHandshake, RawPeer, spawnDaemon, startDaemon, waitForExit } from '../support/daemon.js';
 
 describe('daemon lifecycle', () => {
   it('publishes valid metadata, and a daemon nobody connects to exits after its TTL and unpublishes', async () => {

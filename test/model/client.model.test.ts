@@ -43,7 +43,7 @@ import { isProcessAlive } from '../../dist/src/runtime/process.js';
 import type { RuntimePaths } from '../../dist/src/types.js';
 import { PACKAGE_VERSION } from '../../dist/src/version.js';
 import { COUNTER } from '../support/clients.js';
-import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, startDaemon, type DaemonOverrides } from '../support/daemon.js';
+import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, spawnDaemon, startDaemon, type DaemonOverrides } from '../support/daemon.js';
 import { deadPid, foreignListener, freePort, staleMetadata, type ForeignListener } from '../support/stale.js';
 import type { ModelPath } from './coverage.js';
 import { FAILURES, inputOf, paths, PUBLISHED, READS, TIMEOUT, type World } from './client.paths.js';
@@ -185,7 +185,7 @@ function loggedPids(log: string): number[] {
 /**
  * A child process that takes the spawn lock exactly as src/runtime/lock.ts does and holds it.
  * On `publish <config>` it starts a daemon the way a starter under the lock does (dist's
- * spawnDaemon) and answers `published <pid>`; on `release` it releases the lock and exits.
+ * launchDaemon) and answers `published <pid>`; on `release` it releases the lock and exits.
  */
 class LockHolder {
   readonly child: ChildProcess;
@@ -216,9 +216,11 @@ class LockHolder {
             }
             if (line.startsWith('publish ')) {
               const config = JSON.parse(line.slice(8));
-              const { spawnDaemon } = await import(spawnUrl);
+              const { launchDaemon } = await import(spawnUrl);
               const { encodeValue } = await import(codecUrl);
-              const { pid } = await spawnDaemon({ ...config, args: encodeValue(config.args) }, 15000);
+              const launch = launchDaemon({ ...config, args: encodeValue(config.args) });
+              const timer = setTimeout(() => launch.abort(new Error('the daemon was not ready within 15000 ms; it was killed')), 15000);
+              const { pid } = await launch.ready.finally(() => clearTimeout(timer));
               process.stdout.write('published ' + pid + '\\n');
             }
           }
@@ -419,8 +421,8 @@ class ClientWorld {
         break;
       case 'otherProtocol': {
         const other = packageSpeaking(2);
-        const { spawnDaemon } = (await import(pathToFileURL(join(other, 'dist', 'src', 'client', 'spawn.js')).href)) as typeof import('../../dist/src/client/spawn.js');
-        const { pid } = await spawnDaemon(daemonConfig(paths, { name: this.name, factoryId: 'whatever' }), 15_000);
+        const { launchDaemon } = (await import(pathToFileURL(join(other, 'dist', 'src', 'client', 'spawn.js')).href)) as typeof import('../../dist/src/client/spawn.js');
+        const { pid } = await spawnDaemon(daemonConfig(paths, { name: this.name, factoryId: 'whatever' }), 15_000, launchDaemon);
         this.staged.add(pid);
         this.daemon = pid;
         break;
