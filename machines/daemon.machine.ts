@@ -15,7 +15,7 @@
  * running, and logs the calls it abandoned.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { WireError } from '../src/errors.js';
+import { errorToWire, type ErrorCode, type WireError } from '../src/errors.js';
 
 /** Why the daemon left `serving`. */
 export type StopReason = 'idle' | 'shutdown' | 'fatal';
@@ -48,21 +48,13 @@ const notProvided = (name: string) =>
     throw new Error(`daemon machine: actor "${name}" was not provided`);
   });
 
-/** Records a thrown value under one of our codes, keeping its own code aside. */
-function toWireError(error: unknown, code: string): WireError {
-  if (error instanceof Error) {
-    const own = (error as { code?: unknown }).code;
-    return {
-      // A local fault the library itself reported (a token file that is not private) is the
-      // user's to fix, not a failure of the step it happened in: it keeps its own code.
-      code: error.name === 'LoopbackSingletonError' && own === 'ERR_LOOPBACK_SINGLETON' ? own : code,
-      name: error.name,
-      message: error.message,
-      stack: error.stack,
-      remoteCode: typeof own === 'string' || typeof own === 'number' ? own : undefined,
-    };
-  }
-  return { code, name: 'Error', message: String(error) };
+/**
+ * A local fault the library itself reported (a token file that is not private) is the user's
+ * to fix, not a failure of the step it happened in: it keeps its own code. Any other error,
+ * this package's included, is recorded under the step's code, its own code kept aside.
+ */
+function isLocalFault(error: Error): error is Error & { readonly code: string } {
+  return error.name === 'LoopbackSingletonError' && (error as { code?: unknown }).code === 'ERR_LOOPBACK_SINGLETON';
 }
 
 /** The daemon statechart. */
@@ -109,7 +101,7 @@ export const daemonMachine = setup({
       stopReason: 'fatal' as const,
     }),
     recordError: assign({
-      error: (_, params: { error: unknown; code: string }) => toWireError(params.error, params.code),
+      error: (_, params: { error: unknown; code: ErrorCode }) => errorToWire(params.error, params.code, isLocalFault),
     }),
     recordBootTimeout: assign({
       error: ({ self }) => {

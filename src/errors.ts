@@ -229,12 +229,23 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ErrorCodes, code);
 }
 
-/** Serialises any thrown value for the wire. */
-export function errorToWire(error: unknown, fallbackCode: ErrorCode = 'ERR_REMOTE'): WireError {
-  if (error instanceof LoopbackSingletonError) {
-    return { code: error.code, name: error.name, message: error.message, stack: error.stack };
-  }
+/** Every error of this package keeps its own code on the wire. */
+function isLibraryError(error: Error): error is LoopbackSingletonError {
+  return error instanceof LoopbackSingletonError;
+}
+
+/**
+ * Serialises any thrown value for the wire. An error that `keepsOwnCode` picks (by default,
+ * every error of this package) travels under its own code; anything else under
+ * `fallbackCode`, its own code property, if any, kept aside as `remoteCode`.
+ */
+export function errorToWire(
+  error: unknown,
+  fallbackCode: ErrorCode = 'ERR_REMOTE',
+  keepsOwnCode: (error: Error) => error is Error & { readonly code: string } = isLibraryError,
+): WireError {
   if (error instanceof Error) {
+    if (keepsOwnCode(error)) return { code: error.code, name: error.name, message: error.message, stack: error.stack };
     const own = (error as { code?: unknown }).code;
     return {
       code: fallbackCode,

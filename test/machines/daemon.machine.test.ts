@@ -5,7 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { daemonMachine, type DaemonContext, type DrainInput } from '../../machines/daemon.machine.js';
-import type { WireError } from '../../src/errors.js';
+import { DaemonConnectionError, type WireError } from '../../src/errors.js';
+import { localFaultError } from '../../src/runtime/local-fault.js';
 
 const IDLE_TTL = 1_000;
 const BOOT_TIMEOUT = 5_000;
@@ -225,6 +226,19 @@ describe('daemon machine: boot', () => {
     expect(daemon.value()).toBe('failed');
     expect(daemon.context().error).toMatchObject({ code, message: 'plain string reason' });
     expect(daemon.reportFailure).toHaveBeenCalledTimes(1);
+  });
+
+  it.each(failures)('$step failing with a local fault keeps its code; with another error of this package, $code', async ({ step, code }) => {
+    const fault = localFaultError('read the token file', Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' }));
+    const faulty = startDaemon({ [step]: { kind: 'fail', error: fault } });
+    await settle();
+    expect(faulty.context().error).toEqual({ code: 'ERR_LOOPBACK_SINGLETON', name: 'LoopbackSingletonError', message: fault.message, stack: fault.stack });
+
+    // Another error of this package (a factory's proxy that lost its daemon): the step failed, and says so.
+    const lost = new DaemonConnectionError('lost the other daemon', { code: 'ERR_DAEMON_LOST' });
+    const failed = startDaemon({ [step]: { kind: 'fail', error: lost } });
+    await settle();
+    expect(failed.context().error).toEqual({ code, name: 'DaemonConnectionError', message: 'lost the other daemon', stack: lost.stack, remoteCode: 'ERR_DAEMON_LOST' });
   });
 
   it.each(failures)('$step never finishing hits bootTimeout -> failed with $code', async ({ step, state, code, later }) => {
