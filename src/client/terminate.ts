@@ -13,6 +13,7 @@ import { basename, dirname } from 'node:path';
 import { DaemonConnectionError } from '../errors.js';
 import { removeMetadataIf } from '../runtime/metadata.js';
 import { isSameProcess, processStartTime } from '../runtime/process.js';
+import { sleep } from '../runtime/sleep.js';
 import type { DaemonMetadata, RuntimePaths } from '../types.js';
 import type { Connection } from './connection.js';
 
@@ -28,7 +29,7 @@ export async function waitForDaemonExit(metadata: Pick<DaemonMetadata, 'pid' | '
   while (isSameProcess(metadata.pid, metadata.startTime)) {
     signal?.throwIfAborted();
     if (performance.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+    await sleep(EXIT_POLL_MS);
   }
   return true;
 }
