@@ -12,6 +12,7 @@ import { ensurePrivateDir } from '../dist/src/runtime/dir.js';
 import { runtimePaths } from '../dist/src/runtime/paths.js';
 import { COUNTER, service } from './support/clients.js';
 import { freshRoot, isAlive, waitForExit } from './support/daemon.js';
+import { sleep } from './support/wait.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
 const COMMANDS = ['list', 'ping', 'stop', 'watch', 'logs', 'diagrams', 'clean'];
@@ -65,7 +66,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
 }
 

@@ -7,6 +7,7 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import { daemonMachine, type DaemonContext, type DrainInput } from '../../machines/daemon.machine.js';
 import { DaemonConnectionError, type WireError } from '../../src/errors.js';
 import { localFaultError } from '../../src/runtime/local-fault.js';
+import { sleep } from '../support/wait.js';
 
 const IDLE_TTL = 1_000;
 const BOOT_TIMEOUT = 5_000;
@@ -175,7 +176,7 @@ describe('daemon machine: boot', () => {
   });
 
   it('gives the whole start one bootTimeout budget, however it is split between the steps', async () => {
-    const slow = () => fromPromise<void, unknown>(() => new Promise((resolve) => setTimeout(resolve, BOOT_TIMEOUT / 2 - 1)));
+    const slow = () => fromPromise<void, unknown>(() => sleep(BOOT_TIMEOUT / 2 - 1));
     const machine = daemonMachine.provide({
       actors: { loadObject: slow(), bindServer: slow(), publishMetadata: slow() },
       delays: { idleTtl: IDLE_TTL, bootTimeout: BOOT_TIMEOUT },

@@ -47,7 +47,7 @@ import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, spawnDae
 import { deadPid, foreignListener, freePort, staleMetadata, type ForeignListener } from '../support/stale.js';
 import type { ModelPath } from './coverage.js';
 import { FAILURES, inputOf, paths, PUBLISHED, READS, TIMEOUT, type World } from './client.paths.js';
-import { until } from '../support/wait.js';
+import { sleep, until } from '../support/wait.js';
 
 interface Counter {
   echo(value: unknown): unknown;
@@ -443,7 +443,7 @@ class ClientWorld {
           await held;
         });
         for (let running = 0; running !== 1; ) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await sleep(20);
           running = (await holder.ping()).running;
         }
         process.kill(pid, 'SIGTERM');

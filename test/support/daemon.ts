@@ -17,6 +17,7 @@ import { isProcessAlive } from '../../dist/src/runtime/process.js';
 import { loadOrCreateToken } from '../../dist/src/runtime/token.js';
 import type { DaemonMetadata, RuntimePaths } from '../../dist/src/types.js';
 import { decodeValue, encodeFrame, encodeValue, FrameDecoder } from '../../dist/src/wire/codec.js';
+import { sleep } from './wait.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 export const SERVICES_URL = pathToFileURL(join(FIXTURES, 'services.mjs')).href;
@@ -79,7 +80,7 @@ export async function waitForExit(pid: number, timeoutMs = 10_000): Promise<void
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
     if (Date.now() > deadline) throw new Error(`process ${pid} still alive after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
 }
 
