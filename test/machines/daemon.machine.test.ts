@@ -8,28 +8,13 @@ import { daemonMachine, type DaemonContext, type DrainInput } from '../../machin
 import { DaemonConnectionError, type WireError } from '../../src/errors.js';
 import { localFaultError } from '../../src/runtime/local-fault.js';
 import { sleep } from '../support/wait.js';
+import { deferred, settle, type Deferred } from '../support/machines.js';
 
 const IDLE_TTL = 1_000;
 const BOOT_TIMEOUT = 5_000;
 const DRAIN_TIMEOUT = 20_000;
 
 type BootStep = 'loadObject' | 'bindServer' | 'publishMetadata';
-
-interface Deferred {
-  readonly promise: Promise<void>;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** How each fake boot step behaves: done at once, fail with a value, or never finish. */
 type StepBehaviour = { readonly kind: 'ok' } | { readonly kind: 'fail'; readonly error: unknown } | { readonly kind: 'hang' };
@@ -105,11 +90,6 @@ function startDaemon(steps: Partial<Record<BootStep, StepBehaviour>> = {}): Harn
     value: () => actor.getSnapshot().value,
     status: () => actor.getSnapshot().status,
   };
-}
-
-/** Lets promise actors settle and their results reach the machine, without moving the clock. */
-async function settle(): Promise<void> {
-  await vi.advanceTimersByTimeAsync(0);
 }
 
 /** Boots with instant fake steps and returns once the daemon is serving. */

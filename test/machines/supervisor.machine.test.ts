@@ -10,6 +10,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { supervisorMachine, type DaemonInstance, type Reconnected, type SupervisorContext, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+import { deferred, settle } from '../support/machines.js';
 
 const POLICY: SupervisorPolicy = { maxRestarts: 3, periodMs: 10_000 };
 
@@ -64,17 +65,16 @@ function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
   const reports: Report[] = [];
   const machine = supervisorMachine.provide({
     actors: {
-      reconnect: fromPromise<Reconnected>(
-        ({ signal }) =>
-          new Promise<Reconnected>((resolve, reject) => {
-            const run = reconnects.length + 1;
-            reconnects.push({
-              signal,
-              resolve: (connection, daemon = { pid: 1000 + run, instanceId: `restarted-${run}` }) => resolve({ connection, daemon }),
-              reject,
-            });
-          }),
-      ),
+      reconnect: fromPromise<Reconnected>(({ signal }) => {
+        const reconnected = deferred<Reconnected>();
+        const run = reconnects.length + 1;
+        reconnects.push({
+          signal,
+          resolve: (connection, daemon = { pid: 1000 + run, instanceId: `restarted-${run}` }) => reconnected.resolve({ connection, daemon }),
+          reject: reconnected.reject,
+        });
+        return reconnected.promise;
+      }),
     },
     actions: {
       attachConnection: (_, { connection }) => attachConnection(connection),
@@ -110,11 +110,6 @@ function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
     value: () => actor.getSnapshot().value,
     status: () => actor.getSnapshot().status,
   };
-}
-
-/** Lets the fake `reconnect` settle and its result reach the machine, without moving the clock. */
-async function settle(): Promise<void> {
-  await vi.advanceTimersByTimeAsync(0);
 }
 
 /** connected -> lost -> a call at `now` -> reconnecting -> reconnected. */
@@ -348,7 +343,7 @@ describe('supervisor machine: restart intensity', () => {
     early.call(9_999);
     expect(early.value()).toBe('backingOff');
     expect(early.context().retryAt).toBe(10_000);
-    await vi.advanceTimersByTimeAsync(0);
+    await settle();
     expect(early.value()).toBe('backingOff');
     await vi.advanceTimersByTimeAsync(1);
     expect(early.value()).toBe('disconnected');
