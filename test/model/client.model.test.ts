@@ -47,7 +47,7 @@ import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, spawnDae
 import { deadPid, foreignListener, freePort, staleMetadata, type ForeignListener } from '../support/stale.js';
 import type { ModelPath } from './coverage.js';
 import { FAILURES, inputOf, paths, PUBLISHED, READS, TIMEOUT, type World } from './client.paths.js';
-import { sleep, until } from '../support/wait.js';
+import { outcome, sleep, until } from '../support/wait.js';
 
 interface Counter {
   echo(value: unknown): unknown;
@@ -68,13 +68,6 @@ const SHORT_START_MS = 1500;
 const LONG_START_MS = 20_000;
 /** The drain deadline of a staged draining daemon: the client waits this long for it to exit. */
 const DRAIN_MS = 3000;
-
-async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-}
 
 // ---------------------------------------------------------------------------------------------
 // The path, read as a scenario
@@ -711,7 +704,7 @@ async function drive(path: ModelPath, index: number): Promise<void> {
   subscribe(CHANNEL, onRecord);
   onTestFinished(() => void unsubscribe(CHANNEL, onRecord));
 
-  const outcome = await settle(world.svc.proxy() as Promise<Remote<Counter>>);
+  const settled = await outcome(world.svc.proxy() as Promise<Remote<Counter>>);
   await world.settled();
   expect(world.problems).toEqual([]);
   unsubscribe(CHANNEL, onRecord);
@@ -721,16 +714,16 @@ async function drive(path: ModelPath, index: number): Promise<void> {
   expect(records.map(({ event, to }) => ({ event, to }))).toEqual(expectedTransitions(path));
 
   if (scenario.final === 'connected') {
-    expect(outcome).toHaveProperty('value');
-    const proxy = (outcome as { value: Remote<Counter> }).value;
+    expect(settled).toHaveProperty('value');
+    const proxy = (settled as { value: Remote<Counter> }).value;
     try {
       await expectConnected(world, proxy);
     } finally {
       await proxy[Symbol.asyncDispose]();
     }
   } else {
-    expect(outcome).toHaveProperty('error');
-    await expectFailed(world, (outcome as { error: unknown }).error);
+    expect(settled).toHaveProperty('error');
+    await expectFailed(world, (settled as { error: unknown }).error);
   }
 }
 
