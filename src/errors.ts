@@ -1,7 +1,8 @@
 /**
- * Every error the library raises, in the tree API.md fixes. Each class has a default
- * `code`; a few situations carry a more specific code on the same class (for example a
- * `HandshakeError` with `ERR_AUTH_FAILED`). Codes are public API and never change meaning.
+ * Every error the library raises, in the tree the README's Errors table shows. Each class has
+ * a default `code`; a few situations carry a more specific code on the same class (for
+ * example a `HandshakeError` with `ERR_AUTH_FAILED`). Codes are public API and never change
+ * meaning.
  *
  * Errors cross the wire as `{ code, name, message, stack }` (see {@link WireError}) and are
  * rebuilt on the other side by code with {@link errorFromWire}.
