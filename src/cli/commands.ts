@@ -3,7 +3,8 @@
  * `--help` from here, and loads a command's implementation only once its arguments are
  * valid, so a bad command line never loads the protocol stack.
  */
-import type { OptionSpecs, ParsedLine } from './args.js';
+import type { OptionSpecs } from './args.js';
+import type { CommandModule } from './types.js';
 
 /** One option, with what `--help` says about it. */
 export interface OptionDoc {
@@ -12,17 +13,6 @@ export interface OptionDoc {
   /** Placeholder of a string option's value in the help, e.g. `ms`. */
   readonly value?: string;
   readonly help: string;
-}
-
-/** What a command's implementation receives. */
-export interface CommandContext extends ParsedLine {
-  /** The runtime root: `--runtime-dir`, else the library's default. */
-  readonly root: string;
-}
-
-/** A command's implementation module; `run` resolves with the exit code. */
-export interface CommandModule {
-  run(context: CommandContext): Promise<number>;
 }
 
 /** One command of the CLI. */

@@ -3,7 +3,7 @@
  * over the protocol (in parallel), as a table or as JSON.
  */
 import { formatAddress } from '../runtime/metadata.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { formatDuration, formatNode, formatState, formatTable, printJson } from './format.js';
 import { probe, singletonNames, type DaemonStatus, type Probe } from './probe.js';
 

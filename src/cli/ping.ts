@@ -4,7 +4,7 @@
  */
 import type { DaemonInfo } from '../types.js';
 import { CliFailure } from './args.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { formatDuration, formatState, printJson } from './format.js';
 import { openOrFail } from './probe.js';
 

@@ -9,7 +9,7 @@ import { runtimePaths } from '../runtime/paths.js';
 import { drainDaemon, KILL_GRACE_MS, killDaemon } from '../client/terminate.js';
 import type { DaemonMetadata } from '../types.js';
 import { CliFailure, parseMs } from './args.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { formatDuration } from './format.js';
 import { DaemonUnavailable, openDaemon, type OpenDaemon } from './probe.js';
 

@@ -5,7 +5,7 @@
  */
 import type { DaemonInfo } from '../types.js';
 import { parseMs } from './args.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { formatState } from './format.js';
 import { openOrFail } from './probe.js';
 
