@@ -1,8 +1,7 @@
 /**
- * Every error the library raises, in the tree the README's Errors table shows. Each class has
- * a default `code`; a few situations carry a more specific code on the same class (for
- * example a `HandshakeError` with `ERR_AUTH_FAILED`). Codes are public API and never change
- * meaning.
+ * Every error the library raises, in the tree the README shows (Errors). Each class has a
+ * default `code`; a few situations carry a more specific code on the same class (for example a
+ * `HandshakeError` with `ERR_AUTH_FAILED`). Codes are public API and never change meaning.
  *
  * Errors cross the wire as `{ code, name, message, stack }` (see {@link WireError}) and are
  * rebuilt on the other side by code with {@link errorFromWire}.
@@ -230,20 +229,14 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ErrorCodes, code);
 }
 
-/** Every error of this package keeps its own code on the wire. */
-function isLibraryError(error: Error): error is LoopbackSingletonError {
-  return error instanceof LoopbackSingletonError;
-}
-
 /**
- * Serialises any thrown value for the wire. An error that `keepsOwnCode` picks (by default,
- * every error of this package) travels under its own code; anything else under
- * `fallbackCode`, its own code property, if any, kept aside as `remoteCode`.
+ * Serialises any thrown value for the wire: under its own code if `keepsOwnCode` picks it (by
+ * default, an error of this package), else under `fallbackCode`, its own code kept as `remoteCode`.
  */
 export function errorToWire(
   error: unknown,
   fallbackCode: ErrorCode = 'ERR_REMOTE',
-  keepsOwnCode: (error: Error) => error is Error & { readonly code: string } = isLibraryError,
+  keepsOwnCode = (error: Error): error is Error & { readonly code: string } => error instanceof LoopbackSingletonError,
 ): WireError {
   if (error instanceof Error) {
     if (keepsOwnCode(error)) return { code: error.code, name: error.name, message: error.message, stack: error.stack };
