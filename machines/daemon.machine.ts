@@ -15,7 +15,7 @@
  * running, and logs the calls it abandoned.
  */
 import { assign, fromPromise, setup } from 'xstate';
-import type { WireError } from '../src/errors.js';
+import { errorToWire, type ErrorCode, type WireError } from '../src/errors.js';
 
 /** Why the daemon left `serving`. */
 export type StopReason = 'idle' | 'shutdown' | 'fatal';
@@ -41,7 +41,6 @@ export type DaemonEvent =
 /** What the drain actor is asked to do. */
 export interface DrainInput {
   readonly force: boolean;
-  readonly reason: StopReason | undefined;
 }
 
 const notProvided = (name: string) =>
@@ -49,21 +48,13 @@ const notProvided = (name: string) =>
     throw new Error(`daemon machine: actor "${name}" was not provided`);
   });
 
-/** Records a thrown value under one of our codes, keeping its own code aside. */
-function toWireError(error: unknown, code: string): WireError {
-  if (error instanceof Error) {
-    const own = (error as { code?: unknown }).code;
-    return {
-      // A local fault the library itself reported (a token file that is not private) is the
-      // user's to fix, not a failure of the step it happened in: it keeps its own code.
-      code: error.name === 'LoopbackSingletonError' && own === 'ERR_LOOPBACK_SINGLETON' ? own : code,
-      name: error.name,
-      message: error.message,
-      stack: error.stack,
-      remoteCode: typeof own === 'string' || typeof own === 'number' ? own : undefined,
-    };
-  }
-  return { code, name: 'Error', message: String(error) };
+/**
+ * A local fault the library itself reported (a token file that is not private) is the user's
+ * to fix, not a failure of the step it happened in: it keeps its own code. Any other error,
+ * this package's included, is recorded under the step's code, its own code kept aside.
+ */
+function isLocalFault(error: Error): error is Error & { readonly code: string } {
+  return error.name === 'LoopbackSingletonError' && (error as { code?: unknown }).code === 'ERR_LOOPBACK_SINGLETON';
 }
 
 /** The daemon statechart. */
@@ -110,7 +101,7 @@ export const daemonMachine = setup({
       stopReason: 'fatal' as const,
     }),
     recordError: assign({
-      error: (_, params: { error: unknown; code: string }) => toWireError(params.error, params.code),
+      error: (_, params: { error: unknown; code: ErrorCode }) => errorToWire(params.error, params.code, isLocalFault),
     }),
     recordBootTimeout: assign({
       error: ({ self }) => {
@@ -219,7 +210,7 @@ export const daemonMachine = setup({
       invoke: {
         id: 'drain',
         src: 'drain',
-        input: ({ context }) => ({ force: context.force, reason: context.stopReason }),
+        input: ({ context }) => ({ force: context.force }),
         onDone: 'stopped',
         onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
       },
@@ -234,6 +225,3 @@ export const daemonMachine = setup({
     failed: { type: 'final', entry: 'reportFailure' },
   },
 });
-
-/** The daemon machine's type, for code that provides its effects. */
-export type DaemonMachine = typeof daemonMachine;

@@ -11,26 +11,20 @@
  * (p-queue, concurrency 1) carries the calls.
  */
 import { fromPromise, setup } from 'xstate';
+import { isCallableName } from '../src/method-names.js';
 
 /** Events the mailbox machine accepts. */
 export type MailboxEvent = { readonly type: 'mailbox.close'; readonly force: boolean };
 
 /**
- * Names the mailbox never admits, whatever the object has: every member of
- * `Object.prototype` (`toString`, `__proto__`, `hasOwnProperty`, ...) and `constructor`.
- */
-const FORBIDDEN = new Set<string>([...Object.getOwnPropertyNames(Object.prototype), 'constructor', 'then']);
-
-/**
- * The admission policy for a member name: a public method of `target` (own or inherited,
- * not `_`-prefixed, not `constructor`, not an `Object.prototype` member, not `then`, a
- * plain data property holding a function; getters are never invoked).
+ * The admission policy for a member name: a public method of `target`, i.e. a name a call
+ * may name ({@link isCallableName}: not `_`-prefixed, not `constructor`, not an
+ * `Object.prototype` member, not `then`) for a member, own or inherited, that is a plain data
+ * property holding a function (getters are never invoked).
  * Returns the method, or undefined when the name is not admissible.
  */
 export function isAdmissibleMember(target: object, name: unknown): ((...args: unknown[]) => unknown) | undefined {
-  if (typeof name !== 'string' || name.length === 0 || name.charCodeAt(0) === 95 /* _ */ || FORBIDDEN.has(name)) {
-    return undefined;
-  }
+  if (!isCallableName(name)) return undefined;
   for (let o: object | null = target; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
     // hasOwn first: the descriptor (an allocation) only for the object that has the member.
     if (!Object.hasOwn(o, name)) continue;
@@ -76,6 +70,3 @@ export const mailboxMachine = setup({
     closed: { type: 'final' },
   },
 });
-
-/** The mailbox machine's type, for code that provides its effects. */
-export type MailboxMachine = typeof mailboxMachine;

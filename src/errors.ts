@@ -1,6 +1,6 @@
 /**
- * Every error the library raises, in the tree API.md fixes. Each class has a default
- * `code`; a few situations carry a more specific code on the same class (for example a
+ * Every error the library raises, in the tree the README shows (Errors). Each class has a
+ * default `code`; a few situations carry a more specific code on the same class (for example a
  * `HandshakeError` with `ERR_AUTH_FAILED`). Codes are public API and never change meaning.
  *
  * Errors cross the wire as `{ code, name, message, stack }` (see {@link WireError}) and are
@@ -229,12 +229,17 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && Object.hasOwn(ErrorCodes, code);
 }
 
-/** Serialises any thrown value for the wire. */
-export function errorToWire(error: unknown, fallbackCode: ErrorCode = 'ERR_REMOTE'): WireError {
-  if (error instanceof LoopbackSingletonError) {
-    return { code: error.code, name: error.name, message: error.message, stack: error.stack };
-  }
+/**
+ * Serialises any thrown value for the wire: under its own code if `keepsOwnCode` picks it (by
+ * default, an error of this package), else under `fallbackCode`, its own code kept as `remoteCode`.
+ */
+export function errorToWire(
+  error: unknown,
+  fallbackCode: ErrorCode = 'ERR_REMOTE',
+  keepsOwnCode = (error: Error): error is Error & { readonly code: string } => error instanceof LoopbackSingletonError,
+): WireError {
   if (error instanceof Error) {
+    if (keepsOwnCode(error)) return { code: error.code, name: error.name, message: error.message, stack: error.stack };
     const own = (error as { code?: unknown }).code;
     return {
       code: fallbackCode,

@@ -145,7 +145,7 @@ export interface ResolvedOptions {
   readonly execArgv: readonly string[] | undefined;
 }
 
-/** The defaults of API.md. */
+/** The defaults the README's option table gives. */
 export const DEFAULT_OPTIONS = {
   scope: 'user',
   idleTtlMs: 2000,

@@ -80,7 +80,7 @@ export type StartReason = 'first' | 'restart' | 'replace';
 export interface DaemonInfo {
   readonly pid: number;
   readonly instanceId: string;
-  /** Open authenticated connections. */
+  /** Open authenticated connections; an observer's (the CLI's) is never counted. */
   readonly active: number;
   /** Accepted calls waiting for their turn. */
   readonly queued: number;

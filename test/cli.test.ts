@@ -12,6 +12,7 @@ import { ensurePrivateDir } from '../dist/src/runtime/dir.js';
 import { runtimePaths } from '../dist/src/runtime/paths.js';
 import { COUNTER, service } from './support/clients.js';
 import { freshRoot, isAlive, waitForExit } from './support/daemon.js';
+import { sleep } from './support/wait.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
 const COMMANDS = ['list', 'ping', 'stop', 'watch', 'logs', 'diagrams', 'clean'];
@@ -65,7 +66,7 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
 }
 
@@ -133,14 +134,15 @@ describe('loopback-singleton CLI', () => {
     expect(listed.singletons.map((entry) => entry.name)).toEqual(['gone', 'live']);
     const [gone, alive] = listed.singletons;
     expect(alive).toMatchObject({ status: 'alive', pid: info.pid, transport: 'tcp', address: info.address, connections: 0, queued: 0, packageVersion: PACKAGE_VERSION });
-    expect(alive!.state).toMatch(/^serving\./);
+    // The CLI's own connection is an observer's: the daemon does not count it, and stays idle.
+    expect(alive!.state).toBe('serving.idle');
     expect(alive).toMatchObject({ nodeVersion: process.version, execArgv: info.execArgv });
     expect(gone).toMatchObject({ status: 'stale', pid: deadPid, state: null, connections: null });
 
     const text = await cli(['list', '--runtime-dir', root]);
     expect(text.code).toBe(0);
     const lines = text.stdout.split('\n');
-    expect(lines.find((line) => line.startsWith('live '))).toMatch(new RegExp(`^live +alive +${info.pid} +serving\\.\\w+ +tcp ${info.address}`));
+    expect(lines.find((line) => line.startsWith('live '))).toMatch(new RegExp(`^live +alive +${info.pid} +serving\\.idle +tcp ${info.address}`));
     expect(lines.find((line) => line.startsWith('gone '))).toMatch(new RegExp(`^gone +stale +${deadPid} `));
     expect(lines[1]).toMatch(/ NODE +NOTE$/);
     expect(lines.find((line) => line.startsWith('live '))).toContain(` ${process.version}`);
@@ -237,10 +239,23 @@ describe('loopback-singleton CLI', () => {
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^watching "svc" \\(pid ${pid}, tcp 127\\.0\\.0\\.1:\\d+`));
-    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}state serving\.\w+ {2}conns \d+ {2}queued \d+ {2}running \d+ {2}calls\/s - {2}served \d+$/);
+    // One connection, the proxy's: the watcher is an observer, never counted.
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}state serving\.busy {2}conns 1 {2}queued \d+ {2}running \d+ {2}calls\/s - {2}served \d+$/);
     expect(lines.at(-1)).toMatch(new RegExp(`^daemon "svc" went away \\(pid ${pid}`));
     // Not a terminal: plain lines, no redrawing.
     expect(run.stdout).not.toContain('\x1b[');
+  });
+
+  it('watch never keeps the daemon alive: an idle one idles out while watched, and watch exits 0', async () => {
+    // Long enough for the CLI to start and connect on a loaded machine, well within its deadline.
+    const svc = service<Counter>({ idleTtlMs: 3000 });
+    const { pid } = await svc.ping();
+    const watch = start(['watch', 'svc', '--interval', '50', '--runtime-dir', rootOf(svc)]);
+    const run = await watch.done;
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/ {2}state serving\.idle {2}conns 0 /);
+    expect(run.stdout.trimEnd().split('\n').at(-1)).toMatch(new RegExp(`^daemon "svc" went away \\(pid ${pid}`));
+    await waitForExit(pid);
   });
 
   it("clean removes a dead daemon's dir and keeps a live one, a start in progress and a foreign dir", async () => {

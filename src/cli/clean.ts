@@ -8,7 +8,7 @@ import { backupPathOf, readMetadata } from '../runtime/metadata.js';
 import { runtimePaths } from '../runtime/paths.js';
 import { isProcessAlive } from '../runtime/process.js';
 import type { RuntimePaths } from '../types.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { printJson } from './format.js';
 import { isLockFresh, probe, singletonNames } from './probe.js';
 

@@ -3,7 +3,8 @@
  * `--help` from here, and loads a command's implementation only once its arguments are
  * valid, so a bad command line never loads the protocol stack.
  */
-import type { OptionSpecs, ParsedLine } from './args.js';
+import type { OptionSpecs } from './args.js';
+import type { CommandModule } from './types.js';
 
 /** One option, with what `--help` says about it. */
 export interface OptionDoc {
@@ -12,17 +13,6 @@ export interface OptionDoc {
   /** Placeholder of a string option's value in the help, e.g. `ms`. */
   readonly value?: string;
   readonly help: string;
-}
-
-/** What a command's implementation receives. */
-export interface CommandContext extends ParsedLine {
-  /** The runtime root: `--runtime-dir`, else the library's default. */
-  readonly root: string;
-}
-
-/** A command's implementation module; `run` resolves with the exit code. */
-export interface CommandModule {
-  run(context: CommandContext): Promise<number>;
 }
 
 /** One command of the CLI. */
@@ -66,8 +56,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Lists every singleton directory under the runtime root with its status: alive (answered a ping), ' +
       'unresponsive (its pid runs but it did not answer), stale (metadata left by a daemon that is gone) or ' +
       'absent (no daemon). Live rows show the daemon state, address, connections and queued calls, uptime ' +
-      "and version, asked over the daemon's protocol. CONNS does not count the CLI's own connection (which " +
-      'the daemon does count, so its state reads serving.busy while it is asked).',
+      "and version, asked over the daemon's protocol. The CLI connects as an observer, which the daemon does " +
+      'not count: CONNS is its clients only, and looking never keeps an idle daemon alive.',
     options: { json: JSON_OPTION },
     positionals: { min: 0, max: 0, label: '' },
     load: () => import('./list.js'),
@@ -108,7 +98,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Pings the daemon of singleton <name> every --interval ms over one connection and shows its state, ' +
       'connections (not counting this one), queued and running calls, calls/s and calls served: redrawn in ' +
       'place on a terminal, one line per sample otherwise. Runs until Ctrl-C or until the daemon goes away, ' +
-      'then prints a final line and exits 0. While it watches, its connection keeps the daemon from idling out.',
+      'then prints a final line and exits 0. It connects as an observer: watching never keeps the daemon alive, ' +
+      'which idles out as it would unwatched.',
     options: { interval: { type: 'string', value: 'ms', help: 'time between samples (default: 1000)' } },
     positionals: NAME,
     load: () => import('./watch.js'),

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePath } from './args.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 
 const WRITER = fileURLToPath(new URL('../diagrams/main.js', import.meta.url));
 

@@ -3,9 +3,9 @@
  * over the protocol (in parallel), as a table or as JSON.
  */
 import { formatAddress } from '../runtime/metadata.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { formatDuration, formatNode, formatState, formatTable, printJson } from './format.js';
-import { otherConnections, probe, singletonNames, type DaemonStatus, type Probe } from './probe.js';
+import { probe, singletonNames, type DaemonStatus, type Probe } from './probe.js';
 
 /** One row of `list --json`; null where the status leaves it unknown. */
 export interface ListEntry {
@@ -48,7 +48,7 @@ export function toEntry(found: Probe, now = Date.now()): ListEntry {
     state: info ? formatState(info.state) : null,
     transport: info?.transport ?? metadata?.transport ?? null,
     address: info?.address ?? (metadata ? formatAddress(metadata) : null),
-    connections: info ? otherConnections(info) : null,
+    connections: info ? info.active : null,
     queued: info?.queued ?? null,
     running: info?.running ?? null,
     callsServed: info?.callsServed ?? null,

@@ -7,7 +7,7 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { runtimePaths } from '../runtime/paths.js';
 import { CliFailure } from './args.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 
 /** How often --follow looks for new lines. */
 const FOLLOW_INTERVAL_MS = 200;

@@ -4,9 +4,9 @@
  */
 import type { DaemonInfo } from '../types.js';
 import { CliFailure } from './args.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { formatDuration, formatState, printJson } from './format.js';
-import { openOrFail, otherConnections } from './probe.js';
+import { openOrFail } from './probe.js';
 
 function describe(name: string, info: DaemonInfo): string {
   const rows: Array<[string, string]> = [
@@ -14,7 +14,7 @@ function describe(name: string, info: DaemonInfo): string {
     ['pid', String(info.pid)],
     ['state', formatState(info.state)],
     ['address', `${info.transport} ${info.address}`],
-    ['connections', `${otherConnections(info)}`],
+    ['connections', String(info.active)],
     ['queued', String(info.queued)],
     ['running', String(info.running)],
     ['calls served', String(info.callsServed)],

@@ -148,8 +148,3 @@ export function singletonNames(root: string): string[] {
     .map((entry) => entry.name)
     .sort();
 }
-
-/** The daemon's client connections (the CLI's own observer connection is not counted). */
-export function otherConnections(info: DaemonInfo): number {
-  return info.active;
-}

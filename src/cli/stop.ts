@@ -6,10 +6,10 @@
 import { HandshakeError } from '../errors.js';
 import { removeMetadataIf } from '../runtime/metadata.js';
 import { runtimePaths } from '../runtime/paths.js';
-import { KILL_GRACE_MS, killDaemon, waitForDaemonExit } from '../client/terminate.js';
+import { drainDaemon, KILL_GRACE_MS, killDaemon } from '../client/terminate.js';
 import type { DaemonMetadata } from '../types.js';
 import { CliFailure, parseMs } from './args.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { formatDuration } from './format.js';
 import { DaemonUnavailable, openDaemon, type OpenDaemon } from './probe.js';
 
@@ -20,11 +20,6 @@ function otherProtocolDaemon(error: DaemonUnavailable): DaemonMetadata | undefin
   const cause = error.cause;
   const metadata = error.metadata;
   return cause instanceof HandshakeError && cause.code === 'ERR_PROTOCOL_VERSION' && metadata && cause.daemonPid === metadata.pid ? metadata : undefined;
-}
-
-/** SIGTERM drains a daemon gracefully. */
-function signalStop(pid: number): void {
-  process.kill(pid, 'SIGTERM');
 }
 
 /** Stops the daemon of `positionals[0]`. */
@@ -64,19 +59,7 @@ export async function run({ root, values, positionals }: CommandContext): Promis
     );
     return 0;
   }
-  try {
-    if (open) await open.connection.shutdown(false);
-    else if (!metadata.draining) signalStop(pid);
-  } catch {
-    // The daemon may close the connection before its acknowledgement arrives: its exit is what counts.
-  }
-  let gone: boolean;
-  try {
-    gone = await waitForDaemonExit(metadata, timeoutMs);
-  } finally {
-    open?.connection.close();
-  }
-  if (!gone) {
+  if (!(await drainDaemon(metadata, open?.connection, timeoutMs))) {
     throw new CliFailure(`singleton "${name}": pid ${pid} still runs after ${timeoutMs} ms (it goes on draining, within its drain deadline); try --force`);
   }
   // A daemon removes its own metadata; one that crashed on the way out may not have.

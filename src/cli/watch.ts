@@ -5,9 +5,9 @@
  */
 import type { DaemonInfo } from '../types.js';
 import { parseMs } from './args.js';
-import type { CommandContext } from './commands.js';
+import type { CommandContext } from './types.js';
 import { formatState } from './format.js';
-import { openOrFail, otherConnections } from './probe.js';
+import { openOrFail } from './probe.js';
 
 const DEFAULT_INTERVAL_MS = 1000;
 /** A ping unanswered for this long (at least) is reported. */
@@ -24,7 +24,7 @@ export function sampleLine(info: DaemonInfo, rate: number | undefined, now = new
   return [
     now.toTimeString().slice(0, 8),
     `state ${formatState(info.state)}`,
-    `conns ${otherConnections(info)}`,
+    `conns ${info.active}`,
     `queued ${info.queued}`,
     `running ${info.running}`,
     `calls/s ${rate === undefined ? '-' : rate.toFixed(1)}`,

@@ -186,11 +186,6 @@ export class Connection {
     return this.#request({ t: 'call', id: this.#nextId++, m: method, a: args }, options);
   }
 
-  /** Requests sent and not yet answered. */
-  get pendingCount(): number {
-    return this.#pending.size;
-  }
-
   /** Resolves once no request is pending (at once if none is). */
   async settled(): Promise<void> {
     while (this.#pending.size > 0 && !this.#closed) {

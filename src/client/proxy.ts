@@ -8,6 +8,7 @@
  */
 import { inspect, type InspectOptionsStylized } from 'node:util';
 import { MethodNotAllowedError } from '../errors.js';
+import { isCallableName } from '../method-names.js';
 import type { CallOptions } from './connection.js';
 import type { SupervisedConnection } from './supervised.js';
 
@@ -44,11 +45,6 @@ interface RemoteState {
 
 const states = new WeakMap<object, RemoteState>();
 
-// Names the daemon's mailbox refuses anyway: refuse them here without a round trip.
-function isPrivateName(name: string): boolean {
-  return name.charCodeAt(0) === 95 /* _ */ || name === 'constructor' || Object.hasOwn(Object.prototype, name);
-}
-
 function refuse(name: string): Promise<never> {
   return Promise.reject(new MethodNotAllowedError(`"${name}" is not a public method of the hosted object (private, unknown, or not a function)`));
 }
@@ -58,7 +54,8 @@ function remoteMethod(state: RemoteState, name: string): (...args: unknown[]) =>
   let method = state.methods.get(name);
   if (method === undefined) {
     const { connection, callOptions } = state;
-    method = isPrivateName(name) ? () => refuse(name) : (...args: unknown[]) => connection.call(name, args, callOptions);
+    // Names the daemon's mailbox refuses anyway are refused here, without a round trip.
+    method = isCallableName(name) ? (...args: unknown[]) => connection.call(name, args, callOptions) : () => refuse(name);
     state.methods.set(name, method);
   }
   return method;

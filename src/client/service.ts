@@ -66,15 +66,6 @@ function loadSession(): Promise<typeof import('./session.js')> {
   return session;
 }
 
-/** SIGTERM drains a daemon gracefully (the only word every protocol version understands). */
-function terminate(pid: number): void {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    // exited meanwhile
-  }
-}
-
 /** One named singleton: its runtime files, and the daemon that hosts its object. */
 export class LocalSingletonService<T> {
   /** The singleton's name (its runtime directory's name). */
@@ -149,7 +140,7 @@ export class LocalSingletonService<T> {
     const force = options.force === true;
     signal?.throwIfAborted();
     const plan = await this.#getPlan();
-    const { connectTo, isSignallable, killDaemon, settledMetadata, waitForDaemonExit } = await loadSession();
+    const { connectTo, drainDaemon, isSignallable, killDaemon, settledMetadata } = await loadSession();
     // A damaged record may belong to a live daemon that is about to mend it.
     const read = await settledMetadata(this.paths.metadata, signal);
     if (read.status !== 'valid') return;
@@ -181,25 +172,8 @@ export class LocalSingletonService<T> {
       await killDaemon(this.paths, metadata, connection, signal);
       return;
     }
-    if (connection === undefined) {
-      if (metadata.draining !== true) terminate(pid);
-    } else {
-      try {
-        await connection.shutdown(false);
-      } catch {
-        // The daemon may close before its acknowledgement arrives; its exit is what counts.
-      }
-    }
     const budget = this.#options.drainTimeoutMs + SHUTDOWN_SLACK_MS;
-    let exited: boolean;
-    try {
-      // The daemon closes our connection once drained, then exits. These (ref'd) timers also
-      // keep this process alive meanwhile: an idle connection alone does not.
-      exited = await waitForDaemonExit(metadata, budget, signal);
-    } finally {
-      connection?.close();
-    }
-    if (!exited) {
+    if (!(await drainDaemon(metadata, connection, budget, signal))) {
       throw new ConnectionFailedError(
         `The daemon "${this.name}" (pid ${pid}) still runs ${budget} ms after it was asked to drain (drainTimeoutMs ${this.#options.drainTimeoutMs} ms + ${SHUTDOWN_SLACK_MS} ms). ` +
           `It was left running. Stop it with service.shutdown({ force: true }) or \`loopback-singleton stop ${this.name} --force\`. See ${this.paths.log}`,

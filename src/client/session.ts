@@ -7,4 +7,4 @@
  */
 export { connectOrStart, connectTo, settledMetadata } from './starter.js';
 export { SupervisedConnection } from './supervised.js';
-export { isSignallable, killDaemon, waitForDaemonExit } from './terminate.js';
+export { drainDaemon, isSignallable, killDaemon } from './terminate.js';

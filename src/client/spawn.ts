@@ -124,20 +124,3 @@ export function launchInTurn<T>(launch: () => T): Promise<T> {
   lastLaunch = turn.catch(() => {});
   return turn;
 }
-
-/**
- * Spawns a daemon and waits until it has published its metadata, at most `timeoutMs`
- * (then it is killed, so no orphan is left).
- */
-export async function spawnDaemon(config: DaemonConfig, timeoutMs: number): Promise<SpawnedDaemon> {
-  const launch = launchDaemon(config);
-  const timer = setTimeout(
-    () => launch.abort(new ConnectionFailedError(`The daemon did not become ready within ${timeoutMs} ms; it was killed. See ${config.paths.log}`)),
-    timeoutMs,
-  );
-  try {
-    return await launch.ready;
-  } finally {
-    clearTimeout(timer);
-  }
-}

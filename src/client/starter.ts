@@ -18,6 +18,7 @@ import { ensurePrivateDir } from '../runtime/dir.js';
 import { backupPathOf, readMetadata, removeMetadataIf, type MetadataRead } from '../runtime/metadata.js';
 import { removeQuietly } from '../runtime/private-file.js';
 import { isSameProcess } from '../runtime/process.js';
+import { sleep } from '../runtime/sleep.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata, RuntimePaths, StartReason } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -110,7 +111,7 @@ async function drainMismatched(plan: StartPlan, signal: AbortSignal): Promise<vo
   // The old daemon keeps its record until it exits; it finishes its calls on its own time.
   while (isSameProcess(pid, startTime)) {
     signal.throwIfAborted();
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
   publish('client', 'replaced', () => ({ name: plan.name, pid }));
 }
@@ -129,7 +130,7 @@ export async function settledMetadata(path: string, signal?: AbortSignal): Promi
   let read = readable(path, readMetadata(path));
   while (read.status === 'malformed' && performance.now() < deadline) {
     signal?.throwIfAborted();
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
     read = readable(path, readMetadata(path));
   }
   return read;

@@ -1,6 +1,7 @@
 /**
- * How a stop escalates, written once for `shutdown({ force: true })` and
- * `loopback-singleton stop --force`: the recorded process (pid checked with its start time)
+ * How a daemon is stopped, written once for `shutdown()` and `loopback-singleton stop`.
+ * Graceful ({@link drainDaemon}): asked over the protocol, or by SIGTERM, then waited for.
+ * Forced ({@link killDaemon}): the recorded process (pid checked with its start time)
  * is asked to stop with force over the protocol if it answers (by SIGTERM if it does not),
  * given a short grace, then SIGKILLed if it is still the same process, whatever its state
  * (busy, draining with a method that never settles, SIGSTOPped). What it leaves behind is
@@ -12,6 +13,7 @@ import { basename, dirname } from 'node:path';
 import { DaemonConnectionError } from '../errors.js';
 import { removeMetadataIf } from '../runtime/metadata.js';
 import { isSameProcess, processStartTime } from '../runtime/process.js';
+import { sleep } from '../runtime/sleep.js';
 import type { DaemonMetadata, RuntimePaths } from '../types.js';
 import type { Connection } from './connection.js';
 
@@ -27,7 +29,7 @@ export async function waitForDaemonExit(metadata: Pick<DaemonMetadata, 'pid' | '
   while (isSameProcess(metadata.pid, metadata.startTime)) {
     signal?.throwIfAborted();
     if (performance.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+    await sleep(EXIT_POLL_MS);
   }
   return true;
 }
@@ -43,12 +45,37 @@ export function isSignallable(metadata: Pick<DaemonMetadata, 'pid' | 'startTime'
   return metadata.startTime !== undefined || processStartTime(process.pid) === undefined;
 }
 
-function signalIfSame(metadata: DaemonMetadata, name: NodeJS.Signals): void {
-  if (!isSignallable(metadata) || !isSameProcess(metadata.pid, metadata.startTime)) return;
+function sendSignal(pid: number, name: NodeJS.Signals): void {
   try {
-    process.kill(metadata.pid, name);
+    process.kill(pid, name);
   } catch {
     // exited meanwhile
+  }
+}
+
+function signalIfSame(metadata: DaemonMetadata, name: NodeJS.Signals): void {
+  if (isSignallable(metadata) && isSameProcess(metadata.pid, metadata.startTime)) sendSignal(metadata.pid, name);
+}
+
+/**
+ * Asks the daemon `metadata` records to drain: over `connection` if it answered, else by
+ * SIGTERM (the only word every protocol version understands) unless its record says it drains
+ * already. Then waits for its process to exit, at most `timeoutMs`, and closes `connection`.
+ * Resolves true once it exited, false if it still runs (it goes on draining).
+ */
+export async function drainDaemon(metadata: DaemonMetadata, connection: Connection | undefined, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  try {
+    if (connection !== undefined) await connection.shutdown(false);
+    else if (metadata.draining !== true) sendSignal(metadata.pid, 'SIGTERM');
+  } catch {
+    // The daemon may close before its acknowledgement arrives: its exit is what counts.
+  }
+  try {
+    // The daemon closes the connection once drained, then exits. These (ref'd) timers also
+    // keep this process alive meanwhile: an idle connection alone does not.
+    return await waitForDaemonExit(metadata, timeoutMs, signal);
+  } finally {
+    connection?.close();
   }
 }
 

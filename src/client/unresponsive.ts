@@ -10,6 +10,7 @@ import { ConnectionFailedError, DaemonConnectionError } from '../errors.js';
 import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import { backupPathOf, readMetadata } from '../runtime/metadata.js';
 import { isProcessAlive, isSameProcess } from '../runtime/process.js';
+import { sleep } from '../runtime/sleep.js';
 import type { DaemonMetadata, RuntimePaths } from '../types.js';
 import type { StartPlan } from './plan.js';
 
@@ -58,7 +59,7 @@ export async function drainedExit(paths: RuntimePaths, signal: AbortSignal): Pro
       if (read.status === 'valid' && read.metadata.draining === true) seen.set(read.metadata.instanceId, read.metadata);
     }
     if (![...seen.values()].some(({ pid, startTime }) => isSameProcess(pid, startTime))) return;
-    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+    await sleep(EXIT_POLL_MS);
   }
 }
 
@@ -80,7 +81,7 @@ export async function unansweredOrStale(plan: StartPlan, metadata: DaemonMetadat
   if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
   // A killed process closes its sockets before it turns into a zombie: look again a moment
   // later, so that a daemon that just died is found stale now rather than after a wait.
-  await new Promise((resolve) => setTimeout(resolve, EXIT_SETTLE_MS));
+  await sleep(EXIT_SETTLE_MS);
   if (!isSameProcess(metadata.pid, metadata.startTime)) return error;
   return new ConnectionFailedError(
     `The daemon "${plan.name}" (pid ${metadata.pid}) is running but did not complete a handshake: ${(error as Error)?.message ?? String(error)}`,

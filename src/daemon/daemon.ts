@@ -14,6 +14,7 @@ import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { formatAddress, readMetadataFile, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
 import { processStartTime } from '../runtime/process.js';
+import { sleep } from '../runtime/sleep.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
@@ -359,14 +360,15 @@ export class Daemon implements ConnectionHost {
     if (mailbox) {
       await mailbox.close(force);
       // Forced: the waiting calls were refused, but the running one is let finish briefly, so
-      // that the dispose hook never overlaps a call.
-      if (force || this.#escalated) await Promise.race([mailbox.idle(), delay(FORCE_GRACE_MS)]);
+      // that the dispose hook never overlaps a call. The sleeps here are ref'd on purpose: the
+      // drain must reach `stopped` even when nothing else is left open.
+      if (force || this.#escalated) await Promise.race([mailbox.idle(), sleep(FORCE_GRACE_MS)]);
       const outcome = await mailbox.disposeObject(DISPOSE_TIMEOUT_MS);
       if (outcome) this.#log.write(outcome);
     }
     for (const connection of this.#connections) connection.close();
     // server.close() calls back once every connection has ended, i.e. flushed its replies.
-    await Promise.race([Promise.all([serverClosed, ...this.#retired]), delay(CLOSE_GRACE_MS)]);
+    await Promise.race([Promise.all([serverClosed, ...this.#retired]), sleep(CLOSE_GRACE_MS)]);
     this.#stopSweeper();
   }
 
@@ -386,9 +388,4 @@ export class Daemon implements ConnectionHost {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = undefined;
   }
-}
-
-// Deliberately ref'd: the drain must reach `stopped` even when nothing else is left open.
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

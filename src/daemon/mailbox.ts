@@ -120,11 +120,6 @@ export class Mailbox {
     return this.#served;
   }
 
-  /** The mailbox statechart's state value. */
-  get state(): string {
-    return String(this.#actor.getSnapshot().value);
-  }
-
   /**
    * Admits or refuses a call. Refusals are answered at once on `sink`; an admitted call is
    * answered when it has run. Never throws.

@@ -28,6 +28,7 @@ import type { RuntimePaths } from '../types.js';
 import { localFaultError } from './local-fault.js';
 import { readSmallFile, replacePrivateFile } from './private-file.js';
 import { isSameProcess, processStartTime } from './process.js';
+import { sleep } from './sleep.js';
 
 /** A lock without a holder record, seen unchanged this long (monotonic) by a waiter, is stale. */
 export const LOCK_STALE_MS = 3000;
@@ -195,7 +196,7 @@ export async function acquireSpawnLock(paths: RuntimePaths, shouldStopWaiting: (
     const verdict = judge(paths.lock, seen);
     if (verdict === 'gone' || (verdict === 'stale' && reclaim(paths.lock, seen))) continue;
     if (shouldStopWaiting()) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, RETRY_MS + Math.random() * RETRY_MS));
+    await sleep(RETRY_MS + Math.random() * RETRY_MS);
   }
 }
 

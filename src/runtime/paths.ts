@@ -1,6 +1,6 @@
 /**
- * Where a singleton's runtime files live: the root resolution order of API.md and the
- * rules for names. Pure path arithmetic, no I/O beyond checking whether
+ * Where a singleton's runtime files live: the root resolution order the README gives (Runtime
+ * files) and the rules for names. Pure path arithmetic, no I/O beyond checking whether
  * `$XDG_RUNTIME_DIR` is usable.
  */
 import { accessSync, constants, statSync } from 'node:fs';
@@ -53,7 +53,7 @@ function absoluteHome(home: () => string, account: () => string): string | undef
 }
 
 /**
- * The runtime root, in API.md's order: `runtimeDir` option (a relative one is resolved
+ * The runtime root, in the README's order: `runtimeDir` option (a relative one is resolved
  * against the working directory, as any path option), env `LOOPBACK_SINGLETON_RUNTIME_DIR`
  * (must be absolute: an environment is inherited by processes in other directories),
  * `%LOCALAPPDATA%\loopback-singleton` (Windows), `$XDG_RUNTIME_DIR/loopback-singleton` when

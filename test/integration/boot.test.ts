@@ -2,9 +2,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { spawnDaemon } from '../../dist/src/client/spawn.js';
 import { FactoryError } from '../../dist/src/errors.js';
-import { daemonConfig, FIXTURES, freshRuntime, isAlive, SERVICES_URL, startDaemon } from '../support/daemon.js';
+import { daemonConfig, FIXTURES, freshRuntime, isAlive, SERVICES_URL, spawnDaemon, startDaemon } from '../support/daemon.js';
 
 async function bootFailure(factory: { module: string; export: string }, overrides = {}) {
   const { paths } = freshRuntime();

@@ -18,6 +18,7 @@ import {
 import { FIXTURES, freshRoot, isAlive, SERVICES_URL, waitForExit } from '../support/daemon.js';
 import { service } from '../support/clients.js';
 import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
+import { sleep } from '../support/wait.js';
 
 interface Counter {
   value: number;
@@ -113,7 +114,7 @@ describe('localSingleton and its proxy', () => {
     const counter = await svc.proxy();
     // Long enough that the next two calls arrive while it runs, on a loaded machine too.
     const running = counter.hold(3000, 'running');
-    while ((await svc.ping()).running === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    while ((await svc.ping()).running === 0) await sleep(10);
     const waiting = counter.hold(1, 'waiting');
     const refused = await counter.inc().catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(MailboxFullError);
@@ -153,7 +154,7 @@ describe('localSingleton and its proxy', () => {
     const counter = await svc.proxy();
     const { pid } = await svc.ping();
     const pending = [counter.hold(5000, 'a'), counter.inc(), counter.inc()].map((p) => p.catch((e: unknown) => e));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     process.kill(pid, 'SIGKILL');
     for (const outcome of await Promise.all(pending)) {
       expect(outcome).toBeInstanceOf(DaemonConnectionError);

@@ -4,6 +4,7 @@ import { Connection } from '../../dist/src/client/connection.js';
 import { HandshakeError } from '../../dist/src/errors.js';
 import { createNonce } from '../../dist/src/wire/auth.js';
 import { MAX_FRAME, RawPeer, startDaemon } from '../support/daemon.js';
+import { sleep } from '../support/wait.js';
 
 /** A TCP relay in front of the daemon that records every byte in each direction. */
 async function recordingRelay(port: number): Promise<{ port: number; toDaemon: Buffer[]; toClient: Buffer[] }> {
@@ -69,7 +70,7 @@ describe('handshake', () => {
     expect(error).toBeInstanceOf(HandshakeError);
     expect((error as HandshakeError).code).toBe('ERR_AUTH_FAILED');
     // Only the hello went out: the client never sent an auth proof to a peer it could not trust.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     expect(Buffer.concat(relay.toDaemon).includes(Buffer.from('auth'))).toBe(false);
   });
 

@@ -12,6 +12,7 @@ import { computeProof, createNonce, verifyProof } from '../../dist/src/wire/auth
 import { encodeFrame } from '../../dist/src/wire/codec.js';
 import { service } from '../support/clients.js';
 import { MAX_FRAME, rawHandshake, RawPeer, startDaemon } from '../support/daemon.js';
+import { sleep } from '../support/wait.js';
 
 // The documented limits (docs/PROTOCOL.md §2, §3), written out rather than imported, so
 // that a change of the code's constants shows here.
@@ -60,10 +61,6 @@ function openFds(pid: number): number {
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 describe('a call carrying msgpackr references', () => {
@@ -123,7 +120,7 @@ describe('connections that do not authenticate', () => {
     for (const peer of waiting) peer.write(Buffer.from([0, 0, 0, 80, 0x84]));
     const witness = await daemon.connect();
     await witness.ping();
-    const closedOnes = () => Promise.all(waiting.map((peer) => Promise.race([peer.closed.then(() => true), delay(200).then(() => false)])));
+    const closedOnes = () => Promise.all(waiting.map((peer) => Promise.race([peer.closed.then(() => true), sleep(200).then(() => false)])));
     // The witness's own connection was the 65th: it pushed out the first.
     expect((await closedOnes()).map((closed, i) => (closed ? i : -1)).filter((i) => i >= 0)).toEqual([0]);
 
@@ -183,7 +180,7 @@ describe('connections that do not authenticate', () => {
       }
       // Dropped ones close within the daemon's 1 s close grace.
       for (let waited = 0; dropped < sockets.length - MAX_HANDSHAKING_CONNECTIONS && waited < 5000; waited += 100) {
-        await delay(100);
+        await sleep(100);
         peakRss = Math.max(peakRss, rssBytes(pid));
       }
     } finally {
@@ -232,7 +229,7 @@ describe('an authenticated peer', () => {
     while (!closed && sent < frame.length) {
       peer.write(frame.subarray(sent, sent + 1));
       sent++;
-      await Promise.race([peer.closed, delay(250)]);
+      await Promise.race([peer.closed, sleep(250)]);
     }
     expect(closed, 'the daemon dropped the trickling peer').toBe(true);
     expect(sent).toBeLessThan(frame.length);
@@ -257,7 +254,7 @@ describe('an authenticated peer', () => {
     ];
     for (const chunk of chunks) {
       peer.write(chunk);
-      await delay(400);
+      await sleep(400);
     }
     for (const id of [1, 2, 3]) expect(await peer.next()).toMatchObject({ t: 'reply', id, r: id });
   });
@@ -279,9 +276,9 @@ describe('the whole-frame deadline after a blocked event loop', () => {
     await rawHandshake(peer, daemon.token);
     const frame = encodeFrame({ t: 'call', id: 1, m: 'inc', a: [] }, MAX_FRAME);
     peer.write(frame.subarray(0, 5));
-    await delay(100); // the daemon has read the frame's first bytes
+    await sleep(100); // the daemon has read the frame's first bytes
     const spinning = witness.call('spin', [2000]);
-    await delay(300); // the daemon is blocked: the rest waits in its socket, unread
+    await sleep(300); // the daemon is blocked: the rest waits in its socket, unread
     peer.write(frame.subarray(5));
     expect(await spinning).toBe(2000);
     // The sweep that runs first after the block finds the frame 2 s old; the bytes read in the

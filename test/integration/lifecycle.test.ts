@@ -1,10 +1,10 @@
 import { existsSync, lstatSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Connection } from '../../dist/src/client/connection.js';
-import { spawnDaemon } from '../../dist/src/client/spawn.js';
 import { DaemonConnectionError, LoopbackSingletonError } from '../../dist/src/errors.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
-import { daemonConfig, freshRuntime, isAlive, MAX_FRAME, rawHandshake, RawPeer, startDaemon, waitForExit } from '../support/daemon.js';
+import { daemonConfig, freshRuntime, isAlive, MAX_FRAME, rawHandshake, RawPeer, spawnDaemon, startDaemon, waitForExit } from '../support/daemon.js';
+import { sleep } from '../support/wait.js';
 
 describe('daemon lifecycle', () => {
   it('publishes valid metadata, and a daemon nobody connects to exits after its TTL and unpublishes', async () => {
@@ -23,7 +23,7 @@ describe('daemon lifecycle', () => {
   it('an open authenticated connection keeps the daemon alive; closing it starts the countdown', async () => {
     const daemon = await startDaemon({ idleTtlMs: 200 });
     const connection = await daemon.connect();
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await sleep(600);
     expect(isAlive(daemon.pid)).toBe(true);
     expect((await connection.ping()).state).toEqual({ serving: 'busy' });
     connection.close();
@@ -126,7 +126,7 @@ describe('daemon lifecycle', () => {
       const deadline = Date.now() + 5000;
       while (readMetadata(daemon.paths.metadata).status !== 'valid') {
         if (Date.now() > deadline) throw new Error('metadata.json was not mended');
-        await new Promise((resolve) => setTimeout(resolve, 20));
+        await sleep(20);
       }
       expect(readFileSync(daemon.paths.metadata, 'utf8')).toBe(original);
     }
@@ -134,7 +134,7 @@ describe('daemon lifecycle', () => {
     const deadline = Date.now() + 5000;
     while (!existsSync(daemon.paths.metadata)) {
       if (Date.now() > deadline) throw new Error('metadata.json was not restored');
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
     expect((await (await daemon.connect()).ping()).pid).toBe(daemon.pid);
   });

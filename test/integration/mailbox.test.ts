@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MailboxFullError, MethodNotAllowedError, ProtocolError, RemoteError } from '../../dist/src/errors.js';
 import { rawHandshake, RawPeer, startDaemon } from '../support/daemon.js';
+import { sleep } from '../support/wait.js';
 
 describe('mailbox', () => {
   it('50 concurrent read-await-write calls from 5 connections lose no update', async () => {
@@ -92,7 +93,7 @@ describe('mailbox', () => {
     const connection = await daemon.connect();
     const running = connection.call('hold', [300, 'running']);
     // Wait until the first call runs, so the next two are the waiting ones.
-    while ((await connection.ping()).running === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    while ((await connection.ping()).running === 0) await sleep(10);
     const waiting = [connection.call('hold', [1, 'a']), connection.call('hold', [1, 'b'])];
     const refused = await connection.call('hold', [1, 'c']).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(MailboxFullError);

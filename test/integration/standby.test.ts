@@ -14,7 +14,7 @@ import { Standby } from '../../dist/src/client/standby.js';
 import { localSingleton } from '../../dist/src/index.js';
 import { acquireSpawnLock } from '../../dist/src/runtime/lock.js';
 import { COUNTER, DIST_INDEX, runWorker, service, WORKER } from '../support/clients.js';
-import { daemonConfig, freshRoot, freshRuntime, isAlive, loggedDaemonPids, waitForExit } from '../support/daemon.js';
+import { daemonConfig, freshRoot, freshRuntime, isAlive, loggedDaemonPids, spawnDaemon, waitForExit } from '../support/daemon.js';
 import { processesMentioning } from '../support/proc.js';
 import { until } from '../support/wait.js';
 
@@ -126,7 +126,6 @@ describe('standby: the daemon process spawned ahead of a cold start', () => {
     const [standby] = processesMentioning(root);
     killOnFinish(standby);
     // Meanwhile a daemon is published (another factory: this client must not use it either).
-    const { spawnDaemon } = await import('../../dist/src/client/spawn.js');
     const rival = await spawnDaemon(daemonConfig(paths), 15_000);
     killOnFinish(rival.pid);
     await lock!.release();

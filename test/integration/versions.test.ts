@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { HandshakeError, localSingleton } from '../../dist/src/index.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
-import { daemonConfig, freshRoot, isAlive, waitForExit } from '../support/daemon.js';
+import { daemonConfig, freshRoot, isAlive, spawnDaemon, waitForExit } from '../support/daemon.js';
 import { COUNTER } from '../support/clients.js';
 import { inject } from 'vitest';
 
@@ -28,10 +28,10 @@ describe('a daemon of another protocol version', () => {
     const svc = localSingleton('svc', COUNTER, { runtimeDir: root });
     // Start the daemon from a package that speaks protocol 2, over the same runtime dir.
     const other = packageSpeaking(2);
-    const { spawnDaemon } = (await import(pathToFileURL(join(other, 'dist', 'src', 'client', 'spawn.js')).href)) as typeof import('../../dist/src/client/spawn.js');
+    const { launchDaemon } = (await import(pathToFileURL(join(other, 'dist', 'src', 'client', 'spawn.js')).href)) as typeof import('../../dist/src/client/spawn.js');
     const { ensurePrivateDir } = await import('../../dist/src/runtime/dir.js');
     ensurePrivateDir(svc.paths.dir);
-    const { pid } = await spawnDaemon(daemonConfig(svc.paths, { factoryId: 'whatever' }), 15_000);
+    const { pid } = await spawnDaemon(daemonConfig(svc.paths, { factoryId: 'whatever' }), 15_000, launchDaemon);
     onTestFinished(async () => {
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
       await waitForExit(pid);

@@ -13,6 +13,7 @@ import type { HeldLock } from '../../src/runtime/lock.js';
 import { ConnectionFailedError, DaemonConnectionError, FactoryError, FactoryMismatchError, HandshakeError } from '../../src/errors.js';
 import type { MetadataRead } from '../../src/runtime/metadata.js';
 import type { DaemonMetadata } from '../../src/types.js';
+import { deferred, settle, type Deferred } from '../support/machines.js';
 
 const START_TIMEOUT = 1_000;
 
@@ -56,22 +57,6 @@ function connection(label: string): object {
 /** An error with a `code`, like the ones the real effects throw. */
 function coded(code: string, message = `failed with ${code}`): Error & { code: string } {
   return Object.assign(new Error(message), { code });
-}
-
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }
 
 /** One fake effect: what one invocation does with its input and signal. */
@@ -190,11 +175,6 @@ function startClient(
     value: () => actor.getSnapshot().value,
     status: () => actor.getSnapshot().status,
   };
-}
-
-/** Lets promise actors settle and their results reach the machine, without moving the clock. */
-async function settle(): Promise<void> {
-  await vi.advanceTimersByTimeAsync(0);
 }
 
 /** The JSON form of a state value, as `path` records it. */

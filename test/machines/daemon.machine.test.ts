@@ -5,29 +5,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { daemonMachine, type DaemonContext, type DrainInput } from '../../machines/daemon.machine.js';
-import type { WireError } from '../../src/errors.js';
+import { DaemonConnectionError, type WireError } from '../../src/errors.js';
+import { localFaultError } from '../../src/runtime/local-fault.js';
+import { sleep } from '../support/wait.js';
+import { deferred, settle, type Deferred } from '../support/machines.js';
 
 const IDLE_TTL = 1_000;
 const BOOT_TIMEOUT = 5_000;
 const DRAIN_TIMEOUT = 20_000;
 
 type BootStep = 'loadObject' | 'bindServer' | 'publishMetadata';
-
-interface Deferred {
-  readonly promise: Promise<void>;
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-function deferred(): Deferred {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
 
 /** How each fake boot step behaves: done at once, fail with a value, or never finish. */
 type StepBehaviour = { readonly kind: 'ok' } | { readonly kind: 'fail'; readonly error: unknown } | { readonly kind: 'hang' };
@@ -105,11 +92,6 @@ function startDaemon(steps: Partial<Record<BootStep, StepBehaviour>> = {}): Harn
   };
 }
 
-/** Lets promise actors settle and their results reach the machine, without moving the clock. */
-async function settle(): Promise<void> {
-  await vi.advanceTimersByTimeAsync(0);
-}
-
 /** Boots with instant fake steps and returns once the daemon is serving. */
 async function serving(): Promise<Harness> {
   const daemon = startDaemon();
@@ -174,7 +156,7 @@ describe('daemon machine: boot', () => {
   });
 
   it('gives the whole start one bootTimeout budget, however it is split between the steps', async () => {
-    const slow = () => fromPromise<void, unknown>(() => new Promise((resolve) => setTimeout(resolve, BOOT_TIMEOUT / 2 - 1)));
+    const slow = () => fromPromise<void, unknown>(() => sleep(BOOT_TIMEOUT / 2 - 1));
     const machine = daemonMachine.provide({
       actors: { loadObject: slow(), bindServer: slow(), publishMetadata: slow() },
       delays: { idleTtl: IDLE_TTL, bootTimeout: BOOT_TIMEOUT },
@@ -227,6 +209,19 @@ describe('daemon machine: boot', () => {
     expect(daemon.reportFailure).toHaveBeenCalledTimes(1);
   });
 
+  it.each(failures)('$step failing with a local fault keeps its code; with another error of this package, $code', async ({ step, code }) => {
+    const fault = localFaultError('read the token file', Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' }));
+    const faulty = startDaemon({ [step]: { kind: 'fail', error: fault } });
+    await settle();
+    expect(faulty.context().error).toEqual({ code: 'ERR_LOOPBACK_SINGLETON', name: 'LoopbackSingletonError', message: fault.message, stack: fault.stack });
+
+    // Another error of this package (a factory's proxy that lost its daemon): the step failed, and says so.
+    const lost = new DaemonConnectionError('lost the other daemon', { code: 'ERR_DAEMON_LOST' });
+    const failed = startDaemon({ [step]: { kind: 'fail', error: lost } });
+    await settle();
+    expect(failed.context().error).toEqual({ code, name: 'DaemonConnectionError', message: 'lost the other daemon', stack: lost.stack, remoteCode: 'ERR_DAEMON_LOST' });
+  });
+
   it.each(failures)('$step never finishing hits bootTimeout -> failed with $code', async ({ step, state, code, later }) => {
     const daemon = startDaemon({ [step]: { kind: 'hang' } });
     await settle();
@@ -260,7 +255,7 @@ describe('daemon machine: serving', () => {
     expect(daemon.value()).toBe('draining');
     expect(daemon.context().stopReason).toBe('idle');
     expect(daemon.context().force).toBe(false);
-    expect(daemon.drainInputs).toEqual([{ force: false, reason: 'idle' }]);
+    expect(daemon.drainInputs).toEqual([{ force: false }]);
   });
 
   it('connection.opened moves to busy and cancels the idle countdown', async () => {
@@ -292,7 +287,7 @@ describe('daemon machine: serving', () => {
 
     await vi.advanceTimersByTimeAsync(1);
     expect(daemon.value()).toBe('draining');
-    expect(daemon.drainInputs).toEqual([{ force: false, reason: 'idle' }]);
+    expect(daemon.drainInputs).toEqual([{ force: false }]);
   });
 
   it('restarts the countdown from scratch after each busy period', async () => {
@@ -358,7 +353,7 @@ describe('daemon machine: serving', () => {
     expect(daemon.value()).toBe('draining');
     expect(daemon.context()).toMatchObject({ force, stopReason: 'shutdown' });
     await settle();
-    expect(daemon.drainInputs).toEqual([{ force, reason: 'shutdown' }]);
+    expect(daemon.drainInputs).toEqual([{ force }]);
     expect(daemon.escalateDrain).not.toHaveBeenCalled();
   });
 });

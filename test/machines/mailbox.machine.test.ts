@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { isAdmissibleMember, mailboxMachine } from '../../machines/mailbox.machine.js';
+import { deferred, settle, type Deferred } from '../support/machines.js';
 
 interface Harness {
   readonly actor: Actor<typeof mailboxMachine>;
@@ -12,7 +13,7 @@ interface Harness {
   /** Called each time the `awaitIdle` actor starts. */
   readonly awaitIdleStarted: ReturnType<typeof vi.fn>;
   /** Settles the pending `awaitIdle`. */
-  readonly idle: { resolve(): void };
+  readonly idle: Deferred;
   value(): unknown;
   status(): string;
 }
@@ -22,15 +23,12 @@ const actors: Actor<typeof mailboxMachine>[] = [];
 function startMailbox(): Harness {
   const rejectWaiting = vi.fn();
   const awaitIdleStarted = vi.fn();
-  let resolveIdle!: () => void;
-  const idlePromise = new Promise<void>((resolve) => {
-    resolveIdle = resolve;
-  });
+  const idle = deferred();
   const machine = mailboxMachine.provide({
     actors: {
       awaitIdle: fromPromise(() => {
         awaitIdleStarted();
-        return idlePromise;
+        return idle.promise;
       }),
     },
     actions: { rejectWaiting: () => rejectWaiting() },
@@ -42,14 +40,10 @@ function startMailbox(): Harness {
     actor,
     rejectWaiting,
     awaitIdleStarted,
-    idle: { resolve: () => resolveIdle() },
+    idle,
     value: () => actor.getSnapshot().value,
     status: () => actor.getSnapshot().status,
   };
-}
-
-async function settle(): Promise<void> {
-  await vi.advanceTimersByTimeAsync(0);
 }
 
 beforeEach(() => {

@@ -18,6 +18,7 @@ import {
   type SupervisorPolicy,
 } from '../../machines/supervisor.machine.js';
 import type { Connection } from '../../src/client/connection.js';
+import { deferred, settle } from '../support/machines.js';
 
 /** The proxy the supervisor is given: the chart hands it to its effects (faked below) and never calls it itself. */
 const PROXY: SupervisedProxy = Object.freeze({
@@ -85,18 +86,17 @@ function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
   const reports: Report[] = [];
   const machine = supervisorMachine.provide({
     actors: {
-      reconnect: fromPromise<Reconnected>(
-        ({ input, signal }) =>
-          new Promise<Reconnected>((resolve, reject) => {
-            const run = reconnects.length + 1;
-            reconnects.push({
-              signal,
-              input,
-              resolve: (connection, daemon = { pid: 1000 + run, instanceId: `restarted-${run}` }) => resolve({ connection: connection as Connection, daemon }),
-              reject,
-            });
-          }),
-      ),
+      reconnect: fromPromise<Reconnected, SupervisedProxy>(({ input, signal }) => {
+        const reconnected = deferred<Reconnected>();
+        const run = reconnects.length + 1;
+        reconnects.push({
+          signal,
+          input,
+          resolve: (connection, daemon = { pid: 1000 + run, instanceId: `restarted-${run}` }) => reconnected.resolve({ connection: connection as Connection, daemon }),
+          reject: reconnected.reject,
+        });
+        return reconnected.promise;
+      }),
     },
     actions: {
       attachConnection: (_, { connection }) => attachConnection(connection),
@@ -132,11 +132,6 @@ function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
     value: () => actor.getSnapshot().value,
     status: () => actor.getSnapshot().status,
   };
-}
-
-/** Lets the fake `reconnect` settle and its result reach the machine, without moving the clock. */
-async function settle(): Promise<void> {
-  await vi.advanceTimersByTimeAsync(0);
 }
 
 /** connected -> lost -> a call at `now` -> reconnecting -> reconnected. */
@@ -372,7 +367,7 @@ describe('supervisor machine: restart intensity', () => {
     early.call(9_999);
     expect(early.value()).toBe('backingOff');
     expect(early.context().retryAt).toBe(10_000);
-    await vi.advanceTimersByTimeAsync(0);
+    await settle();
     expect(early.value()).toBe('backingOff');
     await vi.advanceTimersByTimeAsync(1);
     expect(early.value()).toBe('disconnected');

@@ -43,11 +43,11 @@ import { isProcessAlive } from '../../dist/src/runtime/process.js';
 import type { RuntimePaths } from '../../dist/src/types.js';
 import { PACKAGE_VERSION } from '../../dist/src/version.js';
 import { COUNTER } from '../support/clients.js';
-import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, startDaemon, type DaemonOverrides } from '../support/daemon.js';
+import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, spawnDaemon, startDaemon, type DaemonOverrides } from '../support/daemon.js';
 import { deadPid, foreignListener, freePort, staleMetadata, type ForeignListener } from '../support/stale.js';
 import type { ModelPath } from './coverage.js';
 import { FAILURES, inputOf, paths, PUBLISHED, READS, TIMEOUT, type World } from './client.paths.js';
-import { until } from '../support/wait.js';
+import { outcome, sleep, until } from '../support/wait.js';
 
 interface Counter {
   echo(value: unknown): unknown;
@@ -68,13 +68,6 @@ const SHORT_START_MS = 1500;
 const LONG_START_MS = 20_000;
 /** The drain deadline of a staged draining daemon: the client waits this long for it to exit. */
 const DRAIN_MS = 3000;
-
-async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-}
 
 // ---------------------------------------------------------------------------------------------
 // The path, read as a scenario
@@ -188,7 +181,7 @@ function loggedPids(log: string): number[] {
 /**
  * A child process that takes the spawn lock exactly as src/runtime/lock.ts does and holds it.
  * On `publish <config>` it starts a daemon the way a starter under the lock does (dist's
- * spawnDaemon) and answers `published <pid>`; on `release` it releases the lock and exits.
+ * launchDaemon) and answers `published <pid>`; on `release` it releases the lock and exits.
  */
 class LockHolder {
   readonly child: ChildProcess;
@@ -219,9 +212,11 @@ class LockHolder {
             }
             if (line.startsWith('publish ')) {
               const config = JSON.parse(line.slice(8));
-              const { spawnDaemon } = await import(spawnUrl);
+              const { launchDaemon } = await import(spawnUrl);
               const { encodeValue } = await import(codecUrl);
-              const { pid } = await spawnDaemon({ ...config, args: encodeValue(config.args) }, 15000);
+              const launch = launchDaemon({ ...config, args: encodeValue(config.args) });
+              const timer = setTimeout(() => launch.abort(new Error('the daemon was not ready within 15000 ms; it was killed')), 15000);
+              const { pid } = await launch.ready.finally(() => clearTimeout(timer));
               process.stdout.write('published ' + pid + '\\n');
             }
           }
@@ -422,8 +417,8 @@ class ClientWorld {
         break;
       case 'otherProtocol': {
         const other = packageSpeaking(2);
-        const { spawnDaemon } = (await import(pathToFileURL(join(other, 'dist', 'src', 'client', 'spawn.js')).href)) as typeof import('../../dist/src/client/spawn.js');
-        const { pid } = await spawnDaemon(daemonConfig(paths, { name: this.name, factoryId: 'whatever' }), 15_000);
+        const { launchDaemon } = (await import(pathToFileURL(join(other, 'dist', 'src', 'client', 'spawn.js')).href)) as typeof import('../../dist/src/client/spawn.js');
+        const { pid } = await spawnDaemon(daemonConfig(paths, { name: this.name, factoryId: 'whatever' }), 15_000, launchDaemon);
         this.staged.add(pid);
         this.daemon = pid;
         break;
@@ -444,7 +439,7 @@ class ClientWorld {
           await held;
         });
         for (let running = 0; running !== 1; ) {
-          await new Promise((resolve) => setTimeout(resolve, 20));
+          await sleep(20);
           running = (await holder.ping()).running;
         }
         process.kill(pid, 'SIGTERM');
@@ -712,7 +707,7 @@ async function drive(path: ModelPath, index: number): Promise<void> {
   subscribe(CHANNEL, onRecord);
   onTestFinished(() => void unsubscribe(CHANNEL, onRecord));
 
-  const outcome = await settle(world.svc.proxy() as Promise<Remote<Counter>>);
+  const settled = await outcome(world.svc.proxy() as Promise<Remote<Counter>>);
   await world.settled();
   expect(world.problems).toEqual([]);
   unsubscribe(CHANNEL, onRecord);
@@ -722,16 +717,16 @@ async function drive(path: ModelPath, index: number): Promise<void> {
   expect(records.map(({ event, to }) => ({ event, to }))).toEqual(expectedTransitions(path));
 
   if (scenario.final === 'connected') {
-    expect(outcome).toHaveProperty('value');
-    const proxy = (outcome as { value: Remote<Counter> }).value;
+    expect(settled).toHaveProperty('value');
+    const proxy = (settled as { value: Remote<Counter> }).value;
     try {
       await expectConnected(world, proxy);
     } finally {
       await proxy[Symbol.asyncDispose]();
     }
   } else {
-    expect(outcome).toHaveProperty('error');
-    await expectFailed(world, (outcome as { error: unknown }).error);
+    expect(settled).toHaveProperty('error');
+    await expectFailed(world, (settled as { error: unknown }).error);
   }
 }
 

@@ -13,6 +13,7 @@ import { launchDaemon } from '../../dist/src/client/spawn.js';
 import { readMetadata, type MetadataRead } from '../../dist/src/runtime/metadata.js';
 import type { DaemonInfo, RuntimePaths } from '../../dist/src/types.js';
 import { daemonConfig, FIXTURES, freshRuntime, isAlive, MAX_FRAME, waitForExit, type DaemonOverrides } from '../support/daemon.js';
+import { sleep } from '../support/wait.js';
 
 export const MODEL_URL = pathToFileURL(join(FIXTURES, 'model.mjs')).href;
 export const SERVICES_URL = pathToFileURL(join(FIXTURES, 'services.mjs')).href;
@@ -30,7 +31,7 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = DEA
       return await check();
     } catch (error) {
       if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
   }
 }

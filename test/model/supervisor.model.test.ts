@@ -30,7 +30,7 @@ import { COUNTER } from '../support/clients.js';
 import { freshRoot, freshRuntime, startDaemon } from '../support/daemon.js';
 import { describePath, type ModelPath } from './coverage.js';
 import { BACKOFF, DISPOSED, paths, policyOf, RESTART_FAILED } from './supervisor.paths.js';
-import { until } from '../support/wait.js';
+import { outcome, until, type Outcome } from '../support/wait.js';
 
 interface Counter {
   echo(value: unknown): unknown;
@@ -41,18 +41,9 @@ const REPO_ROOT = join(import.meta.dirname, '..', '..');
 const SUPERVISOR = 'loopback-singleton:supervisor:transition';
 const CLIENT_STOP = 'loopback-singleton:client:stop';
 
-type Outcome = { value: unknown } | { error: unknown };
-
-function settle(promise: Promise<unknown>): Promise<Outcome> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-}
-
-function errorOf(outcome: Outcome | undefined): unknown {
-  expect(outcome, 'the call settled with an error').toHaveProperty('error');
-  return (outcome as { error: unknown }).error;
+function errorOf(settled: Outcome | undefined): unknown {
+  expect(settled, 'the call settled with an error').toHaveProperty('error');
+  return (settled as { error: unknown }).error;
 }
 
 /** Every pid that wrote a `[daemon PID]` line to `log`. */
@@ -183,7 +174,7 @@ async function drive(path: ModelPath, index: number): Promise<void> {
         }
         if (next?.type === DISPOSED.type && state.value === 'reconnecting') holder = await holdLock(rt);
         const before = loggedPids(rt.log);
-        pending = settle(proxy.echo('model'));
+        pending = outcome(proxy.echo('model'));
         await reached(i + 1);
         if (state.value === 'backingOff') {
           // Fails fast: no daemon is started.
@@ -260,7 +251,7 @@ async function drive(path: ModelPath, index: number): Promise<void> {
           await holder.release();
           await until(() => clientStops > stopsBefore, 'the abandoned restart to finish', 20_000);
         }
-        const after = await settle(proxy.echo('late'));
+        const after = await outcome(proxy.echo('late'));
         expect((errorOf(after) as DaemonConnectionError).code).toBe('ERR_PROXY_CLOSED');
         break;
       }

@@ -22,6 +22,7 @@ import { encodeFrame, FrameDecoder } from '../../dist/src/wire/codec.js';
 import { PROTOCOL_VERSION } from '../../dist/src/version.js';
 import { isAlive, MAX_FRAME, RawPeer, startDaemon, type StartedDaemon } from '../support/daemon.js';
 import { msgpackValue, params, runs, timeout } from './support.js';
+import { sleep } from '../support/wait.js';
 
 const DEFAULT_RUNS = 300;
 
@@ -109,8 +110,6 @@ interface Stats {
   otherErrors: number;
   waitingMidFrame: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitUntil(condition: () => boolean, ms: number): Promise<void> {
   const deadline = performance.now() + ms;

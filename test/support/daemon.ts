@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inject, onTestFinished } from 'vitest';
 import { Connection } from '../../dist/src/client/connection.js';
-import { spawnDaemon } from '../../dist/src/client/spawn.js';
+import { launchDaemon, type SpawnedDaemon } from '../../dist/src/client/spawn.js';
+import { ConnectionFailedError } from '../../dist/src/errors.js';
 import type { DaemonConfig } from '../../dist/src/runtime/daemon-config.js';
 import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
 import { runtimePaths } from '../../dist/src/runtime/paths.js';
@@ -16,6 +17,7 @@ import { isProcessAlive } from '../../dist/src/runtime/process.js';
 import { loadOrCreateToken } from '../../dist/src/runtime/token.js';
 import type { DaemonMetadata, RuntimePaths } from '../../dist/src/types.js';
 import { decodeValue, encodeFrame, encodeValue, FrameDecoder } from '../../dist/src/wire/codec.js';
+import { sleep } from './wait.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 export const SERVICES_URL = pathToFileURL(join(FIXTURES, 'services.mjs')).href;
@@ -78,7 +80,25 @@ export async function waitForExit(pid: number, timeoutMs = 10_000): Promise<void
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
     if (Date.now() > deadline) throw new Error(`process ${pid} still alive after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
+  }
+}
+
+/**
+ * Spawns a daemon with `config` and waits until it has published its metadata, at most
+ * `timeoutMs` (then it is killed, so no orphan is left). `launch` is this package's
+ * `launchDaemon`, or another copy's (a package that speaks another protocol version).
+ */
+export async function spawnDaemon(config: DaemonConfig, timeoutMs: number, launch: typeof launchDaemon = launchDaemon): Promise<SpawnedDaemon> {
+  const launched = launch(config);
+  const timer = setTimeout(
+    () => launched.abort(new ConnectionFailedError(`The daemon did not become ready within ${timeoutMs} ms; it was killed. See ${config.paths.log}`)),
+    timeoutMs,
+  );
+  try {
+    return await launched.ready;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

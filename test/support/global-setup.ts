@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { isProcessAlive } from '../../src/runtime/process.js';
 import { processesMentioning } from './proc.js';
+import { sleep } from './wait.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -45,7 +46,7 @@ export async function teardown(): Promise<void> {
   const deadline = Date.now() + 5000;
   let alive = pids.filter(isAlive);
   while (alive.length > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     alive = alive.filter(isAlive);
   }
   for (const pid of alive) process.kill(pid, 'SIGKILL');

@@ -2,6 +2,17 @@
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How a promise settled. */
+export type Outcome<T = unknown> = { value: T } | { error: unknown };
+
+/** What `promise` settled with, as a value: never rejects. */
+export function outcome<T>(promise: Promise<T>): Promise<Outcome<T>> {
+  return promise.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
+}
+
 /** Polls `condition` until it holds; fails after `timeoutMs` (a deadline, not a timing assertion). */
 export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

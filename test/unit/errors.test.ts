@@ -24,7 +24,7 @@ import { decodeValue, encodeValue } from '../../src/wire/codec.js';
 
 type AnyErrorClass = typeof LoopbackSingletonError;
 
-/** API.md's tree: class, parent, name, default code. */
+/** The error tree (the README's Errors table): class, parent, name, default code. */
 const TREE: ReadonlyArray<readonly [AnyErrorClass, AnyErrorClass | ErrorConstructor, string, ErrorCode]> = [
   [LoopbackSingletonError, Error, 'LoopbackSingletonError', 'ERR_LOOPBACK_SINGLETON'],
   [DaemonConnectionError, LoopbackSingletonError, 'DaemonConnectionError', 'ERR_DAEMON_CONNECTION'],

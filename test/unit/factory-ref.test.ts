@@ -1,5 +1,5 @@
 /**
- * Factory references: parsing (API.md's "last `:` whose suffix is an identifier path"),
+ * Factory references: parsing (the last `:` whose suffix is an identifier path),
  * the canonical form of the factory arguments, the factory identity, and package resolution.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * `resolveOptions()` against API.md's option table, and the synchronous, I/O-free
+ * `resolveOptions()` against the README's option table, and the synchronous, I/O-free
  * construction of `localSingleton()`.
  */
 import { randomBytes } from 'node:crypto';
@@ -31,7 +31,7 @@ function missingRoot(): string {
 }
 
 describe('resolveOptions: defaults', () => {
-  it('applies exactly the defaults of API.md when no options are given', () => {
+  it("applies exactly the README's defaults when no options are given", () => {
     expect(resolveOptions(undefined)).toEqual({
       args: [],
       scope: 'user',
@@ -331,7 +331,7 @@ describe('localSingleton: construction', () => {
     expect(existsSync(root)).toBe(false);
   });
 
-  it('names the five runtime files of API.md, absolute, under <runtimeDir>/<name>/', () => {
+  it('names the five runtime files of the README, absolute, under <runtimeDir>/<name>/', () => {
     const root = missingRoot();
     const svc = localSingleton('my-counter', './services.js:Counter', { runtimeDir: root });
     const dir = join(root, 'my-counter');

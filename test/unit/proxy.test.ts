@@ -160,14 +160,14 @@ describe('what the proxy still forwards', () => {
     ]);
   });
 
-  it('toString and valueOf called by name are refused locally, as Object.prototype members', async () => {
+  it('names the mailbox refuses are refused locally: Object.prototype members, constructor, _-prefixed, empty, then', async () => {
     const { connection, calls } = fakeConnection();
     const loose = createRemote<Counter>(connection, 'c', undefined) as unknown as Record<string, () => Promise<unknown>>;
-    for (const name of ['toString', 'valueOf', 'constructor', '_x']) {
+    for (const name of ['toString', 'valueOf', 'constructor', '__proto__', '_x', '']) {
       const error = await loose[name]!().catch((e: unknown) => e);
       expect(error, name).toBeInstanceOf(MethodNotAllowedError);
     }
-    expect(await callRemote(loose, 'toString').catch((e: unknown) => e)).toBeInstanceOf(MethodNotAllowedError);
+    for (const name of ['toString', 'then']) expect(await callRemote(loose, name).catch((e: unknown) => e), name).toBeInstanceOf(MethodNotAllowedError);
     expect(calls).toEqual([]);
   });
 
