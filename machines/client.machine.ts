@@ -118,18 +118,21 @@ const UNRESPONSIVE_CODE = 'ERR_DAEMON_UNRESPONSIVE';
 /** The connect effect's verdict on a live daemon whose record says it is draining. */
 const DRAINING_CODE = 'ERR_DAEMON_DRAINING';
 
+/** The error an effect failed with, as the params of a guard or action on its error event. */
+const errorOf = ({ event }: { event: { error: unknown } }) => ({ error: event.error });
+
 /** A live daemon on its way out: wait for its process to exit, then start over. */
 const daemonDraining = {
-  guard: { type: 'isDraining', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+  guard: { type: 'isDraining', params: errorOf },
   target: '#client.awaitingExit',
-  actions: { type: 'recordDraining', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+  actions: { type: 'recordDraining', params: errorOf },
 } as const;
 
 /** A live daemon that did not answer: leave it alone, wait, and try it again. */
 const daemonUnanswered = {
-  guard: { type: 'isUnresponsive', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+  guard: { type: 'isUnresponsive', params: errorOf },
   target: '#client.waiting',
-  actions: { type: 'recordUnanswered', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+  actions: { type: 'recordUnanswered', params: errorOf },
 } as const;
 
 /**
@@ -138,12 +141,12 @@ const daemonUnanswered = {
  */
 const spawnedDaemonLost = [
   {
-    guard: { type: 'isFatal', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+    guard: { type: 'isFatal', params: errorOf },
     target: '#client.failed',
-    actions: { type: 'recordError', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) },
+    actions: { type: 'recordError', params: errorOf },
   },
-  { guard: 'canSpawnAgain', target: 'rechecking', actions: { type: 'recordStale', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) } },
-  { target: '#client.failed', actions: { type: 'recordError', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error }) } },
+  { guard: 'canSpawnAgain', target: 'rechecking', actions: { type: 'recordStale', params: errorOf } },
+  { target: '#client.failed', actions: { type: 'recordError', params: errorOf } },
 ] as const;
 
 /** The client statechart. */
@@ -289,7 +292,7 @@ export const clientMachine = setup({
           },
           { target: 'locking', actions: { type: 'recordMetadata', params: ({ event }) => ({ read: event.output }) } },
         ],
-        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+        onError: { target: 'failed', actions: { type: 'recordError', params: errorOf } },
       },
     },
     connecting: {
@@ -300,18 +303,18 @@ export const clientMachine = setup({
         onDone: { target: 'connected', actions: { type: 'recordConnection', params: ({ event }) => ({ connection: event.output }) } },
         onError: [
           {
-            guard: { type: 'isReplaceableMismatch', params: ({ event }) => ({ error: event.error }) },
+            guard: { type: 'isReplaceableMismatch', params: errorOf },
             target: 'locking',
             actions: { type: 'recordNote', params: { note: 'it runs another factory: replacing it' } },
           },
           {
-            guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
+            guard: { type: 'isFatal', params: errorOf },
             target: 'failed',
-            actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
+            actions: { type: 'recordError', params: errorOf },
           },
           daemonDraining,
           daemonUnanswered,
-          { target: 'locking', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
+          { target: 'locking', actions: { type: 'recordStale', params: errorOf } },
         ],
       },
     },
@@ -338,7 +341,7 @@ export const clientMachine = setup({
           },
           { target: 'discovering', actions: { type: 'recordNote', params: { note: 'a daemon was published while waiting for the lock' } } },
         ],
-        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+        onError: { target: 'failed', actions: { type: 'recordError', params: errorOf } },
       },
     },
     locked: {
@@ -365,16 +368,16 @@ export const clientMachine = setup({
               },
             ],
             onError: [
-              { guard: { type: 'isReplaceableMismatch', params: ({ event }) => ({ error: event.error }) }, target: 'replacing' },
+              { guard: { type: 'isReplaceableMismatch', params: errorOf }, target: 'replacing' },
               {
-                guard: { type: 'isFatal', params: ({ event }) => ({ error: event.error }) },
+                guard: { type: 'isFatal', params: errorOf },
                 target: '#client.failed',
-                actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) },
+                actions: { type: 'recordError', params: errorOf },
               },
               // Alive: nothing to clean or start; let go of the lock and wait for it.
               daemonDraining,
               daemonUnanswered,
-              { target: 'cleaningStale', actions: { type: 'recordStale', params: ({ event }) => ({ error: event.error }) } },
+              { target: 'cleaningStale', actions: { type: 'recordStale', params: errorOf } },
             ],
           },
         },
@@ -385,7 +388,7 @@ export const clientMachine = setup({
             src: 'replaceDaemon',
             input: ({ context }) => context.attempt,
             onDone: { target: 'cleaningStale', actions: { type: 'recordNote', params: { note: 'the mismatched daemon drained' } } },
-            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+            onError: { target: '#client.failed', actions: { type: 'recordError', params: errorOf } },
           },
         },
         cleaningStale: {
@@ -394,7 +397,7 @@ export const clientMachine = setup({
             src: 'cleanStale',
             input: ({ context }) => ({ attempt: context.attempt, metadata: context.metadata }),
             onDone: { target: 'spawning', actions: { type: 'recordDeadFound', params: ({ event }) => ({ deadFound: event.output.deadFound }) } },
-            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+            onError: { target: '#client.failed', actions: { type: 'recordError', params: errorOf } },
           },
         },
         spawning: {
@@ -404,7 +407,7 @@ export const clientMachine = setup({
             src: 'spawnDaemon',
             input: ({ context }) => ({ attempt: context.attempt, reason: context.startReason }),
             onDone: { target: 'awaitingReady', actions: { type: 'recordSpawned', params: ({ event }) => ({ spawned: event.output }) } },
-            onError: { target: '#client.failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error }) } },
+            onError: { target: '#client.failed', actions: { type: 'recordError', params: errorOf } },
           },
         },
         awaitingReady: {

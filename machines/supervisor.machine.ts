@@ -23,12 +23,7 @@
  */
 import { assign, fromPromise, setup } from 'xstate';
 import type { Connection } from '../src/client/connection.js';
-
-/** A supervised proxy's restart intensity (OTP's intensity/period). */
-export interface SupervisorPolicy {
-  readonly maxRestarts: number;
-  readonly periodMs: number;
-}
+import type { RestartPolicy } from '../src/options.js';
 
 /** Which daemon process a connection reached. */
 export interface DaemonInstance {
@@ -57,7 +52,7 @@ export interface SupervisedProxy {
 
 /** What the supervisor is told at start. */
 export interface SupervisorInput {
-  readonly policy: SupervisorPolicy | false;
+  readonly policy: RestartPolicy | false;
   readonly proxy: SupervisedProxy;
 }
 
@@ -78,7 +73,7 @@ export interface ObjectChange {
 /** The supervisor's context. */
 export interface SupervisorContext {
   readonly proxy: SupervisedProxy;
-  readonly policy: SupervisorPolicy | false;
+  readonly policy: RestartPolicy | false;
   /** When each restart within the current period began (epoch ms), oldest first. */
   readonly restarts: readonly number[];
   /** The daemon instance whose connection was lost last: a restart that finds it again is no restart. */

@@ -5,7 +5,8 @@
  * which restarts the daemon (at most as often as the policy allows) or fails fast.
  */
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
-import { supervisorMachine, type DaemonInstance, type SupervisedProxy, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+import { supervisorMachine, type DaemonInstance, type SupervisedProxy } from '../../machines/supervisor.machine.js';
+import type { RestartPolicy } from '../options.js';
 import { publish, type ClientEvent } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, DaemonConnectionError, HandshakeError, RestartLimitError } from '../errors.js';
@@ -74,7 +75,7 @@ export class SupervisedConnection {
    * @param connection the connection the proxy starts with
    * @param reconnect one client-machine run: finds or starts the daemon again
    */
-  constructor(name: string, connection: Connection, policy: SupervisorPolicy | false, reconnect: () => Promise<Connection>) {
+  constructor(name: string, connection: Connection, policy: RestartPolicy | false, reconnect: () => Promise<Connection>) {
     this.#name = name;
     this.#reconnect = reconnect;
     this.#connection = connection;

@@ -9,14 +9,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import {
-  supervisorMachine,
-  type DaemonInstance,
-  type Reconnected,
-  type SupervisedProxy,
-  type SupervisorContext,
-  type SupervisorPolicy,
-} from '../../machines/supervisor.machine.js';
+import { supervisorMachine, type DaemonInstance, type Reconnected, type SupervisedProxy, type SupervisorContext } from '../../machines/supervisor.machine.js';
+import type { RestartPolicy } from '../../src/options.js';
 import type { Connection } from '../../src/client/connection.js';
 import { deferred, settle } from '../support/machines.js';
 
@@ -31,7 +25,7 @@ const PROXY: SupervisedProxy = Object.freeze({
   },
 });
 
-const POLICY: SupervisorPolicy = { maxRestarts: 3, periodMs: 10_000 };
+const POLICY: RestartPolicy = { maxRestarts: 3, periodMs: 10_000 };
 
 type ReportEvent = 'daemon-lost' | 'restart' | 'restart-limit' | 'reconnected' | 'restart-failed';
 
@@ -79,7 +73,7 @@ const actors: Actor<typeof supervisorMachine>[] = [];
 /** The daemon a supervisor starts connected to. */
 const FIRST: DaemonInstance = { pid: 100, instanceId: 'first' };
 
-function startSupervisor(policy: SupervisorPolicy | false = POLICY): Harness {
+function startSupervisor(policy: RestartPolicy | false = POLICY): Harness {
   const reconnects: ReconnectRun[] = [];
   let callIds = 0;
   const attachConnection = vi.fn();

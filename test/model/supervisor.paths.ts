@@ -20,18 +20,19 @@
  * all within LIMITED's period, and a call after a backoff is at or after `retryAt`.
  */
 import type { AnyMachineSnapshot } from 'xstate';
-import { supervisorMachine, type SupervisorContext, type SupervisorPolicy } from '../../machines/supervisor.machine.js';
+import { supervisorMachine, type SupervisorContext } from '../../machines/supervisor.machine.js';
+import type { RestartPolicy } from '../../src/options.js';
 import { exercisedBy, modelOf, transitionsOf, type Exclusion, type ModelEvent, type ModelPath } from './coverage.js';
 
 export const machine = supervisorMachine;
 
 /** One restart allowed per (long) period. */
-export const LIMITED: SupervisorPolicy = { maxRestarts: 1, periodMs: 60_000 };
+export const LIMITED: RestartPolicy = { maxRestarts: 1, periodMs: 60_000 };
 /** Never restarts: every call backs off for one short period. */
-export const NO_RESTARTS: SupervisorPolicy = { maxRestarts: 0, periodMs: 1000 };
+export const NO_RESTARTS: RestartPolicy = { maxRestarts: 0, periodMs: 1000 };
 
 /** The machine's input in each traversal. */
-export const POLICIES: ReadonlyArray<SupervisorPolicy | false> = [LIMITED, NO_RESTARTS, false];
+export const POLICIES: ReadonlyArray<RestartPolicy | false> = [LIMITED, NO_RESTARTS, false];
 
 export const BACKOFF = 'xstate.after.backoff.supervisor.backingOff';
 
@@ -82,7 +83,7 @@ export const EXCLUDED: readonly Exclusion[] = [];
 export const model = modelOf(supervisorMachine, events);
 
 /** The policy a path was generated with. */
-export function policyOf(path: ModelPath): SupervisorPolicy | false {
+export function policyOf(path: ModelPath): RestartPolicy | false {
   return (path.steps[0]!.state.context as SupervisorContext).policy;
 }
 
