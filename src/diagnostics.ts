@@ -1,7 +1,7 @@
 /**
  * Supervision and lifecycle events on `node:diagnostics_channel`, for APM tools and
  * debugging. Channel names are `loopback-singleton:<area>:<event>` (public, documented in the
- * README); a message is built only when someone subscribes.
+ * README and docs/DESIGN.md, "See the statecharts"); a message is built only when someone subscribes.
  */
 import { channel, type Channel } from 'node:diagnostics_channel';
 

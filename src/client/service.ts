@@ -165,7 +165,7 @@ export class LocalSingletonService<T> {
     }
     if (connection === undefined && !isSignallable(metadata)) {
       // A live process that neither answers nor is proven to be the daemon (its record has no
-      // start time): never signalled, left as it is, as a client leaves it (README, faults).
+      // start time): never signalled, left as it is, as a client leaves it (docs/DESIGN.md, "Faults and recovery").
       return;
     }
     if (force) {

@@ -86,7 +86,7 @@ export class Standby {
     this.#publish(running ? 'dismissed' : 'lost', child);
   }
 
-  /** `loopback-singleton:client:standby`: what became of it (README, diagnostics). */
+  /** `loopback-singleton:client:standby`: what became of it (docs/DESIGN.md, "Supervision"). */
   #publish(outcome: 'spawned' | 'taken' | 'dismissed' | 'lost', child: ChildProcess): void {
     publish('client', 'standby', () => ({ name: this.#name, pid: child.pid, outcome }));
   }
