@@ -1,5 +1,5 @@
 /**
- * Live transitions of every statechart actor (client, supervisor, daemon, mailbox): xstate's
+ * Live transitions of every statechart actor (client, supervisor, daemon, mailbox, handshake): xstate's
  * inspection events, reduced to actor spawns, state changes with the event that caused them,
  * and actor stops. They go to
  * - an NDJSON file, when env `LOOPBACK_SINGLETON_INSPECT=<file>` is set in the process (a
@@ -13,7 +13,7 @@ import type { InspectionEvent } from 'xstate';
 import { hasSubscribers, publish } from './diagnostics.js';
 
 /** Which statechart an actor runs. */
-export type InspectArea = 'client' | 'supervisor' | 'daemon' | 'mailbox';
+export type InspectArea = 'client' | 'supervisor' | 'daemon' | 'mailbox' | 'handshake';
 
 /** One record of the stream (and of the channels' messages). */
 export interface TransitionRecord {

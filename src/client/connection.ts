@@ -1,30 +1,18 @@
 /**
- * One client connection to a daemon: connect, mutual handshake, then requests with ids
- * (many in flight, answered in order by the daemon), writes batched per tick. Closing, or
- * losing the socket, rejects every pending request.
+ * One client connection to a daemon: requests with ids (many in flight, answered in order by
+ * the daemon) over a socket whose handshake completed (./handshake.ts), writes batched per
+ * tick. Closing, or losing the socket, rejects every pending request.
  */
-import { connect, type Socket } from 'node:net';
-import { ConnectionFailedError, DaemonConnectionError, LoopbackSingletonError, errorFromWire, HandshakeError, ProtocolError } from '../errors.js';
-import { formatAddress } from '../runtime/metadata.js';
-import { computeProof, createNonce, verifyProof } from '../wire/auth.js';
-import { decodeAuthenticated, decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
+import type { Socket } from 'node:net';
+import { DaemonConnectionError, LoopbackSingletonError, errorFromWire, ProtocolError } from '../errors.js';
+import { decodeAuthenticated, encodeFrame, type FrameDecoder } from '../wire/codec.js';
 import { locateRefusedKey, withUnencodablePath } from '../wire/unencodable.js';
 import { FrameWriter } from '../wire/writer.js';
-import { parseDaemonMessage, type ClientMessage, type DaemonMessage, type ErrorMessage } from '../wire/messages.js';
+import { parseDaemonMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
-import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
+import { shakeHands, type AuthenticatedSocket, type ConnectOptions, type PayloadReceiver } from './handshake.js';
 
-/** Where and how to connect. */
-export interface ConnectOptions {
-  readonly token: Uint8Array;
-  readonly maxFrameBytes: number;
-  /** Budget for connect + handshake. */
-  readonly timeoutMs: number;
-  /** Gives up connecting (the socket is destroyed). */
-  readonly signal?: AbortSignal | undefined;
-  /** Connect as an observer: the daemon does not count this connection as active. */
-  readonly observe?: boolean | undefined;
-}
+export type { ConnectOptions } from './handshake.js';
 
 /** Per-call options. */
 export interface CallOptions {
@@ -41,33 +29,8 @@ interface Pending {
   cleanup?: (() => void) | undefined;
 }
 
-/**
- * What an `error` during the handshake means. Before the daemon has proved it holds the
- * token, a refusal is only believed when it is a version refusal signed with the token:
- * anything else may come from a foreign listener, so it becomes a plain (non-fatal)
- * `ERR_HANDSHAKE` and the client treats the listener as stale.
- */
-function handshakeRefusal(message: ErrorMessage, phase: string, address: string, token: Uint8Array, clientNonce: Uint8Array): LoopbackSingletonError {
-  if (phase === 'welcome') return errorFromWire(message.e); // the daemon already proved itself
-  if (
-    message.e.code === 'ERR_PROTOCOL_VERSION' &&
-    message.nonce instanceof Uint8Array &&
-    message.proof instanceof Uint8Array &&
-    verifyProof(token, 'refusal', clientNonce, message.nonce, message.proof)
-  ) {
-    return new HandshakeError(
-      `The daemon at ${address} (pid ${String(message.pid)}) speaks protocol ${String(message.v)}; this client speaks ${PROTOCOL_VERSION}. ` +
-        'Stop it with service.shutdown() (or let it idle out), then start it again with one version',
-      { code: 'ERR_PROTOCOL_VERSION', daemonPid: typeof message.pid === 'number' ? message.pid : undefined },
-    );
-  }
-  return new HandshakeError(
-    `The listener at ${address} refused the handshake without proving it is our daemon (${String(message.e.code)}: ${String(message.e.message).slice(0, 200)})`,
-  );
-}
-
 /** An authenticated connection to a daemon. */
-export class Connection {
+export class Connection implements PayloadReceiver {
   readonly #socket: Socket;
   readonly #maxFrameBytes: number;
   readonly #decoder: FrameDecoder;
@@ -81,7 +44,7 @@ export class Connection {
   /** What the daemon said about itself in its welcome. */
   readonly welcome: DaemonInfo;
 
-  private constructor(socket: Socket, maxFrameBytes: number, decoder: FrameDecoder, welcome: DaemonInfo) {
+  private constructor({ socket, decoder, welcome }: AuthenticatedSocket, maxFrameBytes: number) {
     this.#socket = socket;
     // Never send what the daemon would refuse: that would close the connection for every call on it.
     this.#maxFrameBytes = typeof welcome.maxFrameBytes === 'number' ? Math.min(maxFrameBytes, welcome.maxFrameBytes) : maxFrameBytes;
@@ -101,79 +64,7 @@ export class Connection {
    *   (`ERR_AUTH_FAILED`), rejects ours, or speaks another protocol version.
    */
   static open(metadata: Pick<DaemonMetadata, 'transport' | 'host' | 'port' | 'path'>, options: ConnectOptions): Promise<Connection> {
-    const address = formatAddress(metadata);
-    return new Promise<Connection>((resolve, reject) => {
-      const socket = metadata.transport === 'tcp' ? connect({ host: metadata.host!, port: metadata.port!, noDelay: true }) : connect({ path: metadata.path! });
-      // Until the daemon has proved itself, only handshake-sized frames (a welcome is ~0.5 KiB).
-      const decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, options.maxFrameBytes));
-      const clientNonce = createNonce();
-      let phase: 'connecting' | 'challenge' | 'welcome' = 'connecting';
-      let settled = false;
-      // Frames that arrive in the same chunk right after the welcome belong to the connection.
-      let opened: Connection | undefined;
-      const fail = (error: Error) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        socket.removeAllListeners('data');
-        socket.destroy();
-        reject(error);
-      };
-      const timer = setTimeout(
-        () => fail(new ConnectionFailedError(`No handshake with the daemon at ${address} within ${options.timeoutMs} ms (${phase})`)),
-        options.timeoutMs,
-      );
-      const onAbort = () => fail(options.signal!.reason as Error);
-      if (options.signal?.aborted) return onAbort();
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const send = (message: ClientMessage) => socket.write(encodeFrame(message, options.maxFrameBytes));
-      const onMessage = (message: DaemonMessage) => {
-        if (message.t === 'error') throw handshakeRefusal(message, phase, address, options.token, clientNonce);
-        if (phase === 'challenge' && message.t === 'challenge') {
-          // The proof first: nothing an unproven listener says (its version included) is believed.
-          if (!verifyProof(options.token, 'daemon', clientNonce, message.nonce, message.proof)) {
-            throw new HandshakeError(`The listener at ${address} could not prove it holds the token: it is not our daemon`, { code: 'ERR_AUTH_FAILED' });
-          }
-          if (message.v !== PROTOCOL_VERSION) {
-            throw new HandshakeError(`The daemon at ${address} speaks protocol ${message.v} (package ${String(message.pkg)}); this client speaks ${PROTOCOL_VERSION}`, {
-              code: 'ERR_PROTOCOL_VERSION',
-            });
-          }
-          phase = 'welcome';
-          send({ t: 'auth', proof: computeProof(options.token, 'client', clientNonce, message.nonce) });
-          return;
-        }
-        if (phase === 'welcome' && message.t === 'welcome') {
-          settled = true;
-          clearTimeout(timer);
-          options.signal?.removeEventListener('abort', onAbort);
-          socket.removeAllListeners('data');
-          socket.removeAllListeners('error');
-          decoder.maxFrameBytes = options.maxFrameBytes;
-          opened = new Connection(socket, options.maxFrameBytes, decoder, message.info);
-          resolve(opened);
-          return;
-        }
-        throw new ProtocolError(`Unexpected "${message.t}" during the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });
-      };
-      socket.on('connect', () => {
-        phase = 'challenge';
-        send({ t: 'hello', v: PROTOCOL_VERSION, pkg: PACKAGE_VERSION, nonce: clientNonce, ...(options.observe ? { observe: true } : {}) });
-      });
-      socket.on('data', (chunk: Buffer) => {
-        try {
-          decoder.push(chunk, (payload) => {
-            if (opened) opened.#onPayload(payload);
-            else if (!settled) onMessage(parseDaemonMessage(decodeValue(payload)));
-          });
-        } catch (error) {
-          fail(error as Error);
-        }
-      });
-      socket.on('error', (error) => fail(new ConnectionFailedError(`Cannot connect to the daemon at ${address}: ${error.message}`, { cause: error })));
-      socket.on('close', () => fail(new HandshakeError(`The daemon at ${address} closed the connection during the handshake (${phase})`)));
-    });
+    return shakeHands(metadata, options, (authenticated) => new Connection(authenticated, options.maxFrameBytes));
   }
 
   /** Whether the connection is still usable. */
@@ -287,15 +178,21 @@ export class Connection {
 
   #onData(chunk: Buffer): void {
     try {
-      this.#decoder.push(chunk, (payload) => this.#onPayload(payload));
+      this.#decoder.push(chunk, (payload) => this.receive(payload));
     } catch (error) {
-      const reason = error instanceof ProtocolError ? error.message : String(error);
-      this.#shutdownWith(new DaemonConnectionError(`The daemon sent an invalid frame: ${reason}`, { code: 'ERR_DAEMON_LOST', cause: error }));
-      this.#socket.destroy();
+      this.fail(error);
     }
   }
 
-  #onPayload(payload: Buffer): void {
+  /** A frame that could not be cut or taken closes the connection. */
+  fail(error: unknown): void {
+    const reason = error instanceof ProtocolError ? error.message : String(error);
+    this.#shutdownWith(new DaemonConnectionError(`The daemon sent an invalid frame: ${reason}`, { code: 'ERR_DAEMON_LOST', cause: error }));
+    this.#socket.destroy();
+  }
+
+  /** One payload from the daemon. */
+  receive(payload: Buffer): void {
     let value: unknown;
     try {
       value = decodeAuthenticated(payload);

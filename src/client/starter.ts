@@ -46,7 +46,7 @@ export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signa
   const token = loadToken(plan.paths.token);
   let connection: Connection;
   try {
-    connection = await Connection.open(metadata, { token, maxFrameBytes: plan.options.maxFrameBytes, timeoutMs: plan.options.connectTimeoutMs, signal });
+    connection = await Connection.open(metadata, { token, maxFrameBytes: plan.options.maxFrameBytes, timeoutMs: plan.options.connectTimeoutMs, signal, name: plan.name });
   } catch (error) {
     throw await unansweredOrStale(plan, metadata, error, signal);
   }

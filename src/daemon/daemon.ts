@@ -20,8 +20,10 @@ import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import { rehearseWire } from '../wire/rehearsal.js';
 import { HandshakeAdmission, MAX_HANDSHAKING_CONNECTIONS } from './admission.js';
+import { Channel } from './channel.js';
 import { DaemonConnection, type ConnectionHost } from './connection.js';
 import { createHostedObject } from './factory.js';
+import { DaemonHandshake, type HandshakeHost } from './handshake.js';
 import { listen, type BoundAddress } from './listen.js';
 import type { DaemonLog } from './log.js';
 import { recordedModules, settleRecordedModules } from './module-recorder.js';
@@ -49,11 +51,12 @@ function reportMargin(budgetMs: number): number {
 }
 
 /** One daemon process's runtime. */
-export class Daemon implements ConnectionHost {
+export class Daemon implements ConnectionHost, HandshakeHost {
   readonly #config: DaemonConfig;
   readonly #log: DaemonLog;
   readonly #report: (report: BootReport) => void;
   readonly #actor: Actor<typeof daemonMachine>;
+  /** The authenticated connections (observers included). */
   readonly #connections = new Set<DaemonConnection>();
   readonly instanceId = randomBytes(16).toString('hex');
   readonly startedAt = Date.now();
@@ -71,8 +74,8 @@ export class Daemon implements ConnectionHost {
   readonly #retired: Promise<void>[] = [];
   /** A forced shutdown arrived while a graceful drain was under way. */
   #escalated = false;
-  /** The bound on connections awaiting their handshake (./admission.ts). */
-  readonly #admission = new HandshakeAdmission();
+  /** The handshakes under way, and their bound (./admission.ts). */
+  readonly #admission = new HandshakeAdmission<DaemonHandshake>();
   /**
    * When its spawner's start budget runs out, on this process's monotonic clock (which starts
    * at the spawn; a standby's budget starts when its config came). Until then the daemon does not idle-exit: its spawner may still be on its
@@ -122,6 +125,14 @@ export class Daemon implements ConnectionHost {
 
   get maxFrameBytes(): number {
     return this.#config.maxFrameBytes;
+  }
+
+  get name(): string {
+    return this.#config.name;
+  }
+
+  get handshakeTimeoutMs(): number {
+    return this.#config.handshakeTimeoutMs;
   }
 
   get mailbox(): Mailbox {
@@ -178,17 +189,21 @@ export class Daemon implements ConnectionHost {
     };
   }
 
-  authenticated(): void {
-    this.#actor.send({ type: 'connection.opened' });
+  settled(handshake: DaemonHandshake): void {
+    this.#admission.settled(handshake);
   }
 
-  closed(connection: DaemonConnection, wasAuthenticated: boolean): void {
+  authenticated(channel: Channel, observer: boolean): void {
+    const connection = new DaemonConnection(channel, this, observer);
+    channel.authenticate(connection);
+    this.#connections.add(connection);
+    // An observer's connection never counts as active.
+    if (!observer) this.#actor.send({ type: 'connection.opened' });
+  }
+
+  closed(connection: DaemonConnection): void {
     this.#connections.delete(connection);
-    if (wasAuthenticated) this.#actor.send({ type: 'connection.closed' });
-  }
-
-  log(line: string): void {
-    this.#log.write(line);
+    if (!connection.observer) this.#actor.send({ type: 'connection.closed' });
   }
 
   /** The idle countdown: `idleTtlMs`, and never ending before its spawner's budget has run out. */
@@ -215,9 +230,9 @@ export class Daemon implements ConnectionHost {
     this.#server = server;
     this.#address = address;
     this.#socketId = socketId;
-    const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
+    const { stallTimeoutMs } = this.#config;
     // Also the pace of the file upkeep (./upkeep.ts): a damaged record is mended within it.
-    const period = Math.max(25, Math.min(METADATA_CHECK_MS, handshakeTimeoutMs / 4, stallTimeoutMs / 4));
+    const period = Math.max(25, Math.min(METADATA_CHECK_MS, stallTimeoutMs / 4));
     this.#sweeper = setInterval(() => this.#sweep(), period).unref();
   }
 
@@ -248,29 +263,30 @@ export class Daemon implements ConnectionHost {
   }
 
   #accept(socket: Socket): void {
-    // Only a serving daemon takes connections; a draining one has closed its server.
-    const connection = new DaemonConnection(socket, this);
-    this.#connections.add(connection);
-    this.#admission.admit(connection);
+    // Only a serving daemon takes connections; a draining one has closed its server. The
+    // handshake's deadline is its statechart's own (machines/handshake.machine.ts).
+    const channel = new Channel(socket, this.#config.maxFrameBytes, (line) => this.#log.write(line));
+    this.#admission.admit(new DaemonHandshake(channel, this));
   }
 
-  /** Keeps the runtime files true; drops connections that missed the handshake deadline or stalled mid-frame; rotates the log. */
+  /**
+   * Keeps the runtime files true; drops authenticated connections stalled mid-frame (not a
+   * handshake matter: a handshake's whole deadline is its statechart's); rotates the log.
+   */
   #sweep(): void {
     // While serving, the daemon keeps its runtime files true (./upkeep.ts).
     this.#upkeep?.check();
     this.#log.rotateIfLarge();
     const now = performance.now();
-    const { handshakeTimeoutMs, stallTimeoutMs } = this.#config;
-    for (const connection of this.#connections) {
-      if (!connection.isAuthenticated) {
-        if (now - connection.openedAt > handshakeTimeoutMs) connection.destroy(`no handshake within ${handshakeTimeoutMs} ms`);
-      } else if (connection.hasPartialFrame && now - connection.frameStartedAt > stallTimeoutMs) {
+    const { stallTimeoutMs } = this.#config;
+    for (const { channel } of this.#connections) {
+      if (channel.hasPartialFrame && now - channel.frameStartedAt > stallTimeoutMs) {
         // Judged again after this turn's I/O: timers run before it, so after a synchronous
         // method blocked the loop, the rest of the frame may be waiting unread in the socket.
-        const startedAt = connection.frameStartedAt;
+        const startedAt = channel.frameStartedAt;
         setImmediate(() => {
-          if (connection.hasPartialFrame && connection.frameStartedAt === startedAt) {
-            connection.destroy(`partial frame stalled: not complete ${stallTimeoutMs} ms after its first byte`);
+          if (channel.hasPartialFrame && channel.frameStartedAt === startedAt) {
+            channel.destroy(`partial frame stalled: not complete ${stallTimeoutMs} ms after its first byte`);
           }
         });
       }
@@ -353,9 +369,7 @@ export class Daemon implements ConnectionHost {
       if (this.#server?.listening) this.#server.close(() => resolve());
       else resolve();
     });
-    for (const connection of this.#connections) {
-      if (!connection.isAuthenticated) connection.destroy('daemon is draining');
-    }
+    this.#admission.dropAll('daemon is draining');
     const mailbox = this.#mailbox;
     if (mailbox) {
       await mailbox.close(force);
@@ -366,7 +380,7 @@ export class Daemon implements ConnectionHost {
       const outcome = await mailbox.disposeObject(DISPOSE_TIMEOUT_MS);
       if (outcome) this.#log.write(outcome);
     }
-    for (const connection of this.#connections) connection.close();
+    for (const { channel } of this.#connections) channel.close();
     // server.close() calls back once every connection has ended, i.e. flushed its replies.
     await Promise.race([Promise.all([serverClosed, ...this.#retired]), sleep(CLOSE_GRACE_MS)]);
     this.#stopSweeper();
@@ -380,7 +394,8 @@ export class Daemon implements ConnectionHost {
     this.#unpublish();
     this.#stopSweeper();
     this.#server?.close();
-    for (const connection of this.#connections) connection.destroy('daemon failed');
+    this.#admission.dropAll('daemon failed');
+    for (const { channel } of this.#connections) channel.destroy('daemon failed');
     this.#report({ t: 'failed', error });
   }
 

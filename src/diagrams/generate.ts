@@ -7,6 +7,7 @@
 import { clientMachine } from '../../machines/client.machine.js';
 import type { AnyStateMachine } from 'xstate';
 import { daemonMachine } from '../../machines/daemon.machine.js';
+import { clientHandshakeMachine, daemonHandshakeMachine } from '../../machines/handshake.machine.js';
 import { mailboxMachine } from '../../machines/mailbox.machine.js';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { toDot } from './dot.js';
@@ -15,8 +16,10 @@ import { renderSvg } from './svg.js';
 
 /** One statechart to draw. */
 export interface DiagramSource {
-  /** File stem in diagrams/ (`<name>.mmd`, `<name>.svg`) and in machines/ (`<name>.machine.ts`). */
+  /** File stem in diagrams/ (`<name>.mmd`, `<name>.svg`) and, unless `file` says otherwise, in machines/ (`<name>.machine.ts`). */
   readonly name: string;
+  /** The file stem in machines/, when it holds more than this machine (`<file>.machine.ts`). */
+  readonly file?: string;
   readonly machine: AnyStateMachine;
   /** One paragraph for the README: what the machine governs and how to read it. */
   readonly summary: string;
@@ -60,6 +63,31 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
       'accepted call and closes the connections before `stopped`. A shutdown request drains the daemon ' +
       'early, even during start-up (a forced one skips the wait for queued calls), and a crash in any state ' +
       'ends in `failed`.',
+  },
+  {
+    name: 'client-handshake',
+    file: 'handshake',
+    machine: clientHandshakeMachine,
+    summary:
+      "One connection's handshake, client side, bounded by `handshakeTimeout` (the connect + handshake " +
+      'budget). Once the socket connects it sends `hello`; in `awaitingChallenge` it believes nothing before ' +
+      "the challenge's proof verifies (`unauthenticated` otherwise), and only then its version (`checkingVersion`: " +
+      '`versionDiffers`, or `auth` and `awaitingWelcome`). Before the daemon has proved itself, only a signed ' +
+      'version refusal is believed (`versionRefused`); any other refusal is `refusedUnproven`, a foreign or ' +
+      'stale listener. After it, a refusal is `rejected` as the daemon states it. Every other ending is a final ' +
+      'state named for it; the runtime turns it into the error `Connection.open` rejects with.',
+  },
+  {
+    name: 'daemon-handshake',
+    file: 'handshake',
+    machine: daemonHandshakeMachine,
+    summary:
+      "One accepted connection's handshake, daemon side, bounded by `handshakeTimeout` (`handshakeTimeoutMs` " +
+      'from accept). A `hello` of another version is refused (signed when its nonce is readable); one of ours ' +
+      'has its nonce checked (`checkingNonce`) and gets the challenge. In `awaitingAuth` a proof that verifies ' +
+      'is welcomed (`authenticated`: the runtime opens the connection); any other is refused with ' +
+      '`ERR_AUTH_FAILED`. Out-of-phase or invalid frames close the connection with their protocol error; the ' +
+      'deadline and the admission (the oldest of too many awaiting their handshake is `evicted`) drop it.',
   },
   {
     name: 'mailbox',
@@ -120,8 +148,9 @@ export async function renderDiagrams(sources: readonly DiagramSource[] = DIAGRAM
   for (const { source, mermaid } of diagrams) {
     // The notice goes after the header line, where every Mermaid version takes `%%` as a comment.
     const [header, ...rest] = mermaid.split('\n');
-    files.set(`${source.name}.mmd`, [header, `  %% ${notice(source.name)}`, ...rest].join('\n'));
-    files.set(`${source.name}.svg`, await renderSvg(toDot(source.machine), notice(source.name)));
+    const file = source.file ?? source.name;
+    files.set(`${source.name}.mmd`, [header, `  %% ${notice(file)}`, ...rest].join('\n'));
+    files.set(`${source.name}.svg`, await renderSvg(toDot(source.machine), notice(file)));
   }
   files.set('README.md', readme(diagrams));
   return files;

@@ -56,10 +56,19 @@ describe('live transitions', () => {
     ]);
     expect(path(records, 'mailbox')).toEqual(['accepting', 'draining', 'closed']);
     expect(path(records, 'supervisor')).toEqual(['connected', 'disposed']);
+    // Each connection's handshake is an actor on each side: two connections (the proxy's
+    // and the worker's ping()), each welcomed.
+    const handshakes = new Set(records.filter((r) => r.area === 'handshake').map((r) => `${r.pid}/${r.actor}`));
+    expect(handshakes.size).toBe(4);
+    for (const key of handshakes) {
+      expect(records.filter((r) => `${r.pid}/${r.actor}` === key && r.type === 'transition').at(-1)!.to, key).toBe('authenticated');
+    }
+    // The first to start is the client's: it says hello.
+    expect(path(records, 'handshake')).toEqual(['connecting', 'awaitingChallenge', 'awaitingWelcome', 'authenticated']);
     // Each actor is reported spawned before its first transition and stopped after its last
     // (the worker's ping() is a second, shorter client run).
     const actors = new Set(records.map((r) => `${r.pid}/${r.actor}`));
-    expect(actors.size).toBe(5);
+    expect(actors.size).toBe(5 + handshakes.size);
     for (const key of actors) {
       const own = records.filter((r) => `${r.pid}/${r.actor}` === key);
       expect(own[0]!.type, key).toBe('spawn');

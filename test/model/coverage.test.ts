@@ -9,11 +9,13 @@ import { describe, expect, it } from 'vitest';
 import type { AnyStateMachine } from 'xstate';
 import { clientMachine } from '../../machines/client.machine.js';
 import { daemonMachine } from '../../machines/daemon.machine.js';
+import { clientHandshakeMachine, daemonHandshakeMachine } from '../../machines/handshake.machine.js';
 import { mailboxMachine } from '../../machines/mailbox.machine.js';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import * as client from './client.paths.js';
 import { exercisedBy, transitionsOf, type Exclusion, type ModelPath } from './coverage.js';
 import * as daemon from './daemon.paths.js';
+import * as handshake from './handshake.paths.js';
 import * as mailbox from './mailbox.paths.js';
 import * as supervisor from './supervisor.paths.js';
 
@@ -23,6 +25,8 @@ const MODELS: ReadonlyArray<{ name: string; machine: AnyStateMachine; generated:
   { name: 'mailbox', machine: mailboxMachine, generated: mailbox },
   { name: 'client', machine: clientMachine, generated: client },
   { name: 'supervisor', machine: supervisorMachine, generated: supervisor },
+  { name: 'client handshake', machine: clientHandshakeMachine, generated: handshake.client },
+  { name: 'daemon handshake', machine: daemonHandshakeMachine, generated: handshake.daemon },
 ];
 
 describe('model coverage: every state and transition of every statechart is taken by a generated path', () => {

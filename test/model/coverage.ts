@@ -5,7 +5,9 @@
  *   definition (`machine.root` and its StateNodes), so coverage cannot drift from the charts.
  * - {@link exercisedBy}: which of those states and transitions a set of generated paths takes,
  *   found by replaying each step through the machine and recording the transitions xstate
- *   itself selects (its `@xstate.microstep` inspection events), eventless ones included.
+ *   itself selects (its `@xstate.microstep` inspection events), eventless ones included; a
+ *   state counts as reached when a snapshot is in it or a taken transition leaves or enters it
+ *   (a transient state, left by `always` in the same macrostep, is never in a snapshot).
  * - {@link modelOf} / {@link coveringPaths}: @xstate/graph's TestModel over the machine, and
  *   shortest paths plus just the simple paths needed to take every transition.
  *
@@ -53,6 +55,8 @@ export type ModelPath = TestPath<AnyMachineSnapshot, EventObject>;
 // TransitionDefinition objects are created once per machine (StateNode._initialize), so they
 // can be recognised by identity when xstate reports them during a replay.
 const keyOf = new WeakMap<object, string>();
+/** The source and targets of each definition, by key: a transient (`always`) state is entered only inside a macrostep. */
+const endsOf = new Map<string, readonly string[]>();
 
 function guardName(guard: unknown): string | undefined {
   if (guard === undefined) return undefined;
@@ -92,6 +96,7 @@ export function transitionsOf(machine: AnyStateMachine): { states: StateInfo[]; 
       for (let n = 2; seen.has(key); n++) key = `${key} #${n}`;
       seen.add(key);
       keyOf.set(definition, key);
+      endsOf.set(key, [node.id, ...targets]);
       transitions.push({ key, source: node.id, event, targets, guard });
     }
   }
@@ -181,7 +186,10 @@ export function exercisedBy(machine: AnyStateMachine, paths: readonly ModelPath[
   const record = (taken: readonly object[]) => {
     for (const definition of taken) {
       const key = keyOf.get(definition);
-      if (key !== undefined) transitions.add(key);
+      if (key === undefined) continue;
+      transitions.add(key);
+      // A state a taken transition left or entered was reached, if only within a macrostep.
+      for (const id of endsOf.get(key) ?? []) if (id !== machine.root.id) states.add(id);
     }
   };
   for (const path of paths) {
