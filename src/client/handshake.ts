@@ -12,7 +12,7 @@ import { inspector } from '../inspect.js';
 import { formatAddress } from '../runtime/metadata.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PROTOCOL_VERSION } from '../version.js';
-import { createNonce } from '../wire/auth.js';
+import { createNonce, proofKey } from '../wire/auth.js';
 import { decodeValue, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
 import { clientHandshake, clientHandshakeError, type ClientLink } from '../wire/handshake.js';
 import { parseDaemonMessage } from '../wire/messages.js';
@@ -80,7 +80,13 @@ export function shakeHands<R extends PayloadReceiver>(
     const socket = metadata.transport === 'tcp' ? connect({ host: metadata.host!, port: metadata.port!, noDelay: true }) : connect({ path: metadata.path! });
     // Until the daemon has proved itself, only handshake-sized frames (a welcome is ~0.5 KiB).
     const decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, options.maxFrameBytes));
-    const link: ClientLink = { socket, token: options.token, clientNonce: createNonce(), maxFrameBytes: options.maxFrameBytes, observe: options.observe === true };
+    const link: ClientLink = {
+      socket,
+      token: proofKey(options.token),
+      clientNonce: createNonce(),
+      maxFrameBytes: options.maxFrameBytes,
+      observe: options.observe === true,
+    };
     const actor = createActor(clientHandshake, {
       input: { link, timeoutMs: options.timeoutMs, protocolVersion: PROTOCOL_VERSION },
       inspect: inspector('handshake', options.name ?? address),

@@ -16,6 +16,7 @@ import { formatAddress, readMetadataFile, removeMetadataIf, writeMetadata } from
 import { processStartTime } from '../runtime/process.js';
 import { sleep } from '../runtime/sleep.js';
 import { loadOrCreateToken } from '../runtime/token.js';
+import { proofKey, type ProofKey } from '../wire/auth.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import { rehearseWire } from '../wire/rehearsal.js';
@@ -61,6 +62,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   readonly instanceId = randomBytes(16).toString('hex');
   readonly startedAt = Date.now();
   token: Uint8Array = Buffer.alloc(0);
+  /** The token as the handshakes' HMAC key, made once at binding. */
+  tokenKey: ProofKey = Buffer.alloc(0);
   #mailbox: Mailbox | undefined;
   #server: Server | undefined;
   #address: BoundAddress | undefined;
@@ -226,6 +229,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   async #bind(): Promise<void> {
     ensurePrivateDir(this.#config.paths.dir);
     this.token = loadOrCreateToken(this.#config.paths.token);
+    this.tokenKey = proofKey(this.token);
     const { server, address, socketId } = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
     this.#server = server;
     this.#address = address;

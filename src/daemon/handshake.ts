@@ -10,7 +10,7 @@ import type { DaemonHandshakeEvent } from '../../machines/handshake.machine.js';
 import { inspector } from '../inspect.js';
 import type { DaemonInfo } from '../types.js';
 import { PROTOCOL_VERSION } from '../version.js';
-import { createNonce } from '../wire/auth.js';
+import { createNonce, type ProofKey } from '../wire/auth.js';
 import { decodeValue } from '../wire/codec.js';
 import { daemonHandshake, type DaemonLink } from '../wire/handshake.js';
 import { parseClientMessage } from '../wire/messages.js';
@@ -19,7 +19,8 @@ import type { Channel, Receiver } from './channel.js';
 /** What a handshake needs from its daemon. */
 export interface HandshakeHost {
   readonly name: string;
-  readonly token: Uint8Array;
+  /** The token as the HMAC key of every handshake (made once: ../wire/auth.ts). */
+  readonly tokenKey: ProofKey;
   readonly handshakeTimeoutMs: number;
   info(): DaemonInfo;
   /** The handshake ended, whichever way (the admission forgets it). */
@@ -47,8 +48,8 @@ export class DaemonHandshake implements Receiver, DaemonLink {
     this.#actor.start();
   }
 
-  get token(): Uint8Array {
-    return this.#host.token;
+  get token(): ProofKey {
+    return this.#host.tokenKey;
   }
 
   info(): DaemonInfo {

@@ -6,7 +6,7 @@
  * signed version refusal (which a peer without the token can obtain for a client nonce of
  * its choosing) as a challenge.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { NONCE_BYTES } from './messages.js';
 
 const LABELS = {
@@ -21,18 +21,29 @@ const LABELS = {
  */
 export type ProofRole = keyof typeof LABELS;
 
+/**
+ * The token as an HMAC key: raw bytes, or a `KeyObject` made once with {@link proofKey}. Node
+ * 22+ imports a raw key anew for every HMAC (~10 us on Node 24); a KeyObject skips that.
+ */
+export type ProofKey = Uint8Array | KeyObject;
+
+/** The token as a key object, for the proofs of one handshake or of a daemon's lifetime. */
+export function proofKey(token: Uint8Array): KeyObject {
+  return createSecretKey(token);
+}
+
 /** A fresh handshake nonce. */
 export function createNonce(): Buffer {
   return randomBytes(NONCE_BYTES);
 }
 
 /** The proof `role` sends for this pair of nonces. */
-export function computeProof(token: Uint8Array, role: ProofRole, clientNonce: Uint8Array, daemonNonce: Uint8Array): Buffer {
+export function computeProof(token: ProofKey, role: ProofRole, clientNonce: Uint8Array, daemonNonce: Uint8Array): Buffer {
   return createHmac('sha256', token).update(LABELS[role]).update(clientNonce).update(daemonNonce).digest();
 }
 
 /** Checks a received proof in constant time. */
-export function verifyProof(token: Uint8Array, role: ProofRole, clientNonce: Uint8Array, daemonNonce: Uint8Array, proof: Uint8Array): boolean {
+export function verifyProof(token: ProofKey, role: ProofRole, clientNonce: Uint8Array, daemonNonce: Uint8Array, proof: Uint8Array): boolean {
   const expected = computeProof(token, role, clientNonce, daemonNonce);
   return proof.length === expected.length && timingSafeEqual(expected, proof);
 }

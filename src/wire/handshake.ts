@@ -9,14 +9,14 @@ import { clientHandshakeMachine, daemonHandshakeMachine, type ClientHandshakeOut
 import { ConnectionFailedError, errorFromWire, HandshakeError, ProtocolError, type WireError } from '../errors.js';
 import type { DaemonInfo } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
-import { computeProof, verifyProof } from './auth.js';
+import { computeProof, type ProofKey, verifyProof } from './auth.js';
 import { encodeFrame } from './codec.js';
 import { isNonce, type ClientMessage, type DaemonMessage } from './messages.js';
 
 /** What the client's effects work on: the machine's `link`. */
 export interface ClientLink {
   readonly socket: Socket;
-  readonly token: Uint8Array;
+  readonly token: ProofKey;
   readonly clientNonce: Uint8Array;
   readonly maxFrameBytes: number;
   /** Connect as an observer (see HelloMessage.observe). */
@@ -32,7 +32,7 @@ export interface DaemonLink {
     protocolFailure(error: unknown): void;
     readonly writer: { flush(): void };
   };
-  readonly token: Uint8Array;
+  readonly token: ProofKey;
   /** The daemon as it is now, for the welcome. */
   info(): DaemonInfo;
 }

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { computeProof, createNonce, verifyProof } from '../../src/wire/auth.js';
+import { computeProof, createNonce, proofKey, verifyProof } from '../../src/wire/auth.js';
 import { NONCE_BYTES } from '../../src/wire/messages.js';
 
 // Tokens are used as the ASCII bytes of 64 hex characters, as src/runtime/token.ts returns them.
@@ -103,5 +103,22 @@ describe('computeProof / verifyProof', () => {
   it('accepts a proof given as a plain Uint8Array (as decoded from the wire)', () => {
     const proof = new Uint8Array(computeProof(token, 'client', clientNonce, daemonNonce));
     expect(verifyProof(token, 'client', clientNonce, daemonNonce, proof)).toBe(true);
+  });
+});
+
+describe('proofKey: the token as a key object', () => {
+  it('gives the very proofs the raw token gives, for every role, and each verifies the other', () => {
+    const token = Buffer.from('a token of thirty-two bytes, ok!');
+    const key = proofKey(token);
+    const [client, daemon] = [createNonce(), createNonce()];
+    for (const role of ['daemon', 'client', 'refusal'] as const) {
+      const raw = computeProof(token, role, client, daemon);
+      expect(computeProof(key, role, client, daemon).equals(raw), role).toBe(true);
+      expect(verifyProof(key, role, client, daemon, raw), role).toBe(true);
+      expect(verifyProof(token, role, client, daemon, computeProof(key, role, client, daemon)), role).toBe(true);
+    }
+    // Another token's key proves nothing.
+    const other = proofKey(Buffer.from('another token of thirty-two b!!!'));
+    expect(verifyProof(other, 'daemon', client, daemon, computeProof(token, 'daemon', client, daemon))).toBe(false);
   });
 });
