@@ -441,6 +441,3 @@ export const clientMachine = setup({
     failed: { type: 'final' },
   },
 });
-
-/** The client machine's type, for code that provides its effects. */
-export type ClientMachine = typeof clientMachine;

@@ -186,8 +186,6 @@ export const clientHandshakeMachine = setup({
   },
 });
 
-export type ClientHandshakeMachine = typeof clientHandshakeMachine;
-
 /** What the daemon machine is told at accept. */
 export interface DaemonHandshakeInput<L = unknown> {
   readonly link: L;
@@ -347,5 +345,3 @@ export const daemonHandshakeMachine = setup({
     timedOut: { type: 'final' },
   },
 });
-
-export type DaemonHandshakeMachine = typeof daemonHandshakeMachine;

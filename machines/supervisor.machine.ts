@@ -241,6 +241,3 @@ export const supervisorMachine = setup({
     disposed: { type: 'final' },
   },
 });
-
-/** The supervisor machine's type, for code that provides its effects. */
-export type SupervisorMachine = typeof supervisorMachine;
