@@ -12,7 +12,7 @@ import { errorToWire, type WireError } from '../errors.js';
 import { inspector } from '../inspect.js';
 import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
-import { formatAddress, readMetadataFile, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
+import { formatAddress, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
 import { processStartTime } from '../runtime/process.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
@@ -21,7 +21,7 @@ import { rehearseWire } from '../wire/rehearsal.js';
 import { HandshakeAdmission, MAX_HANDSHAKING_CONNECTIONS } from './admission.js';
 import { Channel } from './channel.js';
 import { DaemonConnection, type ConnectionHost } from './connection.js';
-import { DrainSteps } from './drain.js';
+import { DrainSteps, markRecordDraining } from './drain.js';
 import { createHostedObject } from './factory.js';
 import { DaemonHandshake, type HandshakeHost } from './handshake.js';
 import { listen, type BoundAddress } from './listen.js';
@@ -105,7 +105,9 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       actions: {
         reportReady: () => this.#onReady(),
         reportFailure: ({ context }) => this.#onFailure(context),
-        markDraining: () => this.#markDraining(),
+        markDraining: () => {
+          this.#metadata = markRecordDraining(this.#config.paths.metadata, this.instanceId, this.#metadata, (line) => this.#log.write(line));
+        },
         closeIntake: (_, { force }) => drain.closeIntake(force),
         forceMailbox: () => drain.force(),
         reportDisposed: (_, { outcome }) => {
@@ -339,26 +341,6 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       removeMetadataIf(this.#config.paths.metadata, this.instanceId);
     } catch (error) {
       this.#log.write(`could not remove metadata: ${(error as Error).message}`);
-    }
-  }
-
-  /**
-   * The record stays while the process lives, marked draining: a client that finds it waits
-   * for this process to exit instead of starting a second daemon beside it. The record is
-   * removed on `stopped`, as the process exits.
-   */
-  #markDraining(): void {
-    const metadata = this.#metadata;
-    // Stopped before it ever published: there is no record to mark.
-    if (metadata === undefined) return;
-    this.#metadata = { ...metadata, draining: true, drainingSince: Date.now() };
-    try {
-      // Over whatever is there only if it is still ours (a successor's record is left alone).
-      const { read } = readMetadataFile(this.#config.paths.metadata);
-      if (read.status === 'valid' && read.metadata.instanceId !== this.instanceId) return;
-      writeMetadata(this.#config.paths.metadata, this.#metadata);
-    } catch (error) {
-      this.#log.write(`could not mark metadata draining: ${(error as Error).message}`);
     }
   }
 

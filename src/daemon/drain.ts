@@ -1,11 +1,35 @@
 /**
- * The effects of the daemon's drain, one per sub-state of `draining` in the daemon statechart
- * (machines/daemon.machine.ts), which owns their order and every timer between them: the
- * force grace, the dispose timeout, the close grace and the drain deadline.
+ * The effects of the daemon's drain: marking its record draining on entering `draining`, then
+ * one per sub-state of `draining` in the daemon statechart (machines/daemon.machine.ts), which
+ * owns their order and every timer between them: the force grace, the dispose timeout, the
+ * close grace and the drain deadline.
  */
 import type { Server } from 'node:net';
+import { readMetadataFile, writeMetadata } from '../runtime/metadata.js';
+import type { DaemonMetadata } from '../types.js';
 import type { Channel } from './channel.js';
 import type { Mailbox } from './mailbox.js';
+
+/**
+ * The entry of `draining`: the daemon's record (`metadata`, at `path`) is rewritten marked
+ * draining, unless metadata.json names another daemon by now. The record stays while the
+ * process lives: a client that finds it waits for this process to exit instead of starting a
+ * second daemon beside it; it is removed on `stopped`, as the process exits. Returns the
+ * record as marked (undefined when the daemon stopped before it ever published one).
+ */
+export function markRecordDraining(path: string, instanceId: string, metadata: DaemonMetadata | undefined, log: (line: string) => void): DaemonMetadata | undefined {
+  if (metadata === undefined) return undefined;
+  const marked: DaemonMetadata = { ...metadata, draining: true, drainingSince: Date.now() };
+  try {
+    // Over whatever is there only if it is still ours (a successor's record is left alone).
+    const { read } = readMetadataFile(path);
+    if (read.status === 'valid' && read.metadata.instanceId !== instanceId) return marked;
+    writeMetadata(path, marked);
+  } catch (error) {
+    log(`could not mark metadata draining: ${(error as Error).message}`);
+  }
+  return marked;
+}
 
 /** What the drain works on: the daemon's, read when each step runs. */
 export interface DrainHost {
