@@ -5,6 +5,18 @@
  *   starting { booting -> binding -> publishing } -> serving { idle <-> busy } -> draining -> stopped
  *   (any of them) -> failed
  *
+ *   draining { closingIntake -> answering | forcing -> disposing -> closingConnections -> drained }
+ *
+ * The drain's steps are its sub-states. `closingIntake` (transient) closes the server, drops
+ * the connections still in their handshake and closes the mailbox, graceful or forced; a
+ * graceful drain then waits in `answering` until every accepted call is answered, a forced one
+ * in `forcing` until the running call ends, for at most `forceGrace` (so the dispose hook never
+ * overlaps a call). A forced shutdown during `answering` is the escalation: a transition to
+ * `forcing` whose action closes the mailbox with force (any later step has no waiting call left
+ * to refuse, and ignores a shutdown request). `disposing` runs the hosted object's
+ * dispose hook for at most `disposeTimeout`; `closingConnections` half-closes every connection
+ * and waits for the server to close, for at most `closeGrace`.
+ *
  * `serving.idle` counts down `idleTtl` whenever no authenticated connection is open, from
  * the moment the daemon starts serving, so a daemon nobody reaches exits too.
  *
@@ -38,10 +50,12 @@ export type DaemonEvent =
   | { readonly type: 'shutdown.requested'; readonly force: boolean }
   | { readonly type: 'daemon.crashed'; readonly error: WireError };
 
-/** What the drain actor is asked to do. */
-export interface DrainInput {
-  readonly force: boolean;
-}
+/** How long a forced drain lets the running call finish before the dispose hook runs. */
+export const FORCE_GRACE_MS = 2000;
+/** The most the hosted object's dispose hook may take. */
+export const DISPOSE_TIMEOUT_MS = 5000;
+/** Grace for connections to flush their last replies before the daemon stops. */
+export const CLOSE_GRACE_MS = 1500;
 
 const notProvided = (name: string) =>
   fromPromise<void, unknown>(async () => {
@@ -57,6 +71,9 @@ function isLocalFault(error: Error): error is Error & { readonly code: string } 
   return error.name === 'LoopbackSingletonError' && (error as { code?: unknown }).code === 'ERR_LOOPBACK_SINGLETON';
 }
 
+/** A drain step's error, recorded as the daemon's (no step is expected to fail). */
+const drainStepError = ({ event }: { event: { error: unknown } }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' as const });
+
 /** The daemon statechart. */
 export const daemonMachine = setup({
   types: {
@@ -70,18 +87,30 @@ export const daemonMachine = setup({
     bindServer: notProvided('bindServer'),
     /** Writes metadata.json atomically. */
     publishMetadata: notProvided('publishMetadata'),
-    /** Stops accepting, answers accepted calls, runs the dispose hook, closes connections. */
-    drain: fromPromise<void, DrainInput>(async () => {
-      throw new Error('daemon machine: actor "drain" was not provided');
+    /** Resolves once every call the mailbox accepted has been answered (the mailbox is closed). */
+    answerCalls: notProvided('answerCalls'),
+    /** Resolves once no call runs: a forced close answered the waiting ones. */
+    finishRunning: notProvided('finishRunning'),
+    /** Runs the hosted object's dispose hook; resolves with what happened, for the log. */
+    dispose: fromPromise<string | undefined, unknown>(async () => {
+      throw new Error('daemon machine: actor "dispose" was not provided');
     }),
+    /** Half-closes every connection; resolves once the server (and any it replaced) has closed. */
+    closeConnections: notProvided('closeConnections'),
   },
   actions: {
     /** Tells the spawner the daemon is ready (metadata is published). */
     reportReady: () => {},
     /** Unpublishes, tells the spawner (if still listening) and logs why the daemon failed. */
     reportFailure: () => {},
-    /** A forced shutdown arrived while a graceful drain runs: stop waiting for the queue. */
-    escalateDrain: () => {},
+    /** Closes the server, drops connections still in their handshake, closes the mailbox (forced or not). */
+    closeIntake: (_, _params: { force: boolean }) => {},
+    /** Closes the mailbox with force: its waiting calls are refused, never run. */
+    forceMailbox: () => {},
+    /** Logs how the dispose hook ended (nothing when the object has none). */
+    reportDisposed: (_, _params: { outcome: string | undefined }) => {},
+    /** Logs that the dispose hook outran `disposeTimeout`: the drain goes on without it. */
+    reportDisposeOverrun: () => {},
     /** Rewrites the daemon's record (and its copy) marked draining: it stays until the process exits. */
     markDraining: () => {},
     /** The drain deadline passed: logs the calls still running or waiting, which are abandoned. */
@@ -121,6 +150,8 @@ export const daemonMachine = setup({
     hasConnections: ({ context }) => context.active > 0,
     /** A forced shutdown while the drain is still graceful. */
     isEscalation: ({ context }, params: { force: boolean }) => params.force && !context.force,
+    /** The drain skips the calls still waiting. */
+    isForced: ({ context }) => context.force,
   },
   delays: {
     /** How long the daemon waits with zero connections before draining. */
@@ -129,6 +160,12 @@ export const daemonMachine = setup({
     bootTimeout: 5000,
     /** The most `draining` may take, from its start (`drainTimeoutMs`). */
     drainTimeout: 5000,
+    /** How long `forcing` waits for the running call. */
+    forceGrace: FORCE_GRACE_MS,
+    /** How long `disposing` waits for the dispose hook. */
+    disposeTimeout: DISPOSE_TIMEOUT_MS,
+    /** How long `closingConnections` waits for the server to close. */
+    closeGrace: CLOSE_GRACE_MS,
   },
 }).createMachine({
   id: 'daemon',
@@ -204,21 +241,60 @@ export const daemonMachine = setup({
     },
     draining: {
       entry: 'markDraining',
+      initial: 'closingIntake',
       // Past the deadline the process exits even with a method running: a hosted method that
       // never settles must not keep a daemon (and its record) alive for good.
       after: { drainTimeout: { target: 'stopped', actions: 'reportAbandoned' } },
-      invoke: {
-        id: 'drain',
-        src: 'drain',
-        input: ({ context }) => ({ force: context.force }),
-        onDone: 'stopped',
-        onError: { target: 'failed', actions: { type: 'recordError', params: ({ event }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' }) } },
-      },
-      on: {
-        'shutdown.requested': {
-          guard: { type: 'isEscalation', params: ({ event }) => ({ force: event.force }) },
-          actions: ['recordForce', 'escalateDrain'],
+      onDone: 'stopped',
+      states: {
+        closingIntake: {
+          entry: { type: 'closeIntake', params: ({ context }) => ({ force: context.force }) },
+          always: [{ guard: 'isForced', target: 'forcing' }, { target: 'answering' }],
         },
+        answering: {
+          invoke: {
+            id: 'answerCalls',
+            src: 'answerCalls',
+            onDone: 'disposing',
+            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: drainStepError } },
+          },
+          on: {
+            // The escalation: the waiting calls are refused, the running one gets the force grace.
+            'shutdown.requested': {
+              guard: { type: 'isEscalation', params: ({ event }) => ({ force: event.force }) },
+              target: 'forcing',
+              actions: ['recordForce', 'forceMailbox'],
+            },
+          },
+        },
+        forcing: {
+          invoke: {
+            id: 'finishRunning',
+            src: 'finishRunning',
+            onDone: 'disposing',
+            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: drainStepError } },
+          },
+          after: { forceGrace: 'disposing' },
+        },
+        disposing: {
+          invoke: {
+            id: 'dispose',
+            src: 'dispose',
+            onDone: { target: 'closingConnections', actions: { type: 'reportDisposed', params: ({ event }) => ({ outcome: event.output }) } },
+            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: drainStepError } },
+          },
+          after: { disposeTimeout: { target: 'closingConnections', actions: 'reportDisposeOverrun' } },
+        },
+        closingConnections: {
+          invoke: {
+            id: 'closeConnections',
+            src: 'closeConnections',
+            onDone: 'drained',
+            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: drainStepError } },
+          },
+          after: { closeGrace: 'drained' },
+        },
+        drained: { type: 'final' },
       },
     },
     stopped: { type: 'final', entry: 'unpublish' },

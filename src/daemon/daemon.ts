@@ -7,14 +7,13 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, rmSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { daemonMachine, type DaemonContext } from '../../machines/daemon.machine.js';
+import { daemonMachine, DISPOSE_TIMEOUT_MS, type DaemonContext } from '../../machines/daemon.machine.js';
 import { errorToWire, type WireError } from '../errors.js';
 import { inspector } from '../inspect.js';
 import type { BootReport, DaemonConfig } from '../runtime/daemon-config.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
-import { formatAddress, readMetadataFile, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
+import { formatAddress, removeMetadataIf, writeMetadata } from '../runtime/metadata.js';
 import { processStartTime } from '../runtime/process.js';
-import { sleep } from '../runtime/sleep.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import { proofKey, type ProofKey } from '../wire/auth.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
@@ -23,6 +22,7 @@ import { rehearseWire } from '../wire/rehearsal.js';
 import { HandshakeAdmission, MAX_HANDSHAKING_CONNECTIONS } from './admission.js';
 import { Channel } from './channel.js';
 import { DaemonConnection, type ConnectionHost } from './connection.js';
+import { DrainSteps, markRecordDraining } from './drain.js';
 import { createHostedObject } from './factory.js';
 import { DaemonHandshake, type HandshakeHost } from './handshake.js';
 import { listen, type BoundAddress } from './listen.js';
@@ -34,14 +34,8 @@ import { FileUpkeep } from './upkeep.js';
 /** How the daemon's run ended. */
 export type DaemonOutcome = 'stopped' | 'failed';
 
-/** Grace for connections to flush their last replies before they are destroyed. */
-const CLOSE_GRACE_MS = 1500;
 /** How often a serving daemon checks that metadata.json still names it. */
 const METADATA_CHECK_MS = 100;
-/** How long a forced drain lets the running call finish before the dispose hook runs. */
-const FORCE_GRACE_MS = 2000;
-/** The most the hosted object's dispose hook may take. */
-const DISPOSE_TIMEOUT_MS = 5000;
 
 /**
  * The share of the spawner's start budget the daemon keeps for its boot report to reach the
@@ -75,8 +69,6 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   #upkeep: FileUpkeep | undefined;
   /** Servers replaced by a re-bind: each resolves once the connections it accepted have ended. */
   readonly #retired: Promise<void>[] = [];
-  /** A forced shutdown arrived while a graceful drain was under way. */
-  #escalated = false;
   /** The handshakes under way, and their bound (./admission.ts). */
   readonly #admission = new HandshakeAdmission<DaemonHandshake>();
   /**
@@ -96,23 +88,40 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     this.#log = log;
     this.#report = report;
     this.#spawnerDue = config.firstClientWithinMs === undefined ? undefined : budgetOrigin + config.firstClientWithinMs;
+    const drain = new DrainSteps({
+      server: () => this.#server,
+      mailbox: () => this.#mailbox,
+      channels: () => [...this.#connections].map((connection) => connection.channel),
+      retired: this.#retired,
+      dropHandshakes: (reason) => this.#admission.dropAll(reason),
+    });
     const machine = daemonMachine.provide({
       actors: {
         loadObject: fromPromise(() => this.#loadObject()),
         bindServer: fromPromise(() => this.#bind()),
         publishMetadata: fromPromise(async () => this.#publish()),
-        drain: fromPromise(({ input }) => this.#drain(input.force)),
+        answerCalls: fromPromise(() => drain.answerCalls()),
+        finishRunning: fromPromise(() => drain.finishRunning()),
+        dispose: fromPromise(() => drain.dispose()),
+        closeConnections: fromPromise(() => drain.closeConnections()),
       },
       actions: {
         reportReady: () => this.#onReady(),
         reportFailure: ({ context }) => this.#onFailure(context),
-        escalateDrain: () => {
-          this.#escalated = true;
-          void this.#mailbox?.close(true);
+        markDraining: () => {
+          this.#metadata = markRecordDraining(this.#config.paths.metadata, this.instanceId, this.#metadata, (line) => this.#log.write(line));
         },
-        markDraining: () => this.#markDraining(),
-        reportAbandoned: () => this.#reportAbandoned(),
-        unpublish: () => this.#unpublish(),
+        closeIntake: (_, { force }) => drain.closeIntake(force),
+        forceMailbox: () => drain.force(),
+        reportDisposed: (_, { outcome }) => {
+          if (outcome) this.#log.write(outcome);
+        },
+        reportDisposeOverrun: () => this.#log.write(`dispose hook still running after ${DISPOSE_TIMEOUT_MS} ms; exiting anyway`),
+        reportAbandoned: () => this.#log.write(drain.abandoned(config.drainTimeoutMs)),
+        unpublish: () => {
+          this.#unpublish();
+          this.#stopSweeper();
+        },
       },
       delays: {
         idleTtl: () => this.#idleDelay(),
@@ -174,7 +183,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       active: snapshot.context.active,
       queued: this.#mailbox?.queued ?? 0,
       running: this.#mailbox?.running ?? 0,
-      state: snapshot.value as DaemonInfo['state'],
+      // The drain's steps are the daemon's own business: a client sees one `draining` state.
+      state: snapshot.matches('draining') ? 'draining' : (snapshot.value as DaemonInfo['state']),
       protocolVersion: PROTOCOL_VERSION,
       packageVersion: PACKAGE_VERSION,
       factoryId: this.#config.factoryId,
@@ -336,58 +346,6 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     } catch (error) {
       this.#log.write(`could not remove metadata: ${(error as Error).message}`);
     }
-  }
-
-  /**
-   * The record stays while the process lives, marked draining: a client that finds it waits
-   * for this process to exit instead of starting a second daemon beside it. The record is
-   * removed on `stopped`, as the process exits.
-   */
-  #markDraining(): void {
-    const metadata = this.#metadata;
-    // Stopped before it ever published: there is no record to mark.
-    if (metadata === undefined) return;
-    this.#metadata = { ...metadata, draining: true, drainingSince: Date.now() };
-    try {
-      // Over whatever is there only if it is still ours (a successor's record is left alone).
-      const { read } = readMetadataFile(this.#config.paths.metadata);
-      if (read.status === 'valid' && read.metadata.instanceId !== this.instanceId) return;
-      writeMetadata(this.#config.paths.metadata, this.#metadata);
-    } catch (error) {
-      this.#log.write(`could not mark metadata draining: ${(error as Error).message}`);
-    }
-  }
-
-  #reportAbandoned(): void {
-    const mailbox = this.#mailbox;
-    const running = mailbox?.runningMethod;
-    const queued = mailbox?.queued ?? 0;
-    const what = [running === undefined ? '' : `1 running call (${running})`, queued > 0 ? `${queued} queued call(s)` : ''].filter(Boolean).join(' and ');
-    this.#log.write(
-      `drain deadline passed (drainTimeoutMs ${this.#config.drainTimeoutMs} ms): exiting ${what ? `with ${what} abandoned; their callers get ERR_DAEMON_LOST` : 'before the drain finished'}`,
-    );
-  }
-
-  async #drain(force: boolean): Promise<void> {
-    const serverClosed = new Promise<void>((resolve) => {
-      if (this.#server?.listening) this.#server.close(() => resolve());
-      else resolve();
-    });
-    this.#admission.dropAll('daemon is draining');
-    const mailbox = this.#mailbox;
-    if (mailbox) {
-      await mailbox.close(force);
-      // Forced: the waiting calls were refused, but the running one is let finish briefly, so
-      // that the dispose hook never overlaps a call. The sleeps here are ref'd on purpose: the
-      // drain must reach `stopped` even when nothing else is left open.
-      if (force || this.#escalated) await Promise.race([mailbox.idle(), sleep(FORCE_GRACE_MS)]);
-      const outcome = await mailbox.disposeObject(DISPOSE_TIMEOUT_MS);
-      if (outcome) this.#log.write(outcome);
-    }
-    for (const { channel } of this.#connections) channel.close();
-    // server.close() calls back once every connection has ended, i.e. flushed its replies.
-    await Promise.race([Promise.all([serverClosed, ...this.#retired]), sleep(CLOSE_GRACE_MS)]);
-    this.#stopSweeper();
   }
 
   #onFailure(context: DaemonContext): void {

@@ -190,30 +190,22 @@ export class Mailbox {
 
   /**
    * The hosted object's own cleanup, `[Symbol.asyncDispose]()` or `dispose()`: called at most
-   * once, after the last call, awaited for at most `timeoutMs`. Resolves with what happened,
-   * for the log; never throws.
+   * once, after the last call. Resolves with what happened, for the log (undefined when there
+   * is no hook); never rejects. How long it may take is the daemon statechart's
+   * `disposeTimeout`.
    */
-  async disposeObject(timeoutMs: number): Promise<string | undefined> {
+  async disposeObject(): Promise<string | undefined> {
     if (this.#disposed) return undefined;
     this.#disposed = true;
     const object = this.#object as { [Symbol.asyncDispose]?: unknown; dispose?: unknown };
     const hook = typeof object[Symbol.asyncDispose] === 'function' ? object[Symbol.asyncDispose] : object.dispose;
     if (typeof hook !== 'function') return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const overrun = new Promise<string>((resolve) => {
-      timer = setTimeout(() => resolve(`dispose hook still running after ${timeoutMs} ms; exiting anyway`), timeoutMs);
-    });
-    try {
-      const done = Promise.resolve()
-        .then(() => (hook as () => unknown).call(this.#object))
-        .then(
-          () => 'dispose hook done',
-          (error: unknown) => `dispose hook threw: ${(error as Error)?.stack ?? String(error)}`,
-        );
-      return await Promise.race([done, overrun]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return Promise.resolve()
+      .then(() => (hook as () => unknown).call(this.#object))
+      .then(
+        () => 'dispose hook done',
+        (error: unknown) => `dispose hook threw: ${(error as Error)?.stack ?? String(error)}`,
+      );
   }
 
   async #runBatch(batch: Batch): Promise<void> {

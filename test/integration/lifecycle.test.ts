@@ -16,7 +16,8 @@ describe('daemon lifecycle', () => {
     await waitForExit(daemon.pid);
     expect(existsSync(daemon.paths.metadata)).toBe(false);
     const log = readFileSync(daemon.paths.log, 'utf8');
-    expect(log).toContain('state "draining" <- xstate.after.idleTtl');
+    // The drain's first step a graceful drain waits in (machines/daemon.machine.ts).
+    expect(log).toContain('state {"draining":"answering"} <- xstate.after.idleTtl');
     expect(log).toContain('exit 0 (stopped)');
   });
 

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
-import { daemonMachine, type DaemonContext, type DrainInput } from '../../machines/daemon.machine.js';
+import { CLOSE_GRACE_MS, DISPOSE_TIMEOUT_MS, daemonMachine, FORCE_GRACE_MS, type DaemonContext } from '../../machines/daemon.machine.js';
 import { DaemonConnectionError, type WireError } from '../../src/errors.js';
 import { localFaultError } from '../../src/runtime/local-fault.js';
 import { sleep } from '../support/wait.js';
@@ -15,6 +15,9 @@ const BOOT_TIMEOUT = 5_000;
 const DRAIN_TIMEOUT = 20_000;
 
 type BootStep = 'loadObject' | 'bindServer' | 'publishMetadata';
+/** The drain steps that are effects (invoked actors), in the order a drain runs them. */
+type DrainStep = 'answerCalls' | 'finishRunning' | 'dispose' | 'closeConnections';
+const DRAIN_STEPS: readonly DrainStep[] = ['answerCalls', 'finishRunning', 'dispose', 'closeConnections'];
 
 /** How each fake boot step behaves: done at once, fail with a value, or never finish. */
 type StepBehaviour = { readonly kind: 'ok' } | { readonly kind: 'fail'; readonly error: unknown } | { readonly kind: 'hang' };
@@ -29,46 +32,65 @@ function stepLogic(behaviour: StepBehaviour, started: () => void) {
 
 interface Harness {
   readonly actor: Actor<typeof daemonMachine>;
-  readonly started: Record<BootStep, ReturnType<typeof vi.fn>>;
+  readonly started: Record<BootStep | DrainStep, ReturnType<typeof vi.fn>>;
   readonly reportReady: ReturnType<typeof vi.fn>;
   /** Called with the context as it was when `reportFailure` ran. */
   readonly reportFailure: ReturnType<typeof vi.fn<(context: DaemonContext) => void>>;
-  readonly escalateDrain: ReturnType<typeof vi.fn>;
-  /** The record effects, in the order they ran: 'markDraining', 'reportAbandoned', 'unpublish'. */
+  /**
+   * The drain's actions, in the order they ran: 'markDraining', 'closeIntake(graceful|forced)',
+   * 'forceMailbox', 'reportDisposed(<outcome>)', 'reportDisposeOverrun', 'reportAbandoned', 'unpublish'.
+   */
   readonly records: string[];
-  /** Every input the drain actor was started with, in order. */
-  readonly drainInputs: DrainInput[];
-  /** Settles the current drain. */
-  readonly drain: Deferred;
+  /** Settle the drain steps' effects (each started at most once per harness). */
+  readonly steps: { readonly [K in Exclude<DrainStep, 'dispose'>]: Deferred } & { readonly dispose: Deferred<string | undefined> };
+  /** Every state value the daemon went through, in order. */
+  readonly seen: unknown[];
   context(): DaemonContext;
   value(): unknown;
   status(): string;
 }
 
 function startDaemon(steps: Partial<Record<BootStep, StepBehaviour>> = {}): Harness {
-  const started = { loadObject: vi.fn(), bindServer: vi.fn(), publishMetadata: vi.fn() };
+  const started = {
+    loadObject: vi.fn(),
+    bindServer: vi.fn(),
+    publishMetadata: vi.fn(),
+    answerCalls: vi.fn(),
+    finishRunning: vi.fn(),
+    dispose: vi.fn(),
+    closeConnections: vi.fn(),
+  };
   const reportReady = vi.fn();
   const reportFailure = vi.fn<(context: DaemonContext) => void>();
-  const escalateDrain = vi.fn();
   const records: string[] = [];
-  const drainInputs: DrainInput[] = [];
-  const drain = deferred();
+  const drain = { answerCalls: deferred(), finishRunning: deferred(), dispose: deferred<string | undefined>(), closeConnections: deferred() };
+  const effect = (step: Exclude<DrainStep, 'dispose'>) =>
+    fromPromise<void, unknown>(() => {
+      started[step]();
+      return drain[step].promise;
+    });
   const ok: StepBehaviour = { kind: 'ok' };
   const machine = daemonMachine.provide({
     actors: {
       loadObject: stepLogic(steps.loadObject ?? ok, started.loadObject),
       bindServer: stepLogic(steps.bindServer ?? ok, started.bindServer),
       publishMetadata: stepLogic(steps.publishMetadata ?? ok, started.publishMetadata),
-      drain: fromPromise<void, DrainInput>(({ input }) => {
-        drainInputs.push(input);
-        return drain.promise;
+      answerCalls: effect('answerCalls'),
+      finishRunning: effect('finishRunning'),
+      dispose: fromPromise<string | undefined, unknown>(() => {
+        started.dispose();
+        return drain.dispose.promise;
       }),
+      closeConnections: effect('closeConnections'),
     },
     actions: {
       reportReady: () => reportReady(),
       reportFailure: ({ context }) => reportFailure(context),
-      escalateDrain: () => escalateDrain(),
       markDraining: () => records.push('markDraining'),
+      closeIntake: (_, { force }) => records.push(`closeIntake(${force ? 'forced' : 'graceful'})`),
+      forceMailbox: () => records.push('forceMailbox'),
+      reportDisposed: (_, { outcome }) => records.push(`reportDisposed(${outcome})`),
+      reportDisposeOverrun: () => records.push('reportDisposeOverrun'),
       reportAbandoned: () => records.push('reportAbandoned'),
       unpublish: () => records.push('unpublish'),
     },
@@ -76,20 +98,28 @@ function startDaemon(steps: Partial<Record<BootStep, StepBehaviour>> = {}): Harn
   });
   const actor = createActor(machine);
   actors.push(actor);
+  const seen: unknown[] = [];
+  actor.subscribe((snapshot) => {
+    if (JSON.stringify(snapshot.value) !== JSON.stringify(seen.at(-1))) seen.push(snapshot.value);
+  });
   actor.start();
   return {
     actor,
     started,
     reportReady,
     reportFailure,
-    escalateDrain,
     records,
-    drainInputs,
-    drain,
+    steps: drain,
+    seen,
     context: () => actor.getSnapshot().context,
     value: () => actor.getSnapshot().value,
     status: () => actor.getSnapshot().status,
   };
+}
+
+/** The records of the drain's start: none until the daemon drains. */
+function intake(daemon: Harness): string[] {
+  return daemon.records.filter((record) => record === 'markDraining' || record.startsWith('closeIntake'));
 }
 
 /** Boots with instant fake steps and returns once the daemon is serving. */
@@ -198,7 +228,7 @@ describe('daemon machine: boot', () => {
     expect(daemon.reportReady).not.toHaveBeenCalled();
     expect(daemon.reportFailure).toHaveBeenCalledTimes(1);
     expect(daemon.reportFailure.mock.calls[0]![0].error).toMatchObject({ code, message: `${step} broke: boom` });
-    expect(daemon.drainInputs).toEqual([]);
+    expect(intake(daemon)).toEqual([]);
   });
 
   it.each(failures)('$step rejecting with a non-Error value still fails with $code and its text', async ({ step, code }) => {
@@ -249,13 +279,13 @@ describe('daemon machine: serving', () => {
 
     await vi.advanceTimersByTimeAsync(IDLE_TTL - 1);
     expect(daemon.value()).toEqual({ serving: 'idle' });
-    expect(daemon.drainInputs).toEqual([]);
+    expect(intake(daemon)).toEqual([]);
 
     await vi.advanceTimersByTimeAsync(1);
-    expect(daemon.value()).toBe('draining');
+    expect(daemon.value()).toEqual({ draining: 'answering' });
     expect(daemon.context().stopReason).toBe('idle');
     expect(daemon.context().force).toBe(false);
-    expect(daemon.drainInputs).toEqual([{ force: false }]);
+    expect(intake(daemon)).toEqual(['markDraining', 'closeIntake(graceful)']);
   });
 
   it('connection.opened moves to busy and cancels the idle countdown', async () => {
@@ -268,7 +298,7 @@ describe('daemon machine: serving', () => {
 
     await vi.advanceTimersByTimeAsync(IDLE_TTL * 10);
     expect(daemon.value()).toEqual({ serving: 'busy' });
-    expect(daemon.drainInputs).toEqual([]);
+    expect(intake(daemon)).toEqual([]);
   });
 
   it('closing the last connection returns to idle and restarts a full idleTtl countdown', async () => {
@@ -283,11 +313,11 @@ describe('daemon machine: serving', () => {
 
     await vi.advanceTimersByTimeAsync(IDLE_TTL - 1);
     expect(daemon.value()).toEqual({ serving: 'idle' });
-    expect(daemon.drainInputs).toEqual([]);
+    expect(intake(daemon)).toEqual([]);
 
     await vi.advanceTimersByTimeAsync(1);
-    expect(daemon.value()).toBe('draining');
-    expect(daemon.drainInputs).toEqual([{ force: false }]);
+    expect(daemon.value()).toEqual({ draining: 'answering' });
+    expect(intake(daemon)).toEqual(['markDraining', 'closeIntake(graceful)']);
   });
 
   it('restarts the countdown from scratch after each busy period', async () => {
@@ -301,7 +331,7 @@ describe('daemon machine: serving', () => {
     await vi.advanceTimersByTimeAsync(IDLE_TTL - 1);
     expect(daemon.value()).toEqual({ serving: 'idle' });
     await vi.advanceTimersByTimeAsync(1);
-    expect(daemon.value()).toBe('draining');
+    expect(daemon.value()).toEqual({ draining: 'answering' });
   });
 
   it('counts several connections, stays busy until the last closes, and never goes below zero', async () => {
@@ -344,53 +374,186 @@ describe('daemon machine: serving', () => {
     { force: true, from: 'idle' as const },
     { force: false, from: 'busy' as const },
     { force: true, from: 'busy' as const },
-  ])('shutdown.requested {force: $force} from serving.$from -> draining with that drain input', async ({ force, from }) => {
+  ])('shutdown.requested {force: $force} from serving.$from -> draining, its intake closed that way', async ({ force, from }) => {
     const daemon = await serving();
     if (from === 'busy') daemon.actor.send({ type: 'connection.opened' });
     expect(daemon.value()).toEqual({ serving: from });
 
     daemon.actor.send({ type: 'shutdown.requested', force });
-    expect(daemon.value()).toBe('draining');
+    // closingIntake is transient: graceful goes on to answering, forced to forcing.
+    expect(daemon.value()).toEqual({ draining: force ? 'forcing' : 'answering' });
     expect(daemon.context()).toMatchObject({ force, stopReason: 'shutdown' });
     await settle();
-    expect(daemon.drainInputs).toEqual([{ force }]);
-    expect(daemon.escalateDrain).not.toHaveBeenCalled();
+    expect(intake(daemon)).toEqual(['markDraining', `closeIntake(${force ? 'forced' : 'graceful'})`]);
+    expect(daemon.records).not.toContain('forceMailbox');
   });
 });
 
 describe('daemon machine: draining', () => {
-  async function draining(how: 'idle' | 'shutdown'): Promise<Harness> {
+  /** A daemon draining after `how`, gracefully (in answering) or with force (in forcing). */
+  async function draining(how: 'idle' | 'shutdown' | 'forced'): Promise<Harness> {
     const daemon = await serving();
     if (how === 'idle') await vi.advanceTimersByTimeAsync(IDLE_TTL);
-    else daemon.actor.send({ type: 'shutdown.requested', force: false });
+    else daemon.actor.send({ type: 'shutdown.requested', force: how === 'forced' });
     await settle();
-    expect(daemon.value()).toBe('draining');
-    expect(daemon.drainInputs).toHaveLength(1);
+    expect(daemon.value()).toEqual({ draining: how === 'forced' ? 'forcing' : 'answering' });
     return daemon;
   }
 
-  it.each(['idle', 'shutdown'] as const)('a forced shutdown while draining (after %s) escalates the drain once', async (how) => {
+  /** From forcing or answering: lets the calls end, so the daemon is disposing. */
+  async function disposing(how: 'shutdown' | 'forced' = 'shutdown'): Promise<Harness> {
     const daemon = await draining(how);
-
-    daemon.actor.send({ type: 'shutdown.requested', force: true });
-    expect(daemon.escalateDrain).toHaveBeenCalledTimes(1);
-    expect(daemon.value()).toBe('draining');
-    expect(daemon.context().force).toBe(true);
+    daemon.steps[how === 'forced' ? 'finishRunning' : 'answerCalls'].resolve();
     await settle();
-    // The running drain is escalated, not restarted.
-    expect(daemon.drainInputs).toHaveLength(1);
+    expect(daemon.value()).toEqual({ draining: 'disposing' });
+    return daemon;
+  }
+
+  async function closingConnections(): Promise<Harness> {
+    const daemon = await disposing();
+    daemon.steps.dispose.resolve('dispose hook done');
+    await settle();
+    expect(daemon.value()).toEqual({ draining: 'closingConnections' });
+    return daemon;
+  }
+
+  it('graceful: closingIntake -> answering -> disposing -> closingConnections -> stopped, each step once, in order', async () => {
+    const daemon = await draining('shutdown');
+    expect(daemon.records).toEqual(['markDraining', 'closeIntake(graceful)']);
+    expect(daemon.started.answerCalls).toHaveBeenCalledTimes(1);
+    expect(daemon.started.dispose).not.toHaveBeenCalled();
+
+    daemon.steps.answerCalls.resolve();
+    await settle();
+    expect(daemon.value()).toEqual({ draining: 'disposing' });
+    expect(daemon.started.dispose).toHaveBeenCalledTimes(1);
+    expect(daemon.started.closeConnections).not.toHaveBeenCalled();
+
+    daemon.steps.dispose.resolve('dispose hook done');
+    await settle();
+    expect(daemon.value()).toEqual({ draining: 'closingConnections' });
+    expect(daemon.started.closeConnections).toHaveBeenCalledTimes(1);
+
+    daemon.steps.closeConnections.resolve();
+    await settle();
+    expect(daemon.value()).toBe('stopped');
+    expect(daemon.status()).toBe('done');
+    expect(daemon.context().error).toBeUndefined();
+    expect(daemon.reportFailure).not.toHaveBeenCalled();
+    expect(daemon.started.finishRunning).not.toHaveBeenCalled();
+    // The record is marked draining on entry and removed only on stopping; nothing was abandoned.
+    expect(daemon.records).toEqual(['markDraining', 'closeIntake(graceful)', 'reportDisposed(dispose hook done)', 'unpublish']);
+    expect(daemon.seen.slice(-4)).toEqual([{ draining: 'answering' }, { draining: 'disposing' }, { draining: 'closingConnections' }, 'stopped']);
   });
 
-  it('a graceful shutdown while draining does nothing', async () => {
+  it('forced: closingIntake -> forcing, which ends when the running call does', async () => {
+    const daemon = await draining('forced');
+    expect(daemon.records).toEqual(['markDraining', 'closeIntake(forced)']);
+    expect(daemon.started.finishRunning).toHaveBeenCalledTimes(1);
+    expect(daemon.started.answerCalls).not.toHaveBeenCalled();
+    daemon.steps.finishRunning.resolve();
+    await settle();
+    expect(daemon.value()).toEqual({ draining: 'disposing' });
+    expect(daemon.seen.slice(-2)).toEqual([{ draining: 'forcing' }, { draining: 'disposing' }]);
+  });
+
+  it('forced: a running call that outlasts forceGrace is left running, and the dispose hook runs', async () => {
+    const daemon = await draining('forced');
+    await vi.advanceTimersByTimeAsync(FORCE_GRACE_MS - 1);
+    expect(daemon.value()).toEqual({ draining: 'forcing' });
+    expect(daemon.started.dispose).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(daemon.value()).toEqual({ draining: 'disposing' });
+    expect(daemon.started.dispose).toHaveBeenCalledTimes(1);
+    // The call ending late changes nothing.
+    daemon.steps.finishRunning.resolve();
+    await settle();
+    expect(daemon.value()).toEqual({ draining: 'disposing' });
+    expect(daemon.started.dispose).toHaveBeenCalledTimes(1);
+  });
+
+  it.each(['idle', 'shutdown'] as const)('escalation: a forced shutdown while answering (after %s) is a transition to forcing that forces the mailbox', async (how) => {
+    const daemon = await draining(how);
+    await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT / 4);
+
+    daemon.actor.send({ type: 'shutdown.requested', force: true });
+    expect(daemon.value()).toEqual({ draining: 'forcing' });
+    expect(daemon.context().force).toBe(true);
+    expect(daemon.records).toEqual(['markDraining', 'closeIntake(graceful)', 'forceMailbox']);
+    await settle();
+    expect(daemon.started.finishRunning).toHaveBeenCalledTimes(1);
+    // The graceful wait is over: its answer, late, is ignored.
+    daemon.steps.answerCalls.resolve();
+    await settle();
+    expect(daemon.value()).toEqual({ draining: 'forcing' });
+
+    // The force grace counts from the escalation.
+    await vi.advanceTimersByTimeAsync(FORCE_GRACE_MS - 1);
+    expect(daemon.value()).toEqual({ draining: 'forcing' });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(daemon.value()).toEqual({ draining: 'disposing' });
+    // The drain was not restarted.
+    expect(intake(daemon)).toEqual(['markDraining', 'closeIntake(graceful)']);
+  });
+
+  it('a graceful shutdown while answering does nothing', async () => {
     const daemon = await draining('idle');
     const before = daemon.context();
 
     daemon.actor.send({ type: 'shutdown.requested', force: false });
     await settle();
-    expect(daemon.escalateDrain).not.toHaveBeenCalled();
-    expect(daemon.value()).toBe('draining');
+    expect(daemon.value()).toEqual({ draining: 'answering' });
     expect(daemon.context()).toEqual(before);
-    expect(daemon.drainInputs).toHaveLength(1);
+    expect(daemon.records).toEqual(['markDraining', 'closeIntake(graceful)']);
+    expect(daemon.started.answerCalls).toHaveBeenCalledTimes(1);
+  });
+
+  it.each([
+    { state: 'forcing', reach: () => draining('forced') },
+    { state: 'disposing', reach: () => disposing() },
+    { state: 'closingConnections', reach: () => closingConnections() },
+  ])('any shutdown in $state changes nothing: the mailbox has stopped taking calls', async ({ state, reach }) => {
+    const daemon = await reach();
+    const records = [...daemon.records];
+    const context = daemon.context();
+    daemon.actor.send({ type: 'shutdown.requested', force: true });
+    daemon.actor.send({ type: 'shutdown.requested', force: false });
+    await settle();
+    expect(daemon.value()).toEqual({ draining: state });
+    expect(daemon.records).toEqual(records);
+    expect(daemon.context()).toEqual(context);
+  });
+
+  it('disposing: the hook outlasting disposeTimeout is reported, and the drain goes on without it', async () => {
+    const daemon = await disposing();
+    await vi.advanceTimersByTimeAsync(DISPOSE_TIMEOUT_MS - 1);
+    expect(daemon.value()).toEqual({ draining: 'disposing' });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(daemon.value()).toEqual({ draining: 'closingConnections' });
+    expect(daemon.records.slice(-1)).toEqual(['reportDisposeOverrun']);
+    // The hook finishing late is not reported.
+    daemon.steps.dispose.resolve('dispose hook done');
+    await settle();
+    expect(daemon.records).not.toContain('reportDisposed(dispose hook done)');
+  });
+
+  it('disposing: an object without a hook reports nothing to log', async () => {
+    const daemon = await disposing('forced');
+    daemon.steps.dispose.resolve(undefined);
+    await settle();
+    expect(daemon.value()).toEqual({ draining: 'closingConnections' });
+    expect(daemon.records.slice(-1)).toEqual(['reportDisposed(undefined)']);
+  });
+
+  it('closingConnections: past closeGrace the daemon stops with connections still closing', async () => {
+    const daemon = await closingConnections();
+    await vi.advanceTimersByTimeAsync(CLOSE_GRACE_MS - 1);
+    expect(daemon.value()).toEqual({ draining: 'closingConnections' });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(daemon.value()).toBe('stopped');
+    expect(daemon.status()).toBe('done');
+    expect(daemon.records.slice(-1)).toEqual(['unpublish']);
+    expect(daemon.records).not.toContain('reportAbandoned');
   });
 
   it('does not start an idle countdown or report ready while draining', async () => {
@@ -398,55 +561,72 @@ describe('daemon machine: draining', () => {
     daemon.actor.send({ type: 'connection.opened' });
     daemon.actor.send({ type: 'connection.closed' });
     await vi.advanceTimersByTimeAsync(IDLE_TTL * 5);
-    expect(daemon.value()).toBe('draining');
-    expect(daemon.drainInputs).toHaveLength(1);
+    expect(daemon.value()).toEqual({ draining: 'answering' });
+    expect(intake(daemon)).toEqual(['markDraining', 'closeIntake(graceful)']);
     expect(daemon.reportReady).toHaveBeenCalledTimes(1);
-  });
-
-  it('drain done -> stopped (final, status done)', async () => {
-    const daemon = await draining('shutdown');
-    daemon.drain.resolve();
-    await settle();
-    expect(daemon.value()).toBe('stopped');
-    expect(daemon.status()).toBe('done');
-    expect(daemon.context().error).toBeUndefined();
-    expect(daemon.reportFailure).not.toHaveBeenCalled();
-    // The record is marked draining on entry and removed only on stopping; nothing was abandoned.
-    expect(daemon.records).toEqual(['markDraining', 'unpublish']);
   });
 
   it('a drain that outlasts drainTimeout -> stopped, reporting the abandoned calls, then unpublishing', async () => {
     const daemon = await draining('shutdown');
     await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT - 1);
-    expect(daemon.value()).toBe('draining');
-    expect(daemon.records).toEqual(['markDraining']);
+    expect(daemon.value()).toEqual({ draining: 'answering' });
+    expect(daemon.records).toEqual(['markDraining', 'closeIntake(graceful)']);
     await vi.advanceTimersByTimeAsync(1);
     expect(daemon.value()).toBe('stopped');
     expect(daemon.status()).toBe('done');
-    expect(daemon.records).toEqual(['markDraining', 'reportAbandoned', 'unpublish']);
-    // The drain that never finished settles late: ignored.
-    daemon.drain.resolve();
+    expect(daemon.records).toEqual(['markDraining', 'closeIntake(graceful)', 'reportAbandoned', 'unpublish']);
+    // The step that never finished settles late: ignored.
+    daemon.steps.answerCalls.resolve();
     await settle();
-    expect(daemon.records).toEqual(['markDraining', 'reportAbandoned', 'unpublish']);
+    expect(daemon.records).toEqual(['markDraining', 'closeIntake(graceful)', 'reportAbandoned', 'unpublish']);
+    expect(daemon.started.dispose).not.toHaveBeenCalled();
   });
 
   it('the drain deadline counts from the drain start: an escalation does not restart it', async () => {
     const daemon = await draining('shutdown');
-    await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT / 2);
+    const left = FORCE_GRACE_MS / 2;
+    await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT - left);
     daemon.actor.send({ type: 'shutdown.requested', force: true });
-    await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT / 2);
+    expect(daemon.value()).toEqual({ draining: 'forcing' });
+    // The force grace would end past the deadline: the deadline wins.
+    await vi.advanceTimersByTimeAsync(left - 1);
+    expect(daemon.value()).toEqual({ draining: 'forcing' });
+    await vi.advanceTimersByTimeAsync(1);
     expect(daemon.value()).toBe('stopped');
+    expect(daemon.records.slice(-2)).toEqual(['reportAbandoned', 'unpublish']);
+    expect(daemon.started.dispose).not.toHaveBeenCalled();
   });
 
-  it('drain error -> failed with the drain error recorded, and reportFailure', async () => {
+  it('the drain deadline cuts the later steps too', async () => {
     const daemon = await draining('shutdown');
-    daemon.drain.reject(new Error('could not close the server'));
+    await vi.advanceTimersByTimeAsync(DRAIN_TIMEOUT - CLOSE_GRACE_MS / 2);
+    daemon.steps.answerCalls.resolve();
+    await settle();
+    daemon.steps.dispose.resolve(undefined);
+    await settle();
+    expect(daemon.value()).toEqual({ draining: 'closingConnections' });
+    await vi.advanceTimersByTimeAsync(CLOSE_GRACE_MS / 2);
+    expect(daemon.value()).toBe('stopped');
+    expect(daemon.records.slice(-2)).toEqual(['reportAbandoned', 'unpublish']);
+  });
+
+  it.each(DRAIN_STEPS)('%s rejecting -> failed with its error recorded, and reportFailure', async (step) => {
+    const daemon =
+      step === 'answerCalls'
+        ? await draining('shutdown')
+        : step === 'finishRunning'
+          ? await draining('forced')
+          : step === 'dispose'
+            ? await disposing()
+            : await closingConnections();
+    daemon.steps[step].reject(new Error(`${step} broke`));
     await settle();
     expect(daemon.value()).toBe('failed');
     expect(daemon.status()).toBe('done');
-    expect(daemon.context().error).toMatchObject({ code: 'ERR_LOOPBACK_SINGLETON', name: 'Error', message: 'could not close the server' });
+    expect(daemon.context().error).toMatchObject({ code: 'ERR_LOOPBACK_SINGLETON', name: 'Error', message: `${step} broke` });
     expect(daemon.reportFailure).toHaveBeenCalledTimes(1);
-    expect(daemon.reportFailure.mock.calls[0]![0].error?.message).toBe('could not close the server');
+    expect(daemon.reportFailure.mock.calls[0]![0].error?.message).toBe(`${step} broke`);
+    expect(daemon.records).not.toContain('unpublish');
   });
 });
 
@@ -501,7 +681,7 @@ describe('daemon machine: daemon.crashed', () => {
     expectCrashed(daemon);
     // No idle countdown survives into the final state.
     await vi.advanceTimersByTimeAsync(IDLE_TTL * 5);
-    expect(daemon.drainInputs).toEqual([]);
+    expect(intake(daemon)).toEqual([]);
     expect(daemon.value()).toBe('failed');
   });
 

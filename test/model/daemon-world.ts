@@ -2,7 +2,7 @@
  * One real daemon process for one generated path of the daemon or mailbox model, and what a
  * test needs to drive it and look at it: its pid, runtime files, daemon.log, the spawner's
  * boot report, connections (an observer that never counts as active, and a client that does),
- * a controllable call that holds the mailbox, and the statechart transitions the daemon
+ * a controllable call that holds the mailbox, a dispose hook it can hold, and the statechart transitions the daemon
  * itself reports (its inspection stream, LOOPBACK_SINGLETON_INSPECT).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -191,6 +191,11 @@ export class DaemonWorld {
 
   releaseGate(): void {
     writeFileSync(this.release, 'go');
+  }
+
+  /** Lets a `GatedDispose` object's dispose hook finish (model.mjs). */
+  releaseDispose(): void {
+    writeFileSync(`${this.release}.dispose`, 'go');
   }
 
   /** Waits for the process to exit; returns daemon.log. */

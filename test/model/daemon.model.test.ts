@@ -3,7 +3,8 @@
  * daemon statechart is driven against a real daemon process. Each event is a real action
  * (spawn it, make its factory throw or hang, corrupt its token, block its metadata file, open
  * or close a client connection, let its idle TTL pass, shut it down over the protocol or by
- * signal, crash its hosted code, release the call holding its drain), and each state is an
+ * signal, crash its hosted code, release the call holding its drain or its dispose hook, or
+ * let them outlast the force grace or the dispose timeout), and each state is an
  * assertion on what can be seen from outside: the transitions the daemon reports (they must
  * be the path's, in order), metadata.json, whether the pid lives, `ping()` (state, active,
  * running, queued), the replies calls get, daemon.log's exit line, the spawner's boot report.
@@ -13,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { DaemonContext } from '../../machines/daemon.machine.js';
 import { describePath, type ModelEvent, type ModelPath } from './coverage.js';
-import { BOOT_FAILURES, CRASH, drainIsHeld, paths } from './daemon.paths.js';
+import { BOOT_FAILURES, callIsRunning, CRASH, DISPOSE_TIMEOUT, DRAIN_DEADLINE, drainIsHeld, FORCE_GRACE, paths } from './daemon.paths.js';
 import type { DaemonOverrides } from '../support/daemon.js';
 import { DaemonWorld, eventually, HANGS_URL, IMPORT_FAILS_URL, MODEL_URL, SERVICES_URL, within, type TraceRecord } from './daemon-world.js';
 
@@ -22,7 +23,6 @@ const IDLE_TTL_MS = 1500;
 const BOOT_TIMEOUT_MS = 400;
 /** Long enough to look at a held drain first; the deadline then ends it, the gate still held. */
 const DRAIN_TIMEOUT_MS = 2500;
-const DRAIN_DEADLINE = 'xstate.after.drainTimeout.daemon.draining';
 
 type Snapshot = AnyMachineSnapshot & { context: DaemonContext };
 type Step = ModelPath['steps'][number];
@@ -48,6 +48,8 @@ function scenarioOf(path: ModelPath): (world: DaemonWorld) => DaemonOverrides {
     }
     if (has('xstate.error.actor.bindServer', BOOT_FAILURES.tokenMalformed)) writeFileSync(world.paths.token, 'not a token', { mode: 0o600 });
     if (has('xstate.error.actor.publishMetadata', BOOT_FAILURES.metadataIsDirectory)) mkdirSync(world.paths.metadata);
+    // A dispose hook the test holds until it has outlasted disposeTimeout.
+    if (has(DISPOSE_TIMEOUT)) return { idleTtlMs, factory: factory(MODEL_URL, 'GatedDispose'), args: [world.release] };
     return { idleTtlMs, factory: factory(MODEL_URL, 'Model') };
   }
 }
@@ -78,6 +80,11 @@ async function drive(path: ModelPath): Promise<void> {
     expect(index).toBeGreaterThanOrEqual(0);
   };
   let clientClosedByTest = false;
+  const release = (step: Step) => {
+    at(step);
+    if (world.work) world.releaseGate();
+    released = true;
+  };
 
   const checkTrace = async (final: boolean) => {
     const expected = expectedTrace(path, index);
@@ -99,6 +106,10 @@ async function drive(path: ModelPath): Promise<void> {
     'xstate.after.bootTimeout.daemon.starting': at,
     'xstate.after.idleTtl.daemon.serving.idle': at,
     [DRAIN_DEADLINE]: at,
+    // The held call (forcing) or dispose hook (disposing) is left running: the chart's own timer ends the wait.
+    [FORCE_GRACE]: at,
+    [DISPOSE_TIMEOUT]: at,
+    'xstate.done.actor.closeConnections': at,
     'xstate.done.actor.publishMetadata': async (step) => {
       at(step);
       expect(await world.boot()).toEqual({ ok: true });
@@ -140,10 +151,12 @@ async function drive(path: ModelPath): Promise<void> {
         process.kill(world.pid, 'SIGUSR2');
       }
     },
-    'xstate.done.actor.drain': (step) => {
+    // The drain waits for the gate call (graceful: with the calls behind it; forced: alone): let it end.
+    'xstate.done.actor.answerCalls': release,
+    'xstate.done.actor.finishRunning': release,
+    'xstate.done.actor.dispose': (step) => {
       at(step);
-      if (world.work) world.releaseGate();
-      released = true;
+      world.releaseDispose();
     },
   };
 
@@ -211,6 +224,29 @@ async function drive(path: ModelPath): Promise<void> {
       }
       if (drainIsHeld(snapshot)) expect(work).toBeDefined();
     },
+    'draining.forcing': async (snapshot) => {
+      if (!callIsRunning(snapshot) || released) return;
+      // The waiting calls were refused; the gate call still runs, in its force grace.
+      expect(world.work).toBeDefined();
+      await eventually(async () => {
+        const info = await world.ping();
+        expect(info).toMatchObject({ state: 'draining', running: 1, queued: 0 });
+      });
+      expect(world.alive()).toBe(true);
+    },
+    'draining.disposing': async () => {
+      if (path.steps[index]!.event.type === FORCE_GRACE) {
+        // The gate call outlasted the force grace: the drain went on without it, and the daemon
+        // stops (by itself: this path ends here) without answering it.
+        expect(await world.work!.gate.outcome()).toMatchObject({ ok: false, code: 'ERR_DAEMON_LOST' });
+        expect(await world.exited()).toContain('exit 0 (stopped)');
+      }
+      if (next()?.type !== DISPOSE_TIMEOUT) return;
+      // The held hook runs (no call does), and keeps the daemon here.
+      await eventually(() => expect(existsSync(`${world.release}.disposing`)).toBe(true));
+      expect(world.alive()).toBe(true);
+      expect(world.log()).not.toContain('dispose hook');
+    },
     stopped: async (snapshot) => {
       const log = await world.exited();
       await checkTrace(true);
@@ -235,6 +271,14 @@ async function drive(path: ModelPath): Promise<void> {
           expect(await call.outcome()).toMatchObject({ ok: false, code: 'ERR_SHUTDOWN_FORCED' });
           expect(existsSync(proof)).toBe(false);
         }
+      }
+      if (work && snapshot.context.force && path.steps.some((step) => step.event.type === 'xstate.done.actor.finishRunning')) {
+        // Released within the force grace: the running call was answered.
+        expect(await work.gate.outcome()).toEqual({ ok: true, value: 'gate-done' });
+      }
+      if (path.steps.some((step) => step.event.type === DISPOSE_TIMEOUT)) {
+        expect(log).toContain('dispose hook still running after 5000 ms; exiting anyway');
+        expect(log).not.toContain('dispose hook done');
       }
       const boot = await world.boot();
       // Stopped before it was ever ready: the spawner hears the process end without a report.

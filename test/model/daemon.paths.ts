@@ -6,8 +6,12 @@
  * The event generator offers, in each state, the events a test can cause in a real daemon
  * there (and only those): a real daemon passes `binding` and `publishing` within one turn of
  * its event loop, so nothing from outside (a signal, a connection) can land in between; a
- * drain only lasts while a call holds the mailbox, i.e. after a shutdown from `serving.busy`
- * whose client queued work (and only such a drain can outlast its deadline, `drainTimeout`).
+ * graceful drain only waits in `answering` while a call holds the mailbox, i.e. after a
+ * shutdown from `serving.busy` whose client queued work (and only such a drain can outlast its
+ * deadline, `drainTimeout`, or be escalated); a forced one waits in `forcing` for that call,
+ * which the test lets finish or not (then `forceGrace` ends the wait). `disposing` outlasts
+ * `disposeTimeout` with a hosted object whose dispose hook the test holds: offered once, on the
+ * idle drain, so that one path (and only one) waits for it.
  * Payloads say which real cause the test arranges.
  */
 import type { AnyMachineSnapshot } from 'xstate';
@@ -28,10 +32,25 @@ export const BOOT_FAILURES = {
   metadataIsDirectory: 'metadata.json is a directory',
 } as const;
 
-/** Whether a drain in `snapshot` is held by a call the test controls (see the file comment). */
+/** The drain deadline's event. */
+export const DRAIN_DEADLINE = 'xstate.after.drainTimeout.daemon.draining';
+/** `forcing` giving up on the running call. */
+export const FORCE_GRACE = 'xstate.after.forceGrace.daemon.draining.forcing';
+/** `disposing` giving up on the dispose hook. */
+export const DISPOSE_TIMEOUT = 'xstate.after.disposeTimeout.daemon.draining.disposing';
+
+type Context = { active: number; force: boolean; stopReason: string | undefined };
+
+/** Whether a graceful drain in `snapshot` is held by a call the test controls (see the file comment). */
 export function drainIsHeld(snapshot: AnyMachineSnapshot): boolean {
-  const { active, force, stopReason } = snapshot.context as { active: number; force: boolean; stopReason: string | undefined };
-  return snapshot.matches('draining') && stopReason === 'shutdown' && !force && active > 0;
+  const { active, force, stopReason } = snapshot.context as Context;
+  return snapshot.matches({ draining: 'answering' }) && stopReason === 'shutdown' && !force && active > 0;
+}
+
+/** Whether a forced drain in `snapshot` waits for the call the test holds (forced at once from `serving.busy`, or escalated). */
+export function callIsRunning(snapshot: AnyMachineSnapshot): boolean {
+  const { active, force, stopReason } = snapshot.context as Context;
+  return snapshot.matches({ draining: 'forcing' }) && stopReason === 'shutdown' && force && active > 0;
 }
 
 /** The events a test can cause in a real daemon in `snapshot`. */
@@ -66,18 +85,27 @@ export function events(snapshot: AnyMachineSnapshot): ModelEvent[] {
       crash,
     ];
   }
-  if (snapshot.matches('draining')) {
+  if (snapshot.matches({ draining: 'answering' })) {
     return drainIsHeld(snapshot)
       ? [
-          { type: 'xstate.done.actor.drain' },
+          { type: 'xstate.done.actor.answerCalls' },
           // The held call never finishes in time: the drain deadline ends the daemon.
-          { type: 'xstate.after.drainTimeout.daemon.draining' },
+          { type: DRAIN_DEADLINE },
+          // The escalation.
           { type: 'shutdown.requested', force: true },
           { type: 'connection.closed' },
           crash,
         ]
-      : [{ type: 'xstate.done.actor.drain' }];
+      : [{ type: 'xstate.done.actor.answerCalls' }];
   }
+  if (snapshot.matches({ draining: 'forcing' })) {
+    return callIsRunning(snapshot) ? [{ type: 'xstate.done.actor.finishRunning' }, { type: FORCE_GRACE }] : [{ type: 'xstate.done.actor.finishRunning' }];
+  }
+  if (snapshot.matches({ draining: 'disposing' })) {
+    const { stopReason } = snapshot.context as Context;
+    return [{ type: 'xstate.done.actor.dispose' }, ...(stopReason === 'idle' ? [{ type: DISPOSE_TIMEOUT }] : [])];
+  }
+  if (snapshot.matches({ draining: 'closingConnections' })) return [{ type: 'xstate.done.actor.closeConnections' }];
   return [];
 }
 
@@ -101,11 +129,18 @@ export const EXCLUDED: readonly Exclusion[] = [
     transition: 'daemon.serving.idle --always [hasConnections]--> daemon.serving.busy',
     reason: 'needs a connection counted during starting (see above)',
   },
+  ...(['answering', 'forcing', 'disposing', 'closingConnections'] as const).map((state) => ({
+    // src/daemon/drain.ts: no outside action makes a step's effect reject.
+    transition: `daemon.draining.${state} --xstate.error.actor.${{ answering: 'answerCalls', forcing: 'finishRunning', disposing: 'dispose', closingConnections: 'closeConnections' }[state]}--> daemon.failed`,
+    reason:
+      "the drain steps' effects never reject: they await the mailbox's close and idle promises, a dispose hook whose throw becomes a log line, and server close callbacks",
+  })),
   {
-    // #drain() catches what can fail (unpublishing) and awaits only promises that never reject
-    // (mailbox close and idle, the bounded dispose hook, timers).
-    transition: 'daemon.draining --xstate.error.actor.drain--> daemon.failed',
-    reason: 'the drain actor never rejects; no outside action makes it',
+    // Each connection is destroyed 1 s after its half-close (channel.close), and the server's
+    // close callback follows, before the 1.5 s grace runs out: only an event loop blocked past
+    // both timers could let the grace win, which no test can arrange without timing.
+    transition: 'daemon.draining.closingConnections --xstate.after.closeGrace.daemon.draining.closingConnections--> daemon.draining.drained',
+    reason: 'every connection is destroyed 1 s after its half-close, before the 1.5 s close grace ends',
   },
 ];
 
