@@ -71,8 +71,11 @@ function isLocalFault(error: Error): error is Error & { readonly code: string } 
   return error.name === 'LoopbackSingletonError' && (error as { code?: unknown }).code === 'ERR_LOOPBACK_SINGLETON';
 }
 
-/** A drain step's error, recorded as the daemon's (no step is expected to fail). */
-const drainStepError = ({ event }: { event: { error: unknown } }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' as const });
+/** A drain step that failed: the daemon fails, its error recorded (no step is expected to fail). */
+const drainStepFailed = {
+  target: '#daemon.failed',
+  actions: { type: 'recordError', params: ({ event }: { event: { error: unknown } }) => ({ error: event.error, code: 'ERR_LOOPBACK_SINGLETON' as const }) },
+} as const;
 
 /** The daemon statechart. */
 export const daemonMachine = setup({
@@ -256,7 +259,7 @@ export const daemonMachine = setup({
             id: 'answerCalls',
             src: 'answerCalls',
             onDone: 'disposing',
-            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: drainStepError } },
+            onError: drainStepFailed,
           },
           on: {
             // The escalation: the waiting calls are refused, the running one gets the force grace.
@@ -272,7 +275,7 @@ export const daemonMachine = setup({
             id: 'finishRunning',
             src: 'finishRunning',
             onDone: 'disposing',
-            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: drainStepError } },
+            onError: drainStepFailed,
           },
           after: { forceGrace: 'disposing' },
         },
@@ -281,7 +284,7 @@ export const daemonMachine = setup({
             id: 'dispose',
             src: 'dispose',
             onDone: { target: 'closingConnections', actions: { type: 'reportDisposed', params: ({ event }) => ({ outcome: event.output }) } },
-            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: drainStepError } },
+            onError: drainStepFailed,
           },
           after: { disposeTimeout: { target: 'closingConnections', actions: 'reportDisposeOverrun' } },
         },
@@ -290,7 +293,7 @@ export const daemonMachine = setup({
             id: 'closeConnections',
             src: 'closeConnections',
             onDone: 'drained',
-            onError: { target: '#daemon.failed', actions: { type: 'recordError', params: drainStepError } },
+            onError: drainStepFailed,
           },
           after: { closeGrace: 'drained' },
         },
