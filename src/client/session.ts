@@ -5,6 +5,7 @@
  * when the package is imported: an import stays cheap, and a compile cache turned on after
  * it (`enableCompileCache()`, ../compile-cache.ts) covers all of this.
  */
-export { connectOrStart, connectTo, settledMetadata } from './starter.js';
+export { connectTo, settledMetadata } from './reach.js';
+export { connectOrStart } from './starter.js';
 export { SupervisedConnection } from './supervised.js';
 export { drainDaemon, isSignallable, killDaemon } from './terminate.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { backupPathOf, formatAddress, MAX_METADATA_BYTES, readMetadata, readMetadataFile, removeMetadataIf, writeMetadata } from '../../src/runtime/metadata.js';
-import { settledMetadata } from '../../src/client/starter.js';
+import { settledMetadata } from '../../src/client/reach.js';
 import type { DaemonMetadata } from '../../src/types.js';
 
 // Lets a test make the next open fail with an errno (EMFILE, EACCES, EIO), which a real

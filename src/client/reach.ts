@@ -1,0 +1,96 @@
+/**
+ * Reaching a recorded daemon: reading its record (giving a damaged one a moment to be
+ * mended), and connecting to it, with the checks that make a connection usable (its process
+ * runs, it is not draining, it runs this client's factory). Used by every step of the client
+ * statechart that talks to a daemon (./starter.ts) and by `service.shutdown()`.
+ */
+import { FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
+import { localFaultError } from '../runtime/local-fault.js';
+import { readMetadata, type MetadataRead } from '../runtime/metadata.js';
+import { sleep } from '../runtime/sleep.js';
+import { loadOrCreateToken } from '../runtime/token.js';
+import type { DaemonMetadata } from '../types.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { Connection } from './connection.js';
+import { describeChangedModules, describeMismatch } from './factory-ref.js';
+import type { StartPlan } from './plan.js';
+import { drainingError, goneDaemonError, unansweredOrStale } from './unresponsive.js';
+
+/**
+ * Connects to the daemon `metadata` names, after a cheap liveness check on its process, and
+ * makes sure it runs our factory.
+ * @throws {FactoryMismatchError} when it runs another factory or other arguments.
+ * @throws {ConnectionFailedError} `ERR_DAEMON_UNRESPONSIVE` when the recorded process still
+ *   runs but the handshake failed: a live daemon is never taken for a stale one.
+ */
+export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signal?: AbortSignal, checkFactory = true): Promise<Connection> {
+  const gone = goneDaemonError(plan, metadata);
+  if (gone) throw gone;
+  const draining = drainingError(plan, metadata);
+  if (draining) throw draining;
+  const token = loadToken(plan.paths.token);
+  let connection: Connection;
+  try {
+    connection = await Connection.open(metadata, { token, maxFrameBytes: plan.options.maxFrameBytes, timeoutMs: plan.options.connectTimeoutMs, signal, name: plan.name });
+  } catch (error) {
+    throw await unansweredOrStale(plan, metadata, error, signal);
+  }
+  // Same identity, but a local module the factory loaded may have been edited since.
+  let differences: string[];
+  try {
+    differences = !checkFactory
+      ? []
+      : connection.welcome.factoryId !== plan.factoryId
+        ? describeMismatch(connection.welcome.factory, connection.welcome.packageVersion, plan.factory, PACKAGE_VERSION)
+        : describeChangedModules(connection.welcome.modules);
+  } catch (error) {
+    // A module file this client could not read (EMFILE...): no verdict, and no leaked socket.
+    connection.close();
+    throw error;
+  }
+  if (differences.length > 0) {
+    connection.close();
+    const { welcome } = connection;
+    throw new FactoryMismatchError(
+      `The running daemon "${plan.name}" (pid ${welcome.pid}) does not run what this client asks for: ${differences.join('; ')}. ` +
+        "Pass { onMismatch: 'replace' } to have it drain (its accepted calls are answered) and replaced, " +
+        'or stop it first with service.shutdown()',
+    );
+  }
+  return connection;
+}
+
+/** The token, or an error the client statechart takes as final: a token that cannot be read or made is no sign of a stale daemon. */
+function loadToken(path: string): Buffer {
+  try {
+    return loadOrCreateToken(path);
+  } catch (error) {
+    throw error instanceof LoopbackSingletonError ? error : localFaultError(`read or create the token file ${path}`, error);
+  }
+}
+
+/** `read`, unless it is unreadable: that ends the attempt (see ../runtime/local-fault.ts). */
+export function readable(path: string, read: MetadataRead): Exclude<MetadataRead, { status: 'unreadable' }> {
+  if (read.status === 'unreadable') throw localFaultError(`read ${path}`, read.error);
+  return read;
+}
+
+/** How long a client under the lock gives a live daemon to mend a damaged metadata.json. */
+const MEND_GRACE_MS = 350;
+
+/**
+ * The metadata, giving a damaged record a moment to be mended: a serving daemon rewrites its
+ * own record within ~100 ms, and a damaged file must not be taken for a dead daemon (that
+ * would start a second one). An absent record is not waited for: that is a cold start.
+ * @throws {LoopbackSingletonError} when the record cannot be read (EMFILE, EACCES...).
+ */
+export async function settledMetadata(path: string, signal?: AbortSignal): Promise<Exclude<MetadataRead, { status: 'unreadable' }>> {
+  const deadline = performance.now() + MEND_GRACE_MS;
+  let read = readable(path, readMetadata(path));
+  while (read.status === 'malformed' && performance.now() < deadline) {
+    signal?.throwIfAborted();
+    await sleep(25);
+    read = readable(path, readMetadata(path));
+  }
+  return read;
+}
