@@ -12,7 +12,7 @@ import { inspector } from '../inspect.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
-import { acquireSpawnLock } from '../runtime/lock.js';
+import { acquireSpawnLock, describeSpawnLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { backupPathOf, readMetadata, removeMetadataIf } from '../runtime/metadata.js';
 import { removeQuietly } from '../runtime/private-file.js';
@@ -238,7 +238,10 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
     const starting =
       output.timedOutIn.includes('awaitingReady') && output.spawned
         ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting (creating the object: the factory had not returned, or binding its socket) and was killed`
-        : '';
+        : // Waiting for the lock: who holds it says whether another start is slow or stuck.
+          output.timedOutIn === '"locking"'
+          ? `: ${describeSpawnLock(plan.paths)}`
+          : '';
     throw new ConnectionFailedError(
       `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms (stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,
     );

@@ -200,21 +200,69 @@ export async function acquireSpawnLock(paths: RuntimePaths, shouldStopWaiting: (
   }
 }
 
+/** What the spawn lock looks like now (see {@link lookAtSpawnLock}). */
+export type LockSight =
+  | { readonly state: 'absent' }
+  | { readonly state: 'notDirectory' }
+  | { readonly state: 'held'; readonly pid: number; readonly running: boolean }
+  | { readonly state: 'anonymous'; readonly ageMs: number }
+  | { readonly state: 'unknown'; readonly error: unknown };
+
+/** The spawn lock as it is now: absent, not a directory, held by a recorded process (running or not), without a holder record, or unreadable. Never throws. */
+export function lookAtSpawnLock(paths: RuntimePaths): LockSight {
+  try {
+    const stats = lstatSync(paths.lock, { throwIfNoEntry: false });
+    if (stats === undefined) return { state: 'absent' };
+    if (!stats.isDirectory()) return { state: 'notDirectory' };
+    const holder = readHolder(join(paths.lock, HOLDER_FILE));
+    if (holder !== undefined) return { state: 'held', pid: holder.pid, running: isSameProcess(holder.pid, holder.startTime) };
+    return { state: 'anonymous', ageMs: Math.max(0, Date.now() - stats.mtimeMs) };
+  } catch (error) {
+    return { state: 'unknown', error };
+  }
+}
+
 /**
  * Whether a start holds the spawn lock now, for the CLI: a lock whose holder record names a
  * running process, or one without a record whose mtime is recent (a holder between its mkdir
  * and its record, or an older version: a hint for a person, never a reason to take it over).
- * Never throws.
+ * Never throws: what cannot be told is said held, so that nothing is removed on it.
  */
 export function isSpawnLockHeld(paths: RuntimePaths): boolean {
-  try {
-    const stats = lstatSync(paths.lock, { throwIfNoEntry: false });
-    if (stats === undefined || !stats.isDirectory()) return false;
-    const holder = readHolder(join(paths.lock, HOLDER_FILE));
-    if (holder !== undefined) return isSameProcess(holder.pid, holder.startTime);
-    return Date.now() - stats.mtimeMs < LOCK_STALE_MS;
-  } catch {
-    // It cannot be told: say held, so that nothing is removed on it.
-    return true;
+  const sight = lookAtSpawnLock(paths);
+  switch (sight.state) {
+    case 'absent':
+    case 'notDirectory':
+      return false;
+    case 'held':
+      return sight.running;
+    case 'anonymous':
+      return sight.ageMs < LOCK_STALE_MS;
+    default:
+      return true;
+  }
+}
+
+/**
+ * The spawn lock now, in words, for the error of a start that waited for it: who holds it
+ * (this process, another running one, a dead one), or that it has no holder record.
+ */
+export function describeSpawnLock(paths: RuntimePaths): string {
+  const sight = lookAtSpawnLock(paths);
+  switch (sight.state) {
+    case 'absent':
+      return `the spawn lock ${paths.lock} is free now`;
+    case 'notDirectory':
+      return `${paths.lock} is not a directory; remove it (no start is in progress)`;
+    case 'held': {
+      const who = sight.pid === process.pid ? 'this process' : `pid ${sight.pid}`;
+      return sight.running
+        ? `the spawn lock ${paths.lock} is held by ${who}, which is starting the daemon`
+        : `the spawn lock ${paths.lock} names pid ${sight.pid}, which has exited: it is stale and the next start reclaims it`;
+    }
+    case 'anonymous':
+      return `the spawn lock ${paths.lock} has no holder record (last changed ${Math.round(sight.ageMs)} ms ago): a start between taking it and recording itself, or one that died then (reclaimed ${LOCK_STALE_MS} ms after it is first seen unchanged)`;
+    default:
+      return `the spawn lock ${paths.lock} could not be looked at (${(sight.error as Error)?.message ?? String(sight.error)})`;
   }
 }

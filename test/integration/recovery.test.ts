@@ -64,10 +64,6 @@ async function expectRecovered(svc: LocalSingletonService<Counter>, notPid?: num
   }
 }
 
-/**
- * A child process that takes the spawn lock exactly as src/runtime/lock.ts does, prints
- * `locked`, then waits forever. Killed when the test ends if still alive.
- */
 /** Metadata naming this process's pid with a start time that is not its own: the pid was reused. */
 function reusedPidMetadata(port: number): Record<string, unknown> {
   return { ...staleMetadata(process.pid, port), startTime: 'test:another-process' };
@@ -91,14 +87,23 @@ async function expectLeftAlone(svc: LocalSingletonService<Counter>): Promise<voi
   expect(existsSync(svc.paths.log)).toBe(false);
 }
 
+/**
+ * A child process that takes the spawn lock as src/runtime/lock.ts does (proper-lockfile, then
+ * its holder record; no start time, so its pid alone says it runs), prints `locked`, then
+ * waits forever. Killed when the test ends if still alive.
+ */
 async function lockHolder(svc: LocalSingletonService<unknown>): Promise<ChildProcess> {
   ensurePrivateDir(svc.paths.dir);
   const script = `
     const lockfile = require('proper-lockfile');
     const [dir, lockPath] = process.argv.slice(1);
     lockfile
-      .lock(require('node:path').join(dir, 'spawn'), { lockfilePath: lockPath, realpath: false, stale: 3000 })
-      .then(() => { process.stdout.write('locked\\n'); setInterval(() => {}, 1 << 30); })
+      .lock(require('node:path').join(dir, 'spawn'), { lockfilePath: lockPath, realpath: false, stale: 0x7fffffff })
+      .then(() => {
+        require('node:fs').writeFileSync(require('node:path').join(lockPath, 'holder.json'), JSON.stringify({ pid: process.pid }));
+        process.stdout.write('locked\\n');
+        setInterval(() => {}, 1 << 30);
+      })
       .catch((error) => { process.stderr.write(String(error && error.stack)); process.exit(1); });
   `;
   const child = spawn(process.execPath, ['-e', script, svc.paths.dir, svc.paths.lock], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -336,6 +341,8 @@ describe('stale-state recovery', () => {
       expect((error as ConnectionFailedError).code).toBe('ERR_CONNECTION_FAILED');
       expect((error as Error).message).toContain('1000 ms');
       expect((error as Error).message).toContain('locking');
+      // It says who holds the lock, and that the holder runs.
+      expect((error as Error).message).toContain(`is held by pid ${holder.pid}, which is starting the daemon`);
       expect(existsSync(svc.paths.metadata)).toBe(false);
       // Its standby (spawned ahead, see src/client/standby.ts) was dismissed: no daemon, no log line.
       expect(readFileSync(svc.paths.log, 'utf8')).toBe('');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireSpawnLock, HOLDER_FILE, isSpawnLockHeld, LOCK_STALE_MS } from '../../src/runtime/lock.js';
+import { acquireSpawnLock, describeSpawnLock, HOLDER_FILE, isSpawnLockHeld, LOCK_STALE_MS, lookAtSpawnLock } from '../../src/runtime/lock.js';
 import { runtimePaths } from '../../src/runtime/paths.js';
 import { processStartTime } from '../../src/runtime/process.js';
 import type { RuntimePaths } from '../../src/types.js';
@@ -100,5 +100,51 @@ describe('the spawn lock records its holder', () => {
     writeFileSync(paths.lock, 'not a lock directory');
     await expect(acquireSpawnLock(paths, never, AbortSignal.timeout(10_000))).rejects.toMatchObject({ code: 'ENOTDIR' });
     expect(readFileSync(paths.lock, 'utf8')).toBe('not a lock directory');
+  });
+});
+
+describe('what a start that waited for the lock says about it', () => {
+  it('free: absent, and the words say so', () => {
+    expect(lookAtSpawnLock(paths)).toEqual({ state: 'absent' });
+    expect(describeSpawnLock(paths)).toContain('is free now');
+  });
+
+  it('held by this process while a start holds it', async () => {
+    const held = await acquireSpawnLock(paths, never, AbortSignal.timeout(10_000));
+    try {
+      expect(lookAtSpawnLock(paths)).toEqual({ state: 'held', pid: process.pid, running: true });
+      expect(describeSpawnLock(paths)).toContain('is held by this process, which is starting the daemon');
+    } finally {
+      await held!.release();
+    }
+  });
+
+  it('held by another running process, named by its pid', () => {
+    plantLock({ pid: process.ppid, startTime: processStartTime(process.ppid) }, 0);
+    expect(lookAtSpawnLock(paths)).toEqual({ state: 'held', pid: process.ppid, running: true });
+    expect(describeSpawnLock(paths)).toContain(`is held by pid ${process.ppid}, which is starting the daemon`);
+  });
+
+  it('naming a process that has exited: stale', () => {
+    const pid = exitedPid();
+    plantLock({ pid, startTime: undefined }, 0);
+    expect(lookAtSpawnLock(paths)).toEqual({ state: 'held', pid, running: false });
+    expect(describeSpawnLock(paths)).toContain(`names pid ${pid}, which has exited`);
+  });
+
+  it('without a holder record: its age', () => {
+    plantLock(undefined, 60_000);
+    const sight = lookAtSpawnLock(paths);
+    expect(sight.state).toBe('anonymous');
+    expect(sight.state === 'anonymous' && sight.ageMs).toBeGreaterThanOrEqual(59_000);
+    expect(describeSpawnLock(paths)).toContain('has no holder record');
+    expect(isSpawnLockHeld(paths)).toBe(false);
+  });
+
+  it('a regular file at the lock path: not a directory, to be removed', () => {
+    writeFileSync(paths.lock, 'not a lock directory');
+    expect(lookAtSpawnLock(paths)).toEqual({ state: 'notDirectory' });
+    expect(describeSpawnLock(paths)).toContain('is not a directory; remove it');
+    expect(isSpawnLockHeld(paths)).toBe(false);
   });
 });
