@@ -1,8 +1,9 @@
 /**
- * The options of `localSingleton()`: their defaults, and their validation, done once at the
- * boundary. Inner code takes only {@link ResolvedOptions}.
+ * The options of `localSingleton()`: their types, their defaults, and `resolveOptions()`,
+ * which validates them once, at the boundary (the per-option checks are in
+ * ./option-checks.ts). Inner code takes only {@link ResolvedOptions}.
  */
-import { canonicalArgs } from './client/factory-ref.js';
+import { durationOption, isRecord, numberOption, resolveExecArgv, resolveIdentity, resolveRestart, show } from './option-checks.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire/codec.js';
 import type { Transport } from './types.js';
 
@@ -145,6 +146,9 @@ export interface ResolvedOptions {
   readonly execArgv: readonly string[] | undefined;
 }
 
+/** `show` is used by the factory reference's messages too (./client/factory-ref.ts). */
+export { show };
+
 /** The defaults the README's option table gives. */
 export const DEFAULT_OPTIONS = {
   scope: 'user',
@@ -158,9 +162,6 @@ export const DEFAULT_OPTIONS = {
   restart: { maxRestarts: 3, periodMs: 10_000 },
   onMismatch: 'error',
 } as const;
-
-/** The longest delay setTimeout honours; a longer one would fire after 1 ms. */
-const MAX_TIMER_MS = 0x7fffffff;
 
 const KNOWN = new Set([
   'args',
@@ -180,36 +181,13 @@ const KNOWN = new Set([
   'execArgv',
 ]);
 
-/** `-1` (number), `'x'` (string): how a bad value is shown in messages. */
-export function show(value: unknown): string {
-  if (typeof value === 'string') return `\`${JSON.stringify(value)}\` (string)`;
-  if (typeof value === 'bigint') return `\`${value}n\` (bigint)`;
-  if (typeof value === 'function') return '(a function)';
-  if (typeof value === 'symbol') return `\`${String(value)}\` (symbol)`;
-  if (value === null) return '`null`';
-  if (Array.isArray(value)) return '(an array)';
-  if (typeof value === 'object') return '(an object)';
-  return `\`${String(value)}\` (${typeof value})`;
-}
-
-function number(options: LocalSingletonOptions, key: keyof LocalSingletonOptions, fallback: number, min: number, integer = false, max = Number.MAX_SAFE_INTEGER): number {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-    const kind = integer ? 'an integer' : 'a finite number';
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `between ${min} and ${max}`;
-    throw new TypeError(`Expected \`${key}\` to be ${kind} ${range}, got ${show(value)}`);
-  }
-  return value;
-}
-
 /**
  * Validates `options` and applies the defaults.
  * @throws {TypeError} naming the option, what it expects, and what it got.
  */
 export function resolveOptions(options: LocalSingletonOptions | undefined): ResolvedOptions {
   if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (!isRecord(options)) {
     throw new TypeError(`Expected \`options\` to be an object, got ${show(options)}`);
   }
   for (const key of Object.keys(options)) {
@@ -234,78 +212,22 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
   if (onMismatch !== 'error' && onMismatch !== 'replace') {
     throw new TypeError(`Expected \`onMismatch\` to be 'error' or 'replace', got ${show(onMismatch)}`);
   }
-  const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : number(options, 'callTimeoutMs', 0, 1, false, MAX_TIMER_MS);
+  const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : durationOption(options, 'callTimeoutMs', 0, 1);
   return {
     args,
     scope: 'user',
-    idleTtlMs: number(options, 'idleTtlMs', DEFAULT_OPTIONS.idleTtlMs, 0, false, MAX_TIMER_MS),
+    idleTtlMs: durationOption(options, 'idleTtlMs', DEFAULT_OPTIONS.idleTtlMs, 0),
     transport,
-    connectTimeoutMs: number(options, 'connectTimeoutMs', DEFAULT_OPTIONS.connectTimeoutMs, 1, false, MAX_TIMER_MS),
-    startTimeoutMs: number(options, 'startTimeoutMs', DEFAULT_OPTIONS.startTimeoutMs, 1, false, MAX_TIMER_MS),
-    drainTimeoutMs: number(options, 'drainTimeoutMs', DEFAULT_OPTIONS.drainTimeoutMs, 0, false, MAX_TIMER_MS),
+    connectTimeoutMs: durationOption(options, 'connectTimeoutMs', DEFAULT_OPTIONS.connectTimeoutMs, 1),
+    startTimeoutMs: durationOption(options, 'startTimeoutMs', DEFAULT_OPTIONS.startTimeoutMs, 1),
+    drainTimeoutMs: durationOption(options, 'drainTimeoutMs', DEFAULT_OPTIONS.drainTimeoutMs, 0),
     callTimeoutMs,
-    maxFrameBytes: number(options, 'maxFrameBytes', DEFAULT_OPTIONS.maxFrameBytes, 1024, true, 0xffffffff),
-    maxQueuedCalls: number(options, 'maxQueuedCalls', DEFAULT_OPTIONS.maxQueuedCalls, 1, true),
+    maxFrameBytes: numberOption(options, 'maxFrameBytes', DEFAULT_OPTIONS.maxFrameBytes, 1024, true, 0xffffffff),
+    maxQueuedCalls: numberOption(options, 'maxQueuedCalls', DEFAULT_OPTIONS.maxQueuedCalls, 1, true),
     runtimeDir,
-    restart: resolveRestart(options.restart),
+    restart: resolveRestart(options.restart, DEFAULT_OPTIONS.restart),
     onMismatch,
     identity: resolveIdentity(options.identity),
     execArgv: resolveExecArgv(options.execArgv),
   };
-}
-
-/** An environment variable name as every platform accepts it: no `=`, no NUL. */
-const ENV_NAME = /^[^=\0]+$/;
-
-function resolveIdentity(identity: LocalSingletonOptions['identity']): ResolvedIdentity {
-  if (identity === undefined) return { env: [], value: undefined };
-  if (typeof identity !== 'object' || identity === null || Array.isArray(identity)) {
-    throw new TypeError(`Expected \`identity\` to be an object like { env: ['NODE_ENV'], value: 'v3' }, got ${show(identity)}`);
-  }
-  for (const key of Object.keys(identity)) {
-    if (key !== 'env' && key !== 'value') throw new TypeError(`Unknown field \`identity.${key}\`; expected { env, value }`);
-  }
-  const env = identity.env ?? [];
-  if (!Array.isArray(env)) throw new TypeError(`Expected \`identity.env\` to be an array of environment variable names, got ${show(env)}`);
-  env.forEach((name: unknown, i) => {
-    if (typeof name !== 'string' || !ENV_NAME.test(name)) {
-      throw new TypeError(`Expected \`identity.env[${i}]\` to be an environment variable name (non-empty, no '='), got ${show(name)}`);
-    }
-  });
-  // Checks that the value is plain data, naming the offending path.
-  const value = identity.value === undefined ? undefined : canonicalArgs(identity.value, 'identity.value');
-  return { env: [...new Set(env as string[])].sort(), value };
-}
-
-function resolveExecArgv(execArgv: LocalSingletonOptions['execArgv']): readonly string[] | undefined {
-  if (execArgv === undefined) return undefined;
-  if (!Array.isArray(execArgv)) throw new TypeError(`Expected \`execArgv\` to be an array of Node flags such as ['--conditions=dev'], got ${show(execArgv)}`);
-  execArgv.forEach((arg: unknown, i) => {
-    if (typeof arg !== 'string' || arg.length === 0 || arg.includes('\0')) {
-      throw new TypeError(`Expected \`execArgv[${i}]\` to be a non-empty string, got ${show(arg)}`);
-    }
-  });
-  if (execArgv.length > 0 && !execArgv[0].startsWith('-')) {
-    throw new TypeError(`Expected \`execArgv\` to start with a Node flag (such as '--import'), got ${show(execArgv[0])}; the daemon's script is not yours to choose`);
-  }
-  return Object.freeze([...execArgv]);
-}
-
-function resolveRestart(restart: LocalSingletonOptions['restart']): RestartPolicy | false {
-  if (restart === undefined) return DEFAULT_OPTIONS.restart;
-  if (restart === false) return false;
-  if (typeof restart !== 'object' || restart === null || Array.isArray(restart)) {
-    throw new TypeError(`Expected \`restart\` to be false or { maxRestarts, periodMs }, got ${show(restart)}`);
-  }
-  for (const key of Object.keys(restart)) {
-    if (key !== 'maxRestarts' && key !== 'periodMs') throw new TypeError(`Unknown field \`restart.${key}\`; expected { maxRestarts, periodMs }`);
-  }
-  const { maxRestarts, periodMs } = restart;
-  if (typeof maxRestarts !== 'number' || !Number.isInteger(maxRestarts) || maxRestarts < 0) {
-    throw new TypeError(`Expected \`restart.maxRestarts\` to be an integer >= 0, got ${show(maxRestarts)}`);
-  }
-  if (typeof periodMs !== 'number' || !Number.isFinite(periodMs) || periodMs <= 0 || periodMs > MAX_TIMER_MS) {
-    throw new TypeError(`Expected \`restart.periodMs\` to be a number of ms between 1 and ${MAX_TIMER_MS}, got ${show(periodMs)}`);
-  }
-  return { maxRestarts, periodMs };
 }

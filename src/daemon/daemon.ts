@@ -4,8 +4,7 @@
  * wrote; it deletes only metadata carrying its own instanceId.
  */
 import { randomBytes } from 'node:crypto';
-import { lstatSync, rmSync } from 'node:fs';
-import type { Server, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { daemonMachine, DISPOSE_TIMEOUT_MS, type DaemonContext } from '../../machines/daemon.machine.js';
 import { errorToWire, type WireError } from '../errors.js';
@@ -19,31 +18,22 @@ import { proofKey, type ProofKey } from '../wire/auth.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import { rehearseWire } from '../wire/rehearsal.js';
-import { HandshakeAdmission, MAX_HANDSHAKING_CONNECTIONS } from './admission.js';
+import { HandshakeAdmission } from './admission.js';
+import { SpawnerBudget } from './budget.js';
 import { Channel } from './channel.js';
 import { DaemonConnection, type ConnectionHost } from './connection.js';
 import { DrainSteps, markRecordDraining } from './drain.js';
 import { createHostedObject } from './factory.js';
 import { DaemonHandshake, type HandshakeHost } from './handshake.js';
-import { listen, type BoundAddress } from './listen.js';
+import { Listener } from './listen.js';
 import type { DaemonLog } from './log.js';
 import { recordedModules, settleRecordedModules } from './module-recorder.js';
 import { Mailbox } from './mailbox.js';
+import { startSweeper } from './sweep.js';
 import { FileUpkeep } from './upkeep.js';
 
 /** How the daemon's run ended. */
 export type DaemonOutcome = 'stopped' | 'failed';
-
-/** How often a serving daemon checks that metadata.json still names it. */
-const METADATA_CHECK_MS = 100;
-
-/**
- * The share of the spawner's start budget the daemon keeps for its boot report to reach the
- * spawner: it fails its boot (and logs the step that hung) before the spawner gives up on it.
- */
-function reportMargin(budgetMs: number): number {
-  return Math.min(2000, Math.max(250, budgetMs / 5));
-}
 
 /** One daemon process's runtime. */
 export class Daemon implements ConnectionHost, HandshakeHost {
@@ -59,25 +49,16 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   /** The token as the handshakes' HMAC key, made once at binding. */
   tokenKey: ProofKey = Buffer.alloc(0);
   #mailbox: Mailbox | undefined;
-  #server: Server | undefined;
-  #address: BoundAddress | undefined;
-  /** The ipc socket file bound at boot, for the upkeep to notice it deleted (see ./listen.ts). */
-  #socketId: string | undefined;
+  /** The listening server (and those a re-bind replaced); it listens from `binding` on. */
+  readonly #listener: Listener;
   #metadata: DaemonMetadata | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   /** Keeps metadata.json, the token and the ipc socket true while serving; made at publishing. */
   #upkeep: FileUpkeep | undefined;
-  /** Servers replaced by a re-bind: each resolves once the connections it accepted have ended. */
-  readonly #retired: Promise<void>[] = [];
   /** The handshakes under way, and their bound (./admission.ts). */
   readonly #admission = new HandshakeAdmission<DaemonHandshake>();
-  /**
-   * When its spawner's start budget runs out, on this process's monotonic clock (which starts
-   * at the spawn; a standby's budget starts when its config came). Until then the daemon does not idle-exit: its spawner may still be on its
-   * way (a loaded machine, many starts at once), or may have authenticated and then given up
-   * on a handshake its own busy event loop made late, to try again.
-   */
-  readonly #spawnerDue: number | undefined;
+  /** Its spawner's start budget: the boot deadline, and no idle exit before it ran out. */
+  readonly #budget: SpawnerBudget;
 
   /**
    * `budgetOrigin`: when, on this process's monotonic clock, the spawner measured the budgets
@@ -87,12 +68,13 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     this.#config = config;
     this.#log = log;
     this.#report = report;
-    this.#spawnerDue = config.firstClientWithinMs === undefined ? undefined : budgetOrigin + config.firstClientWithinMs;
+    this.#budget = new SpawnerBudget(config, budgetOrigin);
+    this.#listener = new Listener(config.transport, config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
     const drain = new DrainSteps({
-      server: () => this.#server,
+      server: () => this.#listener.server,
       mailbox: () => this.#mailbox,
-      channels: () => [...this.#connections].map((connection) => connection.channel),
-      retired: this.#retired,
+      channels: () => this.#channels(),
+      retired: this.#listener.retired,
       dropHandshakes: (reason) => this.#admission.dropAll(reason),
     });
     const machine = daemonMachine.provide({
@@ -124,9 +106,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
         },
       },
       delays: {
-        idleTtl: () => this.#idleDelay(),
-        // The spawner's budget counts from when it was measured, on this process's clock.
-        bootTimeout: () => Math.max(1, budgetOrigin + config.bootTimeoutMs - reportMargin(config.bootTimeoutMs) - performance.now()),
+        idleTtl: () => this.#budget.idleDelay(config.idleTtlMs, (line) => this.#log.write(line)),
+        bootTimeout: () => this.#budget.bootDelay(),
         drainTimeout: config.drainTimeoutMs,
       },
     });
@@ -191,7 +172,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       startedAt: this.startedAt,
       callsServed: this.#mailbox?.served ?? 0,
       transport: this.#config.transport,
-      address: this.#address ? formatAddress(this.#address) : '',
+      address: this.#listener.address ? formatAddress(this.#listener.address) : '',
       idleTtlMs: this.#config.idleTtlMs,
       maxFrameBytes: this.#config.maxFrameBytes,
       factory: this.#config.factory,
@@ -219,16 +200,6 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     if (!connection.observer) this.#actor.send({ type: 'connection.closed' });
   }
 
-  /** The idle countdown: `idleTtlMs`, and never ending before its spawner's budget has run out. */
-  #idleDelay(): number {
-    const { idleTtlMs } = this.#config;
-    if (this.#spawnerDue === undefined) return idleTtlMs;
-    const waitMs = Math.ceil(this.#spawnerDue - performance.now());
-    if (waitMs <= idleTtlMs) return idleTtlMs;
-    this.#log.write(`idle: not exiting for ${waitMs} ms, until its spawner's start budget has run out`);
-    return waitMs;
-  }
-
   async #loadObject(): Promise<void> {
     const { factory, args, maxQueuedCalls } = this.#config;
     const { object } = await createHostedObject(factory.module, factory.export, args);
@@ -240,18 +211,17 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     ensurePrivateDir(this.#config.paths.dir);
     this.token = loadOrCreateToken(this.#config.paths.token);
     this.tokenKey = proofKey(this.token);
-    const { server, address, socketId } = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
-    this.#server = server;
-    this.#address = address;
-    this.#socketId = socketId;
-    const { stallTimeoutMs } = this.#config;
-    // Also the pace of the file upkeep (./upkeep.ts): a damaged record is mended within it.
-    const period = Math.max(25, Math.min(METADATA_CHECK_MS, stallTimeoutMs / 4));
-    this.#sweeper = setInterval(() => this.#sweep(), period).unref();
+    await this.#listener.bind();
+    this.#sweeper = startSweeper(this.#config.stallTimeoutMs, {
+      log: this.#log,
+      upkeep: () => this.#upkeep,
+      channels: () => this.#channels(),
+      takeDropped: () => this.#admission.takeDropped(),
+    });
   }
 
   #publish(): void {
-    const address = this.#address!;
+    const address = this.#listener.address!;
     const startTime = processStartTime(process.pid);
     this.#metadata = {
       pid: process.pid,
@@ -265,13 +235,13 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       ...(startTime === undefined ? {} : { startTime }),
     };
     writeMetadata(this.#config.paths.metadata, this.#metadata);
-    this.#upkeep = new FileUpkeep(this.#config.paths, this.#metadata, this.token, this.#socketId, {
+    this.#upkeep = new FileUpkeep(this.#config.paths, this.#metadata, this.token, this.#listener.socketId, {
       isServing: () => this.#actor.getSnapshot().matches('serving'),
       superseded: (by) => {
         this.#log.write(`superseded by daemon ${by.pid} (${by.instanceId}); draining`);
         this.shutdownRequested(false);
       },
-      rebind: () => this.#rebind(),
+      rebind: () => this.#listener.rebind(() => this.#actor.getSnapshot().matches('serving')),
       log: (line) => this.#log.write(line),
     });
   }
@@ -283,58 +253,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     this.#admission.admit(new DaemonHandshake(channel, this));
   }
 
-  /**
-   * Keeps the runtime files true; drops authenticated connections stalled mid-frame (not a
-   * handshake matter: a handshake's whole deadline is its statechart's); rotates the log.
-   */
-  #sweep(): void {
-    // While serving, the daemon keeps its runtime files true (./upkeep.ts).
-    this.#upkeep?.check();
-    this.#log.rotateIfLarge();
-    const now = performance.now();
-    const { stallTimeoutMs } = this.#config;
-    for (const { channel } of this.#connections) {
-      if (channel.hasPartialFrame && now - channel.frameStartedAt > stallTimeoutMs) {
-        // Judged again after this turn's I/O: timers run before it, so after a synchronous
-        // method blocked the loop, the rest of the frame may be waiting unread in the socket.
-        const startedAt = channel.frameStartedAt;
-        setImmediate(() => {
-          if (channel.hasPartialFrame && channel.frameStartedAt === startedAt) {
-            channel.destroy(`partial frame stalled: not complete ${stallTimeoutMs} ms after its first byte`);
-          }
-        });
-      }
-    }
-    const dropped = this.#admission.takeDropped();
-    if (dropped > 0) this.#log.write(`dropped ${dropped} connection(s) awaiting their handshake: over ${MAX_HANDSHAKING_CONNECTIONS} at once`);
-  }
-
-  /**
-   * Listens again on the ipc socket path after the socket file was deleted or replaced.
-   * Accepted connections live on (closing a server does not close them). Resolves with the
-   * new socket's id, or undefined when the daemon stopped serving meanwhile.
-   */
-  async #rebind(): Promise<string | undefined> {
-    const old = this.#server;
-    const address = this.#address;
-    if (old === undefined || address?.transport !== 'ipc') return undefined;
-    // First: libuv unlinks a pipe server's path when it closes, which would delete the new socket.
-    this.#retired.push(new Promise((resolve) => old.close(() => resolve())));
-    const { path } = address;
-    // Whatever was put at our instance's path in the socket's place would refuse the bind.
-    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(path, { force: true });
-    const bound = await listen(this.#config.transport, this.#config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
-    if (!this.#actor.getSnapshot().matches('serving')) {
-      // The drain began meanwhile and closed the old server only.
-      bound.server.close();
-      return undefined;
-    }
-    this.#server = bound.server;
-    return bound.socketId;
-  }
-
   #onReady(): void {
-    this.#log.write(`ready: ${this.#config.name} on ${formatAddress(this.#address!)} (factoryId ${this.#config.factoryId})`);
+    this.#log.write(`ready: ${this.#config.name} on ${formatAddress(this.#listener.address!)} (factoryId ${this.#config.factoryId})`);
     this.#report({ t: 'ready', metadata: this.#metadata! });
     // While the spawner learns it and connects (see ../wire/rehearsal.ts).
     rehearseWire(this.info());
@@ -355,10 +275,15 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     );
     this.#unpublish();
     this.#stopSweeper();
-    this.#server?.close();
+    this.#listener.server?.close();
     this.#admission.dropAll('daemon failed');
     for (const { channel } of this.#connections) channel.destroy('daemon failed');
     this.#report({ t: 'failed', error });
+  }
+
+  /** The authenticated connections' channels. */
+  #channels(): Channel[] {
+    return [...this.#connections].map((connection) => connection.channel);
   }
 
   #stopSweeper(): void {

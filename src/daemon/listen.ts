@@ -1,10 +1,11 @@
 /**
- * Binding the daemon's listening socket: 127.0.0.1 on an ephemeral port, or a Unix socket
- * (a named pipe on Windows) whose name is unique to this daemon instance, so an old daemon
- * closing its socket can never remove a newer daemon's.
+ * The daemon's listening socket: 127.0.0.1 on an ephemeral port, or a Unix socket (a named
+ * pipe on Windows) whose name is unique to this daemon instance, so an old daemon closing its
+ * socket can never remove a newer daemon's; bound at boot, and bound again when its socket
+ * file was deleted or replaced ({@link Listener}).
  */
 import { createHash } from 'node:crypto';
-import { lstatSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LoopbackSingletonError } from '../errors.js';
 import { socketPathProblem, unixSocketPath } from '../runtime/paths.js';
@@ -74,4 +75,72 @@ export function listen(transport: Transport, dir: string, instanceId: string, on
     if (address.transport === 'tcp') server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, onListening);
     else server.listen({ path: address.path, exclusive: true }, onListening);
   });
+}
+
+/** One daemon's listening server, and the servers a re-bind replaced. */
+export class Listener {
+  readonly #transport: Transport;
+  readonly #dir: string;
+  readonly #instanceId: string;
+  readonly #onConnection: (socket: Socket) => void;
+  #server: Server | undefined;
+  #address: BoundAddress | undefined;
+  /** The ipc socket file bound at boot, for the upkeep to notice it deleted (see ./upkeep.ts). */
+  #socketId: string | undefined;
+  /** Servers replaced by a re-bind: each resolves once the connections it accepted have ended. */
+  readonly retired: Promise<void>[] = [];
+
+  constructor(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void) {
+    this.#transport = transport;
+    this.#dir = dir;
+    this.#instanceId = instanceId;
+    this.#onConnection = onConnection;
+  }
+
+  /** The server taking connections, once bound. */
+  get server(): Server | undefined {
+    return this.#server;
+  }
+
+  /** Where it listens, once bound. */
+  get address(): BoundAddress | undefined {
+    return this.#address;
+  }
+
+  /** The socket file bound at boot ({@link Bound.socketId}). */
+  get socketId(): string | undefined {
+    return this.#socketId;
+  }
+
+  /** Binds the server; resolves once it listens. */
+  async bind(): Promise<void> {
+    const { server, address, socketId } = await listen(this.#transport, this.#dir, this.#instanceId, this.#onConnection);
+    this.#server = server;
+    this.#address = address;
+    this.#socketId = socketId;
+  }
+
+  /**
+   * Listens again on the ipc socket path after the socket file was deleted or replaced.
+   * Accepted connections live on (closing a server does not close them). Resolves with the
+   * new socket's id, or undefined when the daemon stopped serving meanwhile (`isServing`).
+   */
+  async rebind(isServing: () => boolean): Promise<string | undefined> {
+    const old = this.#server;
+    const address = this.#address;
+    if (old === undefined || address?.transport !== 'ipc') return undefined;
+    // First: libuv unlinks a pipe server's path when it closes, which would delete the new socket.
+    this.retired.push(new Promise((resolve) => old.close(() => resolve())));
+    const { path } = address;
+    // Whatever was put at our instance's path in the socket's place would refuse the bind.
+    if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(path, { force: true });
+    const bound = await listen(this.#transport, this.#dir, this.#instanceId, this.#onConnection);
+    if (!isServing()) {
+      // The drain began meanwhile and closed the old server only.
+      bound.server.close();
+      return undefined;
+    }
+    this.#server = bound.server;
+    return bound.socketId;
+  }
 }

@@ -1,5 +1,5 @@
 /**
- * A serving daemon keeps its own runtime files true, on every check (~100 ms, see daemon.ts):
+ * A serving daemon keeps its own runtime files true, on every check (~100 ms, see sweep.ts):
  *
  * - `metadata.json` names this daemon. A vanished or damaged record (bad JSON, but also a
  *   FIFO, a symlink, a directory or a huge file put there) is rewritten atomically, so clients

@@ -350,7 +350,7 @@ describe('readToken', () => {
  * transpiled (types stripped, nothing else changed) next to each other in `outDir`.
  */
 function compileTokenModule(outDir: string): string {
-  for (const file of ['errors.ts', 'runtime/local-fault.ts', 'runtime/private-file.ts', 'runtime/token.ts']) {
+  for (const file of ['errors.ts', 'errors/classes.ts', 'errors/codes.ts', 'errors/wire.ts', 'runtime/local-fault.ts', 'runtime/private-file.ts', 'runtime/token.ts']) {
     const source = readFileSync(join(SRC, file), 'utf8');
     const { outputText } = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
