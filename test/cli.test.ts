@@ -10,7 +10,7 @@ import { closeRemote, localSingleton, LoopbackSingletonError, PACKAGE_VERSION, t
 import { acquireSpawnLock } from '../dist/src/runtime/lock.js';
 import { ensurePrivateDir } from '../dist/src/runtime/dir.js';
 import { runtimePaths } from '../dist/src/runtime/paths.js';
-import { COUNTER, service } from './support/clients.js';
+import { COUNTER, IDLE_TEST_START_TIMEOUT_MS, service } from './support/clients.js';
 import { freshRoot, isAlive, waitForExit } from './support/daemon.js';
 import { sleep } from './support/wait.js';
 
@@ -248,7 +248,7 @@ describe('loopback-singleton CLI', () => {
 
   it('watch never keeps the daemon alive: an idle one idles out while watched, and watch exits 0', async () => {
     // Long enough for the CLI to start and connect on a loaded machine, well within its deadline.
-    const svc = service<Counter>({ idleTtlMs: 3000 });
+    const svc = service<Counter>({ idleTtlMs: 3000, startTimeoutMs: IDLE_TEST_START_TIMEOUT_MS });
     const { pid } = await svc.ping();
     const watch = start(['watch', 'svc', '--interval', '50', '--runtime-dir', rootOf(svc)]);
     const run = await watch.done;

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { closeRemote } from '../../dist/src/index.js';
 import { FIXTURES, freshRoot, waitForExit } from '../support/daemon.js';
-import { service } from '../support/clients.js';
+import { IDLE_TEST_START_TIMEOUT_MS, service } from '../support/clients.js';
 
 const PERSIST = pathToFileURL(join(FIXTURES, 'persist.mjs')).href;
 
@@ -16,7 +16,7 @@ interface Store {
 describe('hosted-object lifecycle hooks', () => {
   it('the dispose hook persists the state on idle shutdown, exactly once', async () => {
     const file = join(freshRoot(), 'store.json');
-    const svc = service<Store>({ args: [file], idleTtlMs: 300 }, `${PERSIST}:Store`);
+    const svc = service<Store>({ args: [file], idleTtlMs: 300, startTimeoutMs: IDLE_TEST_START_TIMEOUT_MS }, `${PERSIST}:Store`);
     const store = await svc.proxy();
     expect(await store.add('a')).toBe(1);
     expect(await store.add('b')).toBe(2);

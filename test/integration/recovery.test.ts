@@ -13,7 +13,7 @@ import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { isAlive, waitForExit } from '../support/daemon.js';
 import { deadPid, foreignListener, freePort, staleMetadata } from '../support/stale.js';
-import { service } from '../support/clients.js';
+import { IDLE_TEST_START_TIMEOUT_MS, service } from '../support/clients.js';
 import { processesMentioning } from '../support/proc.js';
 import { sleep, until } from '../support/wait.js';
 
@@ -136,7 +136,7 @@ async function killAndReap(child: ChildProcess): Promise<void> {
 
 describe('stale-state recovery', () => {
   it('after the idle TTL the daemon exits; the next proxy starts a new daemon with fresh state', async () => {
-    const svc = service<Counter>({ idleTtlMs: 300 });
+    const svc = service<Counter>({ idleTtlMs: 300, startTimeoutMs: IDLE_TEST_START_TIMEOUT_MS });
     const first = await svc.proxy();
     expect(await first.inc()).toBe(1);
     expect(await first.inc()).toBe(2);
