@@ -114,12 +114,15 @@ describe('a method that never settles', () => {
     expect(existsSync(metadata.path!)).toBe(false);
   }, 40_000);
 
-  it('`stop --force` kills the recorded process whatever its state', async () => {
+  it('`stop --force` kills the recorded process whatever its state: draining, and stopped', async () => {
     const root = freshRoot();
     const svc = serviceIn(root, { drainTimeoutMs: 60_000 });
     const { metadata } = await busyDaemon(svc);
     process.kill(metadata.pid, 'SIGTERM');
     await until(() => recordOf(svc.paths.metadata)?.draining === true, 'the record to be marked draining');
+    // Stopped as well: it cannot finish its drain by itself (a running daemon asked to stop
+    // with force may exit on its own just as the CLI's grace runs out), so only a kill ends it.
+    process.kill(metadata.pid, 'SIGSTOP');
     const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       const env = { ...process.env, LOOPBACK_SINGLETON_RUNTIME_DIR: root };
       execFile(process.execPath, [CLI, 'stop', 'drain', '--force'], { env, timeout: SENTINEL_MS }, (error, stdout, stderr) =>
