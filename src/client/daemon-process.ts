@@ -15,20 +15,36 @@ import type { RuntimePaths } from '../types.js';
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/main.js', import.meta.url));
 
+/** The Node flags (`--name` or `--name=value`) a daemon inherits from its spawner. */
+const PASS_THROUGH = new RegExp(
+  `^--(${[
+    'import',
+    'require',
+    'loader',
+    'experimental-loader',
+    'conditions',
+    'experimental-[\\w-]+',
+    'no-experimental-[\\w-]+',
+    'enable-source-maps',
+    'no-warnings',
+    'stack-size',
+    'max-old-space-size',
+    'preserve-symlinks[\\w-]*',
+  ].join('|')})(=|$)`,
+);
+
 /**
  * Node flags the daemon inherits so it can import what the spawner can (loaders such as
  * tsx, conditions, experimental features); debugger and profiler flags are left out.
  */
 export function inheritedExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
   const withValue = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader', '--conditions', '-C']);
-  const passThrough =
-    /^--(import|require|loader|experimental-loader|conditions|experimental-[\w-]+|no-experimental-[\w-]+|enable-source-maps|no-warnings|stack-size|max-old-space-size|preserve-symlinks[\w-]*)(=|$)/;
   const out: string[] = [];
   for (let i = 0; i < execArgv.length; i++) {
     const arg = execArgv[i]!;
     if (withValue.has(arg) && i + 1 < execArgv.length) {
       out.push(arg, execArgv[++i]!);
-    } else if (passThrough.test(arg) || /^-C./.test(arg)) {
+    } else if (PASS_THROUGH.test(arg) || /^-C./.test(arg)) {
       out.push(arg);
     }
   }

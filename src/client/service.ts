@@ -175,7 +175,8 @@ export class LocalSingletonService<T> {
     const budget = this.#options.drainTimeoutMs + SHUTDOWN_SLACK_MS;
     if (!(await drainDaemon(metadata, connection, budget, signal))) {
       throw new ConnectionFailedError(
-        `The daemon "${this.name}" (pid ${pid}) still runs ${budget} ms after it was asked to drain (drainTimeoutMs ${this.#options.drainTimeoutMs} ms + ${SHUTDOWN_SLACK_MS} ms). ` +
+        `The daemon "${this.name}" (pid ${pid}) still runs ${budget} ms after it was asked to drain ` +
+          `(drainTimeoutMs ${this.#options.drainTimeoutMs} ms + ${SHUTDOWN_SLACK_MS} ms). ` +
           `It was left running. Stop it with service.shutdown({ force: true }) or \`loopback-singleton stop ${this.name} --force\`. See ${this.paths.log}`,
         { code: 'ERR_DAEMON_UNRESPONSIVE' },
       );

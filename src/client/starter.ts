@@ -237,13 +237,15 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
     // its log has its last step, and this client's line saying so.
     const starting =
       output.timedOutIn.includes('awaitingReady') && output.spawned
-        ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting (creating the object: the factory had not returned, or binding its socket) and was killed`
+        ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting ` +
+          '(creating the object: the factory had not returned, or binding its socket) and was killed'
         : // Waiting for the lock: who holds it says whether another start is slow or stuck.
           output.timedOutIn === '"locking"'
           ? `: ${describeSpawnLock(plan.paths)}`
           : '';
     throw new ConnectionFailedError(
-      `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms (stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,
+      `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms ` +
+        `(stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,
     );
   }
   throw new ConnectionFailedError(`Could not start or reach the daemon "${plan.name}": ${(output.error as Error)?.message ?? output.error} (${tried})`, {

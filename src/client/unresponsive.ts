@@ -114,7 +114,8 @@ export function unresponsiveError(plan: StartPlan, output: ClientOutput): Connec
   return new ConnectionFailedError(
     `${what}. It was left running, with its state. Likely cause: a hosted method keeping its event loop busy on the CPU ` +
       '(a long synchronous computation), or a stopped process (SIGSTOP, a debugger). ' +
-      `Raise startTimeoutMs, move long CPU work off the daemon's event loop (a worker thread), or stop it with \`loopback-singleton stop ${plan.name} --force\`. See ${plan.paths.log}`,
+      "Raise startTimeoutMs, move long CPU work off the daemon's event loop (a worker thread), " +
+      `or stop it with \`loopback-singleton stop ${plan.name} --force\`. See ${plan.paths.log}`,
     { code: 'ERR_DAEMON_UNRESPONSIVE', cause: output.error },
   );
 }

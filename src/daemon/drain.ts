@@ -108,6 +108,7 @@ export class DrainSteps {
     const running = mailbox?.runningMethod;
     const queued = mailbox?.queued ?? 0;
     const what = [running === undefined ? '' : `1 running call (${running})`, queued > 0 ? `${queued} queued call(s)` : ''].filter(Boolean).join(' and ');
-    return `drain deadline passed (drainTimeoutMs ${drainTimeoutMs} ms): exiting ${what ? `with ${what} abandoned; their callers get ERR_DAEMON_LOST` : 'before the drain finished'}`;
+    const outcome = what ? `with ${what} abandoned; their callers get ERR_DAEMON_LOST` : 'before the drain finished';
+    return `drain deadline passed (drainTimeoutMs ${drainTimeoutMs} ms): exiting ${outcome}`;
   }
 }

@@ -53,7 +53,8 @@ export function localFaultError(action: string, error: unknown): LoopbackSinglet
   const code = errnoOf(error);
   const message = error instanceof Error ? error.message : String(error);
   return new LoopbackSingletonError(
-    `Could not ${action} (${message}): ${remedy(code)}. Nothing was cleaned up or restarted, since this failure says nothing about the daemon; try again once it is fixed`,
+    `Could not ${action} (${message}): ${remedy(code)}. ` +
+      'Nothing was cleaned up or restarted, since this failure says nothing about the daemon; try again once it is fixed',
     { cause: error },
   );
 }

@@ -261,7 +261,10 @@ export function describeSpawnLock(paths: RuntimePaths): string {
         : `the spawn lock ${paths.lock} names pid ${sight.pid}, which has exited: it is stale and the next start reclaims it`;
     }
     case 'anonymous':
-      return `the spawn lock ${paths.lock} has no holder record (last changed ${Math.round(sight.ageMs)} ms ago): a start between taking it and recording itself, or one that died then (reclaimed ${LOCK_STALE_MS} ms after it is first seen unchanged)`;
+      return (
+        `the spawn lock ${paths.lock} has no holder record (last changed ${Math.round(sight.ageMs)} ms ago): ` +
+        `a start between taking it and recording itself, or one that died then (reclaimed ${LOCK_STALE_MS} ms after it is first seen unchanged)`
+      );
     default:
       return `the spawn lock ${paths.lock} could not be looked at (${(sight.error as Error)?.message ?? String(sight.error)})`;
   }

@@ -74,7 +74,8 @@ export function resolveRuntimeRoot(
   if (fromEnv) {
     if (!isAbsolute(fromEnv)) {
       throw new LoopbackSingletonError(
-        `LOOPBACK_SINGLETON_RUNTIME_DIR must be an absolute path, got ${JSON.stringify(fromEnv)}: a relative one would name another directory in every working directory (and start a second daemon there)`,
+        `LOOPBACK_SINGLETON_RUNTIME_DIR must be an absolute path, got ${JSON.stringify(fromEnv)}: ` +
+          'a relative one would name another directory in every working directory (and start a second daemon there)',
       );
     }
     return resolve(fromEnv);
@@ -85,7 +86,8 @@ export function resolveRuntimeRoot(
   const userHome = absoluteHome(home, account);
   if (userHome === undefined) {
     throw new LoopbackSingletonError(
-      `No absolute home directory to keep the runtime files in (HOME is ${JSON.stringify(home())}, and the account has none): set HOME, XDG_RUNTIME_DIR or LOOPBACK_SINGLETON_RUNTIME_DIR to an absolute path, or pass runtimeDir`,
+      `No absolute home directory to keep the runtime files in (HOME is ${JSON.stringify(home())}, and the account has none): ` +
+        'set HOME, XDG_RUNTIME_DIR or LOOPBACK_SINGLETON_RUNTIME_DIR to an absolute path, or pass runtimeDir',
     );
   }
   return join(userHome, '.cache', 'loopback-singleton');

@@ -59,7 +59,8 @@ export function readToken(path: string): Buffer | undefined {
       throw localFaultError(`read the token file ${path}`, found.error);
     case 'exposed':
       throw new LoopbackSingletonError(
-        `Token file ${path} is not a regular file of mode 0600 owned by you: ${found.reason}; the secret may be exposed. Stop the daemon and delete the file so a new one is made`,
+        `Token file ${path} is not a regular file of mode 0600 owned by you: ${found.reason}; the secret may be exposed. ` +
+          'Stop the daemon and delete the file so a new one is made',
       );
     case 'malformed':
       throw new LoopbackSingletonError(`Token file ${path} is malformed: ${found.reason}; stop the daemon and delete it so a new one is made`);
