@@ -16,14 +16,16 @@
  */
 import { assign, setup } from 'xstate';
 import type { DaemonInfo } from '../src/types.js';
+import type { ClientLink, DaemonLink } from '../src/wire/handshake-links.js';
 import { isNonce, type ChallengeMessage, type ErrorMessage, type HelloMessage } from '../src/wire/messages.js';
 
 /** Where the client's handshake stood when it failed, for error messages. */
 export type HandshakePhase = 'connecting' | 'challenge' | 'welcome';
 
-/** What the client machine is told at start. `L` is what its effects work on; the chart never looks inside. */
-export interface ClientHandshakeInput<L = unknown> {
-  readonly link: L;
+/** What the client machine is told at start. */
+export interface ClientHandshakeInput {
+  /** What its effects work on (the socket, the token, the nonce); the chart never looks inside. */
+  readonly link: ClientLink;
   /** Connect + handshake budget, ms. */
   readonly timeoutMs: number;
   /** The protocol version this client speaks. */
@@ -31,7 +33,7 @@ export interface ClientHandshakeInput<L = unknown> {
 }
 
 /** The client machine's context. */
-export interface ClientHandshakeContext<L = unknown> extends ClientHandshakeInput<L> {
+export interface ClientHandshakeContext extends ClientHandshakeInput {
   readonly phase: HandshakePhase;
   /** The challenge, once one came (for a version that differs). */
   readonly challenge: ChallengeMessage | undefined;
@@ -46,7 +48,7 @@ export interface ClientHandshakeContext<L = unknown> extends ClientHandshakeInpu
 }
 
 /** The client machine's output: everything the runtime needs to report how it ended. */
-export type ClientHandshakeOutput<L = unknown> = Omit<ClientHandshakeContext<L>, 'link'>;
+export type ClientHandshakeOutput = Omit<ClientHandshakeContext, 'link'>;
 
 /** The client's events: socket happenings, decoded frames, the caller's abort. */
 export type ClientHandshakeEvent =
@@ -73,15 +75,15 @@ export const clientHandshakeMachine = setup({
   actions: {
     recordUnexpected: assign({ unexpected: (_, params: { t: string }) => params.t }),
     /** Sends `hello` with the client's nonce. */
-    sendHello: (_, _params: { link: unknown }) => {},
+    sendHello: (_, _params: { link: ClientLink }) => {},
     /** Sends `auth` with the client's proof over both nonces. */
-    sendAuth: (_, _params: { link: unknown; challenge: ChallengeMessage }) => {},
+    sendAuth: (_, _params: { link: ClientLink; challenge: ChallengeMessage }) => {},
   },
   guards: {
     /** The challenge's proof verifies as the daemon's over both nonces. */
-    isDaemonProof: (_, _params: { link: unknown; challenge: ChallengeMessage }) => false,
+    isDaemonProof: (_, _params: { link: ClientLink; challenge: ChallengeMessage }) => false,
     /** An `ERR_PROTOCOL_VERSION` refusal whose proof verifies as a refusal over the client's nonce. */
-    isSignedRefusal: (_, _params: { link: unknown; refusal: ErrorMessage }) => false,
+    isSignedRefusal: (_, _params: { link: ClientLink; refusal: ErrorMessage }) => false,
     speaksOurVersion: ({ context }, params: { v: number }) => params.v === context.protocolVersion,
   },
   delays: {
@@ -187,8 +189,9 @@ export const clientHandshakeMachine = setup({
 });
 
 /** What the daemon machine is told at accept. */
-export interface DaemonHandshakeInput<L = unknown> {
-  readonly link: L;
+export interface DaemonHandshakeInput {
+  /** What its effects work on (the framed socket, the token); the chart never looks inside. */
+  readonly link: DaemonLink;
   /** `handshakeTimeoutMs`, from accept. */
   readonly timeoutMs: number;
   readonly protocolVersion: number;
@@ -197,7 +200,7 @@ export interface DaemonHandshakeInput<L = unknown> {
 }
 
 /** The daemon machine's context. */
-export interface DaemonHandshakeContext<L = unknown> extends DaemonHandshakeInput<L> {
+export interface DaemonHandshakeContext extends DaemonHandshakeInput {
   /** The client's nonce, from its hello. */
   readonly clientNonce: Uint8Array | undefined;
   /** An observer's connection never counts as active (see HelloMessage.observe). */
@@ -235,28 +238,28 @@ export const daemonHandshakeMachine = setup({
   },
   actions: {
     /** Sends `challenge` with the daemon's nonce and proof. */
-    sendChallenge: (_, _params: { link: unknown; clientNonce: Uint8Array; daemonNonce: Uint8Array }) => {},
+    sendChallenge: (_, _params: { link: DaemonLink; clientNonce: Uint8Array; daemonNonce: Uint8Array }) => {},
     /** Refuses a hello of another version, signed over its nonce when it has one, and closes. */
-    refuseVersion: (_, _params: { link: unknown; hello: HelloMessage; daemonNonce: Uint8Array }) => {},
+    refuseVersion: (_, _params: { link: DaemonLink; hello: HelloMessage; daemonNonce: Uint8Array }) => {},
     /** Sends `ERR_AUTH_FAILED` and closes. */
-    refuseAuth: (_, _params: { link: unknown }) => {},
+    refuseAuth: (_, _params: { link: DaemonLink }) => {},
     /** Sends `welcome` (the daemon as it is now) and flushes. */
-    sendWelcome: (_, _params: { link: unknown }) => {},
+    sendWelcome: (_, _params: { link: DaemonLink }) => {},
     /** Logs and closes with the protocol error (ERR_PROTOCOL, ERR_FRAME_TOO_LARGE...). */
-    refuseInvalid: (_, _params: { link: unknown; error: unknown }) => {},
+    refuseInvalid: (_, _params: { link: DaemonLink; error: unknown }) => {},
     /** Logs and closes with ERR_UNKNOWN_MESSAGE. */
-    refuseUnexpected: (_, _params: { link: unknown; t: string }) => {},
+    refuseUnexpected: (_, _params: { link: DaemonLink; t: string }) => {},
     /** Logs and closes: the hello's nonce is not 32 bytes. */
-    refuseNonce: (_, _params: { link: unknown }) => {},
+    refuseNonce: (_, _params: { link: DaemonLink }) => {},
     /** Destroys the socket without a message; `reason`, if given, goes to the log. */
-    drop: (_, _params: { link: unknown; reason?: string }) => {},
+    drop: (_, _params: { link: DaemonLink; reason?: string }) => {},
   },
   guards: {
     speaksOurVersion: ({ context }, params: { v: number }) => params.v === context.protocolVersion,
     /** The hello's nonce is bytes of the right length (32). */
     hasNonce: (_, params: { nonce: unknown }) => isNonce(params.nonce),
     /** The auth's proof verifies as the client's over both nonces. */
-    isClientProof: (_, _params: { link: unknown; clientNonce: Uint8Array; daemonNonce: Uint8Array; proof: Uint8Array }) => false,
+    isClientProof: (_, _params: { link: DaemonLink; clientNonce: Uint8Array; daemonNonce: Uint8Array; proof: Uint8Array }) => false,
   },
   delays: {
     handshakeTimeout: ({ context }) => Math.max(0, context.timeoutMs),

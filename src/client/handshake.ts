@@ -14,7 +14,8 @@ import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PROTOCOL_VERSION } from '../version.js';
 import { createNonce, proofKey } from '../wire/auth.js';
 import { decodeValue, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
-import { clientHandshake, clientHandshakeError, type ClientLink } from '../wire/handshake.js';
+import { clientHandshake, clientHandshakeError } from '../wire/handshake.js';
+import type { ClientLink } from '../wire/handshake-links.js';
 import { parseDaemonMessage } from '../wire/messages.js';
 
 /** Where and how to connect. */

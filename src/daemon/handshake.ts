@@ -12,7 +12,8 @@ import type { DaemonInfo } from '../types.js';
 import { PROTOCOL_VERSION } from '../version.js';
 import { createNonce, type ProofKey } from '../wire/auth.js';
 import { decodeValue } from '../wire/codec.js';
-import { daemonHandshake, type DaemonLink } from '../wire/handshake.js';
+import { daemonHandshake } from '../wire/handshake.js';
+import type { DaemonLink } from '../wire/handshake-links.js';
 import { parseClientMessage } from '../wire/messages.js';
 import type { Channel, Receiver } from './channel.js';
 

@@ -16,12 +16,13 @@ import {
   type DaemonHandshakeEvent,
 } from '../../machines/handshake.machine.js';
 import type { DaemonInfo } from '../../src/types.js';
+import type { ClientLink, DaemonLink } from '../../src/wire/handshake-links.js';
 import type { ChallengeMessage, ErrorMessage, HelloMessage } from '../../src/wire/messages.js';
 
 const TIMEOUT = 500;
 const VERSION = 1;
-/** What the effects work on: the chart hands it to them and never looks inside. */
-const LINK = Object.freeze({ staging: 'the socket and the token' });
+/** What the effects work on: the chart hands it to them and never looks inside, so a marker stands in for both sides' links. */
+const LINK = Object.freeze({ staging: 'the socket and the token' }) as unknown as ClientLink & DaemonLink;
 const nonce = (byte: number) => new Uint8Array(32).fill(byte);
 
 /** The fakes' verdicts: a proof is good when its first byte is 1. */
