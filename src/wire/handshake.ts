@@ -1,10 +1,12 @@
 /**
  * The handshake's effects, both halves side by side: the statecharts of
- * machines/handshake.machine.ts with their actions (sending frames, closing) and guards (the
- * HMAC checks) provided, once per process. The runtimes that feed them events are
- * ../client/handshake.ts and ../daemon/handshake.ts; the protocol is docs/PROTOCOL.md §3.
+ * machines/client-handshake.machine.ts and machines/daemon-handshake.machine.ts with their
+ * actions (sending frames, closing) and guards (the HMAC checks) provided, once per process.
+ * The runtimes that feed them events are ../client/handshake.ts and ../daemon/handshake.ts;
+ * the protocol is docs/PROTOCOL.md §3.
  */
-import { clientHandshakeMachine, daemonHandshakeMachine, type ClientHandshakeOutput } from '../../machines/handshake.machine.js';
+import { clientHandshakeMachine, type ClientHandshakeOutput } from '../../machines/client-handshake.machine.js';
+import { daemonHandshakeMachine } from '../../machines/daemon-handshake.machine.js';
 import { ConnectionFailedError, errorFromWire, HandshakeError, ProtocolError, type WireError } from '../errors.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import { computeProof, verifyProof } from './auth.js';

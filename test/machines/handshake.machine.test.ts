@@ -3,18 +3,13 @@
  * a fake supplied with `provide()` that records what it was handed; the deadline runs on
  * vitest's fake clock. No sockets, no tokens.
  *
- * Every state and every transition of machines/handshake.machine.ts is taken by at least one
- * test below.
+ * Every state and every transition of machines/client-handshake.machine.ts and
+ * machines/daemon-handshake.machine.ts is taken by at least one test below.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, type Actor, type AnyActorLogic } from 'xstate';
-import {
-  clientHandshakeMachine,
-  daemonHandshakeMachine,
-  type ClientHandshakeEvent,
-  type ClientHandshakeOutput,
-  type DaemonHandshakeEvent,
-} from '../../machines/handshake.machine.js';
+import { clientHandshakeMachine, type ClientHandshakeEvent, type ClientHandshakeOutput } from '../../machines/client-handshake.machine.js';
+import { daemonHandshakeMachine, type DaemonHandshakeEvent } from '../../machines/daemon-handshake.machine.js';
 import type { DaemonInfo } from '../../src/types.js';
 import type { ClientLink, DaemonLink } from '../../src/wire/handshake-links.js';
 import type { ChallengeMessage, ErrorMessage, HelloMessage } from '../../src/wire/messages.js';
