@@ -1,20 +1,21 @@
 /**
  * Connect + handshake, client side: the client handshake statechart
- * (machines/handshake.machine.ts, effects in ../wire/handshake.ts) fed with the socket's
+ * (machines/client-handshake.machine.ts, effects in ../wire/handshake.ts) fed with the socket's
  * happenings and the frames it cuts. On the welcome, the socket, its decoder (and the rest of
  * the chunk being read) are handed to the connection `open` builds; every other ending destroys
  * the socket and rejects with the error that ending names.
  */
 import { connect, type Socket } from 'node:net';
 import { createActor } from 'xstate';
-import type { ClientHandshakeEvent } from '../../machines/handshake.machine.js';
+import type { ClientHandshakeEvent } from '../../machines/client-handshake.machine.js';
 import { inspector } from '../inspect.js';
 import { formatAddress } from '../runtime/metadata.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PROTOCOL_VERSION } from '../version.js';
 import { createNonce, proofKey } from '../wire/auth.js';
 import { decodeValue, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
-import { clientHandshake, clientHandshakeError, type ClientLink } from '../wire/handshake.js';
+import { clientHandshake, clientHandshakeError } from '../wire/handshake.js';
+import type { ClientLink } from '../wire/handshake-links.js';
 import { parseDaemonMessage } from '../wire/messages.js';
 
 /** Where and how to connect. */

@@ -248,7 +248,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
 
   #accept(socket: Socket): void {
     // Only a serving daemon takes connections; a draining one has closed its server. The
-    // handshake's deadline is its statechart's own (machines/handshake.machine.ts).
+    // handshake's deadline is its statechart's own (machines/daemon-handshake.machine.ts).
     const channel = new Channel(socket, this.#config.maxFrameBytes, (line) => this.#log.write(line));
     this.#admission.admit(new DaemonHandshake(channel, this));
   }

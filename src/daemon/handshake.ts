@@ -1,18 +1,19 @@
 /**
  * One accepted socket's handshake on the daemon: the daemon handshake statechart
- * (machines/handshake.machine.ts, effects in ../wire/handshake.ts), fed with the frames the
+ * (machines/daemon-handshake.machine.ts, effects in ../wire/handshake.ts), fed with the frames the
  * channel cuts. When it ends authenticated, the channel's payloads (the rest of the chunk
  * being read included) go to a new DaemonConnection; every other ending has already answered
  * or dropped the peer.
  */
 import { createActor, type Actor } from 'xstate';
-import type { DaemonHandshakeEvent } from '../../machines/handshake.machine.js';
+import type { DaemonHandshakeEvent } from '../../machines/daemon-handshake.machine.js';
 import { inspector } from '../inspect.js';
 import type { DaemonInfo } from '../types.js';
 import { PROTOCOL_VERSION } from '../version.js';
 import { createNonce, type ProofKey } from '../wire/auth.js';
 import { decodeValue } from '../wire/codec.js';
-import { daemonHandshake, type DaemonLink } from '../wire/handshake.js';
+import { daemonHandshake } from '../wire/handshake.js';
+import type { DaemonLink } from '../wire/handshake-links.js';
 import { parseClientMessage } from '../wire/messages.js';
 import type { Channel, Receiver } from './channel.js';
 

@@ -7,7 +7,8 @@
 import { clientMachine } from '../../machines/client.machine.js';
 import type { AnyStateMachine } from 'xstate';
 import { daemonMachine } from '../../machines/daemon.machine.js';
-import { clientHandshakeMachine, daemonHandshakeMachine } from '../../machines/handshake.machine.js';
+import { clientHandshakeMachine } from '../../machines/client-handshake.machine.js';
+import { daemonHandshakeMachine } from '../../machines/daemon-handshake.machine.js';
 import { mailboxMachine } from '../../machines/mailbox.machine.js';
 import { supervisorMachine } from '../../machines/supervisor.machine.js';
 import { toDot } from './dot.js';
@@ -16,10 +17,8 @@ import { renderSvg } from './svg.js';
 
 /** One statechart to draw. */
 export interface DiagramSource {
-  /** File stem in diagrams/ (`<name>.mmd`, `<name>.svg`) and, unless `file` says otherwise, in machines/ (`<name>.machine.ts`). */
+  /** File stem in diagrams/ (`<name>.mmd`, `<name>.svg`) and in machines/ (`<name>.machine.ts`). */
   readonly name: string;
-  /** The file stem in machines/, when it holds more than this machine (`<file>.machine.ts`). */
-  readonly file?: string;
   readonly machine: AnyStateMachine;
   /** One paragraph for the README: what the machine governs and how to read it. */
   readonly summary: string;
@@ -66,7 +65,6 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
   },
   {
     name: 'client-handshake',
-    file: 'handshake',
     machine: clientHandshakeMachine,
     summary:
       "One connection's handshake, client side, bounded by `handshakeTimeout` (the connect + handshake " +
@@ -79,7 +77,6 @@ export const DIAGRAM_SOURCES: readonly DiagramSource[] = [
   },
   {
     name: 'daemon-handshake',
-    file: 'handshake',
     machine: daemonHandshakeMachine,
     summary:
       "One accepted connection's handshake, daemon side, bounded by `handshakeTimeout` (`handshakeTimeoutMs` " +
@@ -148,9 +145,8 @@ export async function renderDiagrams(sources: readonly DiagramSource[] = DIAGRAM
   for (const { source, mermaid } of diagrams) {
     // The notice goes after the header line, where every Mermaid version takes `%%` as a comment.
     const [header, ...rest] = mermaid.split('\n');
-    const file = source.file ?? source.name;
-    files.set(`${source.name}.mmd`, [header, `  %% ${notice(file)}`, ...rest].join('\n'));
-    files.set(`${source.name}.svg`, await renderSvg(toDot(source.machine), notice(file)));
+    files.set(`${source.name}.mmd`, [header, `  %% ${notice(source.name)}`, ...rest].join('\n'));
+    files.set(`${source.name}.svg`, await renderSvg(toDot(source.machine), notice(source.name)));
   }
   files.set('README.md', readme(diagrams));
   return files;

@@ -1,41 +1,18 @@
 /**
  * The handshake's effects, both halves side by side: the statecharts of
- * machines/handshake.machine.ts with their actions (sending frames, closing) and guards (the
- * HMAC checks) provided, once per process. The runtimes that feed them events are
- * ../client/handshake.ts and ../daemon/handshake.ts; the protocol is docs/PROTOCOL.md §3.
+ * machines/client-handshake.machine.ts and machines/daemon-handshake.machine.ts with their
+ * actions (sending frames, closing) and guards (the HMAC checks) provided, once per process.
+ * The runtimes that feed them events are ../client/handshake.ts and ../daemon/handshake.ts;
+ * the protocol is docs/PROTOCOL.md §3.
  */
-import type { Socket } from 'node:net';
-import { clientHandshakeMachine, daemonHandshakeMachine, type ClientHandshakeOutput } from '../../machines/handshake.machine.js';
+import { clientHandshakeMachine, type ClientHandshakeOutput } from '../../machines/client-handshake.machine.js';
+import { daemonHandshakeMachine } from '../../machines/daemon-handshake.machine.js';
 import { ConnectionFailedError, errorFromWire, HandshakeError, ProtocolError, type WireError } from '../errors.js';
-import type { DaemonInfo } from '../types.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
-import { computeProof, type ProofKey, verifyProof } from './auth.js';
+import { computeProof, verifyProof } from './auth.js';
 import { encodeFrame } from './codec.js';
-import { isNonce, type ClientMessage, type DaemonMessage } from './messages.js';
-
-/** What the client's effects work on: the machine's `link`. */
-export interface ClientLink {
-  readonly socket: Socket;
-  readonly token: ProofKey;
-  readonly clientNonce: Uint8Array;
-  readonly maxFrameBytes: number;
-  /** Connect as an observer (see HelloMessage.observe). */
-  readonly observe: boolean;
-}
-
-/** What the daemon's effects work on: the machine's `link` (one accepted socket, framed). */
-export interface DaemonLink {
-  readonly channel: {
-    send(message: DaemonMessage): void;
-    close(reason?: WireError): void;
-    destroy(reason?: string): void;
-    protocolFailure(error: unknown): void;
-    readonly writer: { flush(): void };
-  };
-  readonly token: ProofKey;
-  /** The daemon as it is now, for the welcome. */
-  info(): DaemonInfo;
-}
+import type { ClientLink } from './handshake-links.js';
+import { isNonce, type ClientMessage } from './messages.js';
 
 function sendToDaemon(link: ClientLink, message: ClientMessage): void {
   link.socket.write(encodeFrame(message, link.maxFrameBytes));
@@ -44,30 +21,20 @@ function sendToDaemon(link: ClientLink, message: ClientMessage): void {
 /** The client's handshake, its effects provided. */
 export const clientHandshake = clientHandshakeMachine.provide({
   actions: {
-    sendHello: (_, params) => {
-      const link = params.link as ClientLink;
+    sendHello: (_, { link }) => {
       sendToDaemon(link, { t: 'hello', v: PROTOCOL_VERSION, pkg: PACKAGE_VERSION, nonce: link.clientNonce, ...(link.observe ? { observe: true } : {}) });
     },
-    sendAuth: (_, params) => {
-      const link = params.link as ClientLink;
-      sendToDaemon(link, { t: 'auth', proof: computeProof(link.token, 'client', link.clientNonce, params.challenge.nonce) });
+    sendAuth: (_, { link, challenge }) => {
+      sendToDaemon(link, { t: 'auth', proof: computeProof(link.token, 'client', link.clientNonce, challenge.nonce) });
     },
   },
   guards: {
-    isDaemonProof: (_, params) => {
-      const link = params.link as ClientLink;
-      return verifyProof(link.token, 'daemon', link.clientNonce, params.challenge.nonce, params.challenge.proof);
-    },
-    isSignedRefusal: (_, params) => {
-      const link = params.link as ClientLink;
-      const { refusal } = params;
-      return (
-        refusal.e.code === 'ERR_PROTOCOL_VERSION' &&
-        refusal.nonce instanceof Uint8Array &&
-        refusal.proof instanceof Uint8Array &&
-        verifyProof(link.token, 'refusal', link.clientNonce, refusal.nonce, refusal.proof)
-      );
-    },
+    isDaemonProof: (_, { link, challenge }) => verifyProof(link.token, 'daemon', link.clientNonce, challenge.nonce, challenge.proof),
+    isSignedRefusal: (_, { link, refusal }) =>
+      refusal.e.code === 'ERR_PROTOCOL_VERSION' &&
+      refusal.nonce instanceof Uint8Array &&
+      refusal.proof instanceof Uint8Array &&
+      verifyProof(link.token, 'refusal', link.clientNonce, refusal.nonce, refusal.proof),
   },
 });
 
@@ -117,19 +84,16 @@ export function clientHandshakeError(outcome: string, output: ClientHandshakeOut
 /** The daemon's handshake, its effects provided. */
 export const daemonHandshake = daemonHandshakeMachine.provide({
   actions: {
-    sendChallenge: (_, params) => {
-      const link = params.link as DaemonLink;
+    sendChallenge: (_, { link, clientNonce, daemonNonce }) => {
       link.channel.send({
         t: 'challenge',
         v: PROTOCOL_VERSION,
         pkg: PACKAGE_VERSION,
-        nonce: params.daemonNonce,
-        proof: computeProof(link.token, 'daemon', params.clientNonce, params.daemonNonce),
+        nonce: daemonNonce,
+        proof: computeProof(link.token, 'daemon', clientNonce, daemonNonce),
       });
     },
-    refuseVersion: (_, params) => {
-      const { channel, token } = params.link as DaemonLink;
-      const { hello, daemonNonce } = params;
+    refuseVersion: (_, { link: { channel, token }, hello, daemonNonce }) => {
       const refusal: WireError = {
         code: 'ERR_PROTOCOL_VERSION',
         name: 'HandshakeError',
@@ -154,27 +118,24 @@ export const daemonHandshake = daemonHandshakeMachine.provide({
         channel.close(refusal);
       }
     },
-    refuseAuth: (_, params) => {
-      (params.link as DaemonLink).channel.close({
+    refuseAuth: (_, { link }) => {
+      link.channel.close({
         code: 'ERR_AUTH_FAILED',
         name: 'HandshakeError',
         message: "Authentication failed: the client does not hold this daemon's token",
       });
     },
-    sendWelcome: (_, params) => {
-      const link = params.link as DaemonLink;
+    sendWelcome: (_, { link }) => {
       link.channel.send({ t: 'welcome', info: link.info() });
       link.channel.writer.flush();
     },
-    refuseInvalid: (_, params) => (params.link as DaemonLink).channel.protocolFailure(params.error),
-    refuseUnexpected: (_, params) =>
-      (params.link as DaemonLink).channel.protocolFailure(
-        new ProtocolError(`Message "${params.t}" is not allowed during the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' }),
-      ),
-    refuseNonce: (_, params) => (params.link as DaemonLink).channel.protocolFailure(new ProtocolError('Invalid message: `hello.nonce` must be 32 bytes')),
-    drop: (_, params) => (params.link as DaemonLink).channel.destroy(params.reason),
+    refuseInvalid: (_, { link, error }) => link.channel.protocolFailure(error),
+    refuseUnexpected: (_, { link, t }) =>
+      link.channel.protocolFailure(new ProtocolError(`Message "${t}" is not allowed during the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' })),
+    refuseNonce: (_, { link }) => link.channel.protocolFailure(new ProtocolError('Invalid message: `hello.nonce` must be 32 bytes')),
+    drop: (_, { link, reason }) => link.channel.destroy(reason),
   },
   guards: {
-    isClientProof: (_, params) => verifyProof((params.link as DaemonLink).token, 'client', params.clientNonce, params.daemonNonce, params.proof),
+    isClientProof: (_, { link, clientNonce, daemonNonce, proof }) => verifyProof(link.token, 'client', clientNonce, daemonNonce, proof),
   },
 });

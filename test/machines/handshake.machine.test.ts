@@ -3,25 +3,21 @@
  * a fake supplied with `provide()` that records what it was handed; the deadline runs on
  * vitest's fake clock. No sockets, no tokens.
  *
- * Every state and every transition of machines/handshake.machine.ts is taken by at least one
- * test below.
+ * Every state and every transition of machines/client-handshake.machine.ts and
+ * machines/daemon-handshake.machine.ts is taken by at least one test below.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, type Actor, type AnyActorLogic } from 'xstate';
-import {
-  clientHandshakeMachine,
-  daemonHandshakeMachine,
-  type ClientHandshakeEvent,
-  type ClientHandshakeOutput,
-  type DaemonHandshakeEvent,
-} from '../../machines/handshake.machine.js';
+import { clientHandshakeMachine, type ClientHandshakeEvent, type ClientHandshakeOutput } from '../../machines/client-handshake.machine.js';
+import { daemonHandshakeMachine, type DaemonHandshakeEvent } from '../../machines/daemon-handshake.machine.js';
 import type { DaemonInfo } from '../../src/types.js';
+import type { ClientLink, DaemonLink } from '../../src/wire/handshake-links.js';
 import type { ChallengeMessage, ErrorMessage, HelloMessage } from '../../src/wire/messages.js';
 
 const TIMEOUT = 500;
 const VERSION = 1;
-/** What the effects work on: the chart hands it to them and never looks inside. */
-const LINK = Object.freeze({ staging: 'the socket and the token' });
+/** What the effects work on: the chart hands it to them and never looks inside, so a marker stands in for both sides' links. */
+const LINK = Object.freeze({ staging: 'the socket and the token' }) as unknown as ClientLink & DaemonLink;
 const nonce = (byte: number) => new Uint8Array(32).fill(byte);
 
 /** The fakes' verdicts: a proof is good when its first byte is 1. */
