@@ -1,14 +1,17 @@
 /**
- * The mailbox's lifecycle and policy: the hosted object's only door. Pure definition;
+ * The mailbox's lifecycle and admission state: the hosted object's only door. Pure definition;
  * src/daemon/mailbox.ts provides the effects.
  *
  *   accepting -> draining -> closed      (graceful: every admitted call still runs)
  *   accepting | draining -> closed       (forced: waiting calls are rejected, not run)
  *
- * Per-call admission (public method? room in the queue?) is deliberately not an event of
- * this machine: it runs on every call, so the runtime checks it directly against
- * {@link isAdmissibleMember} and the `accepting` flag this machine maintains. The queue
- * (p-queue, concurrency 1) carries the calls.
+ * This chart is the only record of whether the door is open: the runtime admits a call only
+ * while the chart's snapshot is `accepting` (it reads the snapshot, it keeps no copy), and
+ * refuses it in `draining` and `closed`. Each call is not an event of the chart: admission runs
+ * on every call, and a read keeps xstate off the hot path. For the same reason a full queue
+ * (`maxQueuedCalls` waiting) is a count the runtime checks, not a state: a saturated mailbox
+ * would cross that line twice per call. The member rule, {@link isAdmissibleMember}, is
+ * defined here too. A p-queue (concurrency 1) carries the admitted calls.
  */
 import { fromPromise, setup } from 'xstate';
 import { isCallableName } from '../src/method-names.js';

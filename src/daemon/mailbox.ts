@@ -1,19 +1,19 @@
 /**
- * The mailbox actor's runtime: the only code that touches the hosted object. The mailbox
- * statechart (machines/mailbox.machine.ts) governs its lifecycle; a p-queue with
- * concurrency 1 carries the calls, so no two calls on the object ever overlap, async
- * methods included.
+ * The mailbox actor's runtime: the hosted object's only door, and the only code that calls it.
+ * Three parts, each with one job:
  *
- * The queue's unit of work is a batch: the calls admitted while the previous batch was still
- * waiting or running, in arrival order. A batch runs its calls one after another, each to
- * completion (an async method's promise included) before the next starts; p-queue runs one
- * batch at a time. When a batch runs out of calls and no other batch waits, it stays open
- * while calls keep coming, until {@link LINGER_MS} passes without one: a call admitted
- * meanwhile runs in that batch's turn at once, in `submit` (nothing runs and nothing waits
- * before it, so it is next anyway); an async method's promise is handed to the batch, which
- * awaits it before anything else. A steady sequential caller and a pipelined burst cost one
- * queue task, not one per call, and a synchronous call no promise (p-queue's bookkeeping and
- * the promise hops were most of the daemon's own CPU per call).
+ * - The mailbox statechart (machines/mailbox.machine.ts) owns the lifecycle, and with it the
+ *   admission state: calls are admitted only while its snapshot is `accepting`.
+ * - A p-queue with concurrency 1 carries the calls: a call that has to wait is one task at the
+ *   queue's tail, and a task ends only once its call has been answered (an async method's
+ *   promise included), so calls run one at a time, in arrival order.
+ * - `#waiting` holds the admitted calls whose task has not started: `maxQueuedCalls` bounds
+ *   them, and a forced close answers them, without running them, as it empties the queue.
+ *
+ * One shortcut, and only one ({@link Mailbox.submit}): a call admitted while the queue is idle
+ * is next anyway, so it runs at once, in `submit`; if it returns a promise, a task awaiting it
+ * takes the queue's slot before `submit` returns. So the rule holds either way: a call starts
+ * only when no call runs and none was admitted before it and is still waiting.
  */
 import PQueue from 'p-queue';
 import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent } from 'xstate';
@@ -26,8 +26,8 @@ export interface CallSink {
   replyError(id: number, error: WireError): void;
 }
 
-/** One admitted call waiting for (or having) its turn. */
-interface Admitted {
+/** One admitted call. */
+interface Call {
   readonly sink: CallSink;
   readonly id: number;
   /** The member's name, for the log of a drain that abandons it. */
@@ -35,16 +35,6 @@ interface Admitted {
   readonly method: (...args: unknown[]) => unknown;
   readonly args: readonly unknown[];
 }
-
-/** Calls admitted together, run in order by one queue task. */
-type Batch = Admitted[];
-
-/**
- * How long a batch that ran out of calls waits for the next one before its task ends. A linger
- * costs nothing but a pending timer, which fires once per period while calls keep coming: a
- * longer one wakes the daemon less often; closing ends a linger at once.
- */
-export const LINGER_MS = 20;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
@@ -54,33 +44,19 @@ function refusal(code: ErrorCode, name: string, message: string): WireError {
   return { code, name, message };
 }
 
-/** The hosted object's door: admission policy, sequential execution, queue depth. */
+/** The hosted object's door: admission, strictly sequential execution in arrival order, queue depth. */
 export class Mailbox {
   readonly #object: object;
   readonly #maxQueuedCalls: number;
   readonly #queue = new PQueue({ concurrency: 1 });
-  /** Admitted calls not yet started, oldest first; a forced close answers them. */
-  readonly #waiting = new Set<Admitted>();
-  /** The batch waiting in the queue or lingering, which newly admitted calls join. */
-  #open: Batch | undefined;
-  /** Set while a batch lingers: hands it the calls admitted meanwhile (true) or ends it (false). */
-  #resumeLinger: ((more: boolean) => void) | undefined;
-  /** Calls run during lingers so far; the timer compares it with what it saw last time. */
-  #lingerCalls = 0;
-  #lingerCallsSeen = 0;
-  /** Armed while a linger may need ending; re-armed rather than created per call. */
-  #lingerTimer: NodeJS.Timeout | undefined;
-  /** Calls executing now (0 or 1). */
-  #running = 0;
-  /** The call executing now, if any: a drain deadline names it in the log. */
-  #current: Admitted | undefined;
-  /** The promise of an async call started during a linger; its batch awaits it next. */
-  #inline: Promise<void> | undefined;
-  readonly #actor: Actor<typeof mailboxMachine>;
-  /** Mirrors the machine's `accepting` state so the per-call check costs a field read. */
-  #accepting = true;
+  /** Admitted calls whose task has not started, oldest first: what a forced close answers. */
+  readonly #waiting = new Set<Call>();
+  /** The call executing now, if any: `running`, and the name a drain deadline logs. */
+  #current: Call | undefined;
   #served = 0;
+  /** The dispose hook runs at most once. */
   #disposed = false;
+  readonly #actor: Actor<typeof mailboxMachine>;
 
   constructor(object: object, maxQueuedCalls: number, inspect?: (event: InspectionEvent) => void) {
     this.#object = object;
@@ -92,11 +68,6 @@ export class Mailbox {
       }),
       inspect === undefined ? undefined : { inspect },
     );
-    this.#actor.subscribe((snapshot) => {
-      this.#accepting = snapshot.value === 'accepting';
-      // Closing: no call will join a lingering batch any more; let its task end now.
-      if (!this.#accepting) this.#resumeLinger?.(false);
-    });
     this.#actor.start();
   }
 
@@ -107,7 +78,7 @@ export class Mailbox {
 
   /** Calls executing now (0 or 1). */
   get running(): number {
-    return this.#running;
+    return this.#current === undefined ? 0 : 1;
   }
 
   /** The method executing now, if any. */
@@ -123,54 +94,31 @@ export class Mailbox {
   /**
    * Admits or refuses a call. Refusals are answered at once on `sink`; an admitted call is
    * answered when it has run. Never throws.
+   *
+   * The shortcut: when the queue is idle (no task runs, none waits), the call is next anyway,
+   * so it runs here, at once; a synchronous method is answered before `submit` returns, without
+   * a queue task or a promise. If the method returns a promise, a task that awaits it takes the
+   * queue's one slot before `submit` returns, so every later call queues behind it as usual.
+   * p-queue's bookkeeping per task (~4 us) was more than the rest of the daemon's work on a
+   * pipelined call, and a sequential or pipelined caller of a synchronous method always finds
+   * the queue idle (docs/PERFORMANCE.md has the figures).
    */
   submit(sink: CallSink, id: number, name: string, args: readonly unknown[]): void {
-    if (!this.#accepting) {
-      sink.replyError(id, refusal('ERR_DAEMON_DRAINING', 'DaemonConnectionError', 'The daemon is shutting down and accepts no new calls; the call was not executed'));
+    const method = this.#admit(name);
+    if (typeof method !== 'function') {
+      sink.replyError(id, method);
       return;
     }
-    const method = isAdmissibleMember(this.#object, name);
-    if (method === undefined) {
-      sink.replyError(
-        id,
-        refusal('ERR_METHOD_NOT_ALLOWED', 'MethodNotAllowedError', `"${name}" is not a public method of the hosted object (private, unknown, or not a function)`),
-      );
-      return;
-    }
-    if (this.#waiting.size >= this.#maxQueuedCalls) {
-      sink.replyError(
-        id,
-        refusal(
-          'ERR_MAILBOX_FULL',
-          'MailboxFullError',
-          `The mailbox already holds ${this.#maxQueuedCalls} waiting calls (maxQueuedCalls); retry later or raise maxQueuedCalls`,
-        ),
-      );
-      return;
-    }
-    const call: Admitted = { sink, id, name, method, args };
-    if (this.#resumeLinger !== undefined && this.#running === 0) {
-      // A batch lingers: nothing runs, nothing waits. The call runs now, in its turn.
-      this.#lingerCalls++;
-      this.#running = 1;
-      const pending = this.#run(call);
-      if (pending === undefined) {
-        this.#running = 0;
-      } else {
-        this.#inline = pending;
-        this.#resumeLinger(true);
-      }
+    const call: Call = { sink, id, name, method, args };
+    if (this.#queue.size === 0 && this.#queue.pending === 0) {
+      const settled = this.#run(call);
+      // Never rejects: #run answers the call's outcome, whatever it is.
+      if (settled !== undefined) void this.#queue.add(() => settled);
       return;
     }
     this.#waiting.add(call);
-    if (this.#open !== undefined) {
-      this.#open.push(call);
-      return;
-    }
-    const batch: Batch = [call];
-    this.#open = batch;
-    // The task answers its calls itself and never rejects, so add()'s promise is not needed.
-    void this.#queue.add(() => this.#runBatch(batch));
+    // The task answers its call itself and never rejects, so add()'s promise is not needed.
+    void this.#queue.add<void>(() => this.#turn(call));
   }
 
   /**
@@ -208,110 +156,81 @@ export class Mailbox {
       );
   }
 
-  async #runBatch(batch: Batch): Promise<void> {
-    for (;;) {
-      // Running: calls admitted from now on form the next batch.
-      if (this.#open === batch) this.#open = undefined;
-      if (this.#inline !== undefined) {
-        await this.#inline;
-        this.#inline = undefined;
-        this.#running = 0;
-      }
-      for (const call of batch) {
-        // Not waiting any more: a forced close has answered it.
-        if (!this.#waiting.delete(call)) continue;
-        this.#running = 1;
-        const running = this.#run(call);
-        if (running !== undefined) await running;
-        this.#running = 0;
-      }
-      // Another batch already waits with later calls, or the mailbox closes: end, in order.
-      if (this.#open !== undefined || !this.#accepting) return;
-      batch.length = 0;
-      this.#open = batch;
-      if (!(await this.#linger())) return;
+  /** The admission policy, in the order a caller learns of it: the method, or the refusal. */
+  #admit(name: string): ((...args: unknown[]) => unknown) | WireError {
+    // The statechart's snapshot is read, not sent an event: admission runs on every call, and
+    // a read keeps xstate off the hot path while the chart stays the only record of the state.
+    if (this.#actor.getSnapshot().value !== 'accepting') {
+      return refusal('ERR_DAEMON_DRAINING', 'DaemonConnectionError', 'The daemon is shutting down and accepts no new calls; the call was not executed');
     }
+    const method = isAdmissibleMember(this.#object, name);
+    if (method === undefined) {
+      return refusal('ERR_METHOD_NOT_ALLOWED', 'MethodNotAllowedError', `"${name}" is not a public method of the hosted object (private, unknown, or not a function)`);
+    }
+    if (this.#waiting.size >= this.#maxQueuedCalls) {
+      return refusal(
+        'ERR_MAILBOX_FULL',
+        'MailboxFullError',
+        `The mailbox already holds ${this.#maxQueuedCalls} waiting calls (maxQueuedCalls); retry later or raise maxQueuedCalls`,
+      );
+    }
+    return method;
   }
 
   /**
-   * Waits while calls arriving within LINGER_MS of each other run in `submit`: resolves true
-   * when an async one needs the batch to await it, false when the linger ends.
+   * A queue task: `call`'s turn. A forced close empties the queue together with `#waiting`,
+   * so a task that starts always finds its call still waiting.
    */
-  #linger(): Promise<boolean> {
-    this.#lingerCallsSeen = this.#lingerCalls;
-    // One timer serves a whole linger, however many calls run in it.
-    this.#lingerTimer ??= setTimeout(() => this.#lingerTimeout(), LINGER_MS);
-    return new Promise((resolve) => {
-      this.#resumeLinger = (more) => {
-        this.#resumeLinger = undefined;
-        // Ending: calls admitted from now on need a new batch.
-        if (!more) this.#open = undefined;
-        resolve(more);
-      };
-    });
-  }
-
-  /** Ends the linger once a whole LINGER_MS went by without a call (1-2 periods after the last). */
-  #lingerTimeout(): void {
-    this.#lingerTimer = undefined;
-    // Running calls now: the next linger arms its own timer.
-    if (this.#resumeLinger === undefined) return;
-    if (this.#lingerCalls === this.#lingerCallsSeen) {
-      this.#resumeLinger(false);
-      return;
-    }
-    this.#lingerCallsSeen = this.#lingerCalls;
-    this.#lingerTimer = setTimeout(() => this.#lingerTimeout(), LINGER_MS);
+  #turn(call: Call): Promise<void> | undefined {
+    this.#waiting.delete(call);
+    return this.#run(call);
   }
 
   /**
    * Runs one call and answers it. Returns a promise only while an async method's result is
    * still pending: a synchronous method is answered at once, without a microtask hop.
    */
-  #run(call: Admitted): Promise<void> | undefined {
-    let result: unknown;
-    let pending = false;
+  #run(call: Call): Promise<void> | undefined {
     this.#current = call;
+    let result: unknown;
     try {
       result = call.method.apply(this.#object, call.args as unknown[]);
       // Reading `then` may throw too (a getter): that is the method's error like any other.
-      pending = isThenable(result);
+      if (isThenable(result)) {
+        return Promise.resolve(result).then(
+          (value) => this.#answerOk(call, value),
+          (error: unknown) => this.#answerError(call, error),
+        );
+      }
     } catch (error) {
       this.#answerError(call, error);
       return undefined;
     }
-    if (!pending) {
-      this.#answerOk(call, result);
-      return undefined;
-    }
-    return Promise.resolve(result).then(
-      (value) => this.#answerOk(call, value),
-      (error: unknown) => this.#answerError(call, error),
-    );
+    this.#answerOk(call, result);
+    return undefined;
   }
 
-  #answerOk(call: Admitted, result: unknown): void {
+  #answerOk(call: Call, result: unknown): void {
     this.#served++;
-    if (this.#current === call) this.#current = undefined;
+    this.#current = undefined;
     call.sink.replyOk(call.id, result);
   }
 
-  #answerError(call: Admitted, error: unknown): void {
+  #answerError(call: Call, error: unknown): void {
     this.#served++;
-    if (this.#current === call) this.#current = undefined;
+    this.#current = undefined;
     call.sink.replyError(call.id, remoteErrorToWire(error));
   }
 
   #rejectWaiting(): void {
     this.#queue.clear();
-    this.#resumeLinger?.(false);
-    this.#open = undefined;
-    for (const call of this.#waiting) {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const call of waiting) {
       call.sink.replyError(
         call.id,
         refusal('ERR_SHUTDOWN_FORCED', 'LoopbackSingletonError', 'The daemon was shut down with force before this call ran; it was not executed'),
       );
     }
-    this.#waiting.clear();
   }
 }
