@@ -97,7 +97,9 @@ export const daemonHandshake = daemonHandshakeMachine.provide({
       const refusal: WireError = {
         code: 'ERR_PROTOCOL_VERSION',
         name: 'HandshakeError',
-        message: `The daemon speaks protocol ${PROTOCOL_VERSION} (package ${PACKAGE_VERSION}); the client speaks ${hello.v}. Shut the daemon down (or let it idle out) and start it again with one version`,
+        message:
+          `The daemon speaks protocol ${PROTOCOL_VERSION} (package ${PACKAGE_VERSION}); the client speaks ${hello.v}. ` +
+          'Shut the daemon down (or let it idle out) and start it again with one version',
       };
       // Signed when the client's nonce is readable, so the client can tell a genuine daemon
       // of another version (an error to report) from a foreign listener (stale, replace it).
