@@ -9,6 +9,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { show, type ResolvedOptions } from '../options.js';
 import { changedModules } from '../runtime/module-files.js';
+import { loadOwnModule } from '../runtime/local-fault.js';
 import type { FactoryIdentity } from '../types.js';
 
 /** A factory reference as `localSingleton()` accepts it. */
@@ -252,7 +253,7 @@ export function describeChangedModules(recorded: unknown): string[] {
  */
 export async function resolvePackage(specifier: string, cwd: string): Promise<string> {
   if (specifier.startsWith('node:')) return specifier;
-  const { resolve: resolveImport } = await import('import-meta-resolve');
+  const { resolve: resolveImport } = await loadOwnModule('import-meta-resolve', () => import('import-meta-resolve'));
   try {
     return resolveImport(specifier, pathToFileURL(`${cwd}/`).href);
   } catch (error) {

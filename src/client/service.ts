@@ -24,7 +24,7 @@ import {
 import { PACKAGE_VERSION } from '../version.js';
 import { createRemote, type Remote } from './proxy.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
-import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
+import { loadOwnModule } from '../runtime/local-fault.js';
 import type { Connection } from './connection.js';
 import type { StartPlan } from './plan.js';
 import { Standby } from './standby.js';
@@ -53,10 +53,8 @@ const SHUTDOWN_SLACK_MS = 5000;
 let session: Promise<typeof import('./session.js')> | undefined;
 function loadSession(): Promise<typeof import('./session.js')> {
   if (session === undefined) {
-    const loading = import('./session.js').catch((error: unknown) => {
-      // Out of file descriptors or memory: a local fault to fix, as any file the library reads.
-      throw isResourceFault(error) ? localFaultError("load this library's modules", error) : error;
-    });
+    // Out of file descriptors or memory: a local fault to fix, as any file the library reads.
+    const loading = loadOwnModule("this library's modules", () => import('./session.js'));
     session = loading;
     // A load that failed is tried again by the next call.
     loading.catch(() => {

@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, mkdirSync, renameSync, rmSync, type BigIntStats } from 'node:fs';
 import { join } from 'node:path';
 import type { RuntimePaths } from '../types.js';
-import { localFaultError } from './local-fault.js';
+import { loadOwnModule, localFaultError } from './local-fault.js';
 import { readSmallFile, replacePrivateFile } from './private-file.js';
 import { isSameProcess, processStartTime } from './process.js';
 import { sleep } from './sleep.js';
@@ -56,7 +56,7 @@ let lockFn: LockFn | undefined;
 // proper-lockfile (and graceful-fs under it) load only when a start actually needs the lock,
 // never on the warm path of connecting to a running daemon.
 async function loadLock(): Promise<LockFn> {
-  if (!lockFn) lockFn = (await import('proper-lockfile')).default.lock;
+  if (!lockFn) lockFn = (await loadOwnModule('proper-lockfile', () => import('proper-lockfile'))).default.lock;
   return lockFn;
 }
 

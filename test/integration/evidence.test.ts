@@ -43,6 +43,35 @@ function runNode(args: string[], options: { env?: NodeJS.ProcessEnv; fdLimit?: n
 }
 
 describe('a client starved of file descriptors', () => {
+  it('on its first proxy(), which loads what a start needs, fails with the same clear error, never a missing module', async () => {
+    const svc = service<{ inc(): Promise<number> }>();
+    // A process per number of spare descriptors: each loads the library's start code starved
+    // (Node 20 keeps a failed import, so one process would see only its first failure).
+    const outcomes: Outcome[] = [];
+    for (let spare = 0; spare < 16; spare++) {
+      const spec = {
+        dist: DIST_INDEX,
+        runtimeDir: dirname(svc.paths.dir),
+        name: 'svc',
+        factory: COUNTER,
+        options: { startTimeoutMs: 5000 },
+        spares: [spare],
+        cold: true,
+      };
+      outcomes.push(...((await runNode([STARVED_CLIENT, JSON.stringify(spec)], { fdLimit: 64 })) as { outcomes: Outcome[] }).outcomes);
+    }
+    const failures = outcomes.filter((outcome) => outcome.value === undefined);
+    // Starved while loading for real: at least one failed in a module load.
+    expect(failures.some((failure) => failure.message?.includes("Could not load this library's modules"))).toBe(true);
+    for (const failure of failures) {
+      expect(failure.code, failure.message).toBe('ERR_LOOPBACK_SINGLETON');
+      expect(failure.message).toMatch(/ulimit -n/);
+    }
+    // Those that got a descriptor or two more reached the one daemon, one increment each.
+    const values = outcomes.flatMap((outcome) => (outcome.value === undefined ? [] : [outcome.value]));
+    expect(values).toEqual(values.map((_, i) => 1 + i));
+  });
+
   it('fails with a clear error and deletes nothing: the daemon, its record and its state are unchanged', async () => {
     const svc = service<{ inc(): Promise<number>; get(): Promise<number> }>();
     const proxy = await svc.proxy();
