@@ -46,7 +46,7 @@ export class DaemonConnection implements CallSink, Receiver {
       this.replyError(id, {
         code: unencodable ? 'ERR_UNENCODABLE' : 'ERR_REPLY_TOO_LARGE',
         name: 'ProtocolError',
-        message: `The method ran, but its result cannot be sent: ${(error as Error).message}`,
+        message: `The method ran, but its result ${unencodable ? 'cannot' : 'could not'} be sent: ${(error as Error).message}`,
       });
       return;
     }
