@@ -21,6 +21,7 @@ export {
 export type { DaemonInfo, DaemonMetadata, RuntimePaths, Transport } from './types.js';
 export { localSingleton, LocalSingletonService, type ShutdownOptions } from './client/service.js';
 export { callRemote, closeRemote, withCallOptions, type PublicMethodNames, type Remote } from './client/proxy.js';
+export type { CannotCross, Crossed } from './client/crossing.js';
 export type { CallOptions } from './client/connection.js';
 export type { FactoryReference } from './client/factory-ref.js';
 export { enableCompileCache, type CompileCacheResult } from './compile-cache.js';

@@ -6,4 +6,4 @@ export const PACKAGE_VERSION = '0.1.0';
  * client of another version with `ERR_PROTOCOL_VERSION`. Bump it on any incompatible
  * change to docs/PROTOCOL.md.
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;

@@ -6,7 +6,8 @@
 import type { Socket } from 'node:net';
 import { DaemonConnectionError, LoopbackSingletonError, errorFromWire, ProtocolError } from '../errors.js';
 import { decodeAuthenticated, encodeFrame, type FrameDecoder } from '../wire/codec.js';
-import { locateRefusedKey, withUnencodablePath } from '../wire/unencodable.js';
+import { locateRefusedKey } from '../wire/unencodable.js';
+import { prepareValue } from '../wire/values.js';
 import { FrameWriter } from '../wire/writer.js';
 import { parseDaemonMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
@@ -72,9 +73,19 @@ export class Connection implements PayloadReceiver {
     return this.#closed === undefined;
   }
 
-  /** Calls `method` with `args` on the hosted object. */
+  /**
+   * Calls `method` with `args` on the hosted object.
+   * @throws {ProtocolError} (as a rejection) `ERR_UNENCODABLE` for an argument that cannot
+   *   cross the wire (../wire/values.ts), naming its path; nothing is sent.
+   */
   call(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
-    return this.#request({ t: 'call', id: this.#nextId++, m: method, a: args }, options);
+    let prepared: readonly unknown[];
+    try {
+      prepared = prepareValue(args, 'args') as readonly unknown[];
+    } catch (error) {
+      return Promise.reject(cannotSend(method, error));
+    }
+    return this.#request({ t: 'call', id: this.#nextId++, m: method, a: prepared }, options);
   }
 
   /** Resolves once no request is pending (at once if none is). */
@@ -116,8 +127,7 @@ export class Connection implements PayloadReceiver {
       frame = encodeFrame(message, this.#maxFrameBytes);
     } catch (error) {
       // Nothing was written: only this request fails, the connection goes on.
-      if (message.t !== 'call') return Promise.reject(error);
-      return Promise.reject(withUnencodablePath(error, message.a, 'args', `Cannot send the arguments of "${message.m}" (the call was not sent)`));
+      return Promise.reject(message.t === 'call' ? cannotSend(message.m, error) : error);
     }
     return new Promise((resolve, reject) => {
       const pending: Pending = { resolve, reject };
@@ -250,4 +260,10 @@ export class Connection implements PayloadReceiver {
     for (const listener of this.#closeListeners) listener(error, pendings.length);
     this.#closeListeners.clear();
   }
+}
+
+/** A call's arguments refused as unencodable, with the method named. */
+function cannotSend(method: string, error: unknown): unknown {
+  if (!(error instanceof ProtocolError) || error.code !== 'ERR_UNENCODABLE') return error;
+  return new ProtocolError(`Cannot send the arguments of "${method}" (the call was not sent): ${error.message}`, { code: error.code, cause: error.cause });
 }

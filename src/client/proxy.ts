@@ -10,6 +10,7 @@ import { inspect, type InspectOptionsStylized } from 'node:util';
 import { MethodNotAllowedError } from '../errors.js';
 import { isCallableName } from '../method-names.js';
 import type { CallOptions } from './connection.js';
+import type { CannotCross, Crosses, CrossingArgs } from './crossing.js';
 import type { SupervisedConnection } from './supervised.js';
 
 type AnyFunction = (...args: never[]) => unknown;
@@ -29,9 +30,18 @@ export type PublicMethodNames<T> = {
     : never;
 }[keyof T];
 
-/** A proxy of T in the daemon: each public method returns a Promise of its awaited result. */
+/**
+ * A proxy of T in the daemon: each public method returns a Promise of its awaited result.
+ * What cannot cross the wire is a type error where the method is called: a parameter of
+ * such a type (a callback) expects {@link CannotCross}, and a method whose result cannot
+ * cross is not callable at all (its type is a `CannotCross` naming it).
+ */
 export type Remote<T> = {
-  readonly [K in PublicMethodNames<T>]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<Awaited<R>> : never;
+  readonly [K in PublicMethodNames<T>]: T[K] extends (...args: infer A) => infer R
+    ? Crosses<Awaited<R>> extends true
+      ? (...args: CrossingArgs<A>) => Promise<Awaited<R>>
+      : CannotCross<`the result of ${K & string}() cannot cross the wire (a function, a symbol or an object with methods)`>
+    : never;
 } & AsyncDisposable;
 
 /** A proxy's connection and per-call defaults. */

@@ -5,7 +5,8 @@
  */
 import { ProtocolError, type WireError } from '../errors.js';
 import { decodeValue, encodeFrame } from '../wire/codec.js';
-import { locateRefusedKey, withUnencodablePath } from '../wire/unencodable.js';
+import { locateRefusedKey } from '../wire/unencodable.js';
+import { prepareValue } from '../wire/values.js';
 import { parseClientMessage, type ClientMessage } from '../wire/messages.js';
 import type { DaemonInfo } from '../types.js';
 import type { Channel, Receiver } from './channel.js';
@@ -38,16 +39,15 @@ export class DaemonConnection implements CallSink, Receiver {
     if (this.channel.isClosed) return;
     let frame: Buffer;
     try {
-      frame = encodeFrame({ t: 'reply', id, r: result }, this.channel.maxFrameBytes);
+      frame = encodeFrame({ t: 'reply', id, r: prepareValue(result, 'result') }, this.channel.maxFrameBytes);
     } catch (error) {
       // A result too large or not encodable becomes an error reply; the call did run.
-      const e = withUnencodablePath(error, result, 'result', 'The method ran, but its result cannot be sent') as ProtocolError;
-      this.replyError(
-        id,
-        e.code === 'ERR_UNENCODABLE'
-          ? { code: e.code, name: 'ProtocolError', message: e.message }
-          : { code: 'ERR_REPLY_TOO_LARGE', name: 'ProtocolError', message: `The method ran, but its result could not be sent: ${e.message}` },
-      );
+      const unencodable = error instanceof ProtocolError && error.code === 'ERR_UNENCODABLE';
+      this.replyError(id, {
+        code: unencodable ? 'ERR_UNENCODABLE' : 'ERR_REPLY_TOO_LARGE',
+        name: 'ProtocolError',
+        message: `The method ran, but its result ${unencodable ? 'cannot' : 'could not'} be sent: ${(error as Error).message}`,
+      });
       return;
     }
     this.channel.writer.write(frame);

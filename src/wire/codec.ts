@@ -5,9 +5,10 @@
 // `msgpackr/pack` is msgpackr's pure-JS build (the Packr also unpacks). The default entry
 // first tries to load the native string extractor (msgpackr-extract): ~20 ms at start-up, on
 // every cold start of a client and a daemon, for a speed-up on long strings only.
-import { Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
+import { addExtension, Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
 import { ProtocolError } from '../errors.js';
 import { screenPayload } from './screen.js';
+import { ERROR_EXTENSION, MAP_EXTENSION, readError, readMap, TaggedError, TaggedMap } from './values.js';
 
 /** Bytes of the length prefix in front of every payload. */
 export const HEADER_BYTES = 4;
@@ -32,8 +33,23 @@ export const HANDSHAKE_REQUEST_MAX_FRAME_BYTES = 512;
 export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024;
 
 // Standard MessagePack (no msgpackr records), so that a client in another language can
-// speak the protocol: maps decode as plain objects.
-const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+// speak the protocol: maps decode as plain objects. `moreTypes` writes Set, RegExp, typed
+// arrays and BigInts past 64 bits as msgpackr's extensions (docs/PROTOCOL.md §2); a function
+// is refused rather than written as undefined (./values.ts names its path first).
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  moreTypes: true,
+  writeFunction: () => {
+    throw new TypeError('a function cannot cross the wire');
+  },
+});
+
+// Map and Error, which msgpackr writes lossily, travel as ./values.ts tags them. The table of
+// extensions is msgpackr's own and process-wide: these apply to our private classes only when
+// encoding, but decoding types 0x45 and 0x4d is ours for any msgpackr user in the process.
+addExtension({ Class: TaggedMap, type: MAP_EXTENSION, write: (map: TaggedMap) => map.entries, read: readMap });
+addExtension({ Class: TaggedError, type: ERROR_EXTENSION, write: (error: TaggedError) => error.fields, read: readError });
 
 // msgpackr can leave room in front of the payload it writes; the header goes there, so a
 // frame is one buffer and is never copied to be prefixed.
@@ -45,9 +61,9 @@ const anyKeys = new Packr({ useRecords: false, mapsAsObjects: false });
 
 /**
  * Encodes one message as a complete frame (header + payload).
+ * Arguments and results go through `prepareValue` (./values.ts) first.
  * @throws {ProtocolError} `ERR_FRAME_TOO_LARGE` when the payload exceeds `maxFrameBytes`;
- *   `ERR_UNENCODABLE` when the value cannot be encoded (a symbol, a cycle, a BigInt outside
- *   64 bits): the caller names the place with ./unencodable.ts.
+ *   `ERR_UNENCODABLE` when the value cannot be encoded (what `prepareValue` did not see).
  */
 export function encodeFrame(message: unknown, maxFrameBytes: number): Buffer {
   let frame: Buffer;

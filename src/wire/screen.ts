@@ -1,8 +1,8 @@
 /**
  * What the decoder lets in from the wire. A payload is walked once, byte by byte, before
  * msgpackr decodes it, and refused unless every extension in it is one docs/PROTOCOL.md §2
- * lists: 0 (undefined), -1 (timestamp), 0x42 (BigInt), 0x65 (Error), 0x73 (Set),
- * 0x74 (typed array) and 0x78 (RegExp).
+ * lists: 0 (undefined), -1 (timestamp), 0x42 (BigInt), 0x45 (Error), 0x4d (Map), 0x65
+ * (msgpackr's Error), 0x73 (Set), 0x74 (typed array) and 0x78 (RegExp).
  *
  * Why a walk and not an Unpackr option: msgpackr decodes more than standard MessagePack, and
  * no option turns the rest off. Its structured-clone references (0x69 id, 0x70 pointer) let a
@@ -16,7 +16,8 @@ import { ProtocolError } from '../errors.js';
 
 /**
  * Extension types accepted from the wire, and how many MessagePack values follow the
- * extension's own data (msgpackr's Error, Set and RegExp read theirs from the next value).
+ * extension's own data (our Map and Error, msgpackr's Error, Set and RegExp read theirs from
+ * the next value).
  * Refused, among others: 0x62 bundled strings (our encoder never writes them, so nothing is
  * lost, and they make 0xc1 mean something else), 0x69/0x70 structured-clone references, 0x72
  * records.
@@ -26,6 +27,8 @@ const FOLLOWING_VALUES: ReadonlyMap<number, number> = new Map([
   [0xff, 0], // timestamp (-1)
   [0x42, 0], // BigInt
   [0x74, 0], // typed array, ArrayBuffer, DataView
+  [0x45, 1], // Error (ours, ./values.ts): a map of its fields
+  [0x4d, 1], // Map (ours, ./values.ts): an array of [key, value] pairs
   [0x65, 1], // Error: [name, message, cause, errors?]
   [0x73, 1], // Set: its values as an array
   [0x78, 1], // RegExp: [source, flags]

@@ -1,19 +1,15 @@
 /**
- * Where in a value the part that cannot cross the wire is, for the message of
- * `ERR_UNENCODABLE`. Only ever run after encoding (or decoding) failed: the hot path never
- * walks a value twice.
- *
- * What cannot cross: a symbol, a cycle, a BigInt outside the 64-bit range (msgpackr refuses
- * to encode them), and a `Map` key that is not a scalar (an object, an array, a Date, bytes):
- * msgpackr encodes that `Map`, but our decoder (`mapsAsObjects: true`, ./codec.ts) turns
- * every map into a plain object and refuses such a key, so the receiver reports it
- * (see {@link decodeAnyKeys} in ./codec.ts).
+ * Where, in a message a peer sent, the map key our decoder refused is. Our own encoder never
+ * writes one (a `Map` travels as extension 0x4d, ./values.ts, and keeps keys of any kind), but
+ * a client in another language may send a MessagePack map keyed by an array or a map: our
+ * decoder (`mapsAsObjects: true`, ./codec.ts) turns every map into a plain object and refuses
+ * such a key. The receiver then answers that one message with `ERR_UNENCODABLE` naming the
+ * key's path (see {@link decodeAnyKeys} in ./codec.ts). Runs only after a failed decode.
  */
-import { ProtocolError } from '../errors.js';
 import { decodeAnyKeys } from './codec.js';
 import { isId } from './messages.js';
 
-/** Deeper than this, the walk stops and says so (msgpackr's own recursion gives up near it). */
+/** Deeper than this, the walk stops and says so. */
 const MAX_DEPTH = 2000;
 
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
@@ -25,99 +21,49 @@ function child(path: string, key: string | number): string {
 }
 
 /** A map key our decoder accepts (it becomes a string property name). */
-function isScalarKey(key: unknown): key is string | number | boolean | bigint | null | undefined {
+function isScalarKey(key: unknown): boolean {
   return key === null || (typeof key !== 'object' && typeof key !== 'function' && typeof key !== 'symbol');
 }
 
 function kind(value: object): string {
   if (Array.isArray(value)) return 'an array';
-  if (value instanceof Map) return 'a Map';
-  if (value instanceof Date) return 'a Date';
+  if (value instanceof Map) return 'a map';
+  if (value instanceof Date) return 'a timestamp';
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return 'bytes';
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' && name !== 'Object' && name !== '' ? `a ${name}` : 'an object';
+  return 'an extension value';
 }
-
-const BIGINT_MIN = -(2n ** 63n);
-const BIGINT_LIMIT = 2n ** 64n;
 
 /**
- * Describes the first part of `value` that cannot cross the wire, with its path from `root`
- * (for example `a Map key that is an object at args[0].<key #0>`), or returns undefined when
- * the walk finds none. Map entries are walked as the receiver sees them: a scalar key `k` as
- * the property `k`, any other key as `<key #i>` (its place among the entries). Never throws.
+ * Describes the first map key in `value` (decoded with every map as a JS `Map`) that is not a
+ * scalar, with its path from `root` (for example `a map key that is an array at
+ * args[0].<key #1>`: `<key #i>` is the entry's place in its map), or returns undefined.
  */
-export function describeUnencodable(value: unknown, root: string): string | undefined {
-  try {
-    return walk(value, root, new Set(), 0);
-  } catch {
-    return undefined; // a getter or toJSON that throws: the encoder's own message stands
-  }
+export function describeRefusedKey(value: unknown, root: string): string | undefined {
+  return walk(value, root, 0);
 }
 
-function walk(value: unknown, path: string, ancestors: Set<object>, depth: number): string | undefined {
-  switch (typeof value) {
-    case 'symbol':
-      return `a symbol at ${path}`;
-    case 'bigint':
-      return value < BIGINT_MIN || value >= BIGINT_LIMIT ? `a BigInt outside the 64-bit range at ${path}` : undefined;
-    case 'object':
-      break;
-    default:
-      return undefined; // functions are written as undefined, documented (docs/PROTOCOL.md §2)
-  }
-  if (value === null || value instanceof Date || value instanceof RegExp || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return undefined;
-  if (ancestors.has(value)) return `a cycle (a value that contains itself) at ${path}`;
+function walk(value: unknown, path: string, depth: number): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
   if (depth >= MAX_DEPTH) return `a value nested deeper than ${MAX_DEPTH} levels at ${path}`;
-  ancestors.add(value);
-  try {
-    if (Array.isArray(value) || value instanceof Set) {
-      let i = 0;
-      for (const item of value) {
-        const found = walk(item, `${path}[${i++}]`, ancestors, depth + 1);
-        if (found !== undefined) return found;
-      }
-      return undefined;
-    }
-    if (value instanceof Map) {
-      let i = 0;
-      for (const [key, item] of value) {
-        if (!isScalarKey(key)) {
-          const what = typeof key === 'symbol' ? 'a symbol' : kind(key as object);
-          return `a Map key that is ${what} at ${path}.<key #${i}> (map keys must be strings, numbers, booleans, null or undefined)`;
-        }
-        const found = walk(item, child(path, String(key)), ancestors, depth + 1);
-        if (found !== undefined) return found;
-        i++;
-      }
-      return undefined;
-    }
-    if (value instanceof Error) {
-      const { cause, errors } = value as Error & { errors?: unknown };
-      return walk(cause, `${path}.cause`, ancestors, depth + 1) ?? walk(errors, `${path}.errors`, ancestors, depth + 1);
-    }
-    const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return walk(toJSON.call(value), path, ancestors, depth + 1);
-    for (const key in value) {
-      if (!Object.hasOwn(value, key)) continue;
-      const found = walk((value as Record<string, unknown>)[key], child(path, key), ancestors, depth + 1);
+  if (Array.isArray(value) || value instanceof Set) {
+    let i = 0;
+    for (const item of value) {
+      const found = walk(item, `${path}[${i++}]`, depth + 1);
       if (found !== undefined) return found;
     }
     return undefined;
-  } finally {
-    ancestors.delete(value);
   }
-}
-
-/**
- * `error` with the path of the part of `value` that could not be encoded, when it is an
- * `ERR_UNENCODABLE` from the encoder; any other error is returned as it is.
- * @param what says what could not be sent, e.g. `Cannot send the arguments of "inc"`.
- */
-export function withUnencodablePath(error: unknown, value: unknown, root: string, what: string): unknown {
-  if (!(error instanceof ProtocolError) || error.code !== 'ERR_UNENCODABLE') return error;
-  const where = describeUnencodable(value, root) ?? (error.cause instanceof Error ? error.cause.message : error.message);
-  return new ProtocolError(`${what}: ${where}`, { code: 'ERR_UNENCODABLE', cause: error.cause ?? error });
+  if (value instanceof Map) {
+    let i = 0;
+    for (const [key, item] of value) {
+      if (!isScalarKey(key)) return `a map key that is ${kind(key as object)} at ${path}.<key #${i}> (map keys must be strings, numbers, booleans, nil or undefined)`;
+      const found = walk(item, child(path, String(key)), depth + 1);
+      if (found !== undefined) return found;
+      i++;
+    }
+    return undefined;
+  }
+  return undefined;
 }
 
 /** A message refused for a map key only: its id, its method (for a call), where the key is. */
@@ -143,6 +89,6 @@ export function locateRefusedKey(payload: Uint8Array, screened: boolean, t: 'cal
   if (!(value instanceof Map) || value.get('t') !== t || !isId(value.get('id'))) return undefined;
   const part = t === 'call' ? value.get('a') : value.get('r');
   if (t === 'call' && (!Array.isArray(part) || typeof value.get('m') !== 'string')) return undefined;
-  const where = describeUnencodable(part, t === 'call' ? 'args' : 'result') ?? 'a map key that is not a string, number, boolean, null or undefined';
+  const where = describeRefusedKey(part, t === 'call' ? 'args' : 'result') ?? 'a map key that is not a string, number, boolean, nil or undefined';
   return { id: value.get('id') as number, method: value.get('m'), where };
 }

@@ -19,6 +19,7 @@ import { FIXTURES, freshRoot, isAlive, SERVICES_URL, waitForExit } from '../supp
 import { service } from '../support/clients.js';
 import { ensurePrivateDir } from '../../dist/src/runtime/dir.js';
 import { sleep } from '../support/wait.js';
+import { PROTOCOL_VERSION } from '../../dist/src/version.js';
 
 interface Counter {
   value: number;
@@ -40,7 +41,7 @@ describe('localSingleton and its proxy', () => {
     expect(await counter.ping()).toBe('pong');
     await closeRemote(counter);
     const info = await svc.ping();
-    expect(info).toMatchObject({ transport: 'tcp', protocolVersion: 1, state: { serving: 'busy' } });
+    expect(info).toMatchObject({ transport: 'tcp', protocolVersion: PROTOCOL_VERSION, state: { serving: 'busy' } });
     expect(info.pid).not.toBe(process.pid);
   });
 

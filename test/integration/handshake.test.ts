@@ -5,6 +5,7 @@ import { HandshakeError } from '../../dist/src/errors.js';
 import { createNonce } from '../../dist/src/wire/auth.js';
 import { MAX_FRAME, RawPeer, startDaemon } from '../support/daemon.js';
 import { sleep } from '../support/wait.js';
+import { PROTOCOL_VERSION } from '../../dist/src/version.js';
 
 /** A TCP relay in front of the daemon that records every byte in each direction. */
 async function recordingRelay(port: number): Promise<{ port: number; toDaemon: Buffer[]; toClient: Buffer[] }> {
@@ -77,7 +78,7 @@ describe('handshake', () => {
   it('the daemon rejects a client whose proof is wrong and closes that connection', async () => {
     const daemon = await startDaemon();
     const peer = await RawPeer.open(daemon.metadata);
-    peer.send({ t: 'hello', v: 1, pkg: 'test', nonce: createNonce() });
+    peer.send({ t: 'hello', v: PROTOCOL_VERSION, pkg: 'test', nonce: createNonce() });
     const challenge = await peer.next();
     expect(challenge.t).toBe('challenge');
     peer.send({ t: 'auth', proof: Buffer.alloc(32, 7) });

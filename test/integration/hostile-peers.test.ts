@@ -13,6 +13,7 @@ import { encodeFrame } from '../../dist/src/wire/codec.js';
 import { service } from '../support/clients.js';
 import { MAX_FRAME, rawHandshake, RawPeer, startDaemon } from '../support/daemon.js';
 import { sleep } from '../support/wait.js';
+import { PROTOCOL_VERSION } from '../../dist/src/version.js';
 
 // The documented limits (docs/PROTOCOL.md §2, §3), written out rather than imported, so
 // that a change of the code's constants shows here.
@@ -101,7 +102,7 @@ describe('connections that do not authenticate', () => {
     const daemon = await startDaemon();
     const peer = await RawPeer.open(daemon.metadata);
     const clientNonce = createNonce();
-    const hello = (pkg: string) => encodeFrame({ t: 'hello', v: 1, pkg, nonce: clientNonce }, MAX_FRAME);
+    const hello = (pkg: string) => encodeFrame({ t: 'hello', v: PROTOCOL_VERSION, pkg, nonce: clientNonce }, MAX_FRAME);
     const pad = HANDSHAKE_REQUEST_MAX_FRAME_BYTES - (hello('').length - 4);
     const frame = hello('p'.repeat(pad - 2)); // a str of 32..255 chars takes a 2-byte header
     expect(frame.length - 4).toBe(HANDSHAKE_REQUEST_MAX_FRAME_BYTES);
@@ -292,7 +293,7 @@ describe('the signed version refusal', () => {
     const daemon = await startDaemon();
     const peer = await RawPeer.open(daemon.metadata);
     const clientNonce = createNonce();
-    peer.send({ t: 'hello', v: 2, pkg: 'future', nonce: clientNonce });
+    peer.send({ t: 'hello', v: PROTOCOL_VERSION + 1, pkg: 'future', nonce: clientNonce });
     const refusal = await peer.next();
     expect(refusal).toMatchObject({ t: 'error', id: null, e: { code: 'ERR_PROTOCOL_VERSION' }, pid: daemon.pid });
     const [nonce, proof] = [refusal.nonce as Uint8Array, refusal.proof as Uint8Array];

@@ -41,7 +41,7 @@ import type { TransitionRecord } from '../../dist/src/inspect.js';
 import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { isProcessAlive } from '../../dist/src/runtime/process.js';
 import type { RuntimePaths } from '../../dist/src/types.js';
-import { PACKAGE_VERSION } from '../../dist/src/version.js';
+import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../dist/src/version.js';
 import { COUNTER } from '../support/clients.js';
 import { daemonConfig, FIXTURES, freshRoot, freshRuntime, SERVICES_URL, spawnDaemon, startDaemon, type DaemonOverrides } from '../support/daemon.js';
 import { deadPid, foreignListener, freePort, staleMetadata, type ForeignListener } from '../support/stale.js';
@@ -416,7 +416,7 @@ class ClientWorld {
         await stage(mismatched);
         break;
       case 'otherProtocol': {
-        const other = packageSpeaking(2);
+        const other = packageSpeaking(PROTOCOL_VERSION + 1);
         const { launchDaemon } = (await import(pathToFileURL(join(other, 'dist', 'src', 'client', 'spawn.js')).href)) as typeof import('../../dist/src/client/spawn.js');
         const { pid } = await spawnDaemon(daemonConfig(paths, { name: this.name, factoryId: 'whatever' }), 15_000, launchDaemon);
         this.staged.add(pid);
