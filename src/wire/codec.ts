@@ -8,7 +8,7 @@
 import { addExtension, Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
 import { ProtocolError } from '../errors.js';
 import { screenPayload } from './screen.js';
-import { ERROR_EXTENSION, MAP_EXTENSION, readError, readMap, TaggedError, TaggedMap } from './values.js';
+import { ERROR_EXTENSION, MAP_EXTENSION, readError, readMap, TaggedError, TaggedMap } from './extensions.js';
 
 /** Bytes of the length prefix in front of every payload. */
 export const HEADER_BYTES = 4;
