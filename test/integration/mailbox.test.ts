@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MailboxFullError, MethodNotAllowedError, ProtocolError, RemoteError } from '../../dist/src/errors.js';
+import { PROTOCOL_VERSION } from '../../dist/src/version.js';
 import { rawHandshake, RawPeer, startDaemon } from '../support/daemon.js';
 import { sleep } from '../support/wait.js';
 
@@ -113,7 +114,7 @@ describe('mailbox', () => {
       active: 2,
       running: 1,
       state: { serving: 'busy' },
-      protocolVersion: 1,
+      protocolVersion: PROTOCOL_VERSION,
       factoryId: 'test-factory',
       transport: 'tcp',
       address: `127.0.0.1:${daemon.metadata.port}`,
