@@ -3,6 +3,7 @@
  * the same shapes for implementers in other languages; keep the two in step.
  */
 import { ProtocolError, type WireError } from '../errors.js';
+import { isTopic, MAX_TOPIC_LENGTH } from '../events-link.js';
 import type { DaemonInfo } from '../types.js';
 
 /** Client -> daemon, first message: protocol version and the client's nonce. */
@@ -60,6 +61,47 @@ export interface ShutdownMessage {
   readonly force: boolean;
 }
 
+/**
+ * Client -> daemon: send this connection the events the hosted object publishes on `topic`,
+ * from the reply on. The request's `id` names the subscription (see {@link UnsubscribeMessage}).
+ */
+export interface SubscribeMessage {
+  readonly t: 'subscribe';
+  readonly id: number;
+  readonly topic: string;
+}
+
+/** Client -> daemon: end subscription `sub` (the `id` of its `subscribe`). */
+export interface UnsubscribeMessage {
+  readonly t: 'unsubscribe';
+  readonly id: number;
+  readonly sub: number;
+}
+
+/** The reply to a `subscribe`. */
+export interface SubscribeResult {
+  /**
+   * Events on this topic that this connection's earlier subscriptions to it missed (their
+   * subscriber lagged) and had not yet been told of; 0 when there are none.
+   */
+  readonly dropped: number;
+}
+
+/**
+ * Daemon -> client: the hosted object published `d` on `topic`, to which this connection
+ * subscribes. Not a reply: it has no id.
+ */
+export interface EventMessage {
+  readonly t: 'event';
+  readonly topic: string;
+  readonly d: unknown;
+  /**
+   * Present only when > 0: how many events on `topic` this connection did not get since the
+   * previous one it got, because it was not reading (see docs/PROTOCOL.md §4, Events).
+   */
+  readonly dropped?: number;
+}
+
 /** Daemon -> client: the result of request `id`. */
 export interface ReplyMessage {
   readonly t: 'reply';
@@ -87,9 +129,9 @@ export interface ErrorMessage {
 }
 
 /** Every message a client may send. */
-export type ClientMessage = HelloMessage | AuthMessage | CallMessage | PingMessage | ShutdownMessage;
+export type ClientMessage = HelloMessage | AuthMessage | CallMessage | PingMessage | ShutdownMessage | SubscribeMessage | UnsubscribeMessage;
 /** Every message a daemon may send. */
-export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | ErrorMessage;
+export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | ErrorMessage | EventMessage;
 
 /** Length in bytes of each side's handshake nonce. */
 export const NONCE_BYTES = 32;
@@ -147,6 +189,14 @@ export function parseClientMessage(value: unknown): ClientMessage {
     case 'shutdown':
       if (!isId(value.id)) fail('`shutdown.id` must be a non-negative integer');
       return { t: 'shutdown', id: value.id, force: value.force === true };
+    case 'subscribe':
+      if (!isId(value.id)) fail('`subscribe.id` must be a non-negative integer');
+      if (!isTopic(value.topic)) fail(`\`subscribe.topic\` must be a string of 1 to ${MAX_TOPIC_LENGTH} characters`);
+      return { t: 'subscribe', id: value.id, topic: value.topic };
+    case 'unsubscribe':
+      if (!isId(value.id)) fail('`unsubscribe.id` must be a non-negative integer');
+      if (!isId(value.sub)) fail('`unsubscribe.sub` must be a non-negative integer');
+      return { t: 'unsubscribe', id: value.id, sub: value.sub };
     default:
       throw new ProtocolError(`Unknown message type ${describeType(value.t)}`, {
         code: 'ERR_UNKNOWN_MESSAGE',
@@ -180,6 +230,10 @@ export function parseDaemonMessage(value: unknown): DaemonMessage {
     case 'welcome':
       if (!isRecord(value.info)) fail('`welcome.info` must be a map');
       return value as unknown as WelcomeMessage;
+    case 'event':
+      if (!isTopic(value.topic)) fail(`\`event.topic\` must be a string of 1 to ${MAX_TOPIC_LENGTH} characters`);
+      if (value.dropped !== undefined && !isId(value.dropped)) fail('`event.dropped` must be a non-negative integer');
+      return value as unknown as EventMessage;
     default:
       throw new ProtocolError(`Unknown message type ${describeType(value.t)}`, {
         code: 'ERR_UNKNOWN_MESSAGE',

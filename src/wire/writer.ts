@@ -23,6 +23,8 @@ export class FrameWriter {
   /** Between hold() and release(): the frames written meanwhile, in order. */
   #holding = false;
   readonly #held: Buffer[] = [];
+  /** The bytes in {@link #held}, so that {@link pendingBytes} costs no sum. */
+  #heldBytes = 0;
 
   constructor(socket: Socket) {
     this.#socket = socket;
@@ -32,6 +34,7 @@ export class FrameWriter {
   write(frame: Buffer): void {
     if (this.#holding) {
       this.#held.push(frame);
+      this.#heldBytes += frame.length;
       return;
     }
     if (this.#framesThisTick === 0) process.nextTick(endTick, this);
@@ -45,8 +48,10 @@ export class FrameWriter {
    * once, without scheduling the end of the tick. Frames already batched stay ahead of it.
    */
   writeAlone(frame: Buffer): void {
-    if (this.#holding) this.#held.push(frame);
-    else this.#socket.write(frame);
+    if (this.#holding) {
+      this.#held.push(frame);
+      this.#heldBytes += frame.length;
+    } else this.#socket.write(frame);
   }
 
   /** Keeps the frames written from now on until {@link release}. */
@@ -67,6 +72,16 @@ export class FrameWriter {
       this.#socket.uncork();
     }
     held.length = 0;
+    this.#heldBytes = 0;
+  }
+
+  /**
+   * Bytes written to this writer that the peer has not taken yet: those held, batched (corked)
+   * or queued in the socket because the peer does not read. What a bound on a slow reader
+   * (the daemon's events, ../daemon/events.ts) measures.
+   */
+  get pendingBytes(): number {
+    return this.#heldBytes + this.#socket.writableLength;
   }
 
   /** Sends everything held or batched now (before ending the socket, for one). */
