@@ -10,11 +10,14 @@ import { prepareValue } from '../wire/values.js';
 import { parseClientMessage, type ClientMessage } from '../wire/messages.js';
 import type { DaemonInfo } from '../types.js';
 import type { Channel, Receiver } from './channel.js';
+import type { EventHub, EventSubscriber } from './events.js';
 import type { CallSink, Mailbox } from './mailbox.js';
 
 /** What a connection needs from its daemon. */
 export interface ConnectionHost {
   readonly mailbox: Mailbox;
+  /** The subscriptions to the hosted object's events (./events.ts). */
+  readonly events: EventHub;
   info(): DaemonInfo;
   /** The connection is gone. */
   closed(connection: DaemonConnection): void;
@@ -22,7 +25,7 @@ export interface ConnectionHost {
 }
 
 /** An authenticated client connection on the daemon. */
-export class DaemonConnection implements CallSink, Receiver {
+export class DaemonConnection implements CallSink, Receiver, EventSubscriber {
   /** The framed socket it answers on. */
   readonly channel: Channel;
   readonly #host: ConnectionHost;
@@ -85,6 +88,7 @@ export class DaemonConnection implements CallSink, Receiver {
   }
 
   closed(): void {
+    this.#host.events.remove(this);
     this.#host.closed(this);
   }
 
@@ -100,6 +104,14 @@ export class DaemonConnection implements CallSink, Receiver {
         this.channel.send({ t: 'reply', id: message.id, r: { accepted: true } });
         this.channel.writer.flush();
         this.#host.shutdownRequested(message.force);
+        return;
+      // Answered at once, like a ping: events published after the reply was written reach it.
+      case 'subscribe':
+        this.channel.send({ t: 'reply', id: message.id, r: { dropped: this.#host.events.subscribe(this, message.id, message.topic) } });
+        return;
+      case 'unsubscribe':
+        this.#host.events.unsubscribe(this, message.sub);
+        this.channel.send({ t: 'reply', id: message.id, r: null });
         return;
       default:
         throw new ProtocolError(`Message "${message.t}" is not allowed after the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });

@@ -29,6 +29,8 @@ import { Listener } from './listen.js';
 import type { DaemonLog } from './log.js';
 import { recordedModules, settleRecordedModules } from './module-recorder.js';
 import { Mailbox } from './mailbox.js';
+import { EventHub } from './events.js';
+import { registerEventHub } from '../events-link.js';
 import { startSweeper } from './sweep.js';
 import { FileUpkeep } from './upkeep.js';
 
@@ -59,6 +61,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   readonly #admission = new HandshakeAdmission<DaemonHandshake>();
   /** Its spawner's start budget: the boot deadline, and no idle exit before it ran out. */
   readonly #budget: SpawnerBudget;
+  /** Where the hosted object's events go: the connections that subscribe. */
+  readonly events: EventHub;
 
   /**
    * `budgetOrigin`: when, on this process's monotonic clock, the spawner measured the budgets
@@ -69,6 +73,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     this.#log = log;
     this.#report = report;
     this.#budget = new SpawnerBudget(config, budgetOrigin);
+    this.events = new EventHub(config.maxFrameBytes);
     this.#listener = new Listener(config.transport, config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
     const drain = new DrainSteps({
       server: () => this.#listener.server,
@@ -202,6 +207,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
 
   async #loadObject(): Promise<void> {
     const { factory, args, maxQueuedCalls } = this.#config;
+    // Before the object exists: its constructor may already publish (to no one yet).
+    registerEventHub(this.events);
     const { object } = await createHostedObject(factory.module, factory.export, args);
     settleRecordedModules(factory.module);
     this.#mailbox = new Mailbox(object, maxQueuedCalls, inspector('mailbox', this.#config.name));
