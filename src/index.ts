@@ -23,6 +23,8 @@ export { localSingleton, LocalSingletonService, type ShutdownOptions } from './c
 export { callRemote, closeRemote, withCallOptions, type PublicMethodNames, type Remote } from './client/proxy.js';
 export type { CannotCross, Crossed } from './client/crossing.js';
 export type { CallOptions } from './client/connection.js';
+export { remoteEvents, type RemoteEvents } from './client/events.js';
+export type { SubscribeOptions, Subscription } from './client/subscription.js';
 export type { FactoryReference } from './client/factory-ref.js';
 export { enableCompileCache, type CompileCacheResult } from './compile-cache.js';
 export { DEFAULT_OPTIONS, type LocalSingletonOptions } from './options.js';

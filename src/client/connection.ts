@@ -11,6 +11,7 @@ import { prepareValue } from '../wire/values.js';
 import { FrameWriter } from '../wire/writer.js';
 import { parseDaemonMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
+import { EventRouter, type EventSink } from './event-router.js';
 import { shakeHands, type AuthenticatedSocket, type ConnectOptions, type PayloadReceiver } from './handshake.js';
 
 export type { ConnectOptions } from './handshake.js';
@@ -42,6 +43,10 @@ export class Connection implements PayloadReceiver {
   /** Resolved when the pending map empties, for a dispose that lets calls finish. */
   #idleWaiters: Array<() => void> = [];
   #closed: LoopbackSingletonError | undefined;
+  /** Set by close(): subscriptions then end quietly, not with the error calls get. */
+  #closedHere = false;
+  /** The event subscriptions on this connection; each keeps the process alive, as a call in flight does. */
+  readonly #events = new EventRouter();
   /** What the daemon said about itself in its welcome. */
   readonly welcome: DaemonInfo;
 
@@ -114,13 +119,38 @@ export class Connection implements PayloadReceiver {
     return () => this.#closeListeners.delete(listener);
   }
 
+  /**
+   * Subscribes `sink` to the events on `topic`; resolves with the subscription's id once the
+   * daemon has it (every event published from then on reaches `sink`, unless dropped).
+   */
+  subscribe(topic: string, sink: EventSink, options?: CallOptions): Promise<number> {
+    const id = this.#nextId++;
+    // Added as the reply is read, before the events behind it in the same chunk.
+    return this.#request({ t: 'subscribe', id, topic }, options, (result) => {
+      const untold = (result as { dropped?: unknown } | null)?.dropped;
+      this.#events.add(id, topic, sink, typeof untold === 'number' ? untold : 0);
+      // The reply just settled (and unref'd) the request: the subscription holds it now.
+      this.#socket.ref();
+      return id;
+    }) as Promise<number>;
+  }
+
+  /** Ends subscription `id`: no event reaches its sink from now on; resolves once the daemon knows. */
+  async unsubscribe(id: number): Promise<void> {
+    if (!this.#events.remove(id) || this.#closed) return;
+    this.#unrefWhenIdle();
+    await this.#request({ t: 'unsubscribe', id: this.#nextId++, sub: id });
+  }
+
   /** Closes the connection; pending requests reject (with `error`, if given). Idempotent. */
   close(error?: LoopbackSingletonError): void {
+    if (!this.#closed) this.#closedHere = true;
     this.#shutdownWith(error ?? new DaemonConnectionError('The connection was closed by this client', { code: 'ERR_DAEMON_CONNECTION' }));
     this.#socket.end();
   }
 
-  #request(message: Extract<ClientMessage, { id: number }>, options?: CallOptions): Promise<unknown> {
+  /** `onReply`: turns the result into what the promise resolves with, as the reply is read. */
+  #request(message: Extract<ClientMessage, { id: number }>, options?: CallOptions, onReply?: (result: unknown) => unknown): Promise<unknown> {
     if (this.#closed) return Promise.reject(this.#closed);
     let frame: Buffer;
     try {
@@ -130,7 +160,7 @@ export class Connection implements PayloadReceiver {
       return Promise.reject(message.t === 'call' ? cannotSend(message.m, error) : error);
     }
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve, reject };
+      const pending: Pending = { resolve: onReply === undefined ? resolve : (result) => resolve(onReply(result)), reject };
       if (options && (options.timeoutMs !== undefined || options.signal !== undefined)) {
         if (options.signal?.aborted) return reject(options.signal.reason);
         this.#watch(message.id, pending, options);
@@ -177,13 +207,18 @@ export class Connection implements PayloadReceiver {
   #settle(id: number): void {
     this.#pending.delete(id);
     if (this.#pending.size === 0) {
-      this.#socket.unref();
+      this.#unrefWhenIdle();
       if (this.#idleWaiters.length > 0) {
         const waiters = this.#idleWaiters;
         this.#idleWaiters = [];
         for (const wake of waiters) wake();
       }
     }
+  }
+
+  /** No request in flight and no subscription: the connection no longer keeps the process alive. */
+  #unrefWhenIdle(): void {
+    if (this.#pending.size === 0 && this.#events.size === 0) this.#socket.unref();
   }
 
   #onData(chunk: Buffer): void {
@@ -230,6 +265,10 @@ export class Connection implements PayloadReceiver {
   }
 
   #onMessage(message: DaemonMessage): void {
+    if (message.t === 'event') {
+      this.#events.deliver(message);
+      return;
+    }
     if (message.t === 'reply' || (message.t === 'error' && message.id !== null)) {
       const pending = this.#pending.get(message.id!);
       if (pending === undefined) return;
@@ -257,7 +296,9 @@ export class Connection implements PayloadReceiver {
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const wake of waiters) wake();
-    for (const listener of this.#closeListeners) listener(error, pendings.length);
+    // A subscription that ends with the loss tells its consumer, as a rejected call does.
+    const ended = this.#events.endAll(this.#closedHere ? undefined : error);
+    for (const listener of this.#closeListeners) listener(error, pendings.length + (this.#closedHere ? 0 : ended));
     this.#closeListeners.clear();
   }
 }

@@ -127,6 +127,14 @@ function stateOf(remote: object): RemoteState {
 }
 
 /**
+ * The supervised connection behind `remote` (for ./events.ts).
+ * @throws {TypeError} when `remote` is not a proxy from `service.proxy()`.
+ */
+export function connectionOf(remote: object): SupervisedConnection {
+  return stateOf(remote).connection;
+}
+
+/**
  * A view of `remote` whose calls use `options` (a deadline and/or an AbortSignal); it shares
  * the connection. A call that times out or is aborted rejects its caller at once; on the
  * daemon it still runs in its turn, so sequential execution is never broken.

@@ -11,6 +11,7 @@ import { publish, type ClientEvent } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, DaemonConnectionError, HandshakeError, RestartLimitError } from '../errors.js';
 import type { CallOptions, Connection } from './connection.js';
+import type { EventSink } from './event-router.js';
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -103,7 +104,18 @@ export class SupervisedConnection {
   call(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
     const connection = this.#connection;
     if (connection.isOpen) return connection.call(method, args, options);
-    return this.#callAfterRecovery(method, args, options);
+    return this.#afterRecovery((recovered) => recovered.call(method, args, options));
+  }
+
+  /**
+   * Subscribes `sink` to `topic` on the current connection, restarting the daemon first (as a
+   * call does) if it was lost. Resolves with the subscription's id and the connection that
+   * holds it: the subscription ends with that connection, it never moves to another.
+   */
+  async subscribe(topic: string, sink: EventSink, options?: CallOptions): Promise<{ readonly id: number; readonly connection: Connection }> {
+    const open = this.#connection;
+    const connection = open.isOpen ? open : await this.#afterRecovery(async (recovered) => recovered);
+    return { id: await connection.subscribe(topic, sink, options), connection };
   }
 
   /**
@@ -132,7 +144,8 @@ export class SupervisedConnection {
     );
   }
 
-  async #callAfterRecovery(method: string, args: readonly unknown[], options?: CallOptions): Promise<unknown> {
+  /** Runs `send` on the connection a restart yields, or throws what the statechart says. */
+  async #afterRecovery<R>(send: (connection: Connection) => Promise<R>): Promise<R> {
     if (this.#actor.getSnapshot().status === 'done') throw new DaemonConnectionError('This proxy was disposed', { code: 'ERR_PROXY_CLOSED' });
     const callId = ++this.#callIds;
     this.#actor.send({ type: 'call.requested', now: Date.now(), callId });
@@ -150,7 +163,7 @@ export class SupervisedConnection {
             { code: 'ERR_DAEMON_LOST', cause: change.error },
           );
         }
-        return this.#connection.call(method, args, options);
+        return send(this.#connection);
       }
       case 'backingOff': {
         const { policy } = context;
