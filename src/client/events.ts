@@ -42,7 +42,14 @@ export function remoteEvents<E extends object = Record<string, unknown>>(remote:
       const signal = options?.signal;
       signal?.throwIfAborted();
       const subscription = new Subscription<E[typeof topic]>(topic, bufferSize, signal);
-      const { id, connection } = await supervised.subscribe(topic, subscription);
+      let held: Awaited<ReturnType<typeof supervised.subscribe>>;
+      try {
+        held = await supervised.subscribe(topic, subscription);
+      } catch (error) {
+        subscription.end(undefined); // lets go of the signal
+        throw error;
+      }
+      const { id, connection } = held;
       subscription.attach(() => connection.unsubscribe(id));
       // Aborted while the daemon was taking it: attach() ended it there; say why.
       signal?.throwIfAborted();

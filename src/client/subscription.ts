@@ -67,7 +67,7 @@ export class Subscription<D> implements AsyncIterableIterator<D>, AsyncDisposabl
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort = (): void => {
     this.#end(this.#signal!.reason as Error, true);
-    void this.unsubscribe();
+    void this.#releaseRemote();
   };
 
   constructor(topic: string, bufferSize: number, signal: AbortSignal | undefined) {
@@ -89,8 +89,8 @@ export class Subscription<D> implements AsyncIterableIterator<D>, AsyncDisposabl
   /** The daemon has the subscription: `release` ends it there. */
   attach(release: () => Promise<void>): void {
     this.#release = release;
-    // Aborted or unsubscribed while the daemon was taking it: end it there too.
-    if (this.#ending) void this.unsubscribe();
+    // Ended (aborted, unsubscribed, lost) while the daemon was taking it: end it there too.
+    if (this.#ending) void this.#releaseRemote();
   }
 
   event(data: unknown, dropped: number): void {
@@ -143,15 +143,20 @@ export class Subscription<D> implements AsyncIterableIterator<D>, AsyncDisposabl
    */
   unsubscribe(): Promise<void> {
     this.#end(undefined, true);
-    if (this.#release === undefined) return Promise.resolve();
-    this.#unsubscribing ??= this.#release().catch(() => {
-      // The connection is gone: so is the subscription on the daemon.
-    });
-    return this.#unsubscribing;
+    // Done, even after a loss or an abort: the consumer asked for no more.
+    this.#ending!.error = undefined;
+    return this.#releaseRemote();
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.unsubscribe();
+  }
+
+  /** Ends the subscription on the daemon, once; never rejects (a connection gone took it with it). */
+  #releaseRemote(): Promise<void> {
+    if (this.#release === undefined) return Promise.resolve();
+    this.#unsubscribing ??= this.#release().catch(() => {});
+    return this.#unsubscribing;
   }
 
   /** `discard`: drop the events not taken yet (an unsubscribe, an abort), else they are taken first. */

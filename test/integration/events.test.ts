@@ -141,6 +141,8 @@ describe('events', () => {
     // Closing the proxy ends its other subscriptions quietly.
     await closeRemote(feed);
     expect((await other.next()).done).toBe(true);
+    await expect(events.subscribe('feed')).rejects.toMatchObject({ code: 'ERR_PROXY_CLOSED' });
+    await expect(events.subscribe('' as 'feed')).rejects.toThrow(TypeError);
   });
 
   it('a consumer that lags loses the events its buffer cannot hold, counted with the next one it takes', async () => {

@@ -83,6 +83,17 @@ describe('Subscription', () => {
     expect(released).toBe(1);
   });
 
+  it('after an abort next() rejects with the reason; unsubscribe after a loss makes it done', async () => {
+    const controller = new AbortController();
+    const aborted = new Subscription<number>('x', 10, controller.signal);
+    controller.abort(new Error('enough'));
+    await expect(aborted.next()).rejects.toThrow('enough');
+    const gone = new Subscription<number>('x', 10, undefined);
+    gone.end(lost());
+    await gone.unsubscribe();
+    expect(await gone.next()).toEqual({ value: undefined, done: true });
+  });
+
   it('a release that fails (connection gone) never rejects unsubscribe', async () => {
     const sub = new Subscription<number>('x', 10, undefined);
     sub.attach(() => Promise.reject(lost()));
