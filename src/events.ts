@@ -6,7 +6,15 @@
  * Outside a daemon (the object in a unit test) publishing does nothing and
  * `hasSubscribers()` is false, so the object runs unchanged.
  */
+import type { Crossed, Crosses } from './client/crossing.js';
 import { eventHub, isTopic, MAX_TOPIC_LENGTH } from './events-link.js';
+
+/**
+ * A payload as `publish` accepts it: `D` when all of it crosses the wire, else `D` with
+ * `CannotCross` where it does not (a function, a symbol, a class instance with methods), so
+ * the compiler refuses it at the publish. A type only: nothing of the client is loaded.
+ */
+export type Publishable<D> = Crosses<D> extends true ? D : Crossed<D>;
 
 /**
  * A typed publisher: `E` maps each topic to its payload type, shared with the clients that
@@ -21,7 +29,7 @@ export interface Publisher<E extends object> {
    * @throws {ProtocolError} `ERR_UNENCODABLE` or `ERR_FRAME_TOO_LARGE` when someone subscribes
    *   and `data` cannot be sent (a symbol, a cycle, larger than `maxFrameBytes`).
    */
-  publish<K extends keyof E & string>(topic: K, data: E[K]): void;
+  publish<K extends keyof E & string>(topic: K, data: Publishable<E[K]>): void;
   /** Whether any client subscribes to `topic` now: skip building a costly payload when none does. */
   hasSubscribers(topic: keyof E & string): boolean;
 }

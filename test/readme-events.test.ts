@@ -39,6 +39,9 @@ export async function types(counter: Remote<Counter>): Promise<void> {
   pub.publish('reset', { by: 'me' });
   // @ts-expect-error: the payload of 'changed' is a number
   pub.publish('changed', 'one');
+  const withCallback = publisher<{ job: { id: number; done: () => void } }>();
+  // @ts-expect-error: a function cannot cross the wire
+  withCallback.publish('job', { id: 1, done: () => {} });
 }
 `;
 

@@ -132,6 +132,9 @@ describe('events', () => {
     await expect(feed.unencodable('feed')).rejects.toMatchObject({ code: 'ERR_REMOTE', remoteCode: 'ERR_UNENCODABLE' });
     await feed.raw('other', 'hello');
     expect(await other.next()).toEqual({ value: 'hello', done: false });
+    // A payload crosses as a result does: a Map stays a Map.
+    await feed.raw('other', new Map([[1, 'one']]));
+    expect((await other.next()).value).toEqual(new Map([[1, 'one']]));
     await feed.publish('feed', 1);
     await sub.unsubscribe();
     expect(await feed.hasSubscribers('feed')).toBe(false);
