@@ -9,8 +9,16 @@ export const ErrorCodes = {
   ERR_LOOPBACK_SINGLETON: 'LoopbackSingletonError',
   /** Queued call dropped because the daemon was shut down with `force`. */
   ERR_SHUTDOWN_FORCED: 'LoopbackSingletonError',
-  /** The caller stopped waiting (`callTimeoutMs`); the call still runs in its turn. */
+  /**
+   * The caller stopped waiting (`callTimeoutMs`), or its deadline had passed when the call's
+   * turn came: a call that had not started is withdrawn and never runs.
+   */
   ERR_CALL_TIMEOUT: 'LoopbackSingletonError',
+  /**
+   * The caller gave up (a `cancel` message): the call had not started, was withdrawn and never
+   * ran; also the reason a running call's `callSignal()` aborts with.
+   */
+  ERR_CALL_CANCELLED: 'LoopbackSingletonError',
   /** Could not reach the daemon, or the connection broke. */
   ERR_DAEMON_CONNECTION: 'DaemonConnectionError',
   /** The daemon process went away while calls were in flight. */

@@ -46,6 +46,21 @@ export interface CallMessage {
   readonly id: number;
   readonly m: string;
   readonly a: readonly unknown[];
+  /**
+   * The caller's deadline, epoch ms on the shared host clock (`callTimeoutMs` / `timeoutMs`):
+   * a call whose turn comes at or after it is not run.
+   */
+  readonly dl?: number;
+}
+
+/**
+ * Client -> daemon: the caller of call `id` gave up (abort or timeout). A call still waiting
+ * is withdrawn, never runs, and is answered `ERR_CALL_CANCELLED`; a running one sees its
+ * `callSignal()` abort. No answer of its own; an unknown id is ignored.
+ */
+export interface CancelMessage {
+  readonly t: 'cancel';
+  readonly id: number;
 }
 
 /** Client -> daemon: ask for the daemon's live info. */
@@ -129,7 +144,7 @@ export interface ErrorMessage {
 }
 
 /** Every message a client may send. */
-export type ClientMessage = HelloMessage | AuthMessage | CallMessage | PingMessage | ShutdownMessage | SubscribeMessage | UnsubscribeMessage;
+export type ClientMessage = HelloMessage | AuthMessage | CallMessage | CancelMessage | PingMessage | ShutdownMessage | SubscribeMessage | UnsubscribeMessage;
 /** Every message a daemon may send. */
 export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | ErrorMessage | EventMessage;
 
@@ -174,7 +189,11 @@ export function parseClientMessage(value: unknown): ClientMessage {
       if (!isId(value.id)) fail('`call.id` must be a non-negative integer');
       if (typeof value.m !== 'string') fail('`call.m` must be a string');
       if (!Array.isArray(value.a)) fail('`call.a` must be an array');
+      if (value.dl !== undefined && typeof value.dl !== 'number') fail('`call.dl` must be a number (epoch ms)');
       return value as unknown as CallMessage;
+    case 'cancel':
+      if (!isId(value.id)) fail('`cancel.id` must be a non-negative integer');
+      return value as unknown as CancelMessage;
     case 'ping':
       if (!isId(value.id)) fail('`ping.id` must be a non-negative integer');
       return value as unknown as PingMessage;
