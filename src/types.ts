@@ -95,6 +95,11 @@ export interface DaemonInfo {
   readonly startedAt: number;
   /** Calls answered since boot (results and remote errors). */
   readonly callsServed: number;
+  /**
+   * Calls answered without running since boot: withdrawn because their caller gave up
+   * (abort, timeout), or because their deadline had passed when their turn came.
+   */
+  readonly callsWithdrawn: number;
   readonly transport: Transport;
   /** `127.0.0.1:<port>` for tcp, the socket path for ipc. */
   readonly address: string;

@@ -18,6 +18,7 @@ function describe(name: string, info: DaemonInfo): string {
     ['queued', String(info.queued)],
     ['running', String(info.running)],
     ['calls served', String(info.callsServed)],
+    ['calls withdrawn', String(info.callsWithdrawn)],
     ['uptime', formatDuration(Date.now() - info.startedAt)],
     ['idle ttl', formatDuration(info.idleTtlMs)],
     ['version', `${info.packageVersion} (protocol ${info.protocolVersion})`],

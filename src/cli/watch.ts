@@ -29,6 +29,7 @@ export function sampleLine(info: DaemonInfo, rate: number | undefined, now = new
     `running ${info.running}`,
     `calls/s ${rate === undefined ? '-' : rate.toFixed(1)}`,
     `served ${info.callsServed}`,
+    `withdrawn ${info.callsWithdrawn}`,
   ].join('  ');
 }
 

@@ -95,7 +95,10 @@ export class DaemonConnection implements CallSink, Receiver, EventSubscriber {
   #onRequest(message: ClientMessage): void {
     switch (message.t) {
       case 'call':
-        this.#host.mailbox.submit(this, message.id, message.m, message.a);
+        this.#host.mailbox.submit(this, message.id, message.m, message.a, message.dl);
+        return;
+      case 'cancel':
+        this.#host.mailbox.cancel(this, message.id);
         return;
       case 'ping':
         this.channel.send({ t: 'reply', id: message.id, r: this.#host.info() });

@@ -176,6 +176,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       factoryId: this.#config.factoryId,
       startedAt: this.startedAt,
       callsServed: this.#mailbox?.served ?? 0,
+      callsWithdrawn: this.#mailbox?.withdrawn ?? 0,
       transport: this.#config.transport,
       address: this.#listener.address ? formatAddress(this.#listener.address) : '',
       idleTtlMs: this.#config.idleTtlMs,

@@ -9,6 +9,9 @@
  *   promise included), so calls run one at a time, in arrival order.
  * - `#waiting` holds the admitted calls whose task has not started: `maxQueuedCalls` bounds
  *   them, and a forced close answers them, without running them, as it empties the queue.
+ *   A call withdrawn by its caller ({@link Mailbox.cancel}) leaves `#waiting` at once and is
+ *   answered then; its task, when its turn comes, finds it gone and does nothing. A call whose
+ *   deadline passed is answered when its turn comes, without running.
  *
  * One shortcut, and only one ({@link Mailbox.submit}): a call admitted while the queue is idle
  * is next anyway, so it runs at once, in `submit`; if it returns a promise, a task awaiting it
@@ -18,7 +21,8 @@
 import PQueue from 'p-queue';
 import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent } from 'xstate';
 import { isAdmissibleMember, mailboxMachine } from '../../machines/mailbox.machine.js';
-import { remoteErrorToWire, type ErrorCode, type WireError } from '../errors.js';
+import { remoteErrorToWire, LoopbackSingletonError, type ErrorCode, type WireError } from '../errors.js';
+import { provideCallSignal } from './call-context.js';
 
 /** Where a call's outcome goes: its connection. Exactly one of the two is called per call. */
 export interface CallSink {
@@ -34,6 +38,10 @@ interface Call {
   readonly name: string;
   readonly method: (...args: unknown[]) => unknown;
   readonly args: readonly unknown[];
+  /** The caller's deadline (epoch ms), if it gave one. */
+  readonly deadline: number | undefined;
+  /** Made only when the method asks for its signal or its caller cancels while it runs. */
+  controller?: AbortController;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -54,6 +62,8 @@ export class Mailbox {
   /** The call executing now, if any: `running`, and the name a drain deadline logs. */
   #current: Call | undefined;
   #served = 0;
+  /** Calls answered without running: withdrawn by their caller, or past their deadline. */
+  #withdrawn = 0;
   /** The dispose hook runs at most once. */
   #disposed = false;
   readonly #actor: Actor<typeof mailboxMachine>;
@@ -69,6 +79,7 @@ export class Mailbox {
       inspect === undefined ? undefined : { inspect },
     );
     this.#actor.start();
+    provideCallSignal(this);
   }
 
   /** Admitted calls waiting for their turn. */
@@ -91,6 +102,19 @@ export class Mailbox {
     return this.#served;
   }
 
+  /** Calls withdrawn before they ran since boot: cancelled by their caller, or past their deadline. */
+  get withdrawn(): number {
+    return this.#withdrawn;
+  }
+
+  /** The running call's signal (`callSignal()` in hosted code), made on first use. */
+  currentSignal(): AbortSignal | undefined {
+    const call = this.#current;
+    if (call === undefined) return undefined;
+    call.controller ??= new AbortController();
+    return call.controller.signal;
+  }
+
   /**
    * Admits or refuses a call. Refusals are answered at once on `sink`; an admitted call is
    * answered when it has run. Never throws.
@@ -103,14 +127,18 @@ export class Mailbox {
    * pipelined call, and a sequential or pipelined caller of a synchronous method always finds
    * the queue idle (docs/PERFORMANCE.md has the figures).
    */
-  submit(sink: CallSink, id: number, name: string, args: readonly unknown[]): void {
+  submit(sink: CallSink, id: number, name: string, args: readonly unknown[], deadline?: number): void {
     const method = this.#admit(name);
     if (typeof method !== 'function') {
       sink.replyError(id, method);
       return;
     }
-    const call: Call = { sink, id, name, method, args };
+    const call: Call = { sink, id, name, method, args, deadline };
     if (this.#queue.size === 0 && this.#queue.pending === 0) {
+      if (deadline !== undefined && Date.now() >= deadline) {
+        this.#withdraw(call, 'expired');
+        return;
+      }
       const settled = this.#run(call);
       // Never rejects: #run answers the call's outcome, whatever it is.
       if (settled !== undefined) void this.#queue.add(() => settled);
@@ -119,6 +147,29 @@ export class Mailbox {
     this.#waiting.add(call);
     // The task answers its call itself and never rejects, so add()'s promise is not needed.
     void this.#queue.add<void>(() => this.#turn(call));
+  }
+
+  /**
+   * The caller of call `id` on `sink` gave up. A waiting call is withdrawn: answered with
+   * ERR_CALL_CANCELLED, never run. A running call's signal aborts (the method decides what
+   * that means; its answer still goes out). Anything else (answered already, unknown) is
+   * ignored. Scans the waiting calls: a cancel is rare, and a per-call index would cost every
+   * call.
+   */
+  cancel(sink: CallSink, id: number): void {
+    const running = this.#current;
+    if (running !== undefined && running.sink === sink && running.id === id) {
+      running.controller ??= new AbortController();
+      running.controller.abort(new LoopbackSingletonError('The caller gave up on this call', { code: 'ERR_CALL_CANCELLED' }));
+      return;
+    }
+    for (const call of this.#waiting) {
+      if (call.sink === sink && call.id === id) {
+        this.#waiting.delete(call);
+        this.#withdraw(call, 'cancelled');
+        return;
+      }
+    }
   }
 
   /**
@@ -178,12 +229,28 @@ export class Mailbox {
   }
 
   /**
-   * A queue task: `call`'s turn. A forced close empties the queue together with `#waiting`,
-   * so a task that starts always finds its call still waiting.
+   * A queue task: `call`'s turn. A call no longer waiting was withdrawn and answered already
+   * (a forced close empties the queue together with `#waiting`); one past its deadline is
+   * answered without running.
    */
   #turn(call: Call): Promise<void> | undefined {
-    this.#waiting.delete(call);
+    if (!this.#waiting.delete(call)) return undefined;
+    if (call.deadline !== undefined && Date.now() >= call.deadline) {
+      this.#withdraw(call, 'expired');
+      return undefined;
+    }
     return this.#run(call);
+  }
+
+  /** Answers a call that will never run: its caller gave up, or its deadline passed. */
+  #withdraw(call: Call, outcome: 'cancelled' | 'expired'): void {
+    this.#withdrawn++;
+    call.sink.replyError(
+      call.id,
+      outcome === 'cancelled'
+        ? refusal('ERR_CALL_CANCELLED', 'LoopbackSingletonError', 'The caller gave up on this call before it ran; it was not executed')
+        : refusal('ERR_CALL_TIMEOUT', 'LoopbackSingletonError', "The call's deadline had passed when its turn came; it was not executed"),
+    );
   }
 
   /**

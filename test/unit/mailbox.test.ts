@@ -311,4 +311,79 @@ describe('Mailbox', () => {
     expect(mailbox.served).toBe(3);
     await mailbox.close(false);
   });
+
+  it('withdraws a waiting call its caller cancels: answered ERR_CALL_CANCELLED, never run, its turn skipped', async () => {
+    const object = new Gated();
+    const mailbox = new Mailbox(object, 100);
+    const sink = recorder();
+    mailbox.submit(sink, 1, 'work', ['a']);
+    mailbox.submit(sink, 2, 'now', ['b']);
+    mailbox.submit(sink, 3, 'now', ['c']);
+    mailbox.cancel(sink, 2);
+    // Unknown ids, and a right id from another connection, are ignored.
+    mailbox.cancel(sink, 99);
+    mailbox.cancel(recorder(), 3);
+    expect([mailbox.queued, mailbox.withdrawn]).toEqual([1, 1]);
+    expect(sink.answers).toEqual([{ id: 2, ok: false, code: 'ERR_CALL_CANCELLED' }]);
+    await object.release();
+    await mailbox.idle();
+    expect(object.started).toEqual(['a', 'c']);
+    expect(sink.answers.map(({ id }) => id)).toEqual([2, 1, 3]);
+    expect(mailbox.served).toBe(2);
+    await mailbox.close(false);
+  });
+
+  it("aborts the running call's signal on cancel; the method still answers", async () => {
+    const { callSignal } = await import('../../dist/src/daemon/call-context.js');
+    const seen: Array<[AbortSignal, unknown]> = [];
+    const object = {
+      wait: () => {
+        const signal = callSignal();
+        return new Promise((resolve) => signal.addEventListener('abort', () => resolve((signal.reason as { code: string }).code)));
+      },
+      peek: () => {
+        const signal = callSignal();
+        seen.push([signal, signal.aborted]);
+        return signal === callSignal();
+      },
+    };
+    const mailbox = new Mailbox(object, 100);
+    const sink = recorder();
+    mailbox.submit(sink, 1, 'wait', []);
+    mailbox.cancel(sink, 1);
+    await mailbox.idle();
+    mailbox.submit(sink, 2, 'peek', []);
+    expect(sink.answers).toEqual([
+      { id: 1, ok: true, result: 'ERR_CALL_CANCELLED' },
+      { id: 2, ok: true, result: true },
+    ]);
+    expect(seen[0]![1]).toBe(false);
+    // Outside a call: a signal that never aborts.
+    expect(callSignal().aborted).toBe(false);
+    expect(mailbox.withdrawn).toBe(0);
+    await mailbox.close(false);
+  });
+
+  it('does not run a call whose deadline has passed, whether the mailbox is idle or it waited', async () => {
+    const object = new Gated();
+    const mailbox = new Mailbox(object, 100);
+    const sink = recorder();
+    mailbox.submit(sink, 1, 'now', ['past'], Date.now() - 1);
+    mailbox.submit(sink, 2, 'work', ['a']);
+    const deadline = Date.now() + 1;
+    mailbox.submit(sink, 3, 'now', ['late'], deadline);
+    mailbox.submit(sink, 4, 'now', ['in time'], Date.now() + 60_000);
+    while (Date.now() <= deadline) await tick();
+    await object.release();
+    await mailbox.idle();
+    expect(object.started).toEqual(['a', 'in time']);
+    expect(sink.answers).toEqual([
+      { id: 1, ok: false, code: 'ERR_CALL_TIMEOUT' },
+      { id: 2, ok: true, result: 'a' },
+      { id: 3, ok: false, code: 'ERR_CALL_TIMEOUT' },
+      { id: 4, ok: true, result: 'in time' },
+    ]);
+    expect([mailbox.withdrawn, mailbox.served]).toEqual([2, 2]);
+    await mailbox.close(false);
+  });
 });

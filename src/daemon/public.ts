@@ -1,0 +1,5 @@
+/**
+ * `loopback-singleton/daemon`: what hosted code (the object the daemon serves) may import.
+ * Explicit named re-exports, one module per concept.
+ */
+export { callSignal } from './call-context.js';
