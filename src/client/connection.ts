@@ -9,18 +9,25 @@ import { decodeAuthenticated, encodeFrame, type FrameDecoder } from '../wire/cod
 import { locateRefusedKey } from '../wire/unencodable.js';
 import { prepareValue } from '../wire/values.js';
 import { FrameWriter } from '../wire/writer.js';
-import { parseDaemonMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
+import { parseDaemonMessage, type CallMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { EventRouter, type EventSink } from './event-router.js';
 import { shakeHands, type AuthenticatedSocket, type ConnectOptions, type PayloadReceiver } from './handshake.js';
 
 export type { ConnectOptions } from './handshake.js';
 
-/** Per-call options. */
+/**
+ * Per-call options. A caller that gives up (either option) is rejected at once, and the daemon
+ * is told (a `cancel` message): a call that has not started is withdrawn and never runs; a
+ * running one sees its `callSignal()` abort.
+ */
 export interface CallOptions {
-  /** Reject the caller after this long; the call itself still runs in its turn. */
+  /**
+   * Reject the caller after this long (`ERR_CALL_TIMEOUT`). The deadline travels with the
+   * call: one whose turn comes after it is not run.
+   */
   readonly timeoutMs?: number | undefined;
-  /** Reject the caller on abort; the call itself still runs in its turn. */
+  /** Reject the caller on abort, with the signal's reason. */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -90,7 +97,12 @@ export class Connection implements PayloadReceiver {
     } catch (error) {
       return Promise.reject(cannotSend(method, error));
     }
-    return this.#request({ t: 'call', id: this.#nextId++, m: method, a: prepared }, options);
+    const id = this.#nextId++;
+    const timeoutMs = options?.timeoutMs;
+    // The deadline on the shared host clock, so the daemon can skip a call whose caller is gone.
+    const message: CallMessage =
+      timeoutMs === undefined ? { t: 'call', id, m: method, a: prepared } : { t: 'call', id, m: method, a: prepared, dl: Date.now() + timeoutMs };
+    return this.#request(message, options);
   }
 
   /** Resolves once no request is pending (at once if none is). */
@@ -178,7 +190,10 @@ export class Connection implements PayloadReceiver {
     });
   }
 
-  /** Arms a call's deadline and abort listener; the late reply is then ignored. */
+  /**
+   * Arms a call's deadline and abort listener. Giving up tells the daemon (`cancel`), so a call
+   * that has not started never runs; the late reply is then ignored.
+   */
   #watch(id: number, pending: Pending, options: CallOptions): void {
     const { timeoutMs, signal } = options;
     const giveUp = (error: Error) => {
@@ -186,13 +201,19 @@ export class Connection implements PayloadReceiver {
       this.#settle(id);
       pending.cleanup?.();
       pending.reject(error);
+      if (!this.#closed) this.#writer.write(encodeFrame({ t: 'cancel', id }, this.#maxFrameBytes));
     };
     const timer =
       timeoutMs === undefined
         ? undefined
         : setTimeout(
             () =>
-              giveUp(new LoopbackSingletonError(`The call did not answer within ${timeoutMs} ms; it still runs in its turn on the daemon`, { code: 'ERR_CALL_TIMEOUT' })),
+              giveUp(
+                new LoopbackSingletonError(
+                  `The call did not answer within ${timeoutMs} ms; the daemon was told: if it had not started it will not run, if it runs its callSignal() aborts`,
+                  { code: 'ERR_CALL_TIMEOUT' },
+                ),
+              ),
             timeoutMs,
           );
     const onAbort = () => giveUp(signal!.reason as Error);

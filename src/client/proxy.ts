@@ -136,8 +136,10 @@ export function connectionOf(remote: object): SupervisedConnection {
 
 /**
  * A view of `remote` whose calls use `options` (a deadline and/or an AbortSignal); it shares
- * the connection. A call that times out or is aborted rejects its caller at once; on the
- * daemon it still runs in its turn, so sequential execution is never broken.
+ * the connection. A call that times out or is aborted rejects its caller at once, and the
+ * daemon is told: a call that has not started is withdrawn and never runs (a call past its
+ * deadline when its turn comes is not run either); a running one sees its `callSignal()`
+ * (from `loopback-singleton/daemon`) abort, and finishes as its method decides.
  * @example
  * const quick = withCallOptions(counter, { timeoutMs: 100, signal: AbortSignal.timeout(1000) });
  * await quick.inc();
