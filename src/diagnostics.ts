@@ -10,7 +10,8 @@ export type ClientEvent = 'daemon-lost' | 'restart' | 'restart-limit' | 'restart
 
 const channels = new Map<string, Channel>();
 
-function channelFor(area: string, event: string): Channel {
+/** The channel `loopback-singleton:<area>:<event>`, made once: hot paths keep it and test `hasSubscribers`. */
+export function channelFor(area: string, event: string): Channel {
   const name = `loopback-singleton:${area}:${event}`;
   let found = channels.get(name);
   if (found === undefined) {

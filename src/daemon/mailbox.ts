@@ -23,6 +23,7 @@ import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent }
 import { isAdmissibleMember, mailboxMachine } from '../../machines/mailbox.machine.js';
 import { remoteErrorToWire, LoopbackSingletonError, type ErrorCode, type WireError } from '../errors.js';
 import { provideCallSignal } from './call-context.js';
+import { publishCall, recordingSince, type CallOutcome } from './call-records.js';
 
 /** Where a call's outcome goes: its connection. Exactly one of the two is called per call. */
 export interface CallSink {
@@ -42,6 +43,9 @@ interface Call {
   readonly deadline: number | undefined;
   /** Made only when the method asks for its signal or its caller cancels while it runs. */
   controller?: AbortController;
+  /** `performance.now()` at admission, only while someone listens for call records. */
+  readonly admittedAt: number | undefined;
+  startedAt?: number;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -133,7 +137,7 @@ export class Mailbox {
       sink.replyError(id, method);
       return;
     }
-    const call: Call = { sink, id, name, method, args, deadline };
+    const call: Call = { sink, id, name, method, args, deadline, admittedAt: recordingSince() };
     if (this.#queue.size === 0 && this.#queue.pending === 0) {
       if (deadline !== undefined && Date.now() >= deadline) {
         this.#withdraw(call, 'expired');
@@ -243,8 +247,9 @@ export class Mailbox {
   }
 
   /** Answers a call that will never run: its caller gave up, or its deadline passed. */
-  #withdraw(call: Call, outcome: 'cancelled' | 'expired'): void {
+  #withdraw(call: Call, outcome: Extract<CallOutcome, 'cancelled' | 'expired'>): void {
     this.#withdrawn++;
+    publishCall(call.name, call.id, outcome, call.admittedAt, undefined);
     call.sink.replyError(
       call.id,
       outcome === 'cancelled'
@@ -259,6 +264,7 @@ export class Mailbox {
    */
   #run(call: Call): Promise<void> | undefined {
     this.#current = call;
+    if (call.admittedAt !== undefined) call.startedAt = performance.now();
     let result: unknown;
     try {
       result = call.method.apply(this.#object, call.args as unknown[]);
@@ -280,13 +286,16 @@ export class Mailbox {
   #answerOk(call: Call, result: unknown): void {
     this.#served++;
     this.#current = undefined;
+    if (call.admittedAt !== undefined) publishCall(call.name, call.id, 'ok', call.admittedAt, call.startedAt);
     call.sink.replyOk(call.id, result);
   }
 
   #answerError(call: Call, error: unknown): void {
     this.#served++;
     this.#current = undefined;
-    call.sink.replyError(call.id, remoteErrorToWire(error));
+    const wire = remoteErrorToWire(error);
+    if (call.admittedAt !== undefined) publishCall(call.name, call.id, 'error', call.admittedAt, call.startedAt, wire.code);
+    call.sink.replyError(call.id, wire);
   }
 
   #rejectWaiting(): void {

@@ -3,3 +3,4 @@
  * Explicit named re-exports, one module per concept.
  */
 export { callSignal } from './call-context.js';
+export type { CallRecord, CallOutcome } from './call-records.js';

@@ -2,7 +2,7 @@
  * Cancellation that reaches the daemon, on real processes: a call whose caller gave up before
  * it started never runs (the counter it would have moved proves it), a running call sees its
  * `callSignal()` abort, a call whose deadline passed while it waited is not run, `DaemonInfo`
- * counts the withdrawn calls.
+ * counts the withdrawn calls, and the per-call records reach a subscriber in the daemon.
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -95,5 +95,40 @@ describe('cancellation', () => {
     expect(await peer.next()).toEqual({ t: 'reply', id: 6, r: 0 });
     peer.send({ t: 'ping', id: 7 });
     expect(await peer.next()).toMatchObject({ t: 'reply', id: 7, r: { callsWithdrawn: 3, callsServed: 2 } });
+  });
+});
+
+describe('per-call records', () => {
+  it('reach a loopback-singleton:daemon:call subscriber in the daemon: method, outcome, queued and run time', async () => {
+    const svc = cancellable();
+    await using proxy = await svc.proxy();
+    await proxy.listen();
+    await proxy.inc();
+    await proxy.fail().catch(() => {});
+    const blocker = new AbortController();
+    const queued = new AbortController();
+    const running = withCallOptions(proxy, { signal: blocker.signal })
+      .untilCancelled()
+      .catch(() => {});
+    const waiting = withCallOptions(proxy, { signal: queued.signal })
+      .inc()
+      .catch(() => {});
+    queued.abort();
+    blocker.abort();
+    await Promise.all([running, waiting]);
+    const records = await proxy.collected();
+    expect(records.map(({ method, outcome, code }) => ({ method, outcome, code }))).toEqual([
+      { method: 'inc', outcome: 'ok', code: undefined },
+      { method: 'fail', outcome: 'error', code: 'ERR_REMOTE' },
+      { method: 'inc', outcome: 'cancelled', code: undefined },
+      { method: 'untilCancelled', outcome: 'ok', code: undefined },
+      // Published before its answer goes out, so the call that reads them sees its own.
+      { method: 'collected', outcome: 'ok', code: undefined },
+    ]);
+    for (const record of records) {
+      expect(record.queuedMs).toBeGreaterThanOrEqual(0);
+      expect(record.runMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(records[2]!.runMs).toBe(0);
   });
 });
