@@ -240,7 +240,7 @@ describe('loopback-singleton CLI', () => {
     const lines = run.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^watching "svc" \\(pid ${pid}, tcp 127\\.0\\.0\\.1:\\d+`));
     // One connection, the proxy's: the watcher is an observer, never counted.
-    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}state serving\.busy {2}conns 1 {2}queued \d+ {2}running \d+ {2}calls\/s - {2}served \d+$/);
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d {2}state serving\.busy {2}conns 1 {2}queued \d+ {2}running \d+ {2}calls\/s - {2}served \d+ {2}withdrawn 0$/);
     expect(lines.at(-1)).toMatch(new RegExp(`^daemon "svc" went away \\(pid ${pid}`));
     // Not a terminal: plain lines, no redrawing.
     expect(run.stdout).not.toContain('\x1b[');

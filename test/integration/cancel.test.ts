@@ -58,9 +58,14 @@ describe('cancellation', () => {
   it('a timed-out call is withdrawn if it waits and signalled if it runs', async () => {
     const svc = cancellable();
     await using proxy = await svc.proxy();
-    const quick = withCallOptions(proxy, { timeoutMs: 100 });
-    const running = quick.untilCancelled().catch((e: unknown) => e);
-    const waiting = quick.inc().catch((e: unknown) => e);
+    // The waiting call's caller gives up first, so its cancel reaches the daemon while the
+    // running call, which only its own cancel ends, still holds the mailbox.
+    const running = withCallOptions(proxy, { timeoutMs: 200 })
+      .untilCancelled()
+      .catch((e: unknown) => e);
+    const waiting = withCallOptions(proxy, { timeoutMs: 50 })
+      .inc()
+      .catch((e: unknown) => e);
     expect(await running).toMatchObject({ code: 'ERR_CALL_TIMEOUT' });
     expect(await waiting).toMatchObject({ code: 'ERR_CALL_TIMEOUT' });
     // The daemon ended untilCancelled only through its signal; then inc was not run.
