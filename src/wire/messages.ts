@@ -65,6 +65,38 @@ export interface ReplyMessage {
   readonly t: 'reply';
   readonly id: number;
   readonly r: unknown;
+  /**
+   * True when the method returned an async iterable: `r` is nil and call `id` is now a stream
+   * (docs/PROTOCOL.md §4a): `item` frames follow as the client grants `credit`, then `end` or
+   * an `error`.
+   */
+  readonly stream?: boolean;
+}
+
+/** Daemon -> client: the next item of stream `id`, one per credit granted. */
+export interface ItemMessage {
+  readonly t: 'item';
+  readonly id: number;
+  readonly v: unknown;
+}
+
+/** Daemon -> client: stream `id` is over (its iterator is done). */
+export interface EndMessage {
+  readonly t: 'end';
+  readonly id: number;
+}
+
+/** Client -> daemon: stream `id` may send `n` more items. */
+export interface CreditMessage {
+  readonly t: 'credit';
+  readonly id: number;
+  readonly n: number;
+}
+
+/** Client -> daemon: the consumer of stream `id` is gone; end its iterator (`return()`). */
+export interface StopMessage {
+  readonly t: 'stop';
+  readonly id: number;
 }
 
 /**
@@ -87,9 +119,9 @@ export interface ErrorMessage {
 }
 
 /** Every message a client may send. */
-export type ClientMessage = HelloMessage | AuthMessage | CallMessage | PingMessage | ShutdownMessage;
+export type ClientMessage = HelloMessage | AuthMessage | CallMessage | PingMessage | ShutdownMessage | CreditMessage | StopMessage;
 /** Every message a daemon may send. */
-export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | ErrorMessage;
+export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | ErrorMessage | ItemMessage | EndMessage;
 
 /** Length in bytes of each side's handshake nonce. */
 export const NONCE_BYTES = 32;
@@ -147,6 +179,13 @@ export function parseClientMessage(value: unknown): ClientMessage {
     case 'shutdown':
       if (!isId(value.id)) fail('`shutdown.id` must be a non-negative integer');
       return { t: 'shutdown', id: value.id, force: value.force === true };
+    case 'credit':
+      if (!isId(value.id)) fail('`credit.id` must be a non-negative integer');
+      if (!isId(value.n) || value.n === 0) fail('`credit.n` must be a positive integer');
+      return value as unknown as CreditMessage;
+    case 'stop':
+      if (!isId(value.id)) fail('`stop.id` must be a non-negative integer');
+      return value as unknown as StopMessage;
     default:
       throw new ProtocolError(`Unknown message type ${describeType(value.t)}`, {
         code: 'ERR_UNKNOWN_MESSAGE',
@@ -180,6 +219,12 @@ export function parseDaemonMessage(value: unknown): DaemonMessage {
     case 'welcome':
       if (!isRecord(value.info)) fail('`welcome.info` must be a map');
       return value as unknown as WelcomeMessage;
+    case 'item':
+      if (!isId(value.id)) fail('`item.id` must be a non-negative integer');
+      return value as unknown as ItemMessage;
+    case 'end':
+      if (!isId(value.id)) fail('`end.id` must be a non-negative integer');
+      return value as unknown as EndMessage;
     default:
       throw new ProtocolError(`Unknown message type ${describeType(value.t)}`, {
         code: 'ERR_UNKNOWN_MESSAGE',
