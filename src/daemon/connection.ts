@@ -11,6 +11,7 @@ import { parseClientMessage, type ClientMessage } from '../wire/messages.js';
 import type { DaemonInfo } from '../types.js';
 import type { Channel, Receiver } from './channel.js';
 import type { CallSink, Mailbox } from './mailbox.js';
+import { isAsyncIterable, Streams } from './streams.js';
 
 /** What a connection needs from its daemon. */
 export interface ConnectionHost {
@@ -28,15 +29,22 @@ export class DaemonConnection implements CallSink, Receiver {
   readonly #host: ConnectionHost;
   /** An observer's connection never counts as active (see HelloMessage.observe). */
   readonly observer: boolean;
+  /** Calls whose method returned an async iterable (./streams.ts). */
+  readonly #streams: Streams;
 
   constructor(channel: Channel, host: ConnectionHost, observer: boolean) {
     this.channel = channel;
     this.#host = host;
     this.observer = observer;
+    this.#streams = new Streams(this, host.mailbox);
   }
 
   replyOk(id: number, result: unknown): void {
     if (this.channel.isClosed) return;
+    if (typeof result === 'object' && result !== null && isAsyncIterable(result)) {
+      this.#streams.open(id, result);
+      return;
+    }
     let frame: Buffer;
     try {
       frame = encodeFrame({ t: 'reply', id, r: prepareValue(result, 'result') }, this.channel.maxFrameBytes);
@@ -85,6 +93,8 @@ export class DaemonConnection implements CallSink, Receiver {
   }
 
   closed(): void {
+    // Orphaned streams: their iterators end, each in its turn.
+    this.#streams.closeAll();
     this.#host.closed(this);
   }
 
@@ -100,6 +110,12 @@ export class DaemonConnection implements CallSink, Receiver {
         this.channel.send({ t: 'reply', id: message.id, r: { accepted: true } });
         this.channel.writer.flush();
         this.#host.shutdownRequested(message.force);
+        return;
+      case 'credit':
+        this.#streams.credit(message.id, message.n);
+        return;
+      case 'stop':
+        this.#streams.stop(message.id);
         return;
       default:
         throw new ProtocolError(`Message "${message.t}" is not allowed after the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });
