@@ -45,10 +45,19 @@ describe('stream messages', () => {
 
   it('refuses a malformed one with ERR_PROTOCOL', () => {
     for (const bad of [{ t: 'credit', id: 1 }, { t: 'credit', id: 1, n: 0 }, { t: 'credit', id: 1, n: 1.5 }, { t: 'credit', id: -1, n: 1 }, { t: 'stop' }]) {
-      expect(codeOf(() => parseClientMessage(bad)), JSON.stringify(bad)).toBe('ERR_PROTOCOL');
+      expect(
+        codeOf(() => parseClientMessage(bad)),
+        JSON.stringify(bad),
+      ).toBe('ERR_PROTOCOL');
     }
-    for (const bad of [{ t: 'item', v: 1 }, { t: 'end', id: 'x' }]) {
-      expect(codeOf(() => parseDaemonMessage(bad)), JSON.stringify(bad)).toBe('ERR_PROTOCOL');
+    for (const bad of [
+      { t: 'item', v: 1 },
+      { t: 'end', id: 'x' },
+    ]) {
+      expect(
+        codeOf(() => parseDaemonMessage(bad)),
+        JSON.stringify(bad),
+      ).toBe('ERR_PROTOCOL');
     }
   });
 });
