@@ -156,10 +156,16 @@ class DaemonStream implements CallSink, StepScope {
     end?.();
   }
 
-  /** The turn of one `next()`. Never throws. */
+  /** The turn of one `next()` (or more: {@link #stepped}). Never throws. */
   #stepTurn(): Promise<void> {
     if (this.#stopping) return this.#cleanupTurn();
     const turn = this.#hold();
+    this.#step();
+    return turn;
+  }
+
+  /** Calls `next()` inside the turn held now. */
+  #step(): void {
     let step: Promise<IteratorResult<unknown>>;
     try {
       step = Promise.resolve(inStep(this, () => this.#iterator.next()));
@@ -173,7 +179,6 @@ class DaemonStream implements CallSink, StepScope {
         this.#finish();
       },
     );
-    return turn;
   }
 
   /** `next()` settled; the step still holds its turn. */
@@ -190,6 +195,13 @@ class DaemonStream implements CallSink, StepScope {
       return;
     }
     this.#credit--;
+    // Nothing waits for the mailbox: the next step would be next anyway, so it runs in this
+    // same turn, without a queue task of its own. Once anything waits, the turn ends here and
+    // the next step queues behind it.
+    if (this.#credit > 0 && this.#mailbox.queued === 0 && this.#endTurn !== undefined) {
+      this.#step();
+      return;
+    }
     this.#busy = false;
     this.#release();
     this.#pump();
