@@ -109,29 +109,27 @@ class DaemonStream implements CallSink, StepScope {
   async outside<T>(promise: PromiseLike<T> | T): Promise<T> {
     if (this.#endTurn === undefined) return promise;
     this.#release();
-    let outcome: { ok: true; value: T } | { ok: false; error: unknown };
-    const stopped = new Promise<never>((_resolve, reject) => {
-      this.#wake = () => reject(abortError());
-    });
-    if (this.#stopping) this.#wake?.();
-    try {
-      outcome = { ok: true, value: await Promise.race([promise, stopped]) };
-    } catch (error) {
-      outcome = { ok: false, error };
-    }
-    this.#wake = undefined;
-    // Back into the line before the step's code goes on. A forced close refuses the turn: the
-    // step then never resumes (the process is about to end).
-    await new Promise<void>((resolve) => {
-      this.#mailbox.enter(
-        this,
-        this.#name,
-        () => {
-          resolve();
+    const outcome = await new Promise<{ ok: true; value: T } | { ok: false; error: unknown }>((resolve) => {
+      let back = false;
+      // Back into the line before the step's code goes on, with what the wait gave. A stop
+      // enters at once (a drain then waits for the step to finish). A forced close refuses the
+      // turn: the step never resumes, and the process is about to end.
+      const comeBack = (result: { ok: true; value: T } | { ok: false; error: unknown }) => {
+        if (back) return;
+        back = true;
+        this.#wake = undefined;
+        const resume = () => {
+          resolve(result);
           return this.#hold();
-        },
-        true,
+        };
+        this.#mailbox.enter(this, this.#name, resume, true);
+      };
+      this.#wake = () => comeBack({ ok: false, error: abortError() });
+      Promise.resolve(promise).then(
+        (value) => comeBack({ ok: true, value }),
+        (error: unknown) => comeBack({ ok: false, error }),
       );
+      if (this.#stopping) this.#wake();
     });
     if (outcome.ok) return outcome.value;
     throw outcome.error;

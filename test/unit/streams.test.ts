@@ -200,6 +200,27 @@ describe('daemon streams', () => {
     expect(log).toEqual(['AbortError', 'finally']);
   });
 
+  it('a graceful close waits for a step parked outside: it is woken, and its finally runs in the drain', async () => {
+    const log: string[] = [];
+    const object = {
+      async *waits() {
+        try {
+          await awaitOutside(new Promise(() => {}));
+          yield 'never';
+        } finally {
+          log.push('finally');
+        }
+      },
+    };
+    const { mailbox, streams, call, sent } = harness(object);
+    call(1, 'waits');
+    streams.credit(1, 1);
+    await settle();
+    await mailbox.close(false);
+    expect(log).toEqual(['finally']);
+    expect(sent.at(-1)).toMatchObject({ t: 'error', id: 1, e: { code: 'ERR_DAEMON_DRAINING' } });
+  });
+
   it('closing the mailbox ends open streams with ERR_DAEMON_DRAINING and runs their finally', async () => {
     const log: string[] = [];
     const object = {
