@@ -39,7 +39,7 @@ export type PublicMethodNames<T> = {
  */
 export type Remote<T> = {
   readonly [K in PublicMethodNames<T>]: T[K] extends (...args: infer A) => infer R
-    ? Awaited<R> extends AsyncIterable<infer X>
+    ? [IsAny<Awaited<R>>, Awaited<R>] extends [false, AsyncIterable<infer X>]
       ? Crosses<X> extends true
         ? (...args: CrossingArgs<A>) => RemoteIterable<X>
         : CannotCross<`the items of ${K & string}() cannot cross the wire (a function, a symbol or an object with methods)`>
@@ -59,6 +59,9 @@ export type Remote<T> = {
  * }
  */
 export type RemoteIterable<X> = AsyncIterable<X> & AsyncDisposable;
+
+/** True for `any` (which would otherwise take both branches of a conditional type). */
+type IsAny<T> = 0 extends 1 & T ? true : false;
 
 /** A proxy's connection and per-call defaults. */
 interface RemoteState {

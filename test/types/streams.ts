@@ -15,6 +15,10 @@ class Feed {
   }
   async *callbacks(): AsyncGenerator<() => void> {}
   async *withMethods(): AsyncGenerator<{ get(): number }> {}
+  // biome-ignore lint/suspicious/noExplicitAny: what an untyped method returns
+  untyped(): any {
+    return 1;
+  }
   subscribe(_onItem: (value: number) => void): AsyncIterable<number> {
     return this.letters() as unknown as AsyncIterable<number>;
   }
@@ -35,6 +39,9 @@ export async function accepted(): Promise<void> {
   }
   const maps: RemoteIterable<Map<string, number>> = feed.later();
   void maps;
+  // `any` stays a call: a Promise, not a union with a stream.
+  const untyped: Promise<unknown> = feed.untyped();
+  await untyped;
 }
 
 export async function refused(): Promise<void> {
@@ -46,6 +53,8 @@ export async function refused(): Promise<void> {
   feed.withMethods();
   // @ts-expect-error a callback parameter of a streaming method cannot cross
   feed.subscribe((value: number) => console.log(value));
+  // @ts-expect-error an untyped method's call is not iterable by type
+  for await (const _ of feed.untyped());
   // @ts-expect-error items keep their type
   for await (const change of feed.changes(0)) change.value.toUpperCase();
 }
