@@ -59,6 +59,8 @@ class DaemonStream implements CallSink, StepScope {
   #finished = false;
   /** Ends the turn the current step holds; undefined while it holds none. */
   #endTurn: (() => void) | undefined;
+  /** A 'drain' listener is set: the socket's buffer was full. */
+  #awaitingDrain = false;
   /** While the step waits outside: wakes it with an AbortError. */
   #wake: (() => void) | undefined;
   readonly #removeClosing: () => void;
@@ -137,6 +139,19 @@ class DaemonStream implements CallSink, StepScope {
 
   #pump(): void {
     if (this.#finished || this.#busy || this.#stopping || this.#credit <= 0) return;
+    // A peer that grants credit and does not read would have the items pile up in the socket's
+    // buffer: the next step waits until the socket has drained.
+    const { socket } = this.#owner.channel;
+    if (socket.writableNeedDrain) {
+      if (!this.#awaitingDrain) {
+        this.#awaitingDrain = true;
+        socket.once('drain', () => {
+          this.#awaitingDrain = false;
+          this.#pump();
+        });
+      }
+      return;
+    }
     this.#busy = true;
     this.#mailbox.enter(this, this.#name, () => this.#stepTurn(), false);
   }
@@ -196,7 +211,7 @@ class DaemonStream implements CallSink, StepScope {
     // Nothing waits for the mailbox: the next step would be next anyway, so it runs in this
     // same turn, without a queue task of its own. Once anything waits, the turn ends here and
     // the next step queues behind it.
-    if (this.#credit > 0 && this.#mailbox.queued === 0 && this.#endTurn !== undefined) {
+    if (this.#credit > 0 && this.#mailbox.queued === 0 && this.#endTurn !== undefined && !this.#owner.channel.socket.writableNeedDrain) {
       this.#step();
       return;
     }

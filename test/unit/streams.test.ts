@@ -5,6 +5,7 @@
  * `awaitOutside()` leaves the mailbox to other calls and comes back in line before its code
  * goes on; a stop ends the iterator in a turn.
  */
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Channel } from '../../dist/src/daemon/channel.js';
 import { Mailbox, type CallSink } from '../../dist/src/daemon/mailbox.js';
@@ -30,7 +31,10 @@ function deferred<T = void>() {
 function harness(object: object) {
   const mailbox = new Mailbox(object, 100);
   const sent: Array<{ t: string; id: number | null; v?: unknown; e?: WireError }> = [];
+  const socket = new EventEmitter() as EventEmitter & { writableNeedDrain: boolean };
+  socket.writableNeedDrain = false;
   const channel = {
+    socket,
     isClosed: false,
     maxFrameBytes: 1 << 20,
     writer: { write: (frame: Buffer) => sent.push(decodeValue(frame.subarray(HEADER_BYTES)) as (typeof sent)[number]) },
@@ -47,7 +51,7 @@ function harness(object: object) {
   };
   const call = (id: number, name: string, ...args: unknown[]) => mailbox.submit(sink, id, name, args);
   const items = (id: number) => sent.filter((m) => m.t === 'item' && m.id === id).map((m) => m.v);
-  return { mailbox, streams, sent, call, items };
+  return { mailbox, streams, sent, call, items, socket };
 }
 
 describe('daemon streams', () => {
@@ -74,6 +78,24 @@ describe('daemon streams', () => {
     await settle();
     expect(items(1)).toEqual([0, 1, 2, 3, 4]);
     expect(object.pulled).toBe(5);
+  });
+
+  it('waits for a full socket to drain before the next step, whatever the credit', async () => {
+    const object = {
+      async *numbers() {
+        for (let i = 0; ; i++) yield i;
+      },
+    };
+    const { streams, call, items, socket } = harness(object);
+    call(1, 'numbers');
+    socket.writableNeedDrain = true;
+    streams.credit(1, 1000);
+    await settle();
+    expect(items(1)).toEqual([]);
+    socket.writableNeedDrain = false;
+    socket.emit('drain');
+    await settle();
+    expect(items(1)).toHaveLength(1000);
   });
 
   it('a call that arrives during a step runs before the next step, never beside one', async () => {
