@@ -3,11 +3,11 @@
  * (docs/PROTOCOL.md §4a). Credit bounds what the daemon runs ahead; ending the iteration early
  * in any way ends the generator on the daemon; each step is a turn of the mailbox.
  */
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { withCallOptions, type Remote } from '../../dist/src/index.js';
-import { service } from '../support/clients.js';
+import { runWorker, service } from '../support/clients.js';
 import { FIXTURES } from '../support/daemon.js';
 import { sleep } from '../support/wait.js';
 
@@ -85,30 +85,34 @@ describe('streams', () => {
     expect((await proxy.stats()).finallies).toBe(1);
   });
 
-  it('other callers’ calls interleave with a long stream’s steps, and nothing overlaps', async () => {
+  it('calls of 2 other client processes interleave with a long stream’s steps, and nothing overlaps', async () => {
     const svc = feed();
     await using streamer = await svc.proxy();
-    await using caller = await svc.proxy();
-    const consume = async () => {
+    const runtimeDir = dirname(svc.paths.dir);
+    // The stream runs until both callers are done.
+    let callersDone = false;
+    const consumer = (async () => {
       let n = 0;
-      for await (const _ of streamer.slowSteps(200)) n++;
-      return n;
-    };
-    const call = async () => {
-      let n = 0;
-      for (let i = 0; i < 50; i++) {
-        await caller.touch();
+      for await (const _ of streamer.slowSteps(1_000_000)) {
         n++;
+        if (callersDone) break;
       }
       return n;
-    };
-    expect(await Promise.all([consume(), call()])).toEqual([200, 50]);
-    const { log, overlaps } = await caller.stats();
-    expect(log.length).toBe(250);
+    })();
+    const callers = await Promise.all(Array.from({ length: 2 }, () => runWorker({ runtimeDir, name: 'svc', factory: FEED, method: 'touch', count: 50 }))).finally(() => {
+      callersDone = true;
+    });
+    const steps = await consumer;
+    for (const caller of callers) {
+      expect(caller.error).toBeUndefined();
+      expect(caller.results).toHaveLength(50);
+    }
+    const { log, overlaps } = await streamer.stats();
+    expect(log.replaceAll('s', '')).toBe('t'.repeat(100));
+    expect(log.length).toBeGreaterThanOrEqual(100 + steps);
     expect(overlaps).toBe(0);
-    // Calls ran between the stream's first and last steps, not only before or after it.
-    const between = log.slice(log.indexOf('s'), log.lastIndexOf('s'));
-    expect(between).toContain('t');
+    // The callers' calls ran between the stream's first and last steps, not before or after it.
+    expect(log.slice(log.indexOf('s'), log.lastIndexOf('s'))).toContain('t');
   });
 
   it('a generator awaiting an outside event does not block other calls', async () => {
