@@ -21,7 +21,7 @@ export {
 export type { DaemonInfo, DaemonMetadata, RuntimePaths, Transport } from './types.js';
 export { localSingleton, LocalSingletonService, type ShutdownOptions } from './client/service.js';
 export { callRemote, closeRemote, withCallOptions, type PublicMethodNames, type Remote, type RemoteIterable } from './client/proxy.js';
-export { awaitOutside } from './daemon/outside.js';
+export { awaitOutside } from './outside.js';
 export type { CannotCross, Crossed } from './client/crossing.js';
 export type { CallOptions } from './client/connection.js';
 export type { FactoryReference } from './client/factory-ref.js';

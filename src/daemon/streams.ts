@@ -8,7 +8,7 @@
  * calls, and the turn lasts until the step settles, as an async method's does. So a step never
  * overlaps a call or another stream's step, and calls from every client run between steps. A
  * step that waits for something outside the object says so with `awaitOutside()`
- * (./outside.ts): its turn ends there and it enters the mailbox again before its code goes on.
+ * (../outside.ts): its turn ends there and it enters the mailbox again before its code goes on.
  *
  * Backpressure is credit: a step is entered only while the client has granted credit for an
  * item, so the daemon holds at most one item per stream that the client has not asked for.
@@ -18,7 +18,7 @@ import { encodeFrame } from '../wire/codec.js';
 import { prepareValue } from '../wire/values.js';
 import type { Channel } from './channel.js';
 import type { CallSink, Mailbox } from './mailbox.js';
-import { inStep, type StepScope } from './outside.js';
+import { inStep, type StepScope } from '../outside.js';
 
 /** What a stream needs from its connection. */
 export interface StreamOwner {
@@ -107,7 +107,7 @@ class DaemonStream implements CallSink, StepScope {
     this.#finish();
   }
 
-  /** StepScope: the step waits for `promise` without holding the mailbox (./outside.ts). */
+  /** StepScope: the step waits for `promise` without holding the mailbox (../outside.ts). */
   async outside<T>(promise: PromiseLike<T> | T): Promise<T> {
     if (this.#endTurn === undefined) return promise;
     this.#release();

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Channel } from '../../dist/src/daemon/channel.js';
 import { Mailbox, type CallSink } from '../../dist/src/daemon/mailbox.js';
-import { awaitOutside } from '../../dist/src/daemon/outside.js';
+import { awaitOutside } from '../../dist/src/outside.js';
 import { Streams } from '../../dist/src/daemon/streams.js';
 import type { WireError } from '../../dist/src/errors.js';
 import { decodeValue, HEADER_BYTES } from '../../dist/src/wire/codec.js';

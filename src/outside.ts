@@ -1,7 +1,9 @@
 /**
  * `awaitOutside()`: how a stream's step waits for something outside the hosted object (an
  * event, a timer, a change another call makes) without holding the mailbox. Hosted code
- * imports it from the package; the daemon's streams (./streams.ts) give it its meaning.
+ * imports it from the package; the daemon's streams (./daemon/streams.ts) give it its meaning.
+ * Beside the roles, like ./method-names.ts: the package's entry exports it, and a client must
+ * not load daemon code.
  *
  * The running step is found through an AsyncLocalStorage kept on `globalThis` under a
  * registered symbol, so a hosted module that loads its own copy of the package still reaches
