@@ -20,7 +20,7 @@ export {
 } from './errors.js';
 export type { DaemonInfo, DaemonMetadata, RuntimePaths, Transport } from './types.js';
 export { localSingleton, LocalSingletonService, type ShutdownOptions } from './client/service.js';
-export { callRemote, closeRemote, withCallOptions, type PublicMethodNames, type Remote } from './client/proxy.js';
+export { callRemote, closeRemote, withCallOptions, type PublicMethodNames, type Remote, type RemoteIterable } from './client/proxy.js';
 export type { CannotCross, Crossed } from './client/crossing.js';
 export type { CallOptions } from './client/connection.js';
 export { remoteEvents, type RemoteEvents } from './client/events.js';

@@ -13,4 +13,10 @@ export class Counter {
   get() {
     return this.#value;
   }
+
+  /** The stream figure: `n` items `{ i, pad }`, `pad` a string of `size` bytes. */
+  async *items(n, size) {
+    const pad = 'x'.repeat(size);
+    for (let i = 0; i < n; i++) yield { i, pad };
+  }
 }

@@ -3,7 +3,8 @@
 //   node echo-server.mjs tcp            listens on 127.0.0.1, an ephemeral port, noDelay
 //   node echo-server.mjs ipc <path>     listens on the Unix socket <path>
 // It answers each `{t: 'call', id}` frame with `{t: 'reply', id, r}` (r: a counter, like the
-// hosted Counter's inc()). The replies to the frames of one received chunk leave in one write
+// hosted Counter's inc(); for `m: 'item'`, `{ i, pad }` with `a[0]` bytes of padding, like one
+// item of the hosted Counter's items() stream). The replies to the frames of one received chunk leave in one write
 // (corked while the chunk is read): a lone call gets its reply at once, a burst of pipelined
 // calls costs one syscall, not one per reply. No handshake, no lock, no queue. It tells its
 // parent `{ t: 'listening', address }` over the IPC channel and exits when the channel closes,
@@ -13,11 +14,17 @@ import { decodePayload, encodeFrame, FrameReader } from './frames.mjs';
 
 const [transport, path] = process.argv.slice(2);
 let counter = 0;
+/** The padding of the items answered, by size. */
+const pads = new Map();
+const item = (size) => {
+  if (!pads.has(size)) pads.set(size, 'x'.repeat(size));
+  return { i: ++counter, pad: pads.get(size) };
+};
 
 const server = createServer({ noDelay: true }, (socket) => {
   const reader = new FrameReader((payload) => {
     const message = decodePayload(payload);
-    if (message.t === 'call') socket.write(encodeFrame({ t: 'reply', id: message.id, r: ++counter }));
+    if (message.t === 'call') socket.write(encodeFrame({ t: 'reply', id: message.id, r: message.m === 'item' ? item(message.a[0]) : ++counter }));
   });
   socket.on('data', (chunk) => {
     socket.cork();

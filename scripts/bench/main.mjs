@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localSingleton } from 'loopback-singleton';
 import { EchoClient, startEchoServer } from './baseline.mjs';
+import { encodeFrame } from './frames.mjs';
 import { parseFlags } from '../lib/flags.mjs';
 // The library's own zombie-aware check (not exported by the package); the scripts run after a build.
 import { isProcessAlive as isAlive } from '../../dist/src/runtime/process.js';
@@ -32,6 +33,8 @@ const NAME = 'bench-counter';
 const IDLE_TTL_MS = 60_000;
 /** Calls in flight on one connection in the pipelined figure, on both sides. */
 const PIPELINE_DEPTH = 64;
+/** Bytes of padding of one item of the stream figure (an item is `{ i, pad }`). */
+const ITEM_PAD_BYTES = 1024;
 /** Client processes of the multi-client figure. */
 const CLIENT_PROCESSES = 4;
 /** Deadline of one wait on a child process (ready, a round, a first reply, an exit). */
@@ -55,6 +58,7 @@ const PLANS = {
     warmConnect: { warmup: 10, reps: 60 },
     coldStart: { warmup: 1, reps: 9 },
     daemonRss: { calls: 100_000 },
+    stream: { warmupCalls: 20_000, reps: 7, calls: 50_000 },
   },
   quick: {
     seq: { warmupCalls: 500, reps: 3, calls: 1000 },
@@ -63,6 +67,7 @@ const PLANS = {
     warmConnect: { warmup: 2, reps: 10 },
     coldStart: { warmup: 1, reps: 3 },
     daemonRss: { calls: 100_000 },
+    stream: { warmupCalls: 5000, reps: 3, calls: 20_000 },
   },
 };
 
@@ -285,6 +290,37 @@ function throughput(transport, plan, drive) {
 }
 
 /**
+ * Items of {@link ITEM_PAD_BYTES} bytes through a stream (`for await` over the hosted
+ * Counter's `items()`, credit-driven) against the echo server answering the same items to
+ * {@link PIPELINE_DEPTH} pipelined requests: how close the stream comes to pulling items by
+ * raw RPC. Every item is counted; a short stream is a failure. Returns items/s per repetition.
+ */
+function streamThroughput(plan) {
+  return withRuntimeDir(async (runtimeDir) => {
+    const server = startEchoServer('tcp', join(runtimeDir, 'echo.sock'));
+    track(server.child);
+    let echo;
+    let counter;
+    try {
+      echo = await EchoClient.connect(await withDeadline(server.address, CHILD_DEADLINE_MS, 'the echo server'));
+      counter = await localSingleton(NAME, FACTORY, { runtimeDir, idleTtlMs: IDLE_TTL_MS }).proxy();
+      return await interleaved(plan, {
+        baseline: (items) => pipelined(() => echo.call('item', [ITEM_PAD_BYTES]), items),
+        project: async (items) => {
+          let received = 0;
+          for await (const item of counter.items(items, ITEM_PAD_BYTES)) if (item.i === received) received++;
+          if (received !== items) failures.push(`stream: ${received} of ${items} items arrived in order`);
+        },
+      });
+    } finally {
+      echo?.close();
+      server.child.kill();
+      await counter?.[Symbol.asyncDispose]();
+    }
+  });
+}
+
+/**
  * {@link CLIENT_PROCESSES} worker processes, each with one proxy, make `callsPerProcess`
  * sequential calls per round on the same daemon (started beforehand by this process). A
  * round's rate: all its calls over the wall time from "go" (every worker connected) to the last
@@ -465,7 +501,7 @@ function daemonRss({ calls }) {
 
 async function run(plan) {
   const t0 = now();
-  const { seq, pipelined: pipe, multiClient: multi, warmConnect: warm, coldStart: cold, daemonRss: rss } = plan;
+  const { seq, pipelined: pipe, multiClient: multi, warmConnect: warm, coldStart: cold, daemonRss: rss, stream } = plan;
   const perSide = (p) => `${p.warmupCalls} warm-up calls, ${p.reps} x ${p.calls} calls per side`;
 
   progress(`sequential calls, tcp (${perSide(seq)})`);
@@ -474,6 +510,10 @@ async function run(plan) {
   const seqIpc = await throughput('ipc', seq, sequential);
   progress(`pipelined calls, ${PIPELINE_DEPTH} in flight, tcp (${perSide(pipe)})`);
   const piped = await throughput('tcp', pipe, pipelined);
+  progress(
+    `stream items of ${ITEM_PAD_BYTES} B, tcp, against ${PIPELINE_DEPTH} pipelined item requests (${stream.warmupCalls} warm-up items, ${stream.reps} x ${stream.calls} items per side)`,
+  );
+  const streamed = await streamThroughput(stream);
   progress(`${CLIENT_PROCESSES} client processes (${multi.warmupRounds} warm-up + ${multi.rounds} rounds x ${multi.callsPerProcess} calls each)`);
   const clients = await multiClient(multi);
   progress(`warm connect (${warm.warmup} warm-up + ${warm.reps})`);
@@ -490,6 +530,8 @@ async function run(plan) {
     ipcBase: median(seqIpc.baseline),
     piped: median(piped.project),
     pipedBase: median(piped.baseline),
+    stream: median(streamed.project),
+    streamBase: median(streamed.baseline),
     cold: median(starts.cold),
     node: median(starts.node),
     floor: median(starts.floor),
@@ -513,6 +555,9 @@ async function run(plan) {
     daemonRss: memory.rssMiB !== null && memory.rssMiB <= TARGETS.daemonRssMiB,
   };
   const perSec = (values) => values.map(Math.round);
+  // Bytes of one item as it crosses: its MessagePack encoding (the frame header excluded).
+  const itemBytes = encodeFrame({ i: 1, pad: 'x'.repeat(ITEM_PAD_BYTES) }).length - 4;
+  const mbPerSec = (itemsPerSec) => round((itemsPerSec * itemBytes) / 1e6, 1);
   const millis = (values) => values.map((v) => round(v, 2));
   return {
     seqCallsPerSec: Math.round(m.seq),
@@ -525,6 +570,12 @@ async function run(plan) {
     pipelinedBaselinePerSec: Math.round(m.pipedBase),
     pipelinedRatio: round(ratios.pipelinedRatio, 3),
     pipelineDepth: PIPELINE_DEPTH,
+    streamItemsPerSec: Math.round(m.stream),
+    streamMBPerSec: mbPerSec(m.stream),
+    streamBaselineItemsPerSec: Math.round(m.streamBase),
+    streamBaselineMBPerSec: mbPerSec(m.streamBase),
+    streamRatio: round(m.stream / m.streamBase, 3),
+    streamItemBytes: itemBytes,
     multiClientCallsPerSec: Math.round(median(clients.rates)),
     multiClientProcesses: CLIENT_PROCESSES,
     multiClientExact: clients.exact,
@@ -553,6 +604,7 @@ async function run(plan) {
       warmConnect: warm,
       coldStart: { ...cold, interleavedWithNodeStartup: true, interleavedWithFloor: true, interleavedWithDepsFloor: true },
       daemonRss: rss,
+      stream: { ...stream, itemPadBytes: ITEM_PAD_BYTES, baselineDepth: PIPELINE_DEPTH, interleaved: true },
     },
     /** every repetition's value, in order */
     samples: {
@@ -562,6 +614,8 @@ async function run(plan) {
       ipcSeqBaselinePerSec: perSec(seqIpc.baseline),
       pipelinedCallsPerSec: perSec(piped.project),
       pipelinedBaselinePerSec: perSec(piped.baseline),
+      streamItemsPerSec: perSec(streamed.project),
+      streamBaselineItemsPerSec: perSec(streamed.baseline),
       multiClientCallsPerSec: perSec(clients.rates),
       warmConnectMs: millis(warmMs),
       coldStartMs: millis(starts.cold),
@@ -608,6 +662,14 @@ function textReport(r, quick) {
       r.pipelinedRatio.toFixed(2),
       `>= ${r.targets.pipelinedRatio}`,
       yes(r.pass.pipelined),
+    ],
+    [
+      `stream items/s, ${r.streamItemBytes} B each (MB/s)`,
+      `${spread(s.streamItemsPerSec, int)} (${r.streamMBPerSec})`,
+      `${spread(s.streamBaselineItemsPerSec, int)} (${r.streamBaselineMBPerSec})`,
+      r.streamRatio.toFixed(2),
+      '(no target)',
+      '-',
     ],
     [
       `${r.multiClientProcesses} client processes, calls/s`,
@@ -658,7 +720,7 @@ function textReport(r, quick) {
       .map((cell, column) => (column === 0 || column === row.length - 1 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])))
       .join('  ')
       .trimEnd();
-  const { seq, pipelined: pipe, multiClient: multi, warmConnect: warm, coldStart: cold } = r.repetitions;
+  const { seq, pipelined: pipe, multiClient: multi, warmConnect: warm, coldStart: cold, stream } = r.repetitions;
   const lines = [
     `loopback-singleton bench${quick ? ' (--quick)' : ''}: node ${r.node}, ${r.cpus.count} x ${r.cpus.model}, ${r.date}`,
     line(rows[0]),
@@ -666,6 +728,7 @@ function textReport(r, quick) {
     'median (min-max) of the repetitions; the ratio is of the medians. Repetitions, baseline and project alternating:',
     `  sequential (tcp, then ipc): ${seq.warmupCalls} warm-up calls, then ${seq.reps} x ${seq.calls} calls per side`,
     `  pipelined: ${pipe.warmupCalls} warm-up calls, then ${pipe.reps} x ${pipe.calls} calls per side`,
+    `  stream: ${stream.warmupCalls} warm-up items, then ${stream.reps} x ${stream.calls} items per side; baseline: the echo server answering ${stream.baselineDepth} pipelined requests for the same items`,
     `  ${multi.processes} client processes: ${multi.warmupRounds} warm-up round, then ${multi.rounds} rounds x ${multi.callsPerProcess} calls per process`,
     `  warm connect: ${warm.warmup} warm-up, then ${warm.reps}; cold start: ${cold.warmup} warm-up, then ${cold.reps}, in turn with node -e 0 and both floors`,
     `targets: ${Object.values(r.pass).filter(Boolean).length} of ${Object.keys(r.pass).length} met; ${(r.durationMs / 1000).toFixed(1)} s`,

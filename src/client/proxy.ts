@@ -11,6 +11,7 @@ import { MethodNotAllowedError } from '../errors.js';
 import { isCallableName } from '../method-names.js';
 import type { CallOptions } from './connection.js';
 import type { CannotCross, Crosses, CrossingArgs } from './crossing.js';
+import { streamable } from './stream.js';
 import type { SupervisedConnection } from './supervised.js';
 
 type AnyFunction = (...args: never[]) => unknown;
@@ -38,11 +39,29 @@ export type PublicMethodNames<T> = {
  */
 export type Remote<T> = {
   readonly [K in PublicMethodNames<T>]: T[K] extends (...args: infer A) => infer R
-    ? Crosses<Awaited<R>> extends true
-      ? (...args: CrossingArgs<A>) => Promise<Awaited<R>>
-      : CannotCross<`the result of ${K & string}() cannot cross the wire (a function, a symbol or an object with methods)`>
+    ? [IsAny<Awaited<R>>, Awaited<R>] extends [false, AsyncIterable<infer X>]
+      ? Crosses<X> extends true
+        ? (...args: CrossingArgs<A>) => RemoteIterable<X>
+        : CannotCross<`the items of ${K & string}() cannot cross the wire (a function, a symbol or an object with methods)`>
+      : Crosses<Awaited<R>> extends true
+        ? (...args: CrossingArgs<A>) => Promise<Awaited<R>>
+        : CannotCross<`the result of ${K & string}() cannot cross the wire (a function, a symbol or an object with methods)`>
     : never;
 } & AsyncDisposable;
+
+/**
+ * What the proxy returns for a method that returns an async iterable (an `async *` method):
+ * its items, pulled with credit. Ending the iteration early (`break`, `return()`, disposal, or
+ * an abort of the call's signal) ends the iterator on the daemon; its `finally` runs there.
+ * @example
+ * for await (const change of proxy.changes()) {
+ *   if (change.last) break; // the daemon's generator runs its finally
+ * }
+ */
+export type RemoteIterable<X> = AsyncIterable<X> & AsyncDisposable;
+
+/** True for `any` (which would otherwise take both branches of a conditional type). */
+type IsAny<T> = 0 extends 1 & T ? true : false;
 
 /** A proxy's connection and per-call defaults. */
 interface RemoteState {
@@ -65,7 +84,8 @@ function remoteMethod(state: RemoteState, name: string): (...args: unknown[]) =>
   if (method === undefined) {
     const { connection, callOptions } = state;
     // Names the daemon's mailbox refuses anyway are refused here, without a round trip.
-    method = isCallableName(name) ? (...args: unknown[]) => connection.call(name, args, callOptions) : () => refuse(name);
+    // Every call's promise is also iterable and disposable, as the stream it may resolve to.
+    method = isCallableName(name) ? (...args: unknown[]) => streamable(connection.call(name, args, callOptions)) : () => refuse(name);
     state.methods.set(name, method);
   }
   return method;

@@ -12,6 +12,7 @@ import type { DaemonInfo } from '../types.js';
 import type { Channel, Receiver } from './channel.js';
 import type { EventHub, EventSubscriber } from './events.js';
 import type { CallSink, Mailbox } from './mailbox.js';
+import { isAsyncIterable, Streams } from './streams.js';
 
 /** What a connection needs from its daemon. */
 export interface ConnectionHost {
@@ -31,15 +32,22 @@ export class DaemonConnection implements CallSink, Receiver, EventSubscriber {
   readonly #host: ConnectionHost;
   /** An observer's connection never counts as active (see HelloMessage.observe). */
   readonly observer: boolean;
+  /** Calls whose method returned an async iterable (./streams.ts). */
+  readonly #streams: Streams;
 
   constructor(channel: Channel, host: ConnectionHost, observer: boolean) {
     this.channel = channel;
     this.#host = host;
     this.observer = observer;
+    this.#streams = new Streams(this, host.mailbox);
   }
 
   replyOk(id: number, result: unknown): void {
     if (this.channel.isClosed) return;
+    if (typeof result === 'object' && result !== null && isAsyncIterable(result)) {
+      this.#streams.open(id, result);
+      return;
+    }
     let frame: Buffer;
     try {
       frame = encodeFrame({ t: 'reply', id, r: prepareValue(result, 'result') }, this.channel.maxFrameBytes);
@@ -89,6 +97,8 @@ export class DaemonConnection implements CallSink, Receiver, EventSubscriber {
 
   closed(): void {
     this.#host.events.remove(this);
+    // Orphaned streams: their iterators end, each in its turn.
+    this.#streams.closeAll();
     this.#host.closed(this);
   }
 
@@ -115,6 +125,12 @@ export class DaemonConnection implements CallSink, Receiver, EventSubscriber {
       case 'unsubscribe':
         this.#host.events.unsubscribe(this, message.sub);
         this.channel.send({ t: 'reply', id: message.id, r: null });
+        return;
+      case 'credit':
+        this.#streams.credit(message.id, message.n);
+        return;
+      case 'stop':
+        this.#streams.stop(message.id);
         return;
       default:
         throw new ProtocolError(`Message "${message.t}" is not allowed after the handshake`, { code: 'ERR_UNKNOWN_MESSAGE' });

@@ -46,6 +46,8 @@ interface Call {
   /** `performance.now()` at admission, only while someone listens for call records. */
   readonly admittedAt: number | undefined;
   startedAt?: number;
+  /** A turn that is not a call (a stream's step, {@link Mailbox.enter}): not counted as served. */
+  readonly turn?: true;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -70,6 +72,8 @@ export class Mailbox {
   #withdrawn = 0;
   /** The dispose hook runs at most once. */
   #disposed = false;
+  /** Open streams, told when the door closes so their iterators end in the drain. */
+  readonly #closingListeners = new Set<(force: boolean) => void>();
   readonly #actor: Actor<typeof mailboxMachine>;
 
   constructor(object: object, maxQueuedCalls: number, inspect?: (event: InspectionEvent) => void) {
@@ -137,9 +141,41 @@ export class Mailbox {
       sink.replyError(id, method);
       return;
     }
-    const call: Call = { sink, id, name, method, args, deadline, admittedAt: recordingSince() };
+    this.#enqueue({ sink, id, name, method, args, deadline, admittedAt: recordingSince() });
+  }
+
+  /**
+   * Runs `run` as one turn of the mailbox, in the same line as the calls: it starts only when no
+   * call or turn runs and none admitted before it waits, and nothing else starts until the
+   * promise it returns (if any) settles. A stream (./streams.ts) runs each step of its iterator
+   * this way. `run` must not throw. Refused (on `sink.replyError`, nothing runs) once the mailbox
+   * is closed, and while it drains unless `duringDrain` (a stream's cleanup, or a step that
+   * resumes after an outside wait, must still run in a graceful drain). A forced close answers a
+   * waiting turn on `sink.replyError` too. Turns are not bounded by `maxQueuedCalls`: each
+   * stream has at most one waiting.
+   */
+  enter(sink: CallSink, name: string, run: () => Promise<void> | undefined, duringDrain: boolean): void {
+    const state = this.#actor.getSnapshot().value;
+    if (state !== 'accepting' && !(state === 'draining' && duringDrain)) {
+      sink.replyError(0, refusal('ERR_DAEMON_DRAINING', 'DaemonConnectionError', 'The daemon is shutting down; the stream was ended'));
+      return;
+    }
+    this.#enqueue({ sink, id: 0, name, method: run, args: [], turn: true, deadline: undefined, admittedAt: undefined });
+  }
+
+  /**
+   * Calls `listener` once, when the mailbox stops admitting calls (before the statechart
+   * moves on, so turns it enters still run in a graceful drain). Returns its removal.
+   */
+  onClosing(listener: (force: boolean) => void): () => void {
+    this.#closingListeners.add(listener);
+    return () => this.#closingListeners.delete(listener);
+  }
+
+  /** Runs `call` now if the queue is idle, else queues it (see {@link submit}). */
+  #enqueue(call: Call): void {
     if (this.#queue.size === 0 && this.#queue.pending === 0) {
-      if (deadline !== undefined && Date.now() >= deadline) {
+      if (call.deadline !== undefined && Date.now() >= call.deadline) {
         this.#withdraw(call, 'expired');
         return;
       }
@@ -182,6 +218,11 @@ export class Mailbox {
    * without waiting for the running one. A forced close may follow a graceful one.
    */
   close(force: boolean): Promise<void> {
+    if (this.#actor.getSnapshot().value === 'accepting') {
+      const listeners = [...this.#closingListeners];
+      this.#closingListeners.clear();
+      for (const listener of listeners) listener(force);
+    }
     this.#actor.send({ type: 'mailbox.close', force });
     return toPromise(this.#actor).then(() => undefined);
   }
@@ -284,14 +325,14 @@ export class Mailbox {
   }
 
   #answerOk(call: Call, result: unknown): void {
-    this.#served++;
+    if (call.turn === undefined) this.#served++;
     this.#current = undefined;
     if (call.admittedAt !== undefined) publishCall(call.name, call.id, 'ok', call.admittedAt, call.startedAt);
     call.sink.replyOk(call.id, result);
   }
 
   #answerError(call: Call, error: unknown): void {
-    this.#served++;
+    if (call.turn === undefined) this.#served++;
     this.#current = undefined;
     const wire = remoteErrorToWire(error);
     if (call.admittedAt !== undefined) publishCall(call.name, call.id, 'error', call.admittedAt, call.startedAt, wire.code);

@@ -3,4 +3,5 @@
  * Explicit named re-exports, one module per concept.
  */
 export { callSignal } from './call-context.js';
+export { awaitOutside } from './outside.js';
 export type { CallRecord, CallOutcome } from './call-records.js';

@@ -122,6 +122,38 @@ export interface ReplyMessage {
   readonly t: 'reply';
   readonly id: number;
   readonly r: unknown;
+  /**
+   * True when the method returned an async iterable: `r` is nil and call `id` is now a stream
+   * (docs/PROTOCOL.md §4a): `item` frames follow as the client grants `credit`, then `end` or
+   * an `error`.
+   */
+  readonly stream?: boolean;
+}
+
+/** Daemon -> client: the next item of stream `id`, one per credit granted. */
+export interface ItemMessage {
+  readonly t: 'item';
+  readonly id: number;
+  readonly v: unknown;
+}
+
+/** Daemon -> client: stream `id` is over (its iterator is done). */
+export interface EndMessage {
+  readonly t: 'end';
+  readonly id: number;
+}
+
+/** Client -> daemon: stream `id` may send `n` more items. */
+export interface CreditMessage {
+  readonly t: 'credit';
+  readonly id: number;
+  readonly n: number;
+}
+
+/** Client -> daemon: the consumer of stream `id` is gone; end its iterator (`return()`). */
+export interface StopMessage {
+  readonly t: 'stop';
+  readonly id: number;
 }
 
 /**
@@ -144,9 +176,19 @@ export interface ErrorMessage {
 }
 
 /** Every message a client may send. */
-export type ClientMessage = HelloMessage | AuthMessage | CallMessage | CancelMessage | PingMessage | ShutdownMessage | SubscribeMessage | UnsubscribeMessage;
+export type ClientMessage =
+  | HelloMessage
+  | AuthMessage
+  | CallMessage
+  | CancelMessage
+  | PingMessage
+  | ShutdownMessage
+  | SubscribeMessage
+  | UnsubscribeMessage
+  | CreditMessage
+  | StopMessage;
 /** Every message a daemon may send. */
-export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | ErrorMessage | EventMessage;
+export type DaemonMessage = ChallengeMessage | WelcomeMessage | ReplyMessage | ErrorMessage | EventMessage | ItemMessage | EndMessage;
 
 /** Length in bytes of each side's handshake nonce. */
 export const NONCE_BYTES = 32;
@@ -216,6 +258,13 @@ export function parseClientMessage(value: unknown): ClientMessage {
       if (!isId(value.id)) fail('`unsubscribe.id` must be a non-negative integer');
       if (!isId(value.sub)) fail('`unsubscribe.sub` must be a non-negative integer');
       return { t: 'unsubscribe', id: value.id, sub: value.sub };
+    case 'credit':
+      if (!isId(value.id)) fail('`credit.id` must be a non-negative integer');
+      if (!isId(value.n) || value.n === 0) fail('`credit.n` must be a positive integer');
+      return value as unknown as CreditMessage;
+    case 'stop':
+      if (!isId(value.id)) fail('`stop.id` must be a non-negative integer');
+      return value as unknown as StopMessage;
     default:
       throw new ProtocolError(`Unknown message type ${describeType(value.t)}`, {
         code: 'ERR_UNKNOWN_MESSAGE',
@@ -253,6 +302,12 @@ export function parseDaemonMessage(value: unknown): DaemonMessage {
       if (!isTopic(value.topic)) fail(`\`event.topic\` must be a string of 1 to ${MAX_TOPIC_LENGTH} characters`);
       if (value.dropped !== undefined && !isId(value.dropped)) fail('`event.dropped` must be a non-negative integer');
       return value as unknown as EventMessage;
+    case 'item':
+      if (!isId(value.id)) fail('`item.id` must be a non-negative integer');
+      return value as unknown as ItemMessage;
+    case 'end':
+      if (!isId(value.id)) fail('`end.id` must be a non-negative integer');
+      return value as unknown as EndMessage;
     default:
       throw new ProtocolError(`Unknown message type ${describeType(value.t)}`, {
         code: 'ERR_UNKNOWN_MESSAGE',
