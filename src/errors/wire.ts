@@ -80,7 +80,8 @@ function readField(target: object, key: string): unknown {
   }
 }
 
-function asText(value: unknown, fallback: string): string {
+/** `value` as text for a message: itself if a string, `fallback` if nullish or if `String()` throws. */
+export function asText(value: unknown, fallback: string): string {
   if (typeof value === 'string') return value;
   if (value === undefined || value === null) return fallback;
   try {

@@ -18,6 +18,7 @@
  * something inside it is replaced.
  */
 import { ProtocolError } from '../errors.js';
+import { asText } from '../errors/wire.js';
 import { TaggedError, TaggedMap } from './extensions.js';
 
 /** Deeper than this, a value is refused (msgpackr's own recursion gives out not far beyond). */
@@ -278,8 +279,8 @@ function prepareError(error: Error, ancestors: object[]): TaggedError {
   enter(error, ancestors);
   // No prototype: a property named "__proto__" is then just a key.
   const fields = Object.create(null) as Record<string, unknown>;
-  fields.name = text(read(error, 'name'), 'Error');
-  fields.message = text(read(error, 'message'), '');
+  fields.name = asText(read(error, 'name'), 'Error');
+  fields.message = asText(read(error, 'message'), '');
   const stack = read(error, 'stack');
   if (typeof stack === 'string') fields.stack = stack;
   // `code` is often an own enumerable property, but Node's own errors may define it elsewhere.
@@ -309,15 +310,5 @@ function read(error: Error, key: string): unknown {
     return (error as unknown as Record<string, unknown>)[key];
   } catch (thrown) {
     throw within(thrown, key);
-  }
-}
-
-function text(value: unknown, fallback: string): string {
-  if (typeof value === 'string') return value;
-  if (value === undefined || value === null) return fallback;
-  try {
-    return String(value);
-  } catch {
-    return fallback;
   }
 }
