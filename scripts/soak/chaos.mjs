@@ -41,6 +41,8 @@ const STARVED_FD_LIMIT = 256;
 const STARVED_FREE = [0, 8];
 /** The steps of the stepped clock (libfaketime's offset syntax). */
 const CLOCK_STEPS = ['+1h', '-1h', '+0'];
+/** How soon after a freeze has begun a client arrives (see Chaos#freeze). */
+const ARRIVAL_AFTER_MS = 100;
 /** How long a `sigstop` keeps the daemon stopped before its SIGCONT. */
 const STOP_MS = [1000, 3000];
 /**
@@ -116,8 +118,14 @@ export class Chaos {
    * @param options the soak's service options, runtimeDir included (for the starved clients)
    * @param clockFile the stepped clock's file (`clock-step`), undefined without libfaketime
    */
-  constructor({ svc, tracker, t0, kinds, hangMs, track, options, clockFile }) {
+  constructor({ svc, tracker, t0, kinds, hangMs, track, options, clockFile, newService }) {
     this.svc = svc;
+    /** Makes a fresh service of the soak's singleton: a client arriving (see #freeze). */
+    this.newService = newService;
+    /** The proxy() calls of the clients that arrived during a freeze, as the clients record theirs { at, ms, code? } */
+    this.arrivals = [];
+    /** Set while a freeze is in progress and its client has arrived (or is about to). */
+    this.arrival = undefined;
     this.options = options;
     this.clockFile = clockFile;
     /** code -> count of starved clients' proxy() or call failures */
@@ -359,15 +367,55 @@ export class Chaos {
     return this.shutdown(kind, true);
   }
 
-  /** Runs `action` as the one freeze in progress, and keeps its window. */
+  /**
+   * Runs `action` as the one freeze in progress, and keeps its window. Once the daemon is frozen
+   * (the action calls {@link frozen}), a new client arrives: the clients' own arrivals are
+   * random, so without it a short soak could have no new client meet a busy or stopped daemon.
+   */
   async freeze(kind, action) {
     if (this.freezing !== undefined) return this.skip(kind, `${this.freezing} in progress`);
     this.freezing = kind;
     try {
       await action();
     } finally {
+      await this.arrival;
+      this.arrival = undefined;
       this.freezing = undefined;
     }
+  }
+
+  /** The freeze in progress has frozen the daemon: a client arrives shortly (once per freeze). */
+  frozen() {
+    this.arrival ??= sleep(ARRIVAL_AFTER_MS).then(() => this.arrive());
+  }
+
+  /** A client arriving now: a fresh service's proxy(), recorded as the clients record theirs. */
+  async arrive() {
+    const at = Date.now();
+    const opening = this.newService().proxy();
+    const opened = await withTimeout(
+      opening.then(
+        (proxy) => ({ proxy }),
+        (error) => error,
+      ),
+      this.hangMs,
+    );
+    const ms = Date.now() - at;
+    if (opened === 'HANG') {
+      this.hung('arrival', 'proxy()');
+      this.arrivals.push({ at, ms, code: 'HANG' });
+      opening.then(
+        (late) => closeRemote(late),
+        () => {},
+      );
+      return;
+    }
+    if (opened?.proxy === undefined) {
+      this.arrivals.push({ at, ms, code: typeof opened?.code === 'string' ? opened.code : 'NO_CODE' });
+      return;
+    }
+    this.arrivals.push({ at, ms });
+    await closeRemote(opened.proxy);
   }
 
   /**
@@ -392,8 +440,10 @@ export class Chaos {
       }
       const ms = between(BUSY_MS);
       const from = Date.now();
+      const spinning = this.busyProxy.spin(ms);
+      this.frozen();
       const outcome = await withTimeout(
-        this.busyProxy.spin(ms).then(
+        spinning.then(
           (spun) => ({ spun }),
           (error) => error,
         ),
@@ -417,6 +467,7 @@ export class Chaos {
       // Registered first: an interrupt between the two lines still SIGCONTs it.
       stopped.add(target.pid);
       process.kill(target.pid, 'SIGSTOP');
+      this.frozen();
       try {
         await sleep(ms);
       } finally {
@@ -444,6 +495,7 @@ export class Chaos {
         () => 'settled',
         (error) => error,
       );
+      this.frozen();
       await sleep(between(NEVER_SETTLE_MS));
       const stopped = await withTimeout(
         this.svc.shutdown().then(

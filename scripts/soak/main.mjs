@@ -1,6 +1,7 @@
 // The loopback-singleton soak: several client PROCESSES call one shared Counter through
 // supervised proxies (some keep one proxy, the others keep opening fresh ones: new clients
-// arriving) while a chaos loop, one action every 100-500 ms, picks among these kinds:
+// arriving, and one more arrives during each busy, sigstop or never-settle action) while a
+// chaos loop, one action every 100-500 ms, picks among these kinds:
 //   sigkill           SIGKILL the daemon
 //   corrupt-metadata  empty, cut or garble metadata.json in place
 //   hold-lock         hold the spawn lock from another process (sometimes killed holding it)
@@ -266,7 +267,17 @@ async function run(flags, runtimeDir) {
   // The stepped clock (clock-step): a file beside the singleton's directory, true at first.
   const clockFile = LIBFAKETIME === undefined ? undefined : join(runtimeDir, 'clock');
   if (clockFile !== undefined) writeFileSync(clockFile, '+0\n');
-  const chaos = new Chaos({ svc, tracker, t0, kinds: chaosKindsFor(flags.transport), hangMs: HANG_MS, track, options: { runtimeDir, ...options }, clockFile });
+  const chaos = new Chaos({
+    svc,
+    tracker,
+    t0,
+    kinds: chaosKindsFor(flags.transport),
+    hangMs: HANG_MS,
+    track,
+    options: { runtimeDir, ...options },
+    clockFile,
+    newService: () => localSingleton(NAME, FACTORY, { runtimeDir, ...options }),
+  });
   const spec = { runtimeDir, name: NAME, options, lanes: LANES, hangMs: HANG_MS };
   // Client #1 keeps one proxy all along; the others keep arriving (a fresh proxy now and then)
   // and think between their calls. The last one (with 2 or more) lives on the stepped clock.
@@ -397,6 +408,12 @@ async function run(flags, runtimeDir) {
     for (const { at, previousAt, ...change } of report.silentDetails) silentDetails.push({ client: report.pid, atMs: at - t0, previousAtMs: previousAt - t0, ...change });
   }
   silentDetails.sort((a, b) => a.atMs - b.atMs);
+  // The clients that arrived during a freeze (see Chaos#freeze) opened their proxy like the others.
+  for (const arrival of chaos.arrivals) {
+    if (arrival.code === undefined) proxiesOpened++;
+    else if (arrival.code !== 'HANG') opensFailed[arrival.code] = (opensFailed[arrival.code] ?? 0) + 1;
+    opens.push(arrival);
+  }
   // The proxy() calls that met a frozen daemon: they ran while a busy or sigstop action did.
   const meetsFreeze = (open) => chaos.freezes.some((f) => open.at <= f.to && open.at + open.ms >= f.from);
   const opensMeetingFreeze = opens.filter(meetsFreeze);
