@@ -14,7 +14,8 @@
  */
 import { assign, setup } from 'xstate';
 import type { DaemonLink } from '../src/wire/handshake-links.js';
-import { isNonce, type HelloMessage } from '../src/wire/messages.js';
+import type { HelloMessage } from '../src/wire/messages.js';
+import { isNonce } from '../src/wire/parse.js';
 
 /** What the daemon machine is told at accept. */
 export interface DaemonHandshakeInput {

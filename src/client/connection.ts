@@ -9,7 +9,8 @@ import { decodeAuthenticated, encodeFrame, type FrameDecoder } from '../wire/cod
 import { locateRefusedKey } from '../wire/unencodable.js';
 import { prepareValue } from '../wire/values.js';
 import { FrameWriter } from '../wire/writer.js';
-import { parseDaemonMessage, type CallMessage, type ClientMessage, type DaemonMessage } from '../wire/messages.js';
+import type { CallMessage, ClientMessage, DaemonMessage } from '../wire/messages.js';
+import { parseDaemonMessage } from '../wire/parse.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { EventRouter, type EventSink } from './event-router.js';
 import { RemoteStream, type StreamLink } from './stream.js';

@@ -16,7 +16,7 @@ import { createNonce, proofKey } from '../wire/auth.js';
 import { decodeValue, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
 import { clientHandshake, clientHandshakeError } from '../wire/handshake.js';
 import type { ClientLink } from '../wire/handshake-links.js';
-import { parseDaemonMessage } from '../wire/messages.js';
+import { parseDaemonMessage } from '../wire/parse.js';
 
 /** Where and how to connect. */
 export interface ConnectOptions {

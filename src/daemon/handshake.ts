@@ -14,7 +14,7 @@ import { createNonce, type ProofKey } from '../wire/auth.js';
 import { decodeValue } from '../wire/codec.js';
 import { daemonHandshake } from '../wire/handshake.js';
 import type { DaemonLink } from '../wire/handshake-links.js';
-import { parseClientMessage } from '../wire/messages.js';
+import { parseClientMessage } from '../wire/parse.js';
 import type { Channel, Receiver } from './channel.js';
 
 /** What a handshake needs from its daemon. */

@@ -12,7 +12,8 @@ import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import { computeProof, verifyProof } from './auth.js';
 import { encodeFrame } from './codec.js';
 import type { ClientLink } from './handshake-links.js';
-import { isNonce, type ClientMessage } from './messages.js';
+import type { ClientMessage } from './messages.js';
+import { isNonce } from './parse.js';
 
 function sendToDaemon(link: ClientLink, message: ClientMessage): void {
   link.socket.write(encodeFrame(message, link.maxFrameBytes));

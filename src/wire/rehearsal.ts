@@ -11,7 +11,7 @@
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
 import { computeProof, createNonce, verifyProof } from './auth.js';
 import { DEFAULT_MAX_FRAME_BYTES, decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from './codec.js';
-import { parseClientMessage, parseDaemonMessage } from './messages.js';
+import { parseClientMessage, parseDaemonMessage } from './parse.js';
 
 /**
  * Runs the rehearsal once. `info` is a welcome's info (the daemon passes its own, so the

@@ -7,7 +7,7 @@
  * key's path (see {@link decodeAnyKeys} in ./codec.ts). Runs only after a failed decode.
  */
 import { decodeAnyKeys } from './codec.js';
-import { isId } from './messages.js';
+import { isId } from './parse.js';
 
 /** Deeper than this, the walk stops and says so. */
 const MAX_DEPTH = 2000;

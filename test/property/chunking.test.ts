@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ProtocolError } from '../../src/errors.js';
 import { decodeValue, DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder, HEADER_BYTES } from '../../src/wire/codec.js';
-import { NONCE_BYTES, parseClientMessage, parseDaemonMessage } from '../../src/wire/messages.js';
+import { NONCE_BYTES } from '../../src/wire/messages.js';
+import { parseClientMessage, parseDaemonMessage } from '../../src/wire/parse.js';
 import { msgpackValue, params, sameValue, timeout } from './support.js';
 
 const bytes = (length: number): fc.Arbitrary<Buffer> => fc.uint8Array({ minLength: length, maxLength: length }).map((array) => Buffer.from(array));

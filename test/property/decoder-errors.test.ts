@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import { decodeValue, DEFAULT_MAX_FRAME_BYTES, encodeFrame, encodeValue, FrameDecoder, HEADER_BYTES } from '../../src/wire/codec.js';
-import { parseClientMessage, parseDaemonMessage } from '../../src/wire/messages.js';
+import { parseClientMessage, parseDaemonMessage } from '../../src/wire/parse.js';
 import { DANGEROUS_NAMES, msgpackValue, params, sameValue, timeout } from './support.js';
 
 /** The codes the pipeline may throw; anything else (or another class) fails the property. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import { MAX_TOPIC_LENGTH } from '../../src/events-link.js';
 import { decodeValue, encodeValue } from '../../src/wire/codec.js';
-import { parseClientMessage, parseDaemonMessage } from '../../src/wire/messages.js';
+import { parseClientMessage, parseDaemonMessage } from '../../src/wire/parse.js';
 
 function codeOf(fn: () => unknown): string {
   try {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import { decodeValue, encodeValue } from '../../src/wire/codec.js';
-import { isNonce, NONCE_BYTES, parseClientMessage, parseDaemonMessage } from '../../src/wire/messages.js';
+import { NONCE_BYTES } from '../../src/wire/messages.js';
+import { isNonce, parseClientMessage, parseDaemonMessage } from '../../src/wire/parse.js';
 
 const nonce = Buffer.alloc(NONCE_BYTES, 1);
 const proof = Buffer.alloc(32, 2);

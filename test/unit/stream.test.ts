@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError } from '../../src/errors.js';
 import { RemoteStream, STREAM_WINDOW, type StreamLink } from '../../src/client/stream.js';
-import { parseClientMessage, parseDaemonMessage } from '../../src/wire/messages.js';
+import { parseClientMessage, parseDaemonMessage } from '../../src/wire/parse.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
