@@ -49,6 +49,11 @@ export const mailboxMachine = setup({
     }),
   },
   actions: {
+    /**
+     * Tells the open streams that the door is closing (`force`: at once), while the mailbox
+     * still admits their last turns: a graceful drain then runs their iterators' endings.
+     */
+    announceClosing: (_, _params: { force: boolean }) => {},
     /** Rejects every waiting call with ERR_SHUTDOWN_FORCED without running it. */
     rejectWaiting: () => {},
   },
@@ -61,7 +66,10 @@ export const mailboxMachine = setup({
   states: {
     accepting: {
       on: {
-        'mailbox.close': [{ guard: 'isForced', target: 'closed', actions: 'rejectWaiting' }, { target: 'draining' }],
+        'mailbox.close': [
+          { guard: 'isForced', target: 'closed', actions: [{ type: 'announceClosing', params: { force: true } }, 'rejectWaiting'] },
+          { target: 'draining', actions: { type: 'announceClosing', params: { force: false } } },
+        ],
       },
     },
     draining: {

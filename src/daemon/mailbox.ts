@@ -82,7 +82,14 @@ export class Mailbox {
     this.#actor = createActor(
       mailboxMachine.provide({
         actors: { awaitIdle: fromPromise(() => this.#queue.onIdle()) },
-        actions: { rejectWaiting: () => this.#rejectWaiting() },
+        actions: {
+          announceClosing: (_, { force }) => {
+            const listeners = [...this.#closingListeners];
+            this.#closingListeners.clear();
+            for (const listener of listeners) listener(force);
+          },
+          rejectWaiting: () => this.#rejectWaiting(),
+        },
       }),
       inspect === undefined ? undefined : { inspect },
     );
@@ -164,8 +171,9 @@ export class Mailbox {
   }
 
   /**
-   * Calls `listener` once, when the mailbox stops admitting calls (before the statechart
-   * moves on, so turns it enters still run in a graceful drain). Returns its removal.
+   * Calls `listener` once, when the mailbox stops admitting calls (the statechart's
+   * `announceClosing`, on leaving `accepting`: turns it enters then still run in a graceful
+   * drain). Returns its removal.
    */
   onClosing(listener: (force: boolean) => void): () => void {
     this.#closingListeners.add(listener);
@@ -218,11 +226,6 @@ export class Mailbox {
    * without waiting for the running one. A forced close may follow a graceful one.
    */
   close(force: boolean): Promise<void> {
-    if (this.#actor.getSnapshot().value === 'accepting') {
-      const listeners = [...this.#closingListeners];
-      this.#closingListeners.clear();
-      for (const listener of listeners) listener(force);
-    }
     this.#actor.send({ type: 'mailbox.close', force });
     return toPromise(this.#actor).then(() => undefined);
   }
