@@ -62,3 +62,19 @@ export async function createHostedObject(moduleUrl: string, exportPath: string, 
   }
   return { object };
 }
+
+/**
+ * The hosted object's own cleanup, `[Symbol.asyncDispose]()` or `dispose()`. Resolves with
+ * what happened, for the log (undefined when there is no hook); never rejects.
+ */
+export function disposeHostedObject(object: object): Promise<string | undefined> {
+  const hooks = object as { [Symbol.asyncDispose]?: unknown; dispose?: unknown };
+  const hook = typeof hooks[Symbol.asyncDispose] === 'function' ? hooks[Symbol.asyncDispose] : hooks.dispose;
+  if (typeof hook !== 'function') return Promise.resolve(undefined);
+  return Promise.resolve()
+    .then(() => (hook as () => unknown).call(object))
+    .then(
+      () => 'dispose hook done',
+      (error: unknown) => `dispose hook threw: ${(error as Error)?.stack ?? String(error)}`,
+    );
+}

@@ -21,9 +21,11 @@
 import PQueue from 'p-queue';
 import { createActor, fromPromise, toPromise, type Actor, type InspectionEvent } from 'xstate';
 import { isAdmissibleMember, mailboxMachine } from '../../machines/mailbox.machine.js';
-import { remoteErrorToWire, LoopbackSingletonError, type ErrorCode, type WireError } from '../errors.js';
+import { remoteErrorToWire, LoopbackSingletonError, type WireError } from '../errors.js';
 import { provideCallSignal } from './call-context.js';
 import { publishCall, recordingSince, type CallOutcome } from './call-records.js';
+import { disposeHostedObject } from './factory.js';
+import { refusals } from './refusals.js';
 
 /** Where a call's outcome goes: its connection. Exactly one of the two is called per call. */
 export interface CallSink {
@@ -52,10 +54,6 @@ interface Call {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-function refusal(code: ErrorCode, name: string, message: string): WireError {
-  return { code, name, message };
 }
 
 /** The hosted object's door: admission, strictly sequential execution in arrival order, queue depth. */
@@ -164,7 +162,7 @@ export class Mailbox {
   enter(sink: CallSink, name: string, run: () => Promise<void> | undefined, duringDrain: boolean): void {
     const state = this.#actor.getSnapshot().value;
     if (state !== 'accepting' && !(state === 'draining' && duringDrain)) {
-      sink.replyError(0, refusal('ERR_DAEMON_DRAINING', 'DaemonConnectionError', 'The daemon is shutting down; the stream was ended'));
+      sink.replyError(0, refusals.streamEnded());
       return;
     }
     this.#enqueue({ sink, id: 0, name, method: run, args: [], turn: true, deadline: undefined, admittedAt: undefined });
@@ -241,18 +239,10 @@ export class Mailbox {
    * is no hook); never rejects. How long it may take is the daemon statechart's
    * `disposeTimeout`.
    */
-  async disposeObject(): Promise<string | undefined> {
-    if (this.#disposed) return undefined;
+  disposeObject(): Promise<string | undefined> {
+    if (this.#disposed) return Promise.resolve(undefined);
     this.#disposed = true;
-    const object = this.#object as { [Symbol.asyncDispose]?: unknown; dispose?: unknown };
-    const hook = typeof object[Symbol.asyncDispose] === 'function' ? object[Symbol.asyncDispose] : object.dispose;
-    if (typeof hook !== 'function') return undefined;
-    return Promise.resolve()
-      .then(() => (hook as () => unknown).call(this.#object))
-      .then(
-        () => 'dispose hook done',
-        (error: unknown) => `dispose hook threw: ${(error as Error)?.stack ?? String(error)}`,
-      );
+    return disposeHostedObject(this.#object);
   }
 
   /** The admission policy, in the order a caller learns of it: the method, or the refusal. */
@@ -260,18 +250,14 @@ export class Mailbox {
     // The statechart's snapshot is read, not sent an event: admission runs on every call, and
     // a read keeps xstate off the hot path while the chart stays the only record of the state.
     if (this.#actor.getSnapshot().value !== 'accepting') {
-      return refusal('ERR_DAEMON_DRAINING', 'DaemonConnectionError', 'The daemon is shutting down and accepts no new calls; the call was not executed');
+      return refusals.draining();
     }
     const method = isAdmissibleMember(this.#object, name);
     if (method === undefined) {
-      return refusal('ERR_METHOD_NOT_ALLOWED', 'MethodNotAllowedError', `"${name}" is not a public method of the hosted object (private, unknown, or not a function)`);
+      return refusals.notAllowed(name);
     }
     if (this.#waiting.size >= this.#maxQueuedCalls) {
-      return refusal(
-        'ERR_MAILBOX_FULL',
-        'MailboxFullError',
-        `The mailbox already holds ${this.#maxQueuedCalls} waiting calls (maxQueuedCalls); retry later or raise maxQueuedCalls`,
-      );
+      return refusals.full(this.#maxQueuedCalls);
     }
     return method;
   }
@@ -294,12 +280,7 @@ export class Mailbox {
   #withdraw(call: Call, outcome: Extract<CallOutcome, 'cancelled' | 'expired'>): void {
     this.#withdrawn++;
     publishCall(call.name, call.id, outcome, call.admittedAt, undefined);
-    call.sink.replyError(
-      call.id,
-      outcome === 'cancelled'
-        ? refusal('ERR_CALL_CANCELLED', 'LoopbackSingletonError', 'The caller gave up on this call before it ran; it was not executed')
-        : refusal('ERR_CALL_TIMEOUT', 'LoopbackSingletonError', "The call's deadline had passed when its turn came; it was not executed"),
-    );
+    call.sink.replyError(call.id, outcome === 'cancelled' ? refusals.cancelled() : refusals.expired());
   }
 
   /**
@@ -347,10 +328,7 @@ export class Mailbox {
     const waiting = [...this.#waiting];
     this.#waiting.clear();
     for (const call of waiting) {
-      call.sink.replyError(
-        call.id,
-        refusal('ERR_SHUTDOWN_FORCED', 'LoopbackSingletonError', 'The daemon was shut down with force before this call ran; it was not executed'),
-      );
+      call.sink.replyError(call.id, refusals.forced());
     }
   }
 }
