@@ -152,7 +152,7 @@ export class Mailbox {
   /**
    * Runs `run` as one turn of the mailbox, in the same line as the calls: it starts only when no
    * call or turn runs and none admitted before it waits, and nothing else starts until the
-   * promise it returns (if any) settles. A stream (./streams.ts) runs each step of its iterator
+   * promise it returns (if any) settles. A stream (./stream.ts) runs each step of its iterator
    * this way. `run` must not throw. Refused (on `sink.replyError`, nothing runs) once the mailbox
    * is closed, and while it drains unless `duringDrain` (a stream's cleanup, or a step that
    * resumes after an outside wait, must still run in a graceful drain). A forced close answers a

@@ -2,7 +2,7 @@
  * `awaitOutside()`: how a stream's step waits for something outside the hosted object (an
  * event, a timer, a change another call makes) without holding the mailbox. Hosted code
  * imports it from `loopback-singleton/daemon` (./public.ts); the daemon's streams
- * (./streams.ts) give it its meaning. It imports nothing of the daemon's, so a hosted module
+ * (./stream.ts) give it its meaning. It imports nothing of the daemon's, so a hosted module
  * that imports it loads no more than this file.
  *
  * The running step is found through an AsyncLocalStorage kept on `globalThis` under a
@@ -11,7 +11,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** What the step running now offers the code inside it (./streams.ts). */
+/** What the step running now offers the code inside it (./stream.ts). */
 export interface StepScope {
   /** Ends the step's turn, awaits `promise`, and enters the mailbox again before resolving. */
   outside<T>(promise: PromiseLike<T> | T): Promise<T>;
