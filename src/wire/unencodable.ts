@@ -8,17 +8,10 @@
  */
 import { decodeAnyKeys } from './codec.js';
 import { isId } from './parse.js';
+import { childPath } from './path.js';
 
 /** Deeper than this, the walk stops and says so. */
 const MAX_DEPTH = 2000;
-
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-
-/** `path` followed by property `key`, as JavaScript would write it. */
-function child(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`;
-  return IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
-}
 
 /** A map key our decoder accepts (it becomes a string property name). */
 function isScalarKey(key: unknown): boolean {
@@ -57,7 +50,7 @@ function walk(value: unknown, path: string, depth: number): string | undefined {
     let i = 0;
     for (const [key, item] of value) {
       if (!isScalarKey(key)) return `a map key that is ${kind(key as object)} at ${path}.<key #${i}> (map keys must be strings, numbers, booleans, nil or undefined)`;
-      const found = walk(item, child(path, String(key)), depth + 1);
+      const found = walk(item, childPath(path, String(key)), depth + 1);
       if (found !== undefined) return found;
       i++;
     }

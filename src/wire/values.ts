@@ -20,50 +20,10 @@
 import { ProtocolError } from '../errors.js';
 import { asText } from '../errors/wire.js';
 import { TaggedError, TaggedMap } from './extensions.js';
+import { pathOf, Refusal, within } from './path.js';
 
 /** Deeper than this, a value is refused (msgpackr's own recursion gives out not far beyond). */
 export const MAX_DEPTH = 1000;
-
-/** One step of a path: an index, a property name, or a described step (`<key #1>`). */
-type Step = number | string | { readonly raw: string };
-
-/** Why a value cannot cross, and where: thrown inside the walk, turned into a ProtocolError. */
-class Refusal {
-  /** The path from the root, innermost step first (the walk adds steps as it unwinds). */
-  readonly steps: Step[] = [];
-  /** For a cycle: how many steps from the root lead to the value that contains itself. */
-  constructor(
-    readonly what: string,
-    readonly cycleDepth?: number,
-  ) {}
-}
-
-const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-
-function pathOf(root: string, steps: readonly Step[]): string {
-  let path = root;
-  for (const step of steps) {
-    if (typeof step === 'number') path += `[${step}]`;
-    else if (typeof step === 'string') path += IDENTIFIER.test(step) ? `.${step}` : `[${JSON.stringify(step)}]`;
-    else path += step.raw;
-  }
-  return path;
-}
-
-/** Adds `step` to a refusal thrown below it; anything else thrown (a getter) becomes one. */
-function within(error: unknown, step: Step): Refusal {
-  const refusal = error instanceof Refusal ? error : new Refusal(`threw when read (${describeThrown(error)})`);
-  refusal.steps.push(step);
-  return refusal;
-}
-
-function describeThrown(error: unknown): string {
-  try {
-    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  } catch {
-    return 'a value that cannot be printed';
-  }
-}
 
 /**
  * Returns `value` ready for the encoder: the same value when nothing in it needs a change,
