@@ -13,7 +13,7 @@ import type { CallMessage, ClientMessage, DaemonMessage } from '../wire/messages
 import { parseDaemonMessage } from '../wire/parse.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { EventRouter, type EventSink } from './event-router.js';
-import { RemoteStream, type StreamLink } from './stream.js';
+import { StreamRouter } from './stream-router.js';
 import { shakeHands, type AuthenticatedSocket, type ConnectOptions, type PayloadReceiver } from './handshake.js';
 
 export type { ConnectOptions } from './handshake.js';
@@ -50,21 +50,11 @@ export class Connection implements PayloadReceiver {
   readonly #writer: FrameWriter;
   readonly #pending = new Map<number, Pending>();
   readonly #closeListeners = new Set<(error: LoopbackSingletonError, rejected: number) => void>();
-  /** Calls that became streams (./stream.ts), until they end or are stopped. */
-  readonly #streams = new Map<number, RemoteStream>();
-  /** Streams whose consumer waits for an item: they keep the process alive, as pending calls do. */
-  #waitingStreams = 0;
-  readonly #streamLink: StreamLink = {
-    credit: (id, n) => this.#sendControl({ t: 'credit', id, n }),
-    stop: (id) => {
-      if (this.#streams.delete(id)) this.#sendControl({ t: 'stop', id });
-    },
-    waiting: (delta) => {
-      this.#waitingStreams += delta;
-      if (this.#waitingStreams > 0) this.#socket.ref();
-      else this.#unrefWhenIdle();
-    },
-  };
+  /** Calls that became streams (./stream-router.ts), until they end or are stopped. */
+  readonly #streams = new StreamRouter({
+    send: (message) => this.#sendControl(message),
+    waitingChanged: (waiting) => (waiting ? this.#socket.ref() : this.#unrefWhenIdle()),
+  });
   #nextId = 1;
   /** Resolved when the pending map empties, for a dispose that lets calls finish. */
   #idleWaiters: Array<() => void> = [];
@@ -259,7 +249,7 @@ export class Connection implements PayloadReceiver {
 
   /** No request in flight, no subscription, no stream waiting for an item: the connection no longer keeps the process alive. */
   #unrefWhenIdle(): void {
-    if (this.#pending.size === 0 && this.#events.size === 0 && this.#waitingStreams === 0) this.#socket.unref();
+    if (this.#pending.size === 0 && this.#events.size === 0 && !this.#streams.waiting) this.#socket.unref();
   }
 
   #onData(chunk: Buffer): void {
@@ -313,7 +303,7 @@ export class Connection implements PayloadReceiver {
     if (message.t === 'reply' || (message.t === 'error' && message.id !== null)) {
       const pending = this.#pending.get(message.id!);
       if (pending === undefined) {
-        if (message.t === 'error') this.#streamMessage(message);
+        if (message.t === 'error') this.#streams.deliver(message);
         // A stream whose caller gave up (a deadline, an abort) before it began.
         else if (message.stream === true) this.#sendControl({ t: 'stop', id: message.id });
         return;
@@ -321,37 +311,18 @@ export class Connection implements PayloadReceiver {
       this.#settle(message.id!);
       pending.cleanup?.();
       if (message.t === 'error') pending.reject(errorFromWire(message.e));
-      else if (message.stream === true) pending.resolve(this.#openStream(message.id, pending.signal));
+      else if (message.stream === true) pending.resolve(this.#streams.open(message.id, pending.signal));
       else pending.resolve(message.r);
       return;
     }
     if (message.t === 'item' || message.t === 'end') {
-      this.#streamMessage(message);
+      this.#streams.deliver(message);
       return;
     }
     if (message.t === 'error') {
       // The daemon is closing this connection and says why.
       this.#shutdownWith(errorFromWire(message.e));
     }
-  }
-
-  /** Call `id` became a stream. */
-  #openStream(id: number, signal: AbortSignal | undefined): RemoteStream {
-    const stream = new RemoteStream(id, this.#streamLink, signal);
-    this.#streams.set(id, stream);
-    return stream;
-  }
-
-  /** An item, the end, or the error of a stream (ignored once the stream was stopped). */
-  #streamMessage(message: Extract<DaemonMessage, { t: 'item' | 'end' | 'error' }>): void {
-    const stream = this.#streams.get(message.id!);
-    if (stream === undefined) return;
-    if (message.t === 'item') {
-      stream.push(message.v);
-      return;
-    }
-    this.#streams.delete(message.id!);
-    stream.end(message.t === 'error' ? errorFromWire(message.e) : undefined);
   }
 
   /** A stream's credit or stop: nothing to answer, nothing once closed. */
@@ -369,9 +340,7 @@ export class Connection implements PayloadReceiver {
       pending.cleanup?.();
       pending.reject(error);
     }
-    const streams = [...this.#streams.values()];
-    this.#streams.clear();
-    for (const stream of streams) stream.end(error);
+    this.#streams.endAll(error);
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const wake of waiters) wake();
