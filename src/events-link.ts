@@ -27,6 +27,19 @@ export function isTopic(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_TOPIC_LENGTH;
 }
 
+/**
+ * The topic on which a daemon sends its own lifecycle to observers (`loopback-singleton
+ * inspect`): its statecharts' transitions, its recent history on subscribing, and batches of
+ * per-call records. Topics under `loopback-singleton:` are the runtime's: an object cannot
+ * publish on them.
+ */
+export const INSPECT_TOPIC = 'loopback-singleton:inspect';
+
+/** True for a topic the runtime keeps for itself (see {@link INSPECT_TOPIC}). */
+export function isReservedTopic(topic: string): boolean {
+  return topic.startsWith('loopback-singleton:');
+}
+
 /** The hub of the daemon this process is, if it is one. */
 export function eventHub(): EventHubLink | undefined {
   return (globalThis as { [EVENT_HUB]?: EventHubLink })[EVENT_HUB];

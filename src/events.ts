@@ -7,7 +7,7 @@
  * `hasSubscribers()` is false, so the object runs unchanged.
  */
 import type { Crossed, Crosses } from './client/crossing.js';
-import { eventHub, isTopic, MAX_TOPIC_LENGTH } from './events-link.js';
+import { eventHub, isReservedTopic, isTopic, MAX_TOPIC_LENGTH } from './events-link.js';
 
 /**
  * A payload as `publish` accepts it: `D` when all of it crosses the wire, else `D` with
@@ -25,7 +25,8 @@ export interface Publisher<E extends object> {
    * Sends `data` to every connection subscribed to `topic`, in publish order, and returns at
    * once: it never waits for a subscriber. A subscriber that does not keep up loses events
    * (dropped and counted, see the README, "Streams and events"), never the object's time.
-   * @throws {TypeError} when `topic` is not a string of 1 to 256 characters.
+   * @throws {TypeError} when `topic` is not a string of 1 to 256 characters, or is one the
+   *   runtime keeps (it starts with `loopback-singleton:`).
    * @throws {ProtocolError} `ERR_UNENCODABLE` or `ERR_FRAME_TOO_LARGE` when someone subscribes
    *   and `data` cannot be sent (a symbol, a cycle, larger than `maxFrameBytes`).
    */
@@ -60,6 +61,11 @@ export function publisher<E extends object = Record<string, unknown>>(): Publish
   return {
     publish(topic, data) {
       checkTopic(topic);
+      if (isReservedTopic(topic)) {
+        throw new TypeError(
+          `The topic ${JSON.stringify(topic)} is reserved: topics starting with "loopback-singleton:" carry the runtime's own inspection; publish under another name`,
+        );
+      }
       eventHub()?.publish(topic, data);
     },
     hasSubscribers(topic) {

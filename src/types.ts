@@ -86,6 +86,20 @@ export interface DaemonInfo {
   readonly queued: number;
   /** Calls executing now (0 or 1). */
   readonly running: number;
+  /** The method executing now, if a call runs (daemons of 0.1.0 and later). */
+  readonly runningMethod?: string;
+  /**
+   * How long the running call has run, in ms: only when its start was timed (an observer such
+   * as `loopback-singleton inspect` was watching when it was admitted).
+   */
+  readonly runningForMs?: number;
+  /**
+   * The oldest waiting calls (at most 10), when some wait: each one's method and, when its
+   * admission was timed (as for `runningForMs`), how long it has waited in ms.
+   */
+  readonly waitingCalls?: readonly { readonly method: string; readonly waitingMs?: number }[];
+  /** The daemon process's resident set size, in bytes, when it answered. */
+  readonly rssBytes?: number;
   /** The daemon statechart's current state value, as xstate gives it. */
   readonly state: string | Record<string, unknown>;
   readonly protocolVersion: number;

@@ -11,7 +11,9 @@ import type { ClientMessage } from '../wire/messages.js';
 import { parseClientMessage } from '../wire/parse.js';
 import type { DaemonInfo } from '../types.js';
 import type { Channel, Receiver } from './channel.js';
+import { INSPECT_TOPIC } from '../events-link.js';
 import type { EventHub, EventSubscriber } from './events.js';
+import type { DaemonInspection } from './inspection.js';
 import type { CallSink, Mailbox } from './mailbox.js';
 import { isAsyncIterable, Streams } from './streams.js';
 
@@ -20,6 +22,8 @@ export interface ConnectionHost {
   readonly mailbox: Mailbox;
   /** The subscriptions to the hosted object's events (./events.ts). */
   readonly events: EventHub;
+  /** What an observer subscribing to the inspection topic is told (./inspection.ts). */
+  readonly inspection: DaemonInspection;
   info(): DaemonInfo;
   /** The connection is gone. */
   closed(connection: DaemonConnection): void;
@@ -122,6 +126,8 @@ export class DaemonConnection implements CallSink, Receiver, EventSubscriber {
       // Answered at once, like a ping: events published after the reply was written reach it.
       case 'subscribe':
         this.channel.send({ t: 'reply', id: message.id, r: { dropped: this.#host.events.subscribe(this, message.id, message.topic) } });
+        // An observer of the daemon's lifecycle starts from its recent history.
+        if (message.topic === INSPECT_TOPIC) this.#host.inspection.subscribed(this.channel);
         return;
       case 'unsubscribe':
         this.#host.events.unsubscribe(this, message.sub);

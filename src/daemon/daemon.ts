@@ -30,9 +30,13 @@ import type { DaemonLog } from './log.js';
 import { recordedModules, settleRecordedModules } from './module-recorder.js';
 import { Mailbox } from './mailbox.js';
 import { EventHub } from './events.js';
+import { DaemonInspection } from './inspection.js';
 import { registerEventHub } from '../events-link.js';
 import { startSweeper } from './sweep.js';
 import { FileUpkeep } from './upkeep.js';
+
+/** How many waiting calls the daemon's info names. */
+const WAITING_CALLS_SHOWN = 10;
 
 /** How the daemon's run ended. */
 export type DaemonOutcome = 'stopped' | 'failed';
@@ -63,6 +67,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   readonly #budget: SpawnerBudget;
   /** Where the hosted object's events go: the connections that subscribe. */
   readonly events: EventHub;
+  /** What observers that subscribe to the inspection topic are told (./inspection.ts). */
+  readonly inspection: DaemonInspection;
 
   /**
    * `budgetOrigin`: when, on this process's monotonic clock, the spawner measured the budgets
@@ -74,6 +80,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     this.#report = report;
     this.#budget = new SpawnerBudget(config, budgetOrigin);
     this.events = new EventHub(config.maxFrameBytes);
+    // Before the first actor: the daemon chart's boot is part of the history an observer gets.
+    this.inspection = new DaemonInspection(this.events);
     this.#listener = new Listener(config.transport, config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
     const drain = new DrainSteps({
       server: () => this.#listener.server,
@@ -169,6 +177,9 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       active: snapshot.context.active,
       queued: this.#mailbox?.queued ?? 0,
       running: this.#mailbox?.running ?? 0,
+      ...this.#mailbox?.runningCall(),
+      ...(this.#mailbox !== undefined && this.#mailbox.queued > 0 ? { waitingCalls: this.#mailbox.waitingCalls(WAITING_CALLS_SHOWN) } : {}),
+      rssBytes: process.memoryUsage.rss(),
       // The drain's steps are the daemon's own business: a client sees one `draining` state.
       state: snapshot.matches('draining') ? 'draining' : (snapshot.value as DaemonInfo['state']),
       protocolVersion: PROTOCOL_VERSION,

@@ -110,6 +110,31 @@ export class Mailbox {
     return this.#current?.name;
   }
 
+  /**
+   * The call executing now, for the daemon's info: its method and, when its start was timed
+   * (someone listened for call records when it was admitted), for how long it has run.
+   */
+  runningCall(): { runningMethod: string; runningForMs?: number } | undefined {
+    const call = this.#current;
+    if (call === undefined || call.turn !== undefined) return undefined;
+    return call.startedAt === undefined ? { runningMethod: call.name } : { runningMethod: call.name, runningForMs: Math.round(performance.now() - call.startedAt) };
+  }
+
+  /**
+   * The oldest `limit` waiting calls, for the daemon's info: each one's method and, when its
+   * admission was timed (see {@link runningCall}), how long it has waited.
+   */
+  waitingCalls(limit: number): { method: string; waitingMs?: number }[] {
+    const found: { method: string; waitingMs?: number }[] = [];
+    const now = performance.now();
+    for (const call of this.#waiting) {
+      if (found.length === limit) break;
+      if (call.turn !== undefined) continue;
+      found.push(call.admittedAt === undefined ? { method: call.name } : { method: call.name, waitingMs: Math.round(now - call.admittedAt) });
+    }
+    return found;
+  }
+
   /** Calls answered (result or thrown error) since boot. */
   get served(): number {
     return this.#served;

@@ -28,4 +28,14 @@ describe('publisher', () => {
     expect(() => events.publish(topic as string, 1)).toThrow(TypeError);
     expect(() => events.hasSubscribers(topic as string)).toThrow(TypeError);
   });
+
+  it("refuses the runtime's own topics, so an object cannot pass for the daemon's inspection", () => {
+    const events = publisher();
+    const seen: unknown[] = [];
+    registerEventHub({ publish: (topic, data) => seen.push([topic, data]), hasSubscribers: () => true });
+    expect(() => events.publish('loopback-singleton:inspect', { kind: 'record' })).toThrow(/reserved.*publish under another name/);
+    expect(() => events.publish('loopback-singleton:anything', 1)).toThrow(TypeError);
+    events.publish('loopback-singleton', 1);
+    expect(seen).toEqual([['loopback-singleton', 1]]);
+  });
 });
