@@ -8,9 +8,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { and, fromPromise, not, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { toDot } from '../src/diagrams/dot.js';
+import { statePath, toDot } from '../src/diagrams/dot.js';
 import { DIAGRAM_SOURCES, renderDiagrams } from '../src/diagrams/generate.js';
 import { toMermaid } from '../src/diagrams/mermaid.js';
+import { flattenMachine } from '../src/diagrams/statechart.js';
 import { renderSvg } from '../src/diagrams/svg.js';
 
 const diagramsDir = fileURLToPath(new URL('../diagrams/', import.meta.url));
@@ -222,13 +223,21 @@ describe('toDot', () => {
     expect(dot.startsWith('digraph "tiny" {\n')).toBe(true);
     expect(dot).not.toContain('cluster_tiny'); // a root without arrows of its own is not boxed
     const working = cluster(dot, 'working');
-    expect(working).toContain('"working" [label=<<b>working</b>>, shape=plaintext, style="", height=0.3, margin=0];');
-    expect(working).toContain('"fetching" [label="fetching"];');
-    expect(working).toContain('"checking" [label="checking"];');
+    expect(working).toContain('"working" [label=<<b>working</b>>, shape=plaintext, style="", height=0.3, margin=0, id="state:working"];');
+    expect(working).toContain('"fetching" [label="fetching", id="state:working.fetching"];');
+    expect(working).toContain('"checking" [label="checking", id="state:working.checking"];');
     expect(working).toContain('"working:initial" -> "fetching";');
     expect(lines).toContain('"tiny:initial" -> "waiting";');
-    expect(lines).toContain('"gaveUp" [label="gaveUp", peripheries=2];');
-    expect(lines).toContain('"done" [label="done", peripheries=2];');
+    expect(lines).toContain('"gaveUp" [label="gaveUp", peripheries=2, id="state:gaveUp"];');
+    expect(lines).toContain('"done" [label="done", peripheries=2, id="state:done"];');
+  });
+
+  it('names each state below the root by its path, as a state value does, for a page to mark the current one', () => {
+    expect(cluster(dot, 'working')).toContain('graph [label="", style="rounded", color="#2d3748", penwidth=1.2, margin=10, id="cluster:working"];');
+    const flat = flattenMachine(tiny);
+    expect(flat.states.map(statePath)).toEqual(['', 'waiting', 'working', 'working.fetching', 'working.checking', 'gaveUp', 'done']);
+    // The root is the chart itself: it has no id.
+    expect(dot).not.toContain('id="state:"');
   });
 
   it('labels edges as the Mermaid files do, clipped at cluster borders, errors red and timeouts dashed', () => {

@@ -18,6 +18,9 @@
  *   line each. An arrow of `error:` transitions only is red, one of timeouts only dashed.
  * - A machine whose root has transitions of its own (or is parallel) is drawn as one outer
  *   cluster, as in Mermaid.
+ * - Every state below the root carries its path in the SVG: `id="state:serving.idle"` on its
+ *   box (or a cluster's heading) and `id="cluster:serving"` on a cluster, so that a page can
+ *   mark the states an actor is in (the inspector does).
  */
 import type { AnyStateMachine } from 'xstate';
 import { flattenMachine, isWithin, type ChartState, type ChartTransition } from './statechart.js';
@@ -83,6 +86,18 @@ function initialId(state: ChartState): string {
   return quote(`${state.id}:initial`);
 }
 
+/** The state's path below the root, dot-separated as in a state value (`serving.idle`); '' for the root. */
+export function statePath(state: ChartState): string {
+  const keys: string[] = [];
+  for (let at: ChartState | undefined = state; at?.parent !== undefined; at = at.parent) keys.unshift(at.key);
+  return keys.join('.');
+}
+
+/** ` id="<kind>:<path>"` as a DOT attribute (after a comma), or nothing for the root. */
+function svgId(kind: 'state' | 'cluster', state: ChartState): string {
+  return state.parent === undefined ? '' : `, id=${quote(`${kind}:${statePath(state)}`)}`;
+}
+
 /** A cluster's heading: bare text, no box of its own. */
 const HEADING = 'shape=plaintext, style="", height=0.3, margin=0';
 
@@ -90,17 +105,17 @@ const HEADING = 'shape=plaintext, style="", height=0.3, margin=0';
 function stateLines(state: ChartState, region: boolean, internal: Internal): string[] {
   switch (state.kind) {
     case 'atomic':
-      return [`${nodeId(state)} [label=${quote(state.key)}];`];
+      return [`${nodeId(state)} [label=${quote(state.key)}${svgId('state', state)}];`];
     case 'final':
-      return [`${nodeId(state)} [label=${quote(state.key)}, peripheries=2];`];
+      return [`${nodeId(state)} [label=${quote(state.key)}, peripheries=2${svgId('state', state)}];`];
     case 'history':
-      return [`${nodeId(state)} [label=${quote(state.historyLabel ?? 'H')}, shape=circle, width=0.4, fixedsize=true];`];
+      return [`${nodeId(state)} [label=${quote(state.historyLabel ?? 'H')}, shape=circle, width=0.4, fixedsize=true${svgId('state', state)}];`];
     default:
       return [
         `subgraph ${clusterId(state)} {`,
         ...[
-          `graph [label="", style="rounded${region ? ',dashed' : ''}", color="${INK}", penwidth=1.2, margin=10];`,
-          `${nodeId(state)} [label=${heading(state, internal(state))}, ${HEADING}];`,
+          `graph [label="", style="rounded${region ? ',dashed' : ''}", color="${INK}", penwidth=1.2, margin=10${svgId('cluster', state)}];`,
+          `${nodeId(state)} [label=${heading(state, internal(state))}, ${HEADING}${svgId('state', state)}];`,
           ...contents(state, true, internal),
         ].map((line) => INDENT + line),
         '}',
