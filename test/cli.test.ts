@@ -15,7 +15,7 @@ import { freshRoot, isAlive, waitForExit } from './support/daemon.js';
 import { sleep } from './support/wait.js';
 
 const CLI = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
-const COMMANDS = ['list', 'ping', 'stop', 'watch', 'logs', 'diagrams', 'clean'];
+const COMMANDS = ['list', 'ping', 'stop', 'watch', 'inspect', 'logs', 'diagrams', 'clean'];
 
 interface Counter {
   inc(): number;
@@ -32,6 +32,7 @@ interface CliRun {
 interface CliProcess {
   readonly output: () => string;
   readonly done: Promise<CliRun>;
+  kill(signal: NodeJS.Signals): void;
 }
 
 /** Starts the CLI; the default runtime root (env) is a fresh, empty one unless `root` is given. */
@@ -53,7 +54,7 @@ function start(args: readonly string[], root = freshRoot()): CliProcess {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await done;
   });
-  return { output: () => stdout, done };
+  return { output: () => stdout, done, kill: (signal) => child.kill(signal) };
 }
 
 /** Runs the CLI to completion. */
@@ -335,6 +336,29 @@ describe('loopback-singleton CLI', () => {
     expect(output.text.split('\n').filter(Boolean)).toEqual(['first', 'appended', 'after truncation']);
   });
 
+  it('inspect prints its address with a token, serves the page there only, and exits 0 on SIGINT', async () => {
+    const inspect = start(['inspect', '--port', '0']);
+    const address = /^inspector: (http:\/\/127\.0\.0\.1:\d+\/[\w-]{32}\/)$/m;
+    await until(() => address.test(inspect.output()), 'the address');
+    const url = address.exec(inspect.output())![1]!;
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<title>loopback-singleton inspector</title>');
+    expect((await fetch(new URL('/', url))).status).toBe(403);
+    expect(inspect.output()).toMatch(/showing every singleton under .*; Ctrl-C to stop/);
+    inspect.kill('SIGINT');
+    expect(await inspect.done).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('inspect on a port in use: exit 1, one line that says what to do', async () => {
+    const first = start(['inspect']);
+    await until(() => /^inspector: /m.test(first.output()), 'the first inspector');
+    const port = /127\.0\.0\.1:(\d+)/.exec(first.output())![1]!;
+    const run = await cli(['inspect', '--port', port]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`loopback-singleton: port ${port} on 127.0.0.1 is in use; pass another --port, or 0 for any free one\n`);
+  });
+
   it('diagrams --out writes the statechart diagrams there', async () => {
     const out = join(freshRoot(), 'diagrams');
     const run = await cli(['diagrams', '--out', out]);
@@ -373,6 +397,11 @@ describe('loopback-singleton CLI', () => {
     [['watch', 'svc', '--interval', '0']],
     [['watch', 'svc', '--interval']],
     [['clean', 'a b']],
+    [['inspect', '--port', 'abc']],
+    [['inspect', '--port', '65536']],
+    [['inspect', '--port', '-1']],
+    [['inspect', 'a/b']],
+    [['inspect', '--records']],
     [['diagrams', '--out']],
     [['ping', 'svc', '--json=yes']],
     [['list', '--runtime-dir=']],

@@ -105,6 +105,27 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./watch.js'),
   },
   {
+    name: 'inspect',
+    summary: 'a live statechart inspector in the browser (local, offline)',
+    synopsis: '[<name>...] [--port <n>] [--open] [--records <file>]',
+    description:
+      'Serves a web page on 127.0.0.1 that draws the statecharts of the singletons under the runtime root (or ' +
+      "only the <name>s given) with each live actor's current state marked, a timeline of transitions across " +
+      "processes, and each daemon's figures (connections, queued and running calls, calls/s, memory, uptime, start " +
+      "reason, per-call records; a failed or vanished daemon's error and the tail of its log). It prints the " +
+      "page's address, which carries a random token: only that address is served. Daemons are followed over " +
+      'their protocol as an observer (never counted, never kept alive); client processes are followed through ' +
+      'the NDJSON file they write when LOOPBACK_SINGLETON_INSPECT is set (--records, default: that variable). ' +
+      'Every asset ships in the package: it works with no network. Runs until Ctrl-C.',
+    options: {
+      port: { type: 'string', value: 'n', help: 'port on 127.0.0.1 (default: 0, any free port)' },
+      open: { type: 'boolean', help: "open the page in the desktop's browser" },
+      records: { type: 'string', value: 'file', help: 'NDJSON transitions of client processes (default: $LOOPBACK_SINGLETON_INSPECT)' },
+    },
+    positionals: { min: 0, max: 64, label: 'name' },
+    load: () => import('./inspect.js'),
+  },
+  {
     name: 'logs',
     summary: "print a daemon's log (daemon.log.1, then daemon.log)",
     synopsis: '<name> [--follow]',

@@ -21,3 +21,12 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
     await sleep(10);
   }
 }
+
+/** Polls an asynchronous `condition` (a page's DOM, say) until it holds; fails after `timeoutMs`. */
+export async function eventually(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
