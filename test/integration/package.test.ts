@@ -96,6 +96,34 @@ describe('the packed package, installed in a consumer project', () => {
     expect(stdout).toMatch(/^Usage: loopback-singleton <command>/);
   });
 
+  it('serves the inspector page from the installed package: its scripts and statecharts ship in it', async () => {
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [join(installed, 'dist', 'src', 'cli', 'main.js'), 'inspect', '--runtime-dir', freshRoot()], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    onTestFinished(async () => {
+      child.kill('SIGINT');
+      await exited;
+    });
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        output += chunk;
+        const found = /^inspector: (\S+)$/m.exec(output)?.[1];
+        if (found) resolve(found);
+      });
+      void exited.then(() => reject(new Error(`the inspector exited: ${output}`)));
+    });
+    for (const path of ['', 'app.css', 'page/app.js', 'model.js', 'diagrams/daemon.svg', 'diagrams/client-handshake.svg']) {
+      const answer = await fetch(new URL(path, url));
+      expect(answer.status, path).toBe(200);
+      expect((await answer.text()).length, path).toBeGreaterThan(100);
+    }
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+
   it('require() gives the same module as import where Node has require(esm), else a clear error', async () => {
     const script = [
       'let required;',
