@@ -14,6 +14,11 @@ export class Counter {
     return this.#value;
   }
 
+  /** The peers' echo figures (peers/): `value` back as it came. */
+  echo(value) {
+    return value;
+  }
+
   /** The stream figure: `n` items `{ i, pad }`, `pad` a string of `size` bytes. */
   async *items(n, size) {
     const pad = 'x'.repeat(size);

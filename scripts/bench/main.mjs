@@ -4,6 +4,7 @@
 // same run, repetitions interleaved (baseline, project, baseline, ...) so that the drift of a
 // shared machine hits both sides. Usage (from the repo root):
 //   npm run bench -- [--quick] [--json]
+//   npm run bench -- --peers [--quick] [--json]   (against Redis, HTTP, Python: peers/main.mjs)
 //   node scripts/bench/main.mjs ...          (after `npm run build`)
 // It prints a text table (or, with --json, exactly one JSON object on stdout; progress goes to
 // stderr). It is a measurement, not a test: a missed target still exits 0. Exit 1: something
@@ -22,7 +23,7 @@ import { parseFlags } from '../lib/flags.mjs';
 // The library's own zombie-aware check (not exported by the package); the scripts run after a build.
 import { isProcessAlive as isAlive } from '../../dist/src/runtime/process.js';
 
-const USAGE = 'usage: node scripts/bench/main.mjs [--quick (fewer repetitions, a smoke run)] [--json] [--help]';
+const USAGE = 'usage: node scripts/bench/main.mjs [--peers (against Redis, HTTP and Python managers)] [--quick (fewer repetitions, a smoke run)] [--json] [--help]';
 const WORKER = fileURLToPath(new URL('./worker.mjs', import.meta.url));
 const COLD_CLIENT = fileURLToPath(new URL('./cold-client.mjs', import.meta.url));
 const FLOOR_PARENT = fileURLToPath(new URL('./floor-parent.mjs', import.meta.url));
@@ -736,17 +737,39 @@ function textReport(r, quick) {
   return `${lines.join('\n')}\n`;
 }
 
+/** What the --peers run (peers/main.mjs) takes from this one: its processes, dirs and deadlines. */
+const peersHelpers = {
+  track,
+  withRuntimeDir,
+  withDeadline,
+  deadlineMs: CHILD_DEADLINE_MS,
+  progress,
+  median,
+  round,
+  name: NAME,
+  factory: { module: FACTORY.module.href, export: FACTORY.export },
+  idleTtlMs: IDLE_TTL_MS,
+  ping: (runtimeDir) => withDeadline(localSingleton(NAME, FACTORY, { runtimeDir }).ping(), CHILD_DEADLINE_MS, 'ping()'),
+  cpus: () => ({ count: cpus().length, model: cpus()[0]?.model.trim() ?? 'unknown' }),
+};
+
 // ---------------------------------------------------------------------------------------
 
 async function main() {
   const flags = parseFlags('bench', USAGE, {
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    peers: { type: 'boolean', default: false },
   });
   setTimeout(() => abandon(`did not finish within ${RUN_DEADLINE_MS / 1000} s`, 1), RUN_DEADLINE_MS).unref();
   let report;
+  let text = textReport;
   try {
-    report = await run(flags.quick ? PLANS.quick : PLANS.full);
+    if (flags.peers) {
+      const peers = await import('./peers/main.mjs');
+      report = await peers.runPeers(peersHelpers, flags.quick);
+      text = peers.peersText;
+    } else report = await run(flags.quick ? PLANS.quick : PLANS.full);
   } catch (error) {
     process.stderr.write(`bench: failed: ${error?.stack ?? error}\n`);
     for (const failure of failures) process.stderr.write(`bench: also: ${failure}\n`);
@@ -754,7 +777,7 @@ async function main() {
     return;
   }
   report.failures = failures;
-  process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : textReport(report, flags.quick));
+  process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : text(report, flags.quick));
   for (const failure of failures) process.stderr.write(`bench: FAILED: ${failure}\n`);
   process.exitCode = failures.length > 0 ? 1 : 0;
 }

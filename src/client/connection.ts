@@ -167,6 +167,8 @@ export class Connection implements PayloadReceiver {
   close(error?: LoopbackSingletonError): void {
     if (!this.#closed) this.#closedHere = true;
     this.#shutdownWith(error ?? new DaemonConnectionError('The connection was closed by this client', { code: 'ERR_DAEMON_CONNECTION' }));
+    // Frames batched this tick (a cancel, a stop) leave before the end.
+    this.#writer.flush();
     this.#socket.end();
   }
 

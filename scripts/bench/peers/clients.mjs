@@ -1,0 +1,67 @@
+// One client of each Node peer, behind the same three calls: `inc()` (the counter),
+// `echo(string)` (the string back) and `close()`. `open(peer)` connects and resolves once the
+// client can call; a peer is `{ kind, ... }` as peers/servers.mjs describes it (the address of
+// its server), so that a forked process (peers/client-process.mjs) opens the same client.
+// Each client is used as its documentation shows, with its defaults.
+
+/** Opens a client of `peer`. */
+export async function open(peer) {
+  switch (peer.kind) {
+    case 'library':
+      return openLibrary(peer);
+    case 'ioredis':
+      return openIoredis(peer);
+    case 'node-redis':
+      return openNodeRedis(peer);
+    case 'undici':
+      return openUndici(peer);
+    default:
+      throw new Error(`no Node client for peer kind '${peer.kind}'`);
+  }
+}
+
+async function openLibrary({ name, factory, runtimeDir, transport, idleTtlMs }) {
+  const { localSingleton } = await import('loopback-singleton');
+  const counter = await localSingleton(name, { module: factory.module, export: factory.export }, { runtimeDir, transport, idleTtlMs }).proxy();
+  return {
+    inc: () => counter.inc(),
+    echo: (value) => counter.echo(value),
+    close: () => counter[Symbol.asyncDispose](),
+  };
+}
+
+async function openIoredis({ host, port, path }) {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(path ? { path, lazyConnect: true } : { host, port, lazyConnect: true });
+  await redis.connect();
+  return {
+    inc: () => redis.incr('counter'),
+    echo: (value) => redis.echo(value),
+    close: () => redis.quit(),
+  };
+}
+
+async function openNodeRedis({ host, port, path }) {
+  const { createClient } = await import('redis');
+  const client = createClient({ socket: path ? { path } : { host, port } });
+  await client.connect();
+  return {
+    inc: () => client.incr('counter'),
+    echo: (value) => client.echo(value),
+    close: () => client.close(),
+  };
+}
+
+async function openUndici({ origin }) {
+  const { Pool } = await import('undici');
+  const pool = new Pool(origin);
+  const post = async (path, body) => {
+    const response = await pool.request({ path, method: 'POST', body });
+    return response.body.text();
+  };
+  return {
+    inc: async () => Number(await post('/inc')),
+    echo: (value) => post('/echo', value),
+    close: () => pool.close(),
+  };
+}
