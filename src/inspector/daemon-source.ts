@@ -17,6 +17,8 @@ import { statePaths, type InspectorStore, type SingletonView } from './model.js'
 
 /** How often a watched daemon is pinged for its figures. */
 export const PING_INTERVAL_MS = 500;
+/** A ping unanswered this long marks the daemon unresponsive (until it answers). */
+export const STALL_MS = 2000;
 /** How often a singleton without a daemon that answers is looked at again. */
 export const RETRY_INTERVAL_MS = 250;
 /** How much of the end of daemon.log is shown for a daemon that failed or went away. */
@@ -118,7 +120,12 @@ export class DaemonSource {
       while (!this.#stopped && connection.isOpen) {
         await Promise.race([this.#sleep(PING_INTERVAL_MS), closed]);
         if (this.#stopped || !connection.isOpen) break;
-        const info = await connection.ping();
+        // A daemon whose event loop is blocked (or stopped) answers late: say so meanwhile.
+        const stalled = setTimeout(() => {
+          this.#store.updateSingleton(this.#name, { status: 'unresponsive', detail: `pid ${pid} has not answered a ping for ${STALL_MS / 1000} s` }, Date.now());
+          this.#changed();
+        }, STALL_MS);
+        const info = await connection.ping().finally(() => clearTimeout(stalled));
         const at = performance.now();
         const rate = ((info.callsServed - previous.served) * 1000) / Math.max(1, at - previous.at);
         previous = { served: info.callsServed, at };

@@ -161,6 +161,23 @@ describe('inspector server', () => {
     expect(view(inspector, 'idler')!.logTail!.join('\n')).toContain('idle');
   });
 
+  it('marks a stopped daemon unresponsive while it does not answer, and alive again once it does', async () => {
+    const root = freshRoot();
+    const svc = localSingleton<Counter>('frozen', `${SERVICES_URL}:Counter`, { runtimeDir: root, startTimeoutMs: TEST_START_TIMEOUT_MS });
+    onTestFinished(() => svc.shutdown({ force: true }));
+    await (await svc.proxy()).inc();
+    const { pid } = await svc.ping();
+    const inspector = await inspect(root, ['frozen']);
+    await until(() => view(inspector, 'frozen')?.status === 'alive', 'the daemon to be followed');
+    process.kill(pid, 'SIGSTOP');
+    onTestFinished(() => process.kill(pid, 'SIGCONT'));
+    await until(() => view(inspector, 'frozen')?.status === 'unresponsive', 'the stall to be seen', 20_000);
+    expect(view(inspector, 'frozen')!.detail).toBe(`pid ${pid} has not answered a ping for 2 s`);
+    process.kill(pid, 'SIGCONT');
+    await until(() => view(inspector, 'frozen')?.status === 'alive', 'the answer to be seen', 20_000);
+    expect(view(inspector, 'frozen')!.detail).toBeUndefined();
+  });
+
   it('shows why a daemon could not start: the failure its log ends with', async () => {
     const root = freshRoot();
     const inspector = await inspect(root, ['broken']);
