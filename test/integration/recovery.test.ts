@@ -173,6 +173,25 @@ describe('stale-state recovery', () => {
       await expectRecovered(svc, pid);
     });
 
+    it('(d) a dead pid whose port a foreign listener now holds: never spoken to, its record cleaned, a daemon of its own started', async () => {
+      const svc = service<Counter>();
+      const foreign = await foreignListener('challenge');
+      const pid = deadPid();
+      const planted = staleMetadata(pid, foreign.port);
+      plantMetadata(svc, JSON.stringify(planted));
+      expect(readMetadata(svc.paths.metadata).status).toBe('valid');
+
+      const started = await expectRecovered(svc, pid);
+      // A dead recorded pid ends the matter: whatever listens at its port is not asked anything.
+      expect(foreign.connections()).toBe(0);
+      expect(foreign.bytes().length).toBe(0);
+      // The dead daemon's record is gone; the one there now names the daemon this client started.
+      const read = readMetadata(svc.paths.metadata);
+      expect(read.status === 'valid' && read.metadata.instanceId).not.toBe(planted.instanceId);
+      expect(read.status === 'valid' && read.metadata.port).not.toBe(foreign.port);
+      expect(read.status === 'valid' && read.metadata.pid).toBe(started);
+    });
+
     it('(e) a pid now used by another process (its start time differs), a foreign listener at its port: stale on sight, never spoken to', async () => {
       const svc = service<Counter>();
       const foreign = await foreignListener('challenge');

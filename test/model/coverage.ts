@@ -106,16 +106,32 @@ export function transitionsOf(machine: AnyStateMachine): { states: StateInfo[]; 
 type ActorScope = Parameters<AnyStateMachine['transition']>[2];
 
 /**
+ * How many microsteps one event (or the start) may take before the replay calls it a loop. Our
+ * charts take at most a handful; a chart whose eventless transitions chase each other (a
+ * mutant's `always` guard that never turns false) would otherwise take microsteps until the
+ * process runs out of memory, xstate keeping every one of them.
+ */
+export const MAX_MICROSTEPS = 1000;
+
+/**
  * An actor scope for computing transitions outside an actor: `self.getSnapshot()` answers the
- * snapshot being transitioned (as it does inside a running actor), and the microsteps xstate
- * takes are reported to `onMicrostep`.
+ * snapshot being transitioned (as it does inside a running actor), the microsteps xstate
+ * takes are reported to `onMicrostep`, and more than {@link MAX_MICROSTEPS} of them throw.
+ * One scope per transition.
  */
 function replayScope(current: () => AnyMachineSnapshot | undefined, onMicrostep?: (transitions: readonly object[]) => void): ActorScope {
   const empty = createEmptyActor();
+  let microsteps = 0;
   const system = Object.create(empty.system, {
     _sendInspectionEvent: {
-      value: (event: { type: string; _transitions?: readonly object[] }) => {
-        if (event.type === '@xstate.microstep') onMicrostep?.(event._transitions ?? []);
+      value: (event: { type: string; event?: EventObject; _transitions?: readonly object[] }) => {
+        if (event.type !== '@xstate.microstep') return;
+        if (++microsteps > MAX_MICROSTEPS) {
+          throw new Error(
+            `more than ${MAX_MICROSTEPS} microsteps for one event (${event.event?.type ?? 'the start'}) from ${JSON.stringify(current()?.value ?? null)}: eventless transitions that loop`,
+          );
+        }
+        onMicrostep?.(event._transitions ?? []);
       },
     },
   });
@@ -135,19 +151,34 @@ function replayScope(current: () => AnyMachineSnapshot | undefined, onMicrostep?
 
 /**
  * The machine as @xstate/graph traverses it. Its `transition` runs the machine's own, but
- * with a scope whose `self.getSnapshot()` is the snapshot being transitioned: the graph's mock
+ * with a scope whose `self.getSnapshot()` is the snapshot being transitioned (the graph's mock
  * scope has an empty actor as `self`, and the daemon's `recordBootTimeout` action reads
- * `self.getSnapshot()` to name the boot step that hung. Everything else (the definition, the
- * StateNodes, the transitions) is the machine's own, through the prototype.
+ * `self.getSnapshot()` to name the boot step that hung) and whose system bounds the microsteps
+ * (as its start does). Everything else (the definition, the StateNodes, the transitions) is the
+ * machine's own, through the prototype.
  */
 export function traversable<TMachine extends AnyStateMachine>(machine: TMachine): TMachine {
   return Object.create(machine, {
     transition: {
-      value: (snapshot: AnyMachineSnapshot, event: EventObject, scope: ActorScope) =>
-        machine.transition(snapshot, event, { ...scope, self: replayScope(() => snapshot).self } as ActorScope),
+      value: (snapshot: AnyMachineSnapshot, event: EventObject, scope: ActorScope) => {
+        const { self, system } = replayScope(() => snapshot);
+        return machine.transition(snapshot, event, { ...scope, self, system } as ActorScope);
+      },
+    },
+    getInitialSnapshot: {
+      value: (scope: ActorScope, input: unknown) => {
+        const { self, system } = replayScope(() => undefined);
+        return machine.getInitialSnapshot({ ...scope, self, system } as ActorScope, input);
+      },
     },
   }) as TMachine;
 }
+
+/**
+ * How many snapshots a traversal may visit. Ours visit a few hundred at most; a chart whose
+ * context grows on every event (so no snapshot is ever seen twice) would be traversed for good.
+ */
+export const MAX_TRAVERSED = 20_000;
 
 function serializeMachineTransition(snapshot: AnyMachineSnapshot, event: EventObject | undefined, previous: AnyMachineSnapshot | undefined): string {
   // As @xstate/graph's createTestModel does: a state reached by another transition is another vertex.
@@ -162,6 +193,7 @@ function serializeMachineTransition(snapshot: AnyMachineSnapshot, event: EventOb
  */
 export function modelOf(machine: AnyStateMachine, events: (snapshot: AnyMachineSnapshot) => ModelEvent[]): TestModel<AnyMachineSnapshot, EventObject, unknown> {
   return new TestModel(traversable(machine), {
+    limit: MAX_TRAVERSED,
     serializeState: (snapshot: AnyMachineSnapshot, event: EventObject | undefined, previous?: AnyMachineSnapshot) =>
       `${serializeSnapshot(snapshot)}${serializeMachineTransition(snapshot, event, previous)}`,
     stateMatcher: (snapshot: AnyMachineSnapshot, key: string) =>

@@ -9,8 +9,8 @@ import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { COMPILE_CACHE_DIR_NAME } from '../../dist/src/runtime/compile-cache.js';
-import { invalidNameReason } from '../../dist/src/runtime/paths.js';
+import { COMPILE_CACHE_DIR_NAME } from '../../src/runtime/compile-cache.js';
+import { invalidNameReason } from '../../src/runtime/paths.js';
 
 const INDEX = new URL('../../dist/src/index.js', import.meta.url).href;
 const SUPPORTED = typeof ((await import('node:module')) as { enableCompileCache?: unknown }).enableCompileCache === 'function';

@@ -2,7 +2,7 @@
  * Factory references: parsing (the last `:` whose suffix is an identifier path),
  * the canonical form of the factory arguments, the factory identity, and package resolution.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -442,7 +442,8 @@ describe('resolvePackage', () => {
     const url = await resolvePackage(name, REPO_ROOT);
     expect(url).toMatch(/^file:\/\//);
     const path = fileURLToPath(url);
-    expect(path.startsWith(resolve(REPO_ROOT, 'node_modules', name))).toBe(true);
+    // Real paths: node_modules may be a link (as in a mutation run's sandbox).
+    expect(path.startsWith(realpathSync(resolve(REPO_ROOT, 'node_modules', name)))).toBe(true);
     expect(existsSync(path)).toBe(true);
   });
 

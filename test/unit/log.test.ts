@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, renameSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DaemonLog } from '../../dist/src/daemon/log.js';
+import { DaemonLog } from '../../src/daemon/log.js';
 
 const dirs: string[] = [];
 const fds: number[] = [];

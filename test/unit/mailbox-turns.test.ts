@@ -5,7 +5,7 @@
  * not counted as calls served.
  */
 import { describe, expect, it } from 'vitest';
-import { Mailbox, type CallSink } from '../../dist/src/daemon/mailbox.js';
+import { Mailbox, type CallSink } from '../../src/daemon/mailbox.js';
 
 function recorder() {
   const refusals: string[] = [];

@@ -6,9 +6,9 @@
  * on an idle mailbox runs at once, inside `submit`, with no queue task.
  */
 import { describe, expect, it } from 'vitest';
-import type { CallSink } from '../../dist/src/daemon/mailbox.js';
-import { Mailbox } from '../../dist/src/daemon/mailbox.js';
-import type { WireError } from '../../dist/src/errors.js';
+import type { CallSink } from '../../src/daemon/mailbox.js';
+import { Mailbox } from '../../src/daemon/mailbox.js';
+import type { WireError } from '../../src/errors.js';
 
 type Answer = { id: number; ok: true; result: unknown } | { id: number; ok: false; code: string };
 
@@ -334,7 +334,7 @@ describe('Mailbox', () => {
   });
 
   it("aborts the running call's signal on cancel; the method still answers", async () => {
-    const { callSignal } = await import('../../dist/src/daemon/call-context.js');
+    const { callSignal } = await import('../../src/daemon/call-context.js');
     const seen: Array<[AbortSignal, unknown]> = [];
     const object = {
       wait: () => {

@@ -8,9 +8,9 @@ import { Writable } from 'node:stream';
 import { Console } from 'node:console';
 import { format, inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { callRemote, closeRemote, createRemote, withCallOptions } from '../../dist/src/client/proxy.js';
-import type { SupervisedConnection } from '../../dist/src/client/supervised.js';
-import { MethodNotAllowedError } from '../../dist/src/errors.js';
+import { callRemote, closeRemote, createRemote, withCallOptions } from '../../src/client/proxy.js';
+import type { SupervisedConnection } from '../../src/client/supervised.js';
+import { MethodNotAllowedError } from '../../src/errors.js';
 
 interface Call {
   readonly method: string;

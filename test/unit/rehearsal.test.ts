@@ -4,7 +4,7 @@
  * or the rehearsal silently warms nothing.
  */
 import { describe, expect, it } from 'vitest';
-import { rehearseWire } from '../../dist/src/wire/rehearsal.js';
+import { rehearseWire } from '../../src/wire/rehearsal.js';
 
 describe('rehearseWire', () => {
   it('takes all six handshake and call messages round, with or without a welcome info', () => {

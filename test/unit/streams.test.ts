@@ -7,12 +7,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { Channel } from '../../dist/src/daemon/channel.js';
-import { Mailbox, type CallSink } from '../../dist/src/daemon/mailbox.js';
-import { awaitOutside } from '../../dist/src/daemon/outside.js';
-import { Streams } from '../../dist/src/daemon/streams.js';
-import type { WireError } from '../../dist/src/errors.js';
-import { decodeValue, HEADER_BYTES } from '../../dist/src/wire/codec.js';
+import type { Channel } from '../../src/daemon/channel.js';
+import { Mailbox, type CallSink } from '../../src/daemon/mailbox.js';
+import { awaitOutside } from '../../src/daemon/outside.js';
+import { Streams } from '../../src/daemon/streams.js';
+import type { WireError } from '../../src/errors.js';
+import { decodeValue, HEADER_BYTES } from '../../src/wire/codec.js';
 
 /** Resolves after pending callbacks have run (a few rounds of the event loop). */
 const settle = async (): Promise<void> => {

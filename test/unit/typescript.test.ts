@@ -3,7 +3,7 @@
  * for .ts/.mts/.cts modules and the two codes Node gives; name and code kept, original as cause.
  */
 import { describe, expect, it } from 'vitest';
-import { explainTypeScriptImportError, stripFlagHint } from '../../dist/src/daemon/typescript.js';
+import { explainTypeScriptImportError, stripFlagHint } from '../../src/daemon/typescript.js';
 
 function nodeError(name: string, code: string, message: string): Error {
   const error = name === 'SyntaxError' ? new SyntaxError(message) : new TypeError(message);

@@ -1,0 +1,23 @@
+/**
+ * The tests `npm run mutate` (StrykerJS, stryker.config.json) runs against each mutant: the
+ * fast ones that load `machines/` and `src/` in this process. Files that start real daemons
+ * from `dist/` see no mutant (Stryker mutates a sandbox copy of the source, never the build),
+ * so they would only cost time; they stay in the everyday suite (vitest.config.ts).
+ */
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/unit/**/*.test.ts', 'test/machines/**/*.test.ts', 'test/property/**/*.test.ts', 'test/model/coverage.test.ts', 'test/diagrams.test.ts'],
+    exclude: [
+      // Child processes of the built package or of the TypeScript compiler: nothing to mutate there.
+      'test/unit/compile-cache.test.ts',
+      'test/unit/remote-types.test.ts',
+      'test/property/handshake.test.ts',
+    ],
+    // A test file that fails to load counts as a failed test (stryker-js #6150).
+    reporters: ['default', './test/support/load-failures.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
