@@ -14,28 +14,9 @@
 import { appendFileSync } from 'node:fs';
 import type { InspectionEvent } from 'xstate';
 import { hasSubscribers, publish } from './diagnostics.js';
+import type { InspectArea, TransitionRecord } from './inspect-record.js';
 
-/** Which statechart an actor runs. */
-export type InspectArea = 'client' | 'supervisor' | 'daemon' | 'mailbox' | 'handshake';
-
-/** One record of the stream (and of the channels' messages). */
-export interface TransitionRecord {
-  /** Epoch ms. */
-  readonly ts: number;
-  readonly pid: number;
-  readonly area: InspectArea;
-  /** The singleton's name. */
-  readonly name: string;
-  /** The actor's session id, unique per actor in this process. */
-  readonly actor: string;
-  readonly type: 'spawn' | 'transition' | 'stop';
-  /** For transitions: the state value before and after, and the event that caused it. */
-  readonly from?: unknown;
-  readonly to?: unknown;
-  readonly event?: string;
-  /** For a transition into a state whose context holds an error (a `failed` state): what it says. */
-  readonly error?: { readonly code?: string; readonly message: string };
-}
+export type { InspectArea, TransitionRecord } from './inspect-record.js';
 
 /** A receiver of the records of this process's actors. */
 export interface RecordSink {

@@ -5,6 +5,8 @@
  * so the page and the server apply the same records the same way.
  */
 
+import type { TransitionRecord } from '../inspect-record.js';
+
 /** A statechart the inspector draws (a file stem in diagrams/). */
 export type ChartName = 'client' | 'supervisor' | 'daemon' | 'mailbox' | 'client-handshake' | 'daemon-handshake';
 
@@ -19,18 +21,7 @@ export const MAX_ACTORS = 2_000;
 export const CALLS_KEPT = 50;
 
 /** A transition record as `src/inspect.ts` writes it (NDJSON) and a daemon sends it. */
-export interface InspectRecord {
-  readonly ts: number;
-  readonly pid: number;
-  readonly area: 'client' | 'supervisor' | 'daemon' | 'mailbox' | 'handshake';
-  readonly name: string;
-  readonly actor: string;
-  readonly type: 'spawn' | 'transition' | 'stop';
-  readonly from?: unknown;
-  readonly to?: unknown;
-  readonly event?: string;
-  readonly error?: { readonly code?: string; readonly message: string };
-}
+export type InspectRecord = TransitionRecord;
 
 /** What makes a row stand out in the timeline. */
 export type RowMark = 'boot' | 'lock-won' | 'failed';
