@@ -436,7 +436,9 @@ export class Chaos {
       };
       if (this.busyProxy === undefined) {
         const opened = await this.open();
-        if (opened !== undefined) return this.skip(kind, failed(opened, 'proxy()'));
+        // (A proxy() the chaos made fail, a kill or a corrupted record at that moment: the
+        // freeze comes up again later, so that a short soak still has one of each.)
+        if (opened !== undefined) return this.skip(kind, failed(opened, 'proxy()'), { retry: true });
       }
       const ms = between(BUSY_MS);
       const from = Date.now();
@@ -488,7 +490,8 @@ export class Chaos {
     return this.freeze(kind, async () => {
       if (this.busyProxy === undefined) {
         const opened = await this.open();
-        if (opened !== undefined) return this.skip(kind, `proxy() ${opened === 'HANG' ? 'HANG' : `failed: ${opened?.code ?? 'NO_CODE'}`}`);
+        // As for busy: a proxy() the chaos made fail lets the freeze come up again later.
+        if (opened !== undefined) return this.skip(kind, `proxy() ${opened === 'HANG' ? 'HANG' : `failed: ${opened?.code ?? 'NO_CODE'}`}`, { retry: true });
       }
       const from = Date.now();
       const call = this.busyProxy.hang().then(
