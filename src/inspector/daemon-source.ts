@@ -17,7 +17,7 @@ import { statePaths, type InspectorStore, type SingletonView } from './model.js'
 
 /** How often a watched daemon is pinged for its figures. */
 export const PING_INTERVAL_MS = 500;
-/** A ping unanswered this long marks the daemon unresponsive (until it answers). */
+/** A request (the subscription, a ping) unanswered this long marks the daemon unresponsive (until it answers). */
 export const STALL_MS = 2000;
 /** How often a singleton without a daemon that answers is looked at again. */
 export const RETRY_INTERVAL_MS = 250;
@@ -116,16 +116,19 @@ export class DaemonSource {
         missed: resync,
         end: () => {},
       };
-      let subscription = await connection.subscribe(INSPECT_TOPIC, sink);
+      // A daemon whose event loop is blocked (or stopped) answers late: say so meanwhile.
+      const unlessStalled = <T>(request: Promise<T>): Promise<T> => {
+        const stalled = setTimeout(() => {
+          this.#store.updateSingleton(this.#name, { status: 'unresponsive', detail: `pid ${pid} has not answered for ${STALL_MS / 1000} s` }, Date.now());
+          this.#changed();
+        }, STALL_MS);
+        return request.finally(() => clearTimeout(stalled));
+      };
+      let subscription = await unlessStalled(connection.subscribe(INSPECT_TOPIC, sink));
       while (!this.#stopped && connection.isOpen) {
         await Promise.race([this.#sleep(PING_INTERVAL_MS), closed]);
         if (this.#stopped || !connection.isOpen) break;
-        // A daemon whose event loop is blocked (or stopped) answers late: say so meanwhile.
-        const stalled = setTimeout(() => {
-          this.#store.updateSingleton(this.#name, { status: 'unresponsive', detail: `pid ${pid} has not answered a ping for ${STALL_MS / 1000} s` }, Date.now());
-          this.#changed();
-        }, STALL_MS);
-        const info = await connection.ping().finally(() => clearTimeout(stalled));
+        const info = await unlessStalled(connection.ping());
         const at = performance.now();
         const rate = ((info.callsServed - previous.served) * 1000) / Math.max(1, at - previous.at);
         previous = { served: info.callsServed, at };

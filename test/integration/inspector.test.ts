@@ -172,7 +172,7 @@ describe('inspector server', () => {
     process.kill(pid, 'SIGSTOP');
     onTestFinished(() => process.kill(pid, 'SIGCONT'));
     await until(() => view(inspector, 'frozen')?.status === 'unresponsive', 'the stall to be seen', 20_000);
-    expect(view(inspector, 'frozen')!.detail).toBe(`pid ${pid} has not answered a ping for 2 s`);
+    expect(view(inspector, 'frozen')!.detail).toBe(`pid ${pid} has not answered for 2 s`);
     process.kill(pid, 'SIGCONT');
     await until(() => view(inspector, 'frozen')?.status === 'alive', 'the answer to be seen', 20_000);
     expect(view(inspector, 'frozen')!.detail).toBeUndefined();
