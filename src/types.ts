@@ -98,7 +98,7 @@ export interface DaemonInfo {
    * admission was timed (as for `runningForMs`), how long it has waited in ms.
    */
   readonly waitingCalls?: readonly { readonly method: string; readonly waitingMs?: number }[];
-  /** The daemon process's resident set size, in bytes, when it answered. */
+  /** The daemon process's resident set size, in bytes, when it answered a `ping` (not in a `welcome`). */
   readonly rssBytes?: number;
   /** The daemon statechart's current state value, as xstate gives it. */
   readonly state: string | Record<string, unknown>;

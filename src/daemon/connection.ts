@@ -24,7 +24,8 @@ export interface ConnectionHost {
   readonly events: EventHub;
   /** What an observer subscribing to the inspection topic is told (./inspection.ts). */
   readonly inspection: DaemonInspection;
-  info(): DaemonInfo;
+  /** What a `ping` is answered with. */
+  pingInfo(): DaemonInfo;
   /** The connection is gone. */
   closed(connection: DaemonConnection): void;
   shutdownRequested(force: boolean): void;
@@ -116,7 +117,7 @@ export class DaemonConnection implements CallSink, Receiver, EventSubscriber {
         this.#host.mailbox.cancel(this, message.id);
         return;
       case 'ping':
-        this.channel.send({ t: 'reply', id: message.id, r: this.#host.info() });
+        this.channel.send({ t: 'reply', id: message.id, r: this.#host.pingInfo() });
         return;
       case 'shutdown':
         this.channel.send({ t: 'reply', id: message.id, r: { accepted: true } });

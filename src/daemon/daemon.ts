@@ -179,7 +179,6 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       running: this.#mailbox?.running ?? 0,
       ...this.#mailbox?.runningCall(),
       ...(this.#mailbox !== undefined && this.#mailbox.queued > 0 ? { waitingCalls: this.#mailbox.waitingCalls(WAITING_CALLS_SHOWN) } : {}),
-      rssBytes: process.memoryUsage.rss(),
       // The drain's steps are the daemon's own business: a client sees one `draining` state.
       state: snapshot.matches('draining') ? 'draining' : (snapshot.value as DaemonInfo['state']),
       protocolVersion: PROTOCOL_VERSION,
@@ -198,6 +197,11 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       execArgv: process.execArgv,
       modules: recordedModules(),
     };
+  }
+
+  /** A `ping`'s answer: the info, and the process's RSS (read for a ping only, not on every connect's welcome). */
+  pingInfo(): DaemonInfo {
+    return { ...this.info(), rssBytes: process.memoryUsage.rss() };
   }
 
   settled(handshake: DaemonHandshake): void {
