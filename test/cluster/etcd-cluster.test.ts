@@ -3,7 +3,7 @@
  * member's death, takes the member back, and leaves no process or data dir behind.
  */
 import { existsSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
 import { processesMentioning } from '../support/proc.js';
 
@@ -27,9 +27,16 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the test etcd cluster${ETCD_MISSING
 
   it('stays healthy with one member killed, and takes it back', async () => {
     await cluster.kill(2);
+    onTestFinished(() => cluster.restart(2));
     expect(cluster.pids()).toHaveLength(2);
-    const body = (await (await fetch(`${cluster.endpoints[0]}/health`)).json()) as { health: string };
-    expect(body.health).toBe('true');
+    // If the member killed led the cluster, the other two elect a new leader first.
+    await vi.waitFor(
+      async () => {
+        const body = (await (await fetch(`${cluster.endpoints[0]}/health`)).json()) as { health: string };
+        expect(body.health).toBe('true');
+      },
+      { timeout: 15_000, interval: 50 },
+    );
     await cluster.restart(2);
     expect(cluster.pids()).toHaveLength(3);
   });
