@@ -164,22 +164,25 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
     const onAbort = () => aborted.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     const campaign = campaignFor(this.#starts, `${hostname()} pid ${process.pid}`);
-    const watch = await this.watch((read) => {
-      // Someone else's daemon got published: go back to discovery instead of starting one.
-      if (read.status === 'valid' && read.record.instanceId !== staleInstanceId) aborted.abort('published');
-    }).catch(async (error) => {
-      await campaign.resign().catch(() => {});
-      throw error;
-    });
+    // Listened for at once: the campaign may be elected while the watch below is being set up.
+    const won = elected(campaign, aborted.signal);
+    let watch: RecordWatch | undefined;
     try {
-      await elected(campaign, aborted.signal);
+      watch = await this.watch((read) => {
+        // Someone else's daemon got published: go back to discovery instead of starting one.
+        if (read.status === 'valid' && read.record.instanceId !== staleInstanceId) aborted.abort('published');
+      });
+      await won;
     } catch (error) {
+      // Also ends the wait for the election when the watch is what failed.
+      aborted.abort(error);
+      await won.catch(() => {});
       await campaign.resign().catch(() => {});
       if (aborted.signal.reason === 'published') return undefined;
       throw error;
     } finally {
       signal.removeEventListener('abort', onAbort);
-      await watch.close();
+      await watch?.close();
     }
     let lost: Error | undefined;
     campaign.on('error', (error: Error) => {

@@ -151,6 +151,17 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the etcd registry's election${ETCD_
     await publication.unpublish();
   });
 
+  it('the start right taken and given back 20 times in a row: each time granted (an election that comes before the watch is ready counts)', async () => {
+    const registry = await openRegistry(cluster.registry, uniqueName('start-loop'));
+    let granted = 0;
+    for (let i = 0; i < 20; i++) {
+      const right = await registry.acquireStartRight(undefined, AbortSignal.timeout(WAIT.timeout));
+      if (right !== undefined) granted++;
+      await right?.release();
+    }
+    expect(granted).toBe(20);
+  });
+
   it(`a lease TTL of ${TTL_SECONDS} s is what the deadline counts: right after publishing, it lies within one TTL from now`, async () => {
     const name = uniqueName('deadline');
     const registry = await openRegistry(cluster.registry, name);
