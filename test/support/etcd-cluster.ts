@@ -9,11 +9,11 @@
  * `stop()` kills every member and removes the temp root; a member is also SIGKILLed when
  * the test process exits without calling it, so the suite leaves no etcd behind.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { processesMentioning } from './proc.js';
 import { sleep } from './wait.js';
 
@@ -24,12 +24,18 @@ export const ETCD_BINARY: string | undefined = findEtcd();
 export const ETCD_MISSING: string | undefined =
   ETCD_BINARY === undefined ? 'etcd is not installed (apt-get install etcd-server; .ci/run installs it): the cluster tests are skipped' : undefined;
 
+/** The first executable `etcd` on PATH: looked up in the file system, not through a shell a busy machine might fail to spawn. */
 function findEtcd(): string | undefined {
-  try {
-    return execFileSync('sh', ['-c', 'command -v etcd'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'etcd');
+    try {
+      accessSync(candidate, constants.X_OK);
+      if (statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
   }
+  return undefined;
 }
 
 /** Raft timings: small, so that the cluster starts and fails over fast; not so small that a busy 2-core machine flaps. */
