@@ -39,15 +39,17 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the etcd registry without an etcd q
     expect(contender.state.status).not.toBe('resolved');
 
     await Promise.all(stopped.map((index) => cluster.restart(index)));
-    // The campaign made during the outage may have failed (its lease could not be granted): one more then.
+    // The campaign made during the outage may have failed (its lease could not be granted), and a
+    // client's circuit breakers stay open for a few seconds after the failures it saw: tried
+    // again until it works, within a deadline.
     const first = await contender.promise.then(
       (publication) => publication,
       () => undefined,
     );
-    const next: Publication<ClusterRecord> = first ?? (await b.publish(record('127.0.0.3')));
+    const next: Publication<ClusterRecord> = first ?? (await vi.waitFor(() => b.publish(record('127.0.0.3')), WAIT));
     expect(next.fencingToken > leader.fencingToken).toBe(true);
     expect(next.isHeld()).toBe(true);
-    expect((await a.discover()).status).toBe('valid');
+    await vi.waitFor(async () => expect((await a.discover()).status).toBe('valid'), WAIT);
     // The old leader stays lost: one report, never held again.
     expect(losses).toHaveLength(1);
     expect(leader.isHeld()).toBe(false);
