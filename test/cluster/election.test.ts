@@ -84,7 +84,9 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the etcd registry's election${ETCD_
     const name = uniqueName('cut');
     // The old leader reaches etcd through proxies the test cuts: a partition, neither side paused.
     const proxies = await Promise.all(cluster.endpoints.map((url) => startTcpProxy({ host: '127.0.0.1', port: Number(new URL(url).port) })));
-    onTestFinished(() => Promise.all(proxies.map((proxy) => proxy.close())));
+    onTestFinished(async () => {
+      await Promise.all(proxies.map((proxy) => proxy.close()));
+    });
     const a = await openRegistry(`etcd://${proxies.map((proxy) => `127.0.0.1:${proxy.port}`).join(',')}`, name);
     const b = await openRegistry(cluster.registry, name);
     const old = await a.publish(record('127.0.0.2'));
