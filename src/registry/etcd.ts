@@ -15,6 +15,7 @@
  */
 import { hostname } from 'node:os';
 import type { Campaign, Election, Etcd3, Lease, Namespace } from 'etcd3';
+import { LoopbackSingletonError } from '../errors.js';
 import { loadOwnModule } from '../runtime/local-fault.js';
 import type { RegistryEndpoints } from './endpoints.js';
 import { EtcdPublication, followLease } from './etcd-publication.js';
@@ -48,13 +49,36 @@ export const ETCD_ROOT = 'loopback-singleton/';
 
 let etcd3: Promise<Etcd3Module> | undefined;
 
-/** etcd3, loaded on first use (Node's CommonJS interop gives its exports as `default` too). */
+/** What to install for `scope: 'cluster'`: etcd3 is an optional peer dependency (package.json). */
+export const ETCD3_INSTALL = 'npm install etcd3@~1.1.2';
+
+/**
+ * etcd3, loaded on first use (Node's CommonJS interop gives its exports as `default` too).
+ * It is an optional peer dependency, so that a local user installs no gRPC: when it is not
+ * installed, the error says what to install. A failed load is not cached: once installed, the
+ * next open loads it.
+ */
 function loadEtcd3(): Promise<Etcd3Module> {
   etcd3 ??= loadOwnModule('the etcd client (etcd3)', async () => {
-    const module = (await import('etcd3')) as Etcd3Module & { default?: Etcd3Module };
+    const module = (await import('etcd3').catch(explainMissingEtcd3)) as Etcd3Module & { default?: Etcd3Module };
     return typeof module.Etcd3 === 'function' ? module : module.default!;
   });
+  etcd3.catch(() => {
+    etcd3 = undefined;
+  });
   return etcd3;
+}
+
+/** A missing etcd3 (not a broken one) becomes an error that says what to install. */
+function explainMissingEtcd3(error: unknown): never {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && /['"]etcd3['"]/.test(message)) {
+    throw new LoopbackSingletonError(
+      `scope 'cluster' needs the etcd client, an optional peer dependency that is not installed: run \`${ETCD3_INSTALL}\` in your project`,
+      { cause: error },
+    );
+  }
+  throw error;
 }
 
 /**
