@@ -8,6 +8,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, inject, it, onTestFinished } from 'vitest';
 import { localSingleton } from '../../dist/src/index.js';
@@ -178,6 +179,28 @@ describe('the packed package, installed in a consumer project', () => {
     expect(paths.filter((path) => !path.startsWith(`${consumer}/`))).toEqual([]);
     expect(stderr).not.toContain(ROOT);
     if (flags.length > 0) expect(paths.some((path) => path.startsWith(`${installed}/src/`) && path.endsWith('.ts'))).toBe(true);
+  });
+
+  it('installs no etcd client (an optional peer), and the cluster registry says what to install', async () => {
+    expect(existsSync(join(consumer, 'node_modules', 'etcd3'))).toBe(false);
+    expect(existsSync(join(consumer, 'node_modules', '@grpc'))).toBe(false);
+    // The registry is not an export yet: its installed file, imported by path.
+    const file = (name: string) => JSON.stringify(pathToFileURL(join(installed, 'dist', 'src', 'registry', name)).href);
+    const script = [
+      `const { openEtcdRegistry } = await import(${file('etcd.js')});`,
+      `const { parseRegistryEndpoints } = await import(${file('endpoints.js')});`,
+      "const endpoints = parseRegistryEndpoints('etcd://127.0.0.1:1');",
+      "await openEtcdRegistry({ endpoints, name: 'x' }).then(",
+      '  () => console.log(JSON.stringify({ opened: true })),',
+      '  (error) => console.log(JSON.stringify({ name: error.name, message: error.message, cause: error.cause?.code })),',
+      ');',
+    ].join('\n');
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
+    expect(JSON.parse(stdout)).toEqual({
+      name: 'LoopbackSingletonError',
+      message: "scope 'cluster' needs the etcd client, an optional peer dependency that is not installed: run `npm install etcd3@~1.1.2` in your project",
+      cause: 'ERR_MODULE_NOT_FOUND',
+    });
   });
 
   it('ships no files outside what its exports, bin and maps need', () => {
