@@ -185,10 +185,15 @@ export class Connection implements PayloadReceiver {
   /** The caller of request `id` gave up (its deadline, its signal): rejected now, the daemon told. */
   #giveUp(id: number, pending: Pending, error: Error): void {
     if (this.#pending.get(id) !== pending) return;
+    this.#reject(id, pending, error);
+    if (!this.#closed) this.#writer.write(encodeFrame({ t: 'cancel', id }, this.#maxFrameBytes));
+  }
+
+  /** Request `id` fails with `error`, alone. */
+  #reject(id: number, pending: Pending, error: Error): void {
     this.#settle(id);
     pending.cleanup?.();
     pending.reject(error);
-    if (!this.#closed) this.#writer.write(encodeFrame({ t: 'cancel', id }, this.#maxFrameBytes));
   }
 
   /** Forgets request `id`; unrefs the socket and wakes `settled()` when none is left. */
@@ -230,22 +235,15 @@ export class Connection implements PayloadReceiver {
     try {
       value = decodeAuthenticated(payload);
     } catch (error) {
-      if (this.#refuseReply(payload)) return;
-      throw error;
+      // A reply refused for a map key that is not a scalar (see ./pending.ts): that call alone
+      // rejects (unless its caller stopped waiting), and the connection goes on.
+      const refused = unreceivableReply(payload);
+      if (refused === undefined) throw error;
+      const pending = this.#pending.get(refused.id);
+      if (pending !== undefined) this.#reject(refused.id, pending, refused.error);
+      return;
     }
     this.#onMessage(parseDaemonMessage(value));
-  }
-
-  /** A reply refused for a map key that is not a scalar (see ./pending.ts): that call alone rejects. */
-  #refuseReply(payload: Buffer): boolean {
-    const refused = unreceivableReply(payload);
-    if (refused === undefined) return false;
-    const pending = this.#pending.get(refused.id);
-    if (pending === undefined) return true; // a caller that stopped waiting
-    this.#settle(refused.id);
-    pending.cleanup?.();
-    pending.reject(refused.error);
-    return true;
   }
 
   #onMessage(message: DaemonMessage): void {
