@@ -4,9 +4,8 @@
  * tick. Closing, or losing the socket, rejects every pending request.
  */
 import type { Socket } from 'node:net';
-import { DaemonConnectionError, LoopbackSingletonError, errorFromWire, ProtocolError } from '../errors.js';
+import { DaemonConnectionError, type LoopbackSingletonError, errorFromWire, ProtocolError } from '../errors.js';
 import { decodeAuthenticated, encodeFrame, type FrameDecoder } from '../wire/codec.js';
-import { locateRefusedKey } from '../wire/unencodable.js';
 import { prepareValue } from '../wire/values.js';
 import { FrameWriter } from '../wire/writer.js';
 import type { CallMessage, ClientMessage, DaemonMessage } from '../wire/messages.js';
@@ -15,32 +14,10 @@ import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { EventRouter, type EventSink } from './event-router.js';
 import { StreamRouter } from './stream-router.js';
 import { shakeHands, type AuthenticatedSocket, type ConnectOptions, type PayloadReceiver } from './handshake.js';
+import { cannotSend, unreceivableReply, watchPending, type CallOptions, type Pending } from './pending.js';
 
 export type { ConnectOptions } from './handshake.js';
-
-/**
- * Per-call options. A caller that gives up (either option) is rejected at once, and the daemon
- * is told (a `cancel` message): a call that has not started is withdrawn and never runs; a
- * running one sees its `callSignal()` abort.
- */
-export interface CallOptions {
-  /**
-   * Reject the caller after this long (`ERR_CALL_TIMEOUT`). The deadline travels with the
-   * call: one whose turn comes after it is not run.
-   */
-  readonly timeoutMs?: number | undefined;
-  /** Reject the caller on abort, with the signal's reason. */
-  readonly signal?: AbortSignal | undefined;
-}
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  /** Present only for calls with a deadline or a signal. */
-  cleanup?: (() => void) | undefined;
-  /** The call's signal, which also stops the stream the call may turn into. */
-  signal?: AbortSignal | undefined;
-}
+export type { CallOptions } from './pending.js';
 
 /** An authenticated connection to a daemon. */
 export class Connection implements PayloadReceiver {
@@ -74,7 +51,10 @@ export class Connection implements PayloadReceiver {
     this.#writer = new FrameWriter(socket);
     this.welcome = welcome;
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('close', () => this.#shutdownWith(new DaemonConnectionError('The connection to the daemon was lost', { code: 'ERR_DAEMON_LOST' })));
+    socket.on('close', () => {
+      // After close() (every proxy's end) there is nothing left to tell: no error to build.
+      if (!this.#closed) this.#shutdownWith(new DaemonConnectionError('The connection to the daemon was lost', { code: 'ERR_DAEMON_LOST' }));
+    });
     socket.on('error', () => {});
     socket.unref();
   }
@@ -186,8 +166,8 @@ export class Connection implements PayloadReceiver {
       const pending: Pending = { resolve: onReply === undefined ? resolve : (result) => resolve(onReply(result)), reject };
       if (options && (options.timeoutMs !== undefined || options.signal !== undefined)) {
         if (options.signal?.aborted) return reject(options.signal.reason);
-        this.#watch(message.id, pending, options);
-        pending.signal = options.signal;
+        // Giving up tells the daemon (`cancel`): a call not started never runs; a late reply is ignored.
+        watchPending(pending, options, (error) => this.#giveUp(message.id, pending, error));
       }
       // An idle connection does not keep the process alive; one with work in flight does.
       // A request alone in flight goes out at once; one among others joins the tick's batch.
@@ -202,38 +182,18 @@ export class Connection implements PayloadReceiver {
     });
   }
 
-  /**
-   * Arms a call's deadline and abort listener. Giving up tells the daemon (`cancel`), so a call
-   * that has not started never runs; the late reply is then ignored.
-   */
-  #watch(id: number, pending: Pending, options: CallOptions): void {
-    const { timeoutMs, signal } = options;
-    const giveUp = (error: Error) => {
-      if (this.#pending.get(id) !== pending) return;
-      this.#settle(id);
-      pending.cleanup?.();
-      pending.reject(error);
-      if (!this.#closed) this.#writer.write(encodeFrame({ t: 'cancel', id }, this.#maxFrameBytes));
-    };
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(
-            () =>
-              giveUp(
-                new LoopbackSingletonError(
-                  `The call did not answer within ${timeoutMs} ms; the daemon was told: if it had not started it will not run, if it runs its callSignal() aborts`,
-                  { code: 'ERR_CALL_TIMEOUT' },
-                ),
-              ),
-            timeoutMs,
-          );
-    const onAbort = () => giveUp(signal!.reason as Error);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    pending.cleanup = () => {
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
+  /** The caller of request `id` gave up (its deadline, its signal): rejected now, the daemon told. */
+  #giveUp(id: number, pending: Pending, error: Error): void {
+    if (this.#pending.get(id) !== pending) return;
+    this.#reject(id, pending, error);
+    if (!this.#closed) this.#writer.write(encodeFrame({ t: 'cancel', id }, this.#maxFrameBytes));
+  }
+
+  /** Request `id` fails with `error`, alone. */
+  #reject(id: number, pending: Pending, error: Error): void {
+    this.#settle(id);
+    pending.cleanup?.();
+    pending.reject(error);
   }
 
   /** Forgets request `id`; unrefs the socket and wakes `settled()` when none is left. */
@@ -275,26 +235,15 @@ export class Connection implements PayloadReceiver {
     try {
       value = decodeAuthenticated(payload);
     } catch (error) {
-      if (this.#refuseReply(payload)) return;
-      throw error;
+      // A reply refused for a map key that is not a scalar (see ./pending.ts): that call alone
+      // rejects (unless its caller stopped waiting), and the connection goes on.
+      const refused = unreceivableReply(payload);
+      if (refused === undefined) throw error;
+      const pending = this.#pending.get(refused.id);
+      if (pending !== undefined) this.#reject(refused.id, pending, refused.error);
+      return;
     }
     this.#onMessage(parseDaemonMessage(value));
-  }
-
-  /**
-   * A reply our decoder refused for a map key that is not a scalar (the method returned a
-   * `Map` keyed by objects): that call alone rejects with `ERR_UNENCODABLE`, naming where the
-   * key is; the connection goes on. False when the payload is not such a reply.
-   */
-  #refuseReply(payload: Buffer): boolean {
-    const refused = locateRefusedKey(payload, false, 'reply');
-    if (refused === undefined) return false;
-    const pending = this.#pending.get(refused.id);
-    if (pending === undefined) return true; // a caller that stopped waiting
-    this.#settle(refused.id);
-    pending.cleanup?.();
-    pending.reject(new ProtocolError(`The method ran, but its result cannot be received: ${refused.where}`, { code: 'ERR_UNENCODABLE' }));
-    return true;
   }
 
   #onMessage(message: DaemonMessage): void {
@@ -351,10 +300,4 @@ export class Connection implements PayloadReceiver {
     for (const listener of this.#closeListeners) listener(error, pendings.length + (this.#closedHere ? 0 : ended));
     this.#closeListeners.clear();
   }
-}
-
-/** A call's arguments refused as unencodable, with the method named. */
-function cannotSend(method: string, error: unknown): unknown {
-  if (!(error instanceof ProtocolError) || error.code !== 'ERR_UNENCODABLE') return error;
-  return new ProtocolError(`Cannot send the arguments of "${method}" (the call was not sent): ${error.message}`, { code: error.code, cause: error.cause });
 }

@@ -12,7 +12,7 @@ import { inspector } from '../inspect.js';
 import { formatAddress } from '../runtime/metadata.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PROTOCOL_VERSION } from '../version.js';
-import { createNonce, proofKey } from '../wire/auth.js';
+import { createNonce, proofKey, type ProofKey } from '../wire/auth.js';
 import { decodeValue, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../wire/codec.js';
 import { clientHandshake, clientHandshakeError } from '../wire/handshake.js';
 import type { ClientLink } from '../wire/handshake-links.js';
@@ -45,6 +45,20 @@ export interface PayloadReceiver {
   receive(payload: Buffer): void;
   /** A frame after the welcome could not be cut or taken. */
   fail(error: unknown): void;
+}
+
+/**
+ * The last token this process shook hands with, and its key object. A key object costs ~25 us
+ * to make on a lukewarm path (it was made once per handshake); the token file is still read
+ * and checked before every connect, and a token of another value (rotated, another singleton's)
+ * gets a key of its own.
+ */
+let lastToken: { readonly bytes: Buffer; readonly key: ProofKey } | undefined;
+
+/** `token` as the key of its proofs, made once per token value. */
+function tokenKey(token: Uint8Array): ProofKey {
+  if (lastToken === undefined || !lastToken.bytes.equals(token)) lastToken = { bytes: Buffer.from(token), key: proofKey(token) };
+  return lastToken.key;
 }
 
 /** The event a decoded frame is for the statechart. */
@@ -83,7 +97,7 @@ export function shakeHands<R extends PayloadReceiver>(
     const decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, options.maxFrameBytes));
     const link: ClientLink = {
       socket,
-      token: proofKey(options.token),
+      token: tokenKey(options.token),
       clientNonce: createNonce(),
       maxFrameBytes: options.maxFrameBytes,
       observe: options.observe === true,

@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import {
@@ -222,6 +222,23 @@ describe('localSingleton and its proxy', () => {
     rmSync(svc.paths.dir, { recursive: true, force: true });
     expect((await svc.ping()).pid).toBeGreaterThan(0);
     expect(existsSync(svc.paths.token)).toBe(true);
+  });
+
+  it('a token replaced between two daemons is the one the next proxy of this process proves with', async () => {
+    const svc = service<Counter>();
+    const first = await svc.proxy();
+    expect(await first.inc()).toBe(1);
+    const { pid } = await svc.ping();
+    await closeRemote(first);
+    await svc.shutdown();
+    // A new secret, as a user rotating it would write it: the next daemon holds it, and a
+    // client proving with the previous one would take that daemon for a foreign listener.
+    writeFileSync(svc.paths.token, 'b'.repeat(64), { mode: 0o600 });
+    const second = await service<Counter>({ runtimeDir: dirname(svc.paths.dir) }).proxy();
+    expect(await second.inc()).toBe(1);
+    expect((await svc.ping()).pid).not.toBe(pid);
+    expect(readFileSync(svc.paths.token, 'latin1')).toBe('b'.repeat(64));
+    await closeRemote(second);
   });
 
   it('a token file that is not private fails a cold start with ERR_LOOPBACK_SINGLETON saying what to do', async () => {

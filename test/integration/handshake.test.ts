@@ -75,6 +75,29 @@ describe('handshake', () => {
     expect(Buffer.concat(relay.toDaemon).includes(Buffer.from('auth'))).toBe(false);
   });
 
+  it('each handshake proves with the token it is given, even after this process shook hands with another', async () => {
+    // The client keeps the key object of the last token it used: a token of another value
+    // (a rotated one, another singleton's) must never be proved with the previous key.
+    const first = await startDaemon();
+    const second = await startDaemon();
+    const open = (daemon: typeof first, token: Buffer) =>
+      Connection.open(daemon.metadata, { token, maxFrameBytes: MAX_FRAME, timeoutMs: 5000 }).then(
+        (connection) => {
+          const pid = connection.welcome.pid;
+          connection.close();
+          return pid;
+        },
+        (error: unknown) => (error as HandshakeError).code,
+      );
+    expect(await open(first, first.token)).toBe(first.pid);
+    expect(await open(second, second.token)).toBe(second.pid);
+    expect(await open(first, first.token)).toBe(first.pid);
+    // A daemon that holds another token is refused, whichever key the process made last.
+    expect(await open(second, first.token)).toBe('ERR_AUTH_FAILED');
+    expect(await open(second, Buffer.from(first.token))).toBe('ERR_AUTH_FAILED');
+    expect(await open(first, second.token)).toBe('ERR_AUTH_FAILED');
+  });
+
   it('the daemon rejects a client whose proof is wrong and closes that connection', async () => {
     const daemon = await startDaemon();
     const peer = await RawPeer.open(daemon.metadata);

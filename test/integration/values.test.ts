@@ -6,10 +6,15 @@
  * naming where the value is: the connection, the calls around it and the daemon are
  * unaffected, and a supervised proxy counts no restart.
  */
-import { describe, expect, it } from 'vitest';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { Connection } from '../../dist/src/client/connection.js';
 import { ProtocolError, RemoteError } from '../../dist/src/errors.js';
 import { closeRemote } from '../../dist/src/index.js';
-import { startDaemon } from '../support/daemon.js';
+import { PROTOCOL_VERSION } from '../../dist/src/version.js';
+import { computeProof, createNonce } from '../../dist/src/wire/auth.js';
+import { decodeValue, encodeFrame, FrameDecoder } from '../../dist/src/wire/codec.js';
+import { MAX_FRAME, startDaemon } from '../support/daemon.js';
 import { service } from '../support/clients.js';
 import { describeValue, samples } from '../fixtures/samples.mjs';
 
@@ -188,5 +193,56 @@ describe('unencodable values', () => {
     expect(info.startReason).toBe('first');
     expect(await proxy.get()).toBe(10);
     await closeRemote(proxy);
+  });
+});
+
+describe('a reply the client cannot decode', () => {
+  it("a reply with a map key that is not a scalar fails that call alone with ERR_UNENCODABLE; the connection's next call is answered", async () => {
+    // A scripted daemon that holds the token (our encoder never writes such a map: this is
+    // what another implementation might send, docs/PROTOCOL.md §2).
+    const token = Buffer.from('c'.repeat(64), 'latin1');
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      const decoder = new FrameDecoder(MAX_FRAME);
+      const daemonNonce = createNonce();
+      let clientNonce: Uint8Array | undefined;
+      socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) =>
+        decoder.push(chunk, (payload) => {
+          const message = decodeValue(payload) as { t: string; id?: number; nonce?: Uint8Array };
+          if (message.t === 'hello') {
+            clientNonce = message.nonce!;
+            const proof = computeProof(token, 'daemon', clientNonce, daemonNonce);
+            socket.write(encodeFrame({ t: 'challenge', v: PROTOCOL_VERSION, pkg: 'scripted', nonce: daemonNonce, proof }, MAX_FRAME));
+          } else if (message.t === 'auth') {
+            socket.write(encodeFrame({ t: 'welcome', info: { pid: process.pid, instanceId: 'scripted', maxFrameBytes: MAX_FRAME } }, MAX_FRAME));
+          } else if (message.t === 'call' && message.id === 1) {
+            // {t: 'reply', id: 1, r: {[[1]]: 1}}: a map whose key is an array.
+            const reply = Buffer.from([0x83, 0xa1, 0x74, 0xa5, ...Buffer.from('reply'), 0xa2, 0x69, 0x64, 0x01, 0xa1, 0x72, 0x81, 0x91, 0x01, 0x01]);
+            const header = Buffer.alloc(4);
+            header.writeUInt32BE(reply.length);
+            socket.write(Buffer.concat([header, reply]));
+          } else if (message.t === 'call') {
+            socket.write(encodeFrame({ t: 'reply', id: message.id, r: 'fine' }, MAX_FRAME));
+          }
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    });
+    const { port } = server.address() as AddressInfo;
+    const connection = await Connection.open({ transport: 'tcp', host: '127.0.0.1', port }, { token, maxFrameBytes: MAX_FRAME, timeoutMs: 5000 });
+    onTestFinished(() => connection.close());
+    const refused = (await connection.call('weird', []).catch((e: unknown) => e)) as ProtocolError;
+    expect(refused).toBeInstanceOf(ProtocolError);
+    expect(refused.code).toBe('ERR_UNENCODABLE');
+    expect(refused.message).toContain('The method ran, but its result cannot be received');
+    expect(refused.message).toContain('result.<key #0>');
+    expect(await connection.call('next', [])).toBe('fine');
+    expect(connection.isOpen).toBe(true);
   });
 });

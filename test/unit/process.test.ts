@@ -13,7 +13,12 @@ vi.mock('node:fs', async (importOriginal) => {
     if (code !== undefined && String(args[0]).startsWith('/proc/')) throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
     return (actual.readFileSync as (...a: unknown[]) => unknown)(...args);
   }) as typeof actual.readFileSync;
-  return { ...actual, default: { ...actual, readFileSync }, readFileSync };
+  const openSync = ((...args: Parameters<typeof actual.openSync>) => {
+    const code = hooks.procError;
+    if (code !== undefined && String(args[0]).startsWith('/proc/')) throw Object.assign(new Error(`${code}: simulated, open '${String(args[0])}'`), { code });
+    return (actual.openSync as (...a: unknown[]) => number)(...args);
+  }) as typeof actual.openSync;
+  return { ...actual, default: { ...actual, readFileSync, openSync }, readFileSync, openSync };
 });
 
 afterEach(() => {
@@ -32,6 +37,12 @@ describe('process identity', () => {
     expect(processStartTime(process.pid)).toBe(mine);
     expect(processStartTime(process.ppid)).not.toBe(mine);
     expect(processStartTime(exitedPid())).toBeUndefined();
+  });
+
+  it.runIf(process.platform === 'linux')('a start time is read whole from /proc: the same ticks as the whole file gives, look after look', async () => {
+    const { readFileSync } = await vi.importActual<typeof realFs>('node:fs');
+    const ticks = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[19];
+    for (const pid of [process.pid, process.ppid, process.pid]) expect(processStartTime(pid)?.split(':')[1]).toBe(ticks(pid));
   });
 
   it('this process is alive and is itself; with a start time that is not its own it is another process (a reused pid)', () => {
