@@ -97,7 +97,8 @@ export function encodeValue(value: unknown): Buffer {
 /**
  * Decodes one payload; the payload must hold exactly one value, and only the MessagePack
  * docs/PROTOCOL.md §2 lists (no msgpackr references, records or bundled strings: see
- * ./screen.ts).
+ * ./screen.ts). A payload of {@link LONG_STRING_BYTES} or more may be changed while this runs
+ * (./long-strings.ts) and is as it was when it returns or throws.
  * @throws {ProtocolError} `ERR_PROTOCOL`.
  */
 export function decodeValue(payload: Uint8Array): unknown {
