@@ -56,7 +56,8 @@ export function takeLifted(): string {
  * Runs `decode(payload)` with the long ASCII strings whose `str32` tokens start at `offsets`
  * (ascending, as ./screen.ts reports them) decoded here. `payload` is changed while `decode`
  * runs and restored before this returns or throws. A token that is not a complete `str32` is
- * left alone.
+ * left alone. When that decode fails, or did not take every lifted string, `decode` runs again
+ * on the restored bytes, and its result or error is the answer.
  */
 export function decodeLifting<T>(payload: Uint8Array, offsets: readonly number[], decode: (payload: Uint8Array) => T): T {
   // Re-entered from inside a lifting decode (no extension of ours does that): plain decode.
@@ -83,11 +84,14 @@ export function decodeLifting<T>(payload: Uint8Array, offsets: readonly number[]
   }
   lifted = strings;
   taken = 0;
-  let value: T;
-  let complete: boolean;
+  let value: T | undefined;
+  let complete = false;
   try {
     value = decode(payload);
     complete = taken === strings.length;
+  } catch {
+    // Decided below on the restored bytes: a payload that is malformed fails there again, with
+    // the error msgpackr gives it; a foreign reader of the type (see below) may have thrown.
   } finally {
     lifted = NONE;
     taken = 0;
@@ -99,6 +103,6 @@ export function decodeLifting<T>(payload: Uint8Array, offsets: readonly number[]
     }
   }
   // msgpackr's table of extensions is process-wide: if code in this process registered the
-  // same type since, its reader took the placeholders. Decode the restored bytes as msgpackr would.
-  return complete ? value : decode(payload);
+  // same type since, its reader met the placeholders. Decode the restored bytes as msgpackr would.
+  return complete ? (value as T) : decode(payload);
 }

@@ -129,17 +129,20 @@ describe('long strings', () => {
     expect(truncated.equals(before)).toBe(true);
   });
 
-  it('puts the bytes back when the decode throws after the placeholders were written', () => {
+  it('puts the bytes back when the decode throws, and answers with a decode of the restored bytes', () => {
     const payload = payloadOf({ t: 'reply', id: 1, r: ascii(LONG_STRING_BYTES) });
     const before = Buffer.from(payload);
     const offsets: number[] = [];
     screenPayload(payload, offsets);
+    const seen: boolean[] = [];
     expect(() =>
       decodeLifting(payload, offsets, () => {
-        expect(payload.equals(before)).toBe(false);
-        throw new Error('boom');
+        seen.push(payload.equals(before));
+        throw new Error(`boom ${seen.length}`);
       }),
-    ).toThrow('boom');
+    ).toThrow('boom 2');
+    // The first decode saw the placeholders, the second the bytes as they came.
+    expect(seen).toEqual([false, true]);
     expect(payload.equals(before)).toBe(true);
     expect(() => takeLifted()).toThrow(/not accepted from the wire/);
   });
@@ -183,6 +186,12 @@ describe('long strings', () => {
           expect((decodeChecked(decode, payloadOf({ t: 'reply', id: 1, r: text })) as { r: string }).r).toBe(text);
           expect(taken).toBe(lifted);
         }
+      });
+
+      it(`${name}: a reader registered with \`read\` (which msgpackr cannot call on an ext32) does not break the decode`, () => {
+        addExtension({ type: LIFTED_STRING_EXTENSION, read: (value: unknown) => value });
+        const text = ascii(LONG_STRING_BYTES);
+        expect((decodeChecked(decode, payloadOf({ t: 'reply', id: 1, r: text })) as { r: string }).r).toBe(text);
       });
 
       it(`${name}: every long ASCII string of a payload, keys and values in containers and extensions`, () => {
