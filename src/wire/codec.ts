@@ -7,8 +7,9 @@
 // every cold start of a client and a daemon, for a speed-up on long strings only.
 import { addExtension, Packr, RESERVE_START_SPACE } from 'msgpackr/pack';
 import { ProtocolError } from '../errors.js';
-import { screenPayload } from './screen.js';
 import { ERROR_EXTENSION, MAP_EXTENSION, readError, readMap, TaggedError, TaggedMap } from './extensions.js';
+import { decodeLifting, LIFTED_STRING_EXTENSION, LONG_STRING_BYTES, takeLifted } from './long-strings.js';
+import { screenPayload } from './screen.js';
 
 /** Bytes of the length prefix in front of every payload. */
 export const HEADER_BYTES = 4;
@@ -50,6 +51,8 @@ const packr = new Packr({
 // encoding, but decoding types 0x45 and 0x4d is ours for any msgpackr user in the process.
 addExtension({ Class: TaggedMap, type: MAP_EXTENSION, write: (map: TaggedMap) => map.entries, read: readMap });
 addExtension({ Class: TaggedError, type: ERROR_EXTENSION, write: (error: TaggedError) => error.fields, read: readError });
+// Decoding only: the placeholder of a long string that ./long-strings.ts decodes itself.
+addExtension({ type: LIFTED_STRING_EXTENSION, unpack: takeLifted });
 
 // msgpackr can leave room in front of the payload it writes; the header goes there, so a
 // frame is one buffer and is never copied to be prefixed.
@@ -94,12 +97,19 @@ export function encodeValue(value: unknown): Buffer {
 /**
  * Decodes one payload; the payload must hold exactly one value, and only the MessagePack
  * docs/PROTOCOL.md §2 lists (no msgpackr references, records or bundled strings: see
- * ./screen.ts).
+ * ./screen.ts). A payload of {@link LONG_STRING_BYTES} or more may be changed while this runs
+ * (./long-strings.ts) and is as it was when it returns or throws.
  * @throws {ProtocolError} `ERR_PROTOCOL`.
  */
 export function decodeValue(payload: Uint8Array): unknown {
-  screenPayload(payload);
-  return decodeAuthenticated(payload);
+  // A payload shorter than a long string holds none: the usual payload is not looked at twice.
+  if (payload.length < LONG_STRING_BYTES) {
+    screenPayload(payload);
+    return unpack(payload);
+  }
+  const longStrings: number[] = [];
+  screenPayload(payload, longStrings);
+  return decodeLifting(payload, longStrings, unpack);
 }
 
 /**
@@ -109,6 +119,19 @@ export function decodeValue(payload: Uint8Array): unknown {
  * @throws {ProtocolError} `ERR_PROTOCOL`.
  */
 export function decodeAuthenticated(payload: Uint8Array): unknown {
+  if (payload.length < LONG_STRING_BYTES) return unpack(payload);
+  // Only a payload that may hold a long string is walked, for the long strings alone: a
+  // payload the walk refuses is left to msgpackr as it is, to accept or refuse.
+  const longStrings: number[] = [];
+  try {
+    screenPayload(payload, longStrings);
+  } catch {
+    return unpack(payload);
+  }
+  return decodeLifting(payload, longStrings, unpack);
+}
+
+function unpack(payload: Uint8Array): unknown {
   // The reserved byte 0xc1 is not a value; msgpackr would hand back a marker object.
   if (payload[0] === 0xc1) throw new ProtocolError('Malformed MessagePack payload: the reserved byte 0xc1');
   let value: unknown;

@@ -11,8 +11,12 @@
  * and bundled strings (0x62) are read before the extension table is consulted; and that table
  * is module-global, so any extension code sharing the module registers is honoured too. The
  * walk allocates nothing and skips strings, bins and extension data without reading them.
+ *
+ * The same walk tells the codec where the long strings are (./long-strings.ts), so that it
+ * does not walk a payload twice to find them.
  */
 import { ProtocolError } from '../errors.js';
+import { LONG_STRING_BYTES } from './long-strings.js';
 
 /**
  * Extension types accepted from the wire, and how many MessagePack values follow the
@@ -37,9 +41,11 @@ const FOLLOWING_VALUES: ReadonlyMap<number, number> = new Map([
 /**
  * Throws unless `payload` is exactly one MessagePack value whose extensions are all allowed.
  * Malformed input that msgpackr would refuse anyway is refused here as well.
+ * @param longStrings when given, receives the offset of every `str32` token of at least
+ *   {@link LONG_STRING_BYTES} bytes, in order (what ./long-strings.ts decodes itself).
  * @throws {ProtocolError} `ERR_PROTOCOL`.
  */
-export function screenPayload(payload: Uint8Array): void {
+export function screenPayload(payload: Uint8Array, longStrings?: number[]): void {
   const end = payload.length;
   let at = 0;
   // Values still to be read: msgpack is prefix-encoded, so no stack is needed.
@@ -72,10 +78,16 @@ export function screenPayload(payload: Uint8Array): void {
         case 0xda:
           at += 2 + uint16(payload, at);
           continue;
-        case 0xc6: // bin32, str32
-        case 0xdb:
+        case 0xc6: // bin32
           at += 4 + uint32(payload, at);
           continue;
+        case 0xdb: {
+          // str32
+          const length = uint32(payload, at);
+          if (longStrings !== undefined && length >= LONG_STRING_BYTES) longStrings.push(at - 1);
+          at += 4 + length;
+          continue;
+        }
         case 0xc7: // ext8, ext16, ext32: length, type, data
           pending += extension(payload[at + 1], at - 1);
           at += 2 + uint8(payload, at);

@@ -6,6 +6,9 @@
 // the sides interleaved (each repetition runs every side once, the starting side rotating),
 // so that the drift of a shared machine hits all of them. A peer whose server is missing
 // (redis-server, python3) is skipped with one line on stderr.
+//
+// PEERS_ROWS=echo65536,echo1048576 (env) runs only those figures, for an A/B of one change:
+// seq, pipelined, echo1024, echo65536, echo1048576, processes, connectMs, newProcessMs, rss.
 import { rssMiB, nodeSide, pythonSide } from './sides.mjs';
 import { startHttp, startPython, startRedis } from './servers.mjs';
 
@@ -14,6 +17,9 @@ const DEPTH = 64;
 const PROCESSES = 4;
 const RSS_CALLS = 100_000;
 const ECHO_SIZES = [1024, 64 * 1024, 1024 * 1024];
+/** The figures to run (env PEERS_ROWS), or all of them. */
+const ONLY = process.env.PEERS_ROWS ? new Set(process.env.PEERS_ROWS.split(',').map((row) => row.trim())) : null;
+const runs = (row) => ONLY === null || ONLY.has(row);
 
 const PLANS = {
   full: {
@@ -102,34 +108,45 @@ export async function runPeers(h, quick) {
         }
         const perSec = (calls) => (seconds) => (seconds === null ? null : calls / seconds);
         const figures = {};
-        h.progress(`peers: sequential calls (${plan.seq.reps} x ${plan.seq.calls} per side)`);
-        figures.seq = await interleave(sides, { warmup: 1, reps: plan.seq.reps }, async (side) => perSec(plan.seq.calls)(await side.seq(plan.seq.calls)));
-        h.progress(`peers: ${DEPTH} calls in flight (${plan.pipelined.reps} x ${plan.pipelined.calls} per side)`);
-        figures.pipelined = await interleave(sides, { warmup: 1, reps: plan.pipelined.reps }, async (side) =>
-          perSec(plan.pipelined.calls)(await side.pipelined(plan.pipelined.calls)),
-        );
+        if (runs('seq')) {
+          h.progress(`peers: sequential calls (${plan.seq.reps} x ${plan.seq.calls} per side)`);
+          figures.seq = await interleave(sides, { warmup: 1, reps: plan.seq.reps }, async (side) => perSec(plan.seq.calls)(await side.seq(plan.seq.calls)));
+        }
+        if (runs('pipelined')) {
+          h.progress(`peers: ${DEPTH} calls in flight (${plan.pipelined.reps} x ${plan.pipelined.calls} per side)`);
+          figures.pipelined = await interleave(sides, { warmup: 1, reps: plan.pipelined.reps }, async (side) =>
+            perSec(plan.pipelined.calls)(await side.pipelined(plan.pipelined.calls)),
+          );
+        }
         for (const size of ECHO_SIZES) {
+          if (!runs(`echo${size}`)) continue;
           const p = plan.echo[size];
           h.progress(`peers: echo ${size} B strings (${p.reps} x ${p.calls} per side)`);
           figures[`echo${size}`] = await interleave(sides, { warmup: 1, reps: p.reps }, async (side) => perSec(p.calls)(await side.echo(size, p.calls)));
         }
-        h.progress(`peers: ${PROCESSES} client processes (${plan.processes.reps} rounds x ${plan.processes.calls} calls each per side)`);
-        const fleets = {};
-        for (const [key, side] of Object.entries(sides)) fleets[key] = await side.processes(PROCESSES);
-        figures.processes = await interleave(fleets, { warmup: plan.processes.warmup, reps: plan.processes.reps }, async (fleet) =>
-          perSec(PROCESSES * plan.processes.calls)(await fleet.round(plan.processes.calls)),
-        );
-        for (const fleet of Object.values(fleets)) fleet.stop();
-        h.progress(`peers: new client in this process, to its first reply (${plan.connect.reps} per side)`);
-        figures.connectMs = await interleave(sides, plan.connect, (side) => side.connect());
-        h.progress(`peers: new process, to its first reply (${plan.newProcess.reps} per side)`);
-        figures.newProcessMs = await interleave(sides, plan.newProcess, (side) => side.newProcess());
+        if (runs('processes')) {
+          h.progress(`peers: ${PROCESSES} client processes (${plan.processes.reps} rounds x ${plan.processes.calls} calls each per side)`);
+          const fleets = {};
+          for (const [key, side] of Object.entries(sides)) fleets[key] = await side.processes(PROCESSES);
+          figures.processes = await interleave(fleets, { warmup: plan.processes.warmup, reps: plan.processes.reps }, async (fleet) =>
+            perSec(PROCESSES * plan.processes.calls)(await fleet.round(plan.processes.calls)),
+          );
+          for (const fleet of Object.values(fleets)) fleet.stop();
+        }
+        if (runs('connectMs')) {
+          h.progress(`peers: new client in this process, to its first reply (${plan.connect.reps} per side)`);
+          figures.connectMs = await interleave(sides, plan.connect, (side) => side.connect());
+        }
+        if (runs('newProcessMs')) {
+          h.progress(`peers: new process, to its first reply (${plan.newProcess.reps} per side)`);
+          figures.newProcessMs = await interleave(sides, plan.newProcess, (side) => side.newProcess());
+        }
 
-        h.progress(`peers: server memory after ${RSS_CALLS} more calls each`);
         const serverOf = { libraryTcp: 'libraryTcp', nodeRedisTcp: 'redis', undici: 'http', python: 'python' };
         const rss = {};
+        if (runs('rss')) h.progress(`peers: server memory after ${RSS_CALLS} more calls each`);
         for (const [key, server] of Object.entries(serverOf)) {
-          if (!sides[key]) continue;
+          if (!sides[key] || !runs('rss')) continue;
           if (key === 'python') await sides.python.seq(RSS_CALLS);
           else await sides[key].pipelined(RSS_CALLS);
           if (server === 'libraryTcp') pids.libraryTcp = (await h.ping(tcpDir)).pid;
@@ -162,18 +179,21 @@ function report({ figures, rss, sides, skipped, plan, redis, python, quick, dura
     { key: 'connectMs', label: 'new client, ms', unit: 'ms', higher: false },
     { key: 'newProcessMs', label: 'new process, ms', unit: 'ms', higher: false },
   ];
-  const table = rows.map((row) => {
-    const medians = Object.fromEntries(sides.map((key) => [key, med(figures[row.key][key])]));
-    // lead >= 1: the library leads; per transport, against the best peer on the same one.
-    const lead = (ours, transport) => {
-      const peers = SIDES.filter(([key, , t]) => t === transport && !key.startsWith('library') && medians[key] != null).map(([key]) => [key, medians[key]]);
-      if (peers.length === 0 || medians[ours] == null) return null;
-      const [bestKey, best] = peers.reduce((a, b) => ((row.higher ? b[1] > a[1] : b[1] < a[1]) ? b : a));
-      return { best: bestKey, ratio: h.round(row.higher ? medians[ours] / best : best / medians[ours], 2) };
-    };
-    const mibPerSec = row.size ? Object.fromEntries(Object.entries(medians).map(([key, v]) => [key, v == null ? null : h.round((v * row.size) / MIB, 1)])) : undefined;
-    return { ...row, medians, mibPerSec, leadTcp: lead('libraryTcp', 'tcp'), leadUnix: lead('libraryIpc', 'unix'), samples: figures[row.key] };
-  });
+  // Only the figures that ran (PEERS_ROWS).
+  const table = rows
+    .filter((row) => figures[row.key] !== undefined)
+    .map((row) => {
+      const medians = Object.fromEntries(sides.map((key) => [key, med(figures[row.key][key])]));
+      // lead >= 1: the library leads; per transport, against the best peer on the same one.
+      const lead = (ours, transport) => {
+        const peers = SIDES.filter(([key, , t]) => t === transport && !key.startsWith('library') && medians[key] != null).map(([key]) => [key, medians[key]]);
+        if (peers.length === 0 || medians[ours] == null) return null;
+        const [bestKey, best] = peers.reduce((a, b) => ((row.higher ? b[1] > a[1] : b[1] < a[1]) ? b : a));
+        return { best: bestKey, ratio: h.round(row.higher ? medians[ours] / best : best / medians[ours], 2) };
+      };
+      const mibPerSec = row.size ? Object.fromEntries(Object.entries(medians).map(([key, v]) => [key, v == null ? null : h.round((v * row.size) / MIB, 1)])) : undefined;
+      return { ...row, medians, mibPerSec, leadTcp: lead('libraryTcp', 'tcp'), leadUnix: lead('libraryIpc', 'unix'), samples: figures[row.key] };
+    });
   const rssRow = {
     label: `server RSS after the run + ${RSS_CALLS.toLocaleString('en-US')} calls, MiB`,
     values: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v == null ? null : h.round(v, 1)])),
@@ -185,7 +205,7 @@ function report({ figures, rss, sides, skipped, plan, redis, python, quick, dura
     serverRssMiB: rssRow.values,
     skipped,
     versions: { node: process.version, redis: redis?.version ?? null, python: python?.version ?? null },
-    plan: { ...plan, depth: DEPTH, clientProcesses: PROCESSES, rssCalls: RSS_CALLS, interleaved: true, quick },
+    plan: { ...plan, depth: DEPTH, clientProcesses: PROCESSES, rssCalls: RSS_CALLS, interleaved: true, quick, rows: ONLY === null ? 'all' : [...ONLY] },
     cpus: h.cpus(),
     date: new Date().toISOString(),
     durationMs: Math.round(durationMs),

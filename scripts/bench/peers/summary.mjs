@@ -20,8 +20,9 @@ const median = (values) => {
 const { sides } = runs[0];
 const int = (v) => (v == null ? '-' : Math.round(v).toLocaleString('en-US'));
 const lines = [`| figure | ${sides.map((s) => s.label).join(' | ')} | lead, TCP | lead, Unix socket |`, `|${' --- |'.repeat(sides.length + 3)}`];
-runs[0].rows.forEach((row, index) => {
-  const medians = Object.fromEntries(sides.map((s) => [s.key, median(runs.map((run) => run.rows[index].medians[s.key]))]));
+for (const row of runs[0].rows) {
+  // By key: a run of some figures only (PEERS_ROWS) has fewer rows.
+  const medians = Object.fromEntries(sides.map((s) => [s.key, median(runs.map((run) => run.rows.find((r) => r.key === row.key)?.medians[s.key]))]));
   const cell = (key) => {
     const v = medians[key];
     if (v == null) return '-';
@@ -36,10 +37,10 @@ runs[0].rows.forEach((row, index) => {
     return `${ratio.toFixed(2)} (${best.label})`;
   };
   lines.push(`| ${row.label} | ${sides.map((s) => cell(s.key)).join(' | ')} | ${lead('libraryTcp', 'tcp')} | ${lead('libraryIpc', 'unix')} |`);
-});
+}
 const rssOf = { libraryTcp: 'libraryTcp', nodeRedisTcp: 'redis', undici: 'http', python: 'python' };
 const rss = sides.map((s) => {
-  const v = rssOf[s.key] && median(runs.map((run) => run.serverRssMiB[rssOf[s.key]]));
+  const v = rssOf[s.key] && median(runs.map((run) => run.serverRssMiB[rssOf[s.key]] ?? null));
   return v == null ? '' : v.toFixed(1);
 });
 lines.push(`| server RSS after the run + 100k calls, MiB | ${rss.join(' | ')} | | |`);
