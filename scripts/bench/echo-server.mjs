@@ -4,7 +4,7 @@
 //   node echo-server.mjs ipc <path>     listens on the Unix socket <path>
 // It answers each `{t: 'call', id}` frame with `{t: 'reply', id, r}` (r: a counter, like the
 // hosted Counter's inc(); for `m: 'item'`, `{ i, pad }` with `a[0]` bytes of padding, like one
-// item of the hosted Counter's items() stream). The replies to the frames of one received chunk leave in one write
+// item of the hosted Counter's items() stream; for `m: 'echo'`, `a[0]` as it came). The replies to the frames of one received chunk leave in one write
 // (corked while the chunk is read): a lone call gets its reply at once, a burst of pipelined
 // calls costs one syscall, not one per reply. No handshake, no lock, no queue. It tells its
 // parent `{ t: 'listening', address }` over the IPC channel and exits when the channel closes,
@@ -21,10 +21,13 @@ const item = (size) => {
   return { i: ++counter, pad: pads.get(size) };
 };
 
+/** A call's answer: `echo` gives its argument back (the --peers echo rows), `item` a stream's item, else the counter. */
+const answer = (message) => (message.m === 'echo' ? message.a[0] : message.m === 'item' ? item(message.a[0]) : ++counter);
+
 const server = createServer({ noDelay: true }, (socket) => {
   const reader = new FrameReader((payload) => {
     const message = decodePayload(payload);
-    if (message.t === 'call') socket.write(encodeFrame({ t: 'reply', id: message.id, r: message.m === 'item' ? item(message.a[0]) : ++counter }));
+    if (message.t === 'call') socket.write(encodeFrame({ t: 'reply', id: message.id, r: answer(message) }));
   });
   socket.on('data', (chunk) => {
     socket.cork();

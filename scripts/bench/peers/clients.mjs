@@ -15,6 +15,8 @@ export async function open(peer) {
       return openNodeRedis(peer);
     case 'undici':
       return openUndici(peer);
+    case 'node-echo':
+      return openNodeEcho(peer);
     default:
       throw new Error(`no Node client for peer kind '${peer.kind}'`);
   }
@@ -63,5 +65,23 @@ async function openUndici({ origin }) {
     inc: async () => Number(await post('/inc')),
     echo: (value) => post('/echo', value),
     close: () => pool.close(),
+  };
+}
+
+/**
+ * The raw Node echo of `npm run bench` (../baseline.mjs): no peer a user would pick, but the
+ * limit of any daemon written in Node on this machine (framing and MessagePack, nothing else),
+ * shown beside the peers so that a row's gap can be read as the library's or Node's.
+ */
+async function openNodeEcho({ address }) {
+  const { EchoClient } = await import('../baseline.mjs');
+  const client = await EchoClient.connect(address);
+  return {
+    inc: () => client.call('inc', []),
+    echo: (value) => client.call('echo', [value]),
+    // Its reader (../frames.mjs) joins a frame split across chunks anew with every chunk, fine for
+    // the bench's small frames and quadratic for large ones: no reference for the large echoes.
+    echoUpTo: 1024,
+    close: async () => client.close(),
   };
 }

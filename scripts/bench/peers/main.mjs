@@ -2,7 +2,8 @@
 // instead to share a counter between local processes, each peer hosting the same counter and
 // echo, measured in one run: Redis (redis-server, started here on a free port and a Unix
 // socket; ioredis and node-redis, each on both), node:http with an undici Pool, and Python's
-// multiprocessing.managers. Every figure is the median of its repetitions after a warm-up,
+// multiprocessing.managers; beside them, as a reference and not a peer, the raw Node echo of
+// `npm run bench` (the limit of any daemon written in Node). Every figure is the median of its repetitions after a warm-up,
 // the sides interleaved (each repetition runs every side once, the starting side rotating),
 // so that the drift of a shared machine hits all of them. A peer whose server is missing
 // (redis-server, python3) is skipped with one line on stderr.
@@ -10,7 +11,7 @@
 // PEERS_ROWS=echo65536,echo1048576 (env) runs only those figures, for an A/B of one change:
 // seq, pipelined, echo1024, echo65536, echo1048576, processes, connectMs, newProcessMs, rss.
 import { rssMiB, nodeSide, pythonSide } from './sides.mjs';
-import { startHttp, startPython, startRedis } from './servers.mjs';
+import { startHttp, startNodeEcho, startPython, startRedis } from './servers.mjs';
 
 /** Calls in flight on one client in the pipelined figure. */
 const DEPTH = 64;
@@ -50,7 +51,15 @@ const SIDES = [
   ['nodeRedisUnix', 'node-redis unix', 'unix'],
   ['undici', 'http undici', 'tcp'],
   ['python', 'py managers', 'tcp'],
+  ['nodeEchoTcp', 'node echo tcp', 'tcp'],
+  ['nodeEchoUnix', 'node echo unix', 'unix'],
 ];
+
+/**
+ * Sides that are no peer: the raw Node echo of `npm run bench`, the limit of a daemon written in
+ * Node (framing and MessagePack over one socket, nothing else). Shown, never a lead's best peer.
+ */
+const REFERENCES = new Set(['nodeEchoTcp', 'nodeEchoUnix']);
 
 /**
  * Runs `measure(side)` for every side `reps` times after `warmup` runs, interleaved; returns
@@ -99,6 +108,9 @@ export async function runPeers(h, quick) {
           Object.assign(specs, python.peers);
           pids.python = python.pid;
         } else skipped.push('Python managers: no python3 on PATH');
+        const echo = await h.withDeadline(startNodeEcho(h.track), h.deadlineMs, 'the Node echo servers');
+        servers.push(echo);
+        Object.assign(specs, echo.peers);
         for (const line of skipped) h.progress(`peers: skipped ${line}`);
 
         const sides = {};
@@ -186,7 +198,7 @@ function report({ figures, rss, sides, skipped, plan, redis, python, quick, dura
       const medians = Object.fromEntries(sides.map((key) => [key, med(figures[row.key][key])]));
       // lead >= 1: the library leads; per transport, against the best peer on the same one.
       const lead = (ours, transport) => {
-        const peers = SIDES.filter(([key, , t]) => t === transport && !key.startsWith('library') && medians[key] != null).map(([key]) => [key, medians[key]]);
+        const peers = SIDES.filter(([key, , t]) => t === transport && !key.startsWith('library') && !REFERENCES.has(key) && medians[key] != null).map(([key]) => [key, medians[key]]);
         if (peers.length === 0 || medians[ours] == null) return null;
         const [bestKey, best] = peers.reduce((a, b) => ((row.higher ? b[1] > a[1] : b[1] < a[1]) ? b : a));
         return { best: bestKey, ratio: h.round(row.higher ? medians[ours] / best : best / medians[ours], 2) };
@@ -200,7 +212,7 @@ function report({ figures, rss, sides, skipped, plan, redis, python, quick, dura
   };
   return {
     peers: true,
-    sides: SIDES.filter(([key]) => sides.includes(key)).map(([key, label, transport]) => ({ key, label, transport })),
+    sides: SIDES.filter(([key]) => sides.includes(key)).map(([key, label, transport]) => ({ key, label, transport, ...(REFERENCES.has(key) ? { reference: true } : {}) })),
     rows: table,
     serverRssMiB: rssRow.values,
     skipped,
@@ -249,7 +261,8 @@ export function peersText(r) {
     `${RSS_CALLS.toLocaleString('en-US')} more calls (the library's TCP daemon, redis-server, the HTTP server, the Python server).`,
     'lead: the library / the best peer on the same transport for rates, the best peer / the library for times (>= 1.00: the library leads; tcp: ours tcp',
     'against ioredis, node-redis, undici and Python on TCP; unix: ours ipc against ioredis and node-redis on the Unix socket). Python managers answer one',
-    'call at a time per connection: no figure in flight.',
+    'call at a time per connection: no figure in flight. node echo: the raw Node echo of `npm run bench` (framing and MessagePack, no auth, no queue), the',
+    'limit of a daemon written in Node here: a reference, never a lead.',
     `  ${p.seq.reps} x ${p.seq.calls} sequential calls, ${p.pipelined.reps} x ${p.pipelined.calls} in flight, echo ${ECHO_SIZES.map((s) => `${p.echo[s].reps} x ${p.echo[s].calls}`).join(' / ')}, ${p.processes.reps} rounds x ${p.processes.calls} calls per process, ${p.connect.reps} new clients, ${p.newProcess.reps} new processes per side`,
     ...r.skipped.map((s) => `skipped: ${s}`),
     `${(r.durationMs / 1000).toFixed(1)} s`,

@@ -83,6 +83,30 @@ export async function startRedis(track) {
   };
 }
 
+/**
+ * The raw Node echo of `npm run bench` (../echo-server.mjs), on TCP and on a Unix socket: a
+ * reference for what any Node daemon can reach here, not a peer (./main.mjs leaves it out of
+ * the leads).
+ */
+export async function startNodeEcho(track) {
+  const { startEchoServer } = await import('../baseline.mjs');
+  const dir = mkdtempSync(join(tmpdir(), 'loopback-singleton-bench-echo-'));
+  const tcp = startEchoServer('tcp');
+  const unix = startEchoServer('ipc', join(dir, 'echo.sock'));
+  track(tcp.child);
+  track(unix.child);
+  const [tcpAddress, unixAddress] = await Promise.all([tcp.address, unix.address]);
+  return {
+    pid: tcp.child.pid,
+    peers: { nodeEchoTcp: { kind: 'node-echo', address: tcpAddress }, nodeEchoUnix: { kind: 'node-echo', address: unixAddress } },
+    stop: () => {
+      tcp.child.kill();
+      unix.child.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** The node:http server in a child process. */
 export async function startHttp(track) {
   const child = track(fork(HTTP_SERVER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));

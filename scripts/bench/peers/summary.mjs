@@ -30,7 +30,7 @@ for (const row of runs[0].rows) {
     return row.size ? `${int(v)} (${((v * row.size) / 1024 / 1024).toFixed(0)} MiB/s)` : int(v);
   };
   const lead = (ours, transport) => {
-    const peers = sides.filter((s) => s.transport === transport && !s.key.startsWith('library') && medians[s.key] != null);
+    const peers = sides.filter((s) => s.transport === transport && !s.key.startsWith('library') && !s.reference && medians[s.key] != null);
     if (peers.length === 0 || medians[ours] == null) return '-';
     const best = peers.reduce((a, b) => ((row.higher ? medians[b.key] > medians[a.key] : medians[b.key] < medians[a.key]) ? b : a));
     const ratio = row.higher ? medians[ours] / medians[best.key] : medians[best.key] / medians[ours];
