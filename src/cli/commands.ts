@@ -51,14 +51,20 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'list',
     summary: 'every singleton under the runtime root, live or stale',
-    synopsis: '[--json]',
+    synopsis: '[--json] [--registry <endpoints>]',
     description:
       'Lists every singleton directory under the runtime root with its status: alive (answered a ping), ' +
       'unresponsive (its pid runs but it did not answer), stale (metadata left by a daemon that is gone) or ' +
       'absent (no daemon). Live rows show the daemon state, address, connections and queued calls, uptime ' +
       "and version, asked over the daemon's protocol. The CLI connects as an observer, which the daemon does " +
-      'not count: CONNS is its clients only, and looking never keeps an idle daemon alive.',
-    options: { json: JSON_OPTION },
+      'not count: CONNS is its clients only, and looking never keeps an idle daemon alive. With --registry, ' +
+      'lists the cluster singletons an etcd cluster records instead (scope: cluster): for each, the daemon that ' +
+      'holds its place (its machine, address and pid), its fencing token, the daemons waiting behind it and a ' +
+      'start under way. It reads etcd only (needs the optional peer dependency etcd3).',
+    options: {
+      json: JSON_OPTION,
+      registry: { type: 'string', value: 'endpoints', help: "an etcd cluster's client endpoints, e.g. etcd://10.0.0.1:2379,10.0.0.2:2379" },
+    },
     positionals: { min: 0, max: 0, label: '' },
     load: () => import('./list.js'),
   },

@@ -65,8 +65,9 @@ export function toEntry(found: Probe, now = Date.now()): ListEntry {
 
 const show = (value: string | number | null) => (value === null ? '-' : String(value));
 
-/** Lists the singletons under `context.root`. */
+/** Lists the singletons under `context.root`, or with `--registry` the cluster's (./list-cluster.ts). */
 export async function run({ root, values }: CommandContext): Promise<number> {
+  if (typeof values.registry === 'string') return (await import('./list-cluster.js')).runCluster(values.registry, values.json === true);
   const found = await Promise.all(singletonNames(root).map((name) => probe(root, name)));
   const entries = found.map((probed) => toEntry(probed));
   if (values.json) {

@@ -23,7 +23,7 @@ import { LeaseClock } from './lease-clock.js';
 import { type ClusterRecord, decodeRecord, encodeRecord } from './record.js';
 import type { Publication, RecordRead, RecordWatch, Registry, StartRight } from './registry.js';
 
-type Etcd3Module = typeof import('etcd3');
+export type Etcd3Module = typeof import('etcd3');
 
 /** Options of {@link openEtcdRegistry}. */
 export interface EtcdRegistryOptions {
@@ -58,7 +58,7 @@ export const ETCD3_INSTALL = 'npm install etcd3@~1.1.2';
  * installed, the error says what to install. A failed load is not cached: once installed, the
  * next open loads it.
  */
-function loadEtcd3(): Promise<Etcd3Module> {
+export function loadEtcd3(): Promise<Etcd3Module> {
   etcd3 ??= loadOwnModule('the etcd client (etcd3)', async () => {
     const module = (await import('etcd3').catch(explainMissingEtcd3)) as Etcd3Module & { default?: Etcd3Module };
     return typeof module.Etcd3 === 'function' ? module : module.default!;
