@@ -18,6 +18,8 @@ vi.mock('node:fs', async (importOriginal) => {
   const openSync = ((...args: Parameters<typeof actual.openSync>) => {
     counts.opens++;
     if (counts.readError !== undefined && typeof args[1] === 'number') throw fail(counts.readError, args[0]);
+    // src/runtime/process.ts reads /proc through openSync + readSync.
+    if (counts.procError !== undefined && String(args[0]).startsWith('/proc/')) throw fail(counts.procError, args[0]);
     return actual.openSync(...args);
   }) as typeof actual.openSync;
   const readFileSync = ((...args: Parameters<typeof actual.readFileSync>) => {
