@@ -8,7 +8,14 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/unit/**/*.test.ts', 'test/machines/**/*.test.ts', 'test/property/**/*.test.ts', 'test/model/coverage.test.ts', 'test/diagrams.test.ts'],
+    include: [
+      'test/unit/**/*.test.ts',
+      'test/inproc/**/*.test.ts',
+      'test/machines/**/*.test.ts',
+      'test/property/**/*.test.ts',
+      'test/model/coverage.test.ts',
+      'test/diagrams.test.ts',
+    ],
     exclude: [
       // Child processes of the built package or of the TypeScript compiler: nothing to mutate there.
       'test/unit/compile-cache.test.ts',

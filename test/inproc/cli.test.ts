@@ -1,0 +1,207 @@
+/**
+ * The `loopback-singleton` command (src/cli/) run in this process against a daemon served in
+ * this process (test/support/in-process.ts): what each command prints, its exit code, and
+ * what it changes on disk. The CLI as an installed binary is test/cli.test.ts.
+ */
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { localSingleton, type LocalSingletonService } from '../../src/client/service.js';
+import { runtimePaths } from '../../src/runtime/paths.js';
+import { PACKAGE_VERSION } from '../../src/version.js';
+import { daemons, makeRoot, removeRoot, SERVICES, stopInProcessDaemons } from '../support/in-process.js';
+
+vi.mock('../../src/client/daemon-process.js', async (load) => ({
+  ...(await load<typeof import('../../src/client/daemon-process.js')>()),
+  spawnDaemonProcess: (await import('../support/in-process.js')).spawnInProcess,
+}));
+
+type Main = (args: readonly string[]) => Promise<number>;
+let main: Main;
+
+/** What one command line printed and returned. */
+interface Outcome {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+async function capture(action: () => Promise<number>): Promise<Outcome> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err.push(String(chunk));
+    return true;
+  });
+  try {
+    const code = await action();
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+let root: string;
+const cli = (...args: string[]) => capture(() => main([...args, '--runtime-dir', root]));
+
+beforeAll(async () => {
+  // The entry runs its command line when it loads: give it one that does nothing but print.
+  const argv = process.argv;
+  process.argv = [argv[0]!, 'loopback-singleton', '--version'];
+  try {
+    const loaded = await capture(async () => {
+      main = (await import('../../src/cli/main.js')).main;
+      return 0;
+    });
+    expect(loaded.stdout).toBe(`${PACKAGE_VERSION}\n`);
+    expect(process.exitCode).toBe(0);
+  } finally {
+    process.argv = argv;
+    process.exitCode = undefined;
+  }
+});
+
+beforeEach(() => {
+  root = makeRoot('lbs-cli-');
+});
+afterEach(async () => {
+  await stopInProcessDaemons();
+  removeRoot(root);
+});
+
+function service(name = 'svc'): LocalSingletonService<{ inc(): number }> {
+  return localSingleton(name, `${SERVICES}:Counter`, { runtimeDir: root });
+}
+
+describe('the command line', () => {
+  it('--help lists every command; a command help gives its synopsis and options', async () => {
+    const top = await capture(() => main(['--help']));
+    expect(top.code).toBe(0);
+    for (const name of ['list', 'ping', 'stop', 'watch', 'inspect', 'logs', 'diagrams', 'clean']) expect(top.stdout).toContain(`  ${name}`);
+    const ping = await capture(() => main(['ping', '--help']));
+    expect(ping.code).toBe(0);
+    expect(ping.stdout).toContain('loopback-singleton ping <name> [--json]');
+    expect(ping.stdout).toContain('--runtime-dir <dir>');
+    const stop = await capture(() => main(['stop', '-h']));
+    expect(stop.stdout).toContain('--timeout <ms>');
+    expect(stop.stdout).toContain('--force');
+  });
+
+  it('bad command lines exit 2 with one line on stderr saying what is wrong', async () => {
+    const cases: Array<[string[], string]> = [
+      [[], "loopback-singleton: missing command; run 'loopback-singleton --help' for the list\n"],
+      [['nope'], 'loopback-singleton: unknown command "nope"; commands: list, ping, stop, watch, inspect, logs, diagrams, clean\n'],
+      [['ping'], 'loopback-singleton: ping: missing <name>; usage: loopback-singleton ping <name> [--json]\n'],
+      [['ping', 'a', 'b'], 'loopback-singleton: ping: unexpected argument "b"\n'],
+    ];
+    for (const [args, message] of cases) {
+      const outcome = await capture(() => main(args));
+      expect(outcome, args.join(' ')).toEqual({ code: 2, stdout: '', stderr: message });
+    }
+    const badName = await capture(() => main(['ping', '../x']));
+    expect(badName.code).toBe(2);
+    expect(badName.stderr).toMatch(/^loopback-singleton: .*\n$/);
+    const badTimeout = await cli('stop', 'svc', '--timeout', 'soon');
+    expect(badTimeout.code).toBe(2);
+    expect(badTimeout.stderr).toContain('--timeout');
+  });
+
+  it('list: no singletons, then a live one with its pid and state, as text and as JSON', async () => {
+    expect(await cli('list')).toEqual({ code: 0, stdout: `no singletons under ${root}\n`, stderr: '' });
+    await service().ensureStarted();
+    const text = await cli('list');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`runtime root: ${root}\n`);
+    expect(text.stdout).toMatch(/NAME\s+STATUS\s+PID\s+STATE/);
+    expect(text.stdout).toMatch(new RegExp(`svc\\s+alive\\s+${process.pid}\\s+serving\\.idle\\s+tcp 127\\.0\\.0\\.1:\\d+\\s+0\\s+0\\s`));
+    const json = await cli('list', '--json');
+    const parsed = JSON.parse(json.stdout) as { root: string; singletons: Array<Record<string, unknown>> };
+    expect(parsed.root).toBe(root);
+    expect(parsed.singletons).toEqual([expect.objectContaining({ name: 'svc', status: 'alive', pid: process.pid, transport: 'tcp', connections: 0, queued: 0 })]);
+  });
+
+  it("ping: the daemon's info as text and JSON; no daemon exits 1 saying so", async () => {
+    const none = await cli('ping', 'svc');
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^loopback-singleton: singleton "svc" under .*\n$/);
+    await service().ensureStarted();
+    const text = await cli('ping', 'svc');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain(`pid:          ${process.pid}\n`);
+    expect(text.stdout).toContain('start reason: first\n');
+    expect(text.stdout).toContain(`factory:      ${SERVICES}#Counter\n`);
+    const json = JSON.parse((await cli('ping', 'svc', '--json')).stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ pid: process.pid, active: 0, state: { serving: 'idle' }, factory: { module: SERVICES, export: 'Counter' } });
+  });
+
+  it('logs prints daemon.log.1 then daemon.log; no singleton or no log exits 1', async () => {
+    expect(await cli('logs', 'svc')).toMatchObject({
+      code: 1,
+      stderr: `loopback-singleton: no singleton "svc" under ${root} (no directory ${runtimePaths(root, 'svc').dir})\n`,
+    });
+    mkdirSync(runtimePaths(root, 'svc').dir, { mode: 0o700 });
+    expect((await cli('logs', 'svc')).stderr).toBe(`loopback-singleton: singleton "svc" has no daemon.log yet (${runtimePaths(root, 'svc').log})\n`);
+    await service().ensureStarted();
+    writeFileSync(`${runtimePaths(root, 'svc').log}.1`, 'older line\n');
+    const logs = await cli('logs', 'svc');
+    expect(logs.code).toBe(0);
+    expect(logs.stdout.startsWith('older line\n')).toBe(true);
+    expect(logs.stdout).toMatch(new RegExp(`\\[daemon ${process.pid}\\] ready: svc on `));
+  });
+
+  it('clean keeps a live daemon, removes dirs without one, and reports both (text and JSON)', async () => {
+    await service().ensureStarted();
+    mkdirSync(runtimePaths(root, 'gone').dir, { mode: 0o700 });
+    const json = JSON.parse((await cli('clean', '--json')).stdout) as { removed: Array<{ name: string }>; kept: Array<{ name: string; reason: string }> };
+    expect(json.removed.map((v) => v.name)).toEqual(['gone']);
+    expect(json.kept).toEqual([expect.objectContaining({ name: 'svc', reason: `its daemon (pid ${process.pid}) is alive` })]);
+    expect(existsSync(runtimePaths(root, 'gone').dir)).toBe(false);
+    expect(existsSync(runtimePaths(root, 'svc').dir)).toBe(true);
+    expect(await cli('clean', 'gone')).toEqual({ code: 0, stdout: `nothing to clean: no runtime dir for "gone" under ${root}\n`, stderr: '' });
+    expect((await cli('clean', 'svc')).stdout).toBe(`kept svc: its daemon (pid ${process.pid}) is alive\n`);
+  });
+
+  it('clean keeps a dir that holds files that are not runtime files', async () => {
+    const dir = runtimePaths(root, 'mine').dir;
+    mkdirSync(dir, { mode: 0o700 });
+    writeFileSync(join(dir, 'notes.txt'), 'mine');
+    const text = await cli('clean');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^kept mine: .*notes\.txt/);
+    expect(readdirSync(dir)).toEqual(['notes.txt']);
+  });
+
+  it('stop with no daemon exits 1; a graceful stop drains the daemon and waits for its process', async () => {
+    expect((await cli('stop', 'svc')).code).toBe(1);
+    await service().ensureStarted();
+    const [child] = daemons();
+    // The process is this one: it never exits, so the wait ends by --timeout.
+    const stop = await cli('stop', 'svc', '--timeout', '50');
+    expect(stop.stdout).toBe(`stopping "svc" (pid ${process.pid}, graceful: accepted calls are answered first)\n`);
+    expect(stop).toMatchObject({
+      code: 1,
+      stderr: `loopback-singleton: singleton "svc": pid ${process.pid} still runs after 50 ms (it goes on draining, within its drain deadline); try --force\n`,
+    });
+    expect(await child!.outcome).toBe('stopped');
+    expect(existsSync(runtimePaths(root, 'svc').metadata)).toBe(false);
+  });
+
+  it('watch samples the daemon until it goes away, then prints a final line and exits 0', async () => {
+    await service().ensureStarted();
+    const [child] = daemons();
+    const watching = cli('watch', 'svc', '--interval', '10');
+    await vi.waitFor(() => expect(child!.daemon!.info().callsServed).toBeGreaterThanOrEqual(0));
+    setTimeout(() => child!.daemon!.shutdownRequested(false), 100);
+    const watched = await watching;
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toMatch(
+      new RegExp(`^watching "svc" \\(pid ${process.pid}, tcp 127\\.0\\.0\\.1:\\d+, version ${PACKAGE_VERSION.replace(/\./g, '\\.')}\\) every 10 ms; Ctrl-C to stop\n`),
+    );
+    expect(watched.stdout).toMatch(/daemon "svc" went away \(pid \d+; last seen .*, 0 calls served; [1-9]\d* samples\)\n$/);
+  });
+});
