@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { CLOSE_GRACE_MS, DISPOSE_TIMEOUT_MS, daemonMachine, FORCE_GRACE_MS, type DaemonContext } from '../../machines/daemon.machine.js';
-import { DaemonConnectionError, type WireError } from '../../src/errors.js';
+import { DaemonConnectionError, LoopbackSingletonError, type WireError } from '../../src/errors.js';
 import { localFaultError } from '../../src/runtime/local-fault.js';
 import { sleep } from '../support/wait.js';
 import { deferred, settle, type Deferred } from '../support/machines.js';
@@ -250,6 +250,19 @@ describe('daemon machine: boot', () => {
     const failed = startDaemon({ [step]: { kind: 'fail', error: lost } });
     await settle();
     expect(failed.context().error).toEqual({ code, name: 'DaemonConnectionError', message: 'lost the other daemon', stack: lost.stack, remoteCode: 'ERR_DAEMON_LOST' });
+  });
+
+  it('only a LoopbackSingletonError with the generic code is a local fault: the name alone or the code alone is not', async () => {
+    // Of this package, another code (a factory's call that timed out): recorded as the step's failure.
+    const timedOut = new LoopbackSingletonError('a call timed out', { code: 'ERR_CALL_TIMEOUT' });
+    const byName = startDaemon({ loadObject: { kind: 'fail', error: timedOut } });
+    await settle();
+    expect(byName.context().error).toMatchObject({ code: 'ERR_FACTORY', name: 'LoopbackSingletonError', remoteCode: 'ERR_CALL_TIMEOUT' });
+    // The generic code on an error of the hosted code's own: not ours to keep either.
+    const lookalike = Object.assign(new TypeError('looks like ours'), { code: 'ERR_LOOPBACK_SINGLETON' });
+    const byCode = startDaemon({ loadObject: { kind: 'fail', error: lookalike } });
+    await settle();
+    expect(byCode.context().error).toMatchObject({ code: 'ERR_FACTORY', name: 'TypeError', remoteCode: 'ERR_LOOPBACK_SINGLETON' });
   });
 
   it.each(failures)('$step never finishing hits bootTimeout -> failed with $code, naming the step', async ({ step, state, code, later, doing }) => {
