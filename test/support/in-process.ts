@@ -40,6 +40,8 @@ export class InProcessDaemonProcess extends EventEmitter {
   /** The signals it was sent. */
   readonly signals: string[] = [];
   readonly plan: DaemonProcessPlan;
+  /** This "process"'s start on the monotonic clock, from which a spawner's budgets count. */
+  readonly #startedAt = performance.now();
 
   constructor(plan: DaemonProcessPlan) {
     super();
@@ -56,14 +58,22 @@ export class InProcessDaemonProcess extends EventEmitter {
     const { config } = message as ConfigMessage;
     this.config = config;
     const log = new DaemonLog(config.paths.log);
-    this.daemon = new Daemon(config, log, (report) => {
-      this.reports.push(report);
-      // As the entry does: the report, then the channel is let go.
-      setImmediate(() => {
-        this.emit('message', report);
-        this.disconnect();
-      });
-    });
+    // As src/daemon/serve.ts: the budgets count from the config's arrival (a standby) or from
+    // the process's start, which is this object's creation here, not the test process's.
+    const budgetOrigin = config.budgetFromConfig === true ? performance.now() : this.#startedAt;
+    this.daemon = new Daemon(
+      config,
+      log,
+      (report) => {
+        this.reports.push(report);
+        // As the entry does: the report, then the channel is let go.
+        setImmediate(() => {
+          this.emit('message', report);
+          this.disconnect();
+        });
+      },
+      budgetOrigin,
+    );
     this.outcome = this.daemon.run().then((outcome) => {
       log.close();
       this.#exit(outcome === 'stopped' ? 0 : 1, null);
