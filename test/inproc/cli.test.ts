@@ -16,6 +16,17 @@ vi.mock('../../src/client/daemon-process.js', async (load) => ({
   spawnDaemonProcess: (await import('../support/in-process.js')).spawnInProcess,
 }));
 
+// The inspector's page scripts are compiled beside it in dist/; from src/ they are stand-ins.
+vi.mock('node:fs', async (load) => {
+  const fs = await load<typeof import('node:fs')>();
+  const readFileSync = ((path: unknown, ...rest: unknown[]) => {
+    const text = String(path);
+    if (text.endsWith('/src/inspector/page/app.js') || text.endsWith('/src/inspector/model.js')) return '// script';
+    return (fs.readFileSync as (...args: unknown[]) => unknown)(path, ...rest);
+  }) as typeof fs.readFileSync;
+  return { ...fs, default: { ...fs, readFileSync }, readFileSync };
+});
+
 type Main = (args: readonly string[]) => Promise<number>;
 let main: Main;
 
@@ -203,5 +214,42 @@ describe('the command line', () => {
       new RegExp(`^watching "svc" \\(pid ${process.pid}, tcp 127\\.0\\.0\\.1:\\d+, version ${PACKAGE_VERSION.replace(/\./g, '\\.')}\\) every 10 ms; Ctrl-C to stop\n`),
     );
     expect(watched.stdout).toMatch(/daemon "svc" went away \(pid \d+; last seen .*, 0 calls served; [1-9]\d* samples\)\n$/);
+  });
+
+  it('inspect serves until SIGINT, printing its address and scope; a bad or busy port fails saying so', async () => {
+    expect(await cli('inspect', '--port', '70000')).toMatchObject({
+      code: 2,
+      stderr: 'loopback-singleton: --port must be an integer from 0 to 65535 (0: any free port), got "70000"\n',
+    });
+    const out: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => out.push(String(chunk)) > 0);
+    const before = new Set([...process.listeners('SIGINT'), ...process.listeners('SIGTERM')]);
+    const records = join(root, 'records.ndjson');
+    try {
+      const running = main(['inspect', 'svc', 'other', '--port', '0', '--records', records, '--runtime-dir', root]);
+      await vi.waitFor(() => expect(out.join('')).toContain('Ctrl-C to stop'));
+      const [first, second] = out.join('').split('\n');
+      expect(first).toMatch(/^inspector: http:\/\/127\.0\.0\.1:\d+\/[\w-]{32}\/$/);
+      expect(second).toBe(`showing "svc", "other", and client transitions from ${records}; Ctrl-C to stop`);
+      const url = first!.slice('inspector: '.length);
+      expect((await fetch(url)).status).toBe(200);
+      const port = Number(new URL(url).port);
+      // Another inspector on the same port: refused, saying what to do.
+      expect(await cli('inspect', '--port', String(port))).toMatchObject({
+        code: 1,
+        stderr: `loopback-singleton: port ${port} on 127.0.0.1 is in use; pass another --port, or 0 for any free one\n`,
+      });
+      const stop = process.listeners('SIGINT').find((listener) => !before.has(listener));
+      expect(stop).toBeTypeOf('function');
+      (stop as () => void)();
+      expect(await running).toBe(0);
+      await expect(fetch(url)).rejects.toThrow();
+    } finally {
+      stdout.mockRestore();
+      // Called by hand, the once-listeners are still registered.
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        for (const listener of process.listeners(signal)) if (!before.has(listener)) process.removeListener(signal, listener);
+      }
+    }
   });
 });
