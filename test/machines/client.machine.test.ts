@@ -436,6 +436,29 @@ describe('client machine: failures', () => {
     expect(client.actor.getSnapshot().output!.error).toBe(error);
   });
 
+  it.each(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY', 'ERR_LOOPBACK_SINGLETON'])(
+    'connect failing with %s is fatal: failed with that error, never locking',
+    async (code) => {
+      const error = coded(code);
+      const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: fail(error), acquireLock: gated(deferred()) });
+      await settle();
+      expect(client.value()).toBe('failed');
+      expect(client.actor.getSnapshot().output!.error).toBe(error);
+      expect(client.calls.acquireLock).toHaveLength(0);
+    },
+  );
+
+  it.each([
+    ['null', null],
+    ['a string', 'refused'],
+    ['an error with another code', coded('ECONNREFUSED')],
+  ])('connect failing with %s is no verdict on the daemon: the record is judged under the lock', async (_label, reason) => {
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: fail(reason), acquireLock: gated(deferred()) });
+    await settle();
+    expect(client.value()).toBe('locking');
+    expect(client.status()).toBe('active');
+  });
+
   it('readMetadata throwing -> failed (covers discovering->failed)', async () => {
     const error = coded('EACCES', 'permission denied');
     const client = startClient({ readMetadata: fail(error) });
