@@ -3,7 +3,7 @@
  * this process (test/support/in-process.ts): what each command prints, its exit code, and
  * what it changes on disk. The CLI as an installed binary is test/cli.test.ts.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { localSingleton, type LocalSingletonService } from '../../src/client/service.js';
@@ -250,6 +250,38 @@ describe('the command line', () => {
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
         for (const listener of process.listeners(signal)) if (!before.has(listener)) process.removeListener(signal, listener);
       }
+    }
+  });
+
+  it('logs --follow prints what is appended, across a rename and a rotation in place, until SIGINT', async () => {
+    const paths = runtimePaths(root, 'svc');
+    mkdirSync(paths.dir, { mode: 0o700 });
+    writeFileSync(paths.log, 'one\n');
+    const out: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => out.push(String(chunk)) > 0);
+    const before = new Set(process.listeners('SIGINT'));
+    try {
+      const following = main(['logs', 'svc', '-f', '--runtime-dir', root]);
+      await vi.waitFor(() => expect(out.join('')).toBe('one\n'));
+      appendFileSync(paths.log, 'two\n');
+      await vi.waitFor(() => expect(out.join('')).toBe('one\ntwo\n'), { timeout: 5000 });
+      // A spawn's rotation: daemon.log renamed to daemon.log.1 (after one more line), a new daemon.log.
+      appendFileSync(paths.log, 'three\n');
+      renameSync(paths.log, `${paths.log}.1`);
+      writeFileSync(paths.log, 'four\n');
+      await vi.waitFor(() => expect(out.join('')).toBe('one\ntwo\nthree\nfour\n'), { timeout: 5000 });
+      // The daemon's rotation in place: copied to daemon.log.1, truncated, written again.
+      appendFileSync(paths.log, 'five\n');
+      writeFileSync(`${paths.log}.1`, readFileSync(paths.log));
+      writeFileSync(paths.log, 'six\n');
+      await vi.waitFor(() => expect(out.join('')).toBe('one\ntwo\nthree\nfour\nfive\nsix\n'), { timeout: 5000 });
+      const stop = process.listeners('SIGINT').find((listener) => !before.has(listener));
+      (stop as () => void)();
+      expect(await following).toBe(0);
+      // It let go of its signals.
+      expect(process.listeners('SIGINT').filter((listener) => !before.has(listener))).toEqual([]);
+    } finally {
+      stdout.mockRestore();
     }
   });
 });
