@@ -17,8 +17,8 @@ vi.mock('../../src/client/daemon-process.js', async (load) => ({
   spawnDaemonProcess: (await import('../support/in-process.js')).spawnInProcess,
 }));
 
-const STREAMS = new URL('../fixtures/streams.mjs', import.meta.url).href;
-const EVENTS = new URL('../fixtures/feed.mjs', import.meta.url).href;
+const STREAMS = new URL('../fixtures/inproc/streams.ts', import.meta.url).href;
+const EVENTS = new URL('../fixtures/inproc/feed.ts', import.meta.url).href;
 
 interface Stats {
   finallies: number;
