@@ -205,15 +205,22 @@ describe('the command line', () => {
   it('watch samples the daemon until it goes away, then prints a final line and exits 0', async () => {
     await service().ensureStarted();
     const [child] = daemons();
-    const watching = cli('watch', 'svc', '--interval', '10');
-    await vi.waitFor(() => expect(child!.daemon!.info().callsServed).toBeGreaterThanOrEqual(0));
-    setTimeout(() => child!.daemon!.shutdownRequested(false), 100);
-    const watched = await watching;
-    expect(watched.code).toBe(0);
-    expect(watched.stdout).toMatch(
+    const out: string[] = [];
+    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => out.push(String(chunk)) > 0);
+    try {
+      const watching = main(['watch', 'svc', '--interval', '10', '--runtime-dir', root]);
+      // Two samples taken: it is connected and sampling.
+      await vi.waitFor(() => expect(out.length).toBeGreaterThanOrEqual(3), { timeout: 10_000 });
+      child!.daemon!.shutdownRequested(false);
+      expect(await watching).toBe(0);
+    } finally {
+      stdout.mockRestore();
+    }
+    const text = out.join('');
+    expect(text).toMatch(
       new RegExp(`^watching "svc" \\(pid ${process.pid}, tcp 127\\.0\\.0\\.1:\\d+, version ${PACKAGE_VERSION.replace(/\./g, '\\.')}\\) every 10 ms; Ctrl-C to stop\n`),
     );
-    expect(watched.stdout).toMatch(/daemon "svc" went away \(pid \d+; last seen .*, 0 calls served; [1-9]\d* samples\)\n$/);
+    expect(text).toMatch(/daemon "svc" went away \(pid \d+; last seen .*, 0 calls served; [1-9]\d* samples\)\n$/);
   });
 
   it('inspect serves until SIGINT, printing its address and scope; a bad or busy port fails saying so', async () => {
@@ -227,7 +234,7 @@ describe('the command line', () => {
     const records = join(root, 'records.ndjson');
     try {
       const running = main(['inspect', 'svc', 'other', '--port', '0', '--records', records, '--runtime-dir', root]);
-      await vi.waitFor(() => expect(out.join('')).toContain('Ctrl-C to stop'));
+      await vi.waitFor(() => expect(out.join('')).toContain('Ctrl-C to stop'), { timeout: 10_000 });
       const [first, second] = out.join('').split('\n');
       expect(first).toMatch(/^inspector: http:\/\/127\.0\.0\.1:\d+\/[\w-]{32}\/$/);
       expect(second).toBe(`showing "svc", "other", and client transitions from ${records}; Ctrl-C to stop`);
@@ -262,7 +269,7 @@ describe('the command line', () => {
     const before = new Set(process.listeners('SIGINT'));
     try {
       const following = main(['logs', 'svc', '-f', '--runtime-dir', root]);
-      await vi.waitFor(() => expect(out.join('')).toBe('one\n'));
+      await vi.waitFor(() => expect(out.join('')).toBe('one\n'), { timeout: 5000 });
       appendFileSync(paths.log, 'two\n');
       await vi.waitFor(() => expect(out.join('')).toBe('one\ntwo\n'), { timeout: 5000 });
       // A spawn's rotation: daemon.log renamed to daemon.log.1 (after one more line), a new daemon.log.

@@ -52,6 +52,9 @@ function get(url: string, { method = 'GET', headers = {} as Record<string, strin
   });
 }
 
+/** Under a loaded machine (a mutation run) the inspector may take a while to learn things. */
+const WAIT = { timeout: 10_000, interval: 50 };
+
 let root: string;
 let inspector: Inspector | undefined;
 beforeEach(() => {
@@ -109,7 +112,7 @@ describe('the inspector server', () => {
       const snapshot = JSON.parse((await get(`${url}snapshot.json`)).body) as Snapshot;
       expect(snapshot.singletons).toEqual([expect.objectContaining({ name: 'svc', status: 'alive', pid: process.pid, transport: 'tcp', active: 1 })]);
       expect(snapshot.daemonPids).toContain(process.pid);
-    });
+    }, WAIT);
     const stream = await get(`${url}events`, { firstChunk: true });
     expect(stream.status).toBe(200);
     expect(stream.headers['content-type']).toBe('text/event-stream; charset=utf-8');
@@ -122,7 +125,7 @@ describe('the inspector server', () => {
     await vi.waitFor(async () => {
       const snapshot = JSON.parse((await get(`${url}snapshot.json`)).body) as Snapshot;
       expect(snapshot.singletons).toEqual([expect.objectContaining({ name: 'svc', status: 'gone', pid: process.pid })]);
-    });
+    }, WAIT);
   });
 
   it('finds singletons under its root when no names are given, and says why one is absent', async () => {
@@ -137,7 +140,7 @@ describe('the inspector server', () => {
       const [view] = snapshot.singletons;
       expect(view).toMatchObject({ name: 'lonely', status: 'absent' });
       expect(view!.logTail!.join('\n')).toContain('state "stopped"');
-    });
+    }, WAIT);
   });
 
   it('a port in use fails the start with EADDRINUSE and leaves nothing running', async () => {

@@ -135,7 +135,7 @@ describe('streams from a daemon served in this process', () => {
       for await (const _ of aborting.count(1_000_000)) if (++n === 3) controller.abort(new Error('enough'));
     });
     expect((error as Error).message).toBe('enough');
-    await vi.waitFor(async () => expect((await proxy.stats()).finallies).toBe(1));
+    await vi.waitFor(async () => expect((await proxy.stats()).finallies).toBe(1), { timeout: 10_000 });
     await closeRemote(proxy);
   });
 
