@@ -139,7 +139,8 @@ describe('a daemon served in this process', () => {
   it('MailboxFullError when maxQueuedCalls calls already wait', async () => {
     const svc = service({ maxQueuedCalls: 1 });
     const counter = await svc.proxy();
-    const running = counter.hold(300, 'running');
+    // Long enough that the next two calls arrive while it runs, on a loaded machine too.
+    const running = counter.hold(1500, 'running');
     while ((await svc.ping()).running === 0);
     const waiting = counter.hold(1, 'waiting');
     const refused = await counter.inc().catch((e: unknown) => e);
@@ -217,7 +218,9 @@ describe('a daemon served in this process', () => {
   it('a forced shutdown rejects the queued calls with ERR_SHUTDOWN_FORCED and lets the running one finish', async () => {
     const svc = service();
     const counter = await svc.proxy();
-    const running = counter.hold(100, 'running').catch((e: unknown) => e);
+    // Long enough to be still running when the forced shutdown comes, even on a loaded machine;
+    // short enough to end within the force grace (2 s).
+    const running = counter.hold(1500, 'running').catch((e: unknown) => e);
     const queued = Array.from({ length: 3 }, () => counter.inc().catch((e: unknown) => e));
     await svc.ping();
     const { outcome } = await shutdownInProcess(svc, true);
