@@ -5,6 +5,7 @@
  * so they would only cost time; they stay in the everyday suite (vitest.config.ts).
  */
 import { defineConfig } from 'vitest/config';
+import { MutationSequencer } from './test/support/mutation-sequencer.js';
 
 export default defineConfig({
   test: {
@@ -24,6 +25,8 @@ export default defineConfig({
     ],
     // A test file that fails to load counts as a failed test (stryker-js #6150).
     reporters: ['default', './test/support/load-failures.ts'],
+    // Chart tests first: with Stryker's bail, a static chart mutant they kill ends the run there.
+    sequence: { sequencer: MutationSequencer },
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
