@@ -4,9 +4,11 @@
  * what it changes on disk. The CLI as an installed binary is test/cli.test.ts.
  */
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { localSingleton, type LocalSingletonService } from '../../src/client/service.js';
+import { writeMetadata } from '../../src/runtime/metadata.js';
 import { runtimePaths } from '../../src/runtime/paths.js';
 import { PACKAGE_VERSION } from '../../src/version.js';
 import { daemons, makeRoot, removeRoot, SERVICES, stopInProcessDaemons } from '../support/in-process.js';
@@ -290,5 +292,59 @@ describe('the command line', () => {
     } finally {
       stdout.mockRestore();
     }
+  });
+
+  it("a dead daemon's record and a malformed one: list calls them stale, ping and stop fail saying why, clean removes them", async () => {
+    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
+    const old = runtimePaths(root, 'old');
+    mkdirSync(old.dir, { mode: 0o700 });
+    writeMetadata(old.metadata, {
+      pid: dead,
+      instanceId: 'd'.repeat(32),
+      transport: 'tcp',
+      host: '127.0.0.1',
+      port: 1,
+      protocolVersion: 1,
+      packageVersion: '0.0.1',
+      factoryId: 'f'.repeat(32),
+      startedAt: 1,
+    });
+    const broken = runtimePaths(root, 'broken');
+    mkdirSync(broken.dir, { mode: 0o700 });
+    writeFileSync(broken.metadata, '{"pid": 1', { mode: 0o600 });
+
+    const listed = JSON.parse((await cli('list', '--json')).stdout) as { singletons: Array<Record<string, unknown>> };
+    expect(listed.singletons).toEqual([
+      expect.objectContaining({ name: 'broken', status: 'stale', pid: null, detail: expect.stringMatching(/^metadata\.json is unusable: /) }),
+      expect.objectContaining({ name: 'old', status: 'stale', pid: dead, detail: `its daemon (pid ${dead}) is gone; metadata.json is stale` }),
+    ]);
+    const text = await cli('list');
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `\\nold\\s+stale\\s+${dead}\\s+-\\s+tcp 127\\.0\\.0\\.1:1\\s+-\\s+-\\s+-\\s+0\\.0\\.1\\s+-\\s+its daemon \\(pid ${dead}\\) is gone; metadata\\.json is stale\\n`,
+      ),
+    );
+    expect(text.stdout).toMatch(/\nbroken\s+stale\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+metadata\.json is unusable: not valid JSON \(truncated or corrupt\)\n/);
+    expect(await cli('ping', 'old')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `loopback-singleton: singleton "old" under ${root}: its daemon (pid ${dead}) is gone; metadata.json is stale\n`,
+    });
+    expect(await cli('stop', 'old')).toMatchObject({
+      code: 1,
+      stderr: `loopback-singleton: singleton "old" under ${root}: its daemon (pid ${dead}) is gone; metadata.json is stale\n`,
+    });
+    expect(await cli('stop', 'broken', '--force')).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^loopback-singleton: singleton "broken" under .*: metadata\.json is unusable: /),
+    });
+    const cleaned = await cli('clean');
+    expect(cleaned.code).toBe(0);
+    expect(cleaned.stdout.split('\n').filter(Boolean)).toEqual([
+      expect.stringMatching(/^removed broken: metadata\.json is unusable: /),
+      `removed old: its daemon (pid ${dead}) is gone; metadata.json is stale`,
+    ]);
+    expect(existsSync(old.dir) || existsSync(broken.dir)).toBe(false);
+    expect(await cli('clean')).toEqual({ code: 0, stdout: `nothing to clean under ${root}\n`, stderr: '' });
   });
 });
