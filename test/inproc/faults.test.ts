@@ -131,4 +131,32 @@ describe('a client meets', () => {
     expect(existsSync(svc.paths.metadata)).toBe(false);
     expect(await daemons()[0]!.outcome).toBe('failed');
   });
+
+  it("onMismatch 'replace' asks the running daemon of another factory to drain, and starts none beside it while its process lives", async () => {
+    const first = localSingleton('shared', `${SERVICES}:Counter`, { runtimeDir: root, args: [1] });
+    await first.ensureStarted();
+    const [old] = daemons();
+    const replacing = localSingleton('shared', `${SERVICES}:Counter`, { runtimeDir: root, args: [2], onMismatch: 'replace', startTimeoutMs: 800 });
+    const error = (await replacing.proxy().catch((e: unknown) => e)) as Error & { code: string };
+    // The old daemon drained as asked (not killed); its process (this one) never exits, so the
+    // start budget ran out waiting for it.
+    expect(await old!.outcome).toBe('stopped');
+    expect(old!.signals).toEqual([]);
+    expect(error.code).toBe('ERR_CONNECTION_FAILED');
+    expect(error.message).toMatch(
+      /^Could not start or reach the daemon "shared" within 800 ms \(stuck in \{"locked":"replacing"\}; metadata: pid \d+; it runs another factory: replacing it/,
+    );
+    expect(daemons()).toHaveLength(1);
+  });
+
+  it('a factory that never returns: the start fails within its budget naming the step, and the daemon is stopped', async () => {
+    const hangs = new URL('../fixtures/hangs.mjs', import.meta.url).href;
+    const svc = localSingleton('stuck', `${hangs}:never`, { runtimeDir: root, startTimeoutMs: 500 });
+    const error = (await svc.proxy().catch((e: unknown) => e)) as Error & { code: string };
+    // The daemon's boot deadline and its spawner's are the same budget: either tells.
+    expect(['ERR_FACTORY', 'ERR_CONNECTION_FAILED']).toContain(error.code);
+    expect(error.message).toMatch(/the factory is hanging|was still starting \(creating the object: the factory had not returned/);
+    expect(await daemons()[0]!.outcome).toBe('failed');
+    expect(existsSync(svc.paths.metadata)).toBe(false);
+  });
 });
