@@ -10,7 +10,8 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vite
 import { localSingleton, type LocalSingletonService } from '../../src/client/service.js';
 import { writeMetadata } from '../../src/runtime/metadata.js';
 import { runtimePaths } from '../../src/runtime/paths.js';
-import { PACKAGE_VERSION } from '../../src/version.js';
+import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../src/version.js';
+import { formatDuration } from '../../src/cli/format.js';
 import { daemons, makeRoot, removeRoot, SERVICES, stopInProcessDaemons } from '../support/in-process.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -150,6 +151,24 @@ describe('the command line', () => {
     expect(text.stdout).toContain(`factory:      ${SERVICES}#Counter\n`);
     const json = JSON.parse((await cli('ping', 'svc', '--json')).stdout) as Record<string, unknown>;
     expect(json).toMatchObject({ pid: process.pid, active: 0, state: { serving: 'idle' }, factory: { module: SERVICES, export: 'Counter' } });
+    // Every row, in order, its key padded to 14 columns.
+    expect(text.stdout.split('\n')).toEqual([
+      'name:         svc',
+      `pid:          ${process.pid}`,
+      'state:        serving.idle',
+      `address:      tcp ${json.address as string}`,
+      'connections:  0',
+      'queued:       0',
+      'running:      0',
+      'calls served: 0',
+      'calls withdrawn:0',
+      expect.stringMatching(/^uptime: {7}(\d+ms|\d+s)$/),
+      `idle ttl:     ${formatDuration(json.idleTtlMs as number)}`,
+      `version:      ${PACKAGE_VERSION} (protocol ${PROTOCOL_VERSION})`,
+      `factory:      ${SERVICES}#Counter`,
+      'start reason: first',
+      '',
+    ]);
   });
 
   it('logs prints daemon.log.1 then daemon.log; no singleton or no log exits 1', async () => {
