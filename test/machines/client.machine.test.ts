@@ -436,6 +436,29 @@ describe('client machine: failures', () => {
     expect(client.actor.getSnapshot().output!.error).toBe(error);
   });
 
+  it.each(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY', 'ERR_LOOPBACK_SINGLETON'])(
+    'connect failing with %s is fatal: failed with that error, never locking',
+    async (code) => {
+      const error = coded(code);
+      const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: fail(error), acquireLock: gated(deferred()) });
+      await settle();
+      expect(client.value()).toBe('failed');
+      expect(client.actor.getSnapshot().output!.error).toBe(error);
+      expect(client.calls.acquireLock).toHaveLength(0);
+    },
+  );
+
+  it.each([
+    ['null', null],
+    ['a string', 'refused'],
+    ['an error with another code', coded('ECONNREFUSED')],
+  ])('connect failing with %s is no verdict on the daemon: the record is judged under the lock', async (_label, reason) => {
+    const client = startClient({ readMetadata: ok(valid(RUNNING)), connect: fail(reason), acquireLock: gated(deferred()) });
+    await settle();
+    expect(client.value()).toBe('locking');
+    expect(client.status()).toBe('active');
+  });
+
   it('readMetadata throwing -> failed (covers discovering->failed)', async () => {
     const error = coded('EACCES', 'permission denied');
     const client = startClient({ readMetadata: fail(error) });
@@ -587,8 +610,9 @@ describe('client machine: a live daemon that does not answer is waited for, neve
     const output = client.actor.getSnapshot().output!;
     expect(output.connection).toBe(conn);
     expect(output.unanswered).toBe(2);
-    // One line in the trail for the wait, not one per try.
+    // One line in the trail for the wait, not one per try: the first try's.
     expect(output.trail.filter((line) => line.startsWith('alive but not answering'))).toHaveLength(1);
+    expect(output.trail.slice(0, 2)).toEqual([`metadata: pid ${RUNNING.pid}`, expect.stringMatching(/^alive but not answering: /)]);
   });
 
   it('still not answering when startTimeout fires: failed, with the error, the count and the record; never locked', async () => {
@@ -1121,6 +1145,26 @@ describe("client machine: onMismatch 'replace' and startReason", () => {
       );
       await settle();
       expect(replaced.calls.spawnDaemon[0]!.input).toBe('replace');
+    });
+
+    it("'replace' stays 'replace' when cleaning also finds a dead daemon's remains", async () => {
+      const client = startWith(REPLACE, mismatched({ cleanStale: ok({ deadFound: true }), spawnDaemon: gated(deferred()) }));
+      await settle();
+      expect(client.value()).toEqual({ locked: 'spawning' });
+      expect(client.calls.spawnDaemon.map((call) => call.input)).toEqual(['replace']);
+    });
+
+    it("a replacement that dies before the handshake is spawned again as 'replace', not 'restart'", async () => {
+      const client = startWith(
+        REPLACE,
+        mismatched({
+          connect: sequence(fail(new FactoryMismatchError('connect: another factory')), fail(new ConnectionFailedError('it died')), ok(connection('second'))),
+          recheck: sequence(fail(new FactoryMismatchError('recheck: another factory')), ok({ reason: 'metadata absent' })),
+        }),
+      );
+      await settle();
+      expect(client.value()).toBe('connected');
+      expect(client.calls.spawnDaemon.map((call) => call.input)).toEqual(['replace', 'replace']);
     });
 
     it("'replace' wins over 'restart': a stale record first, then a mismatched daemon under the lock", async () => {

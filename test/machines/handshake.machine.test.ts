@@ -257,6 +257,8 @@ describe('daemon handshake machine', () => {
     daemon.send(hello(), { type: 'frame.auth', proof: BAD });
     expect(daemon.value()).toBe('unauthenticated');
     expect(daemon.names()).toEqual(['sendChallenge', 'isClientProof', 'refuseAuth']);
+    // The refusal goes to this connection's link.
+    expect(daemon.calls.at(-1)).toEqual(['refuseAuth', { link: LINK }]);
   });
 
   it.each([

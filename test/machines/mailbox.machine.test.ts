@@ -14,6 +14,8 @@ interface Harness {
   readonly awaitIdleStarted: ReturnType<typeof vi.fn>;
   /** Settles the pending `awaitIdle`. */
   readonly idle: Deferred;
+  /** The `force` of each `announceClosing`, in order. */
+  readonly announced: boolean[];
   value(): unknown;
   status(): string;
 }
@@ -24,6 +26,7 @@ function startMailbox(): Harness {
   const rejectWaiting = vi.fn();
   const awaitIdleStarted = vi.fn();
   const idle = deferred();
+  const announced: boolean[] = [];
   const machine = mailboxMachine.provide({
     actors: {
       awaitIdle: fromPromise(() => {
@@ -31,7 +34,7 @@ function startMailbox(): Harness {
         return idle.promise;
       }),
     },
-    actions: { rejectWaiting: () => rejectWaiting() },
+    actions: { rejectWaiting: () => rejectWaiting(), announceClosing: (_, { force }) => announced.push(force) },
   });
   const actor = createActor(machine);
   actors.push(actor);
@@ -41,6 +44,7 @@ function startMailbox(): Harness {
     rejectWaiting,
     awaitIdleStarted,
     idle,
+    announced,
     value: () => actor.getSnapshot().value,
     status: () => actor.getSnapshot().status,
   };
@@ -82,6 +86,7 @@ describe('mailbox machine', () => {
     expect(mailbox.value()).toBe('closed');
     expect(mailbox.status()).toBe('done');
     expect(mailbox.rejectWaiting).not.toHaveBeenCalled();
+    expect(mailbox.announced).toEqual([false]);
   });
 
   it('forced close from accepting -> closed at once, rejecting waiting calls once', async () => {
@@ -90,6 +95,7 @@ describe('mailbox machine', () => {
     expect(mailbox.value()).toBe('closed');
     expect(mailbox.status()).toBe('done');
     expect(mailbox.rejectWaiting).toHaveBeenCalledTimes(1);
+    expect(mailbox.announced).toEqual([true]);
     await settle();
     expect(mailbox.awaitIdleStarted).not.toHaveBeenCalled();
   });
@@ -298,5 +304,28 @@ describe('isAdmissibleMember', () => {
   it.each(refused)('refuses %s', (_label, target, name) => {
     expect(() => isAdmissibleMember(target, name)).not.toThrow();
     expect(isAdmissibleMember(target, name)).toBeUndefined();
+  });
+
+  it('never admits a member added to Object.prototype after load (prototype pollution)', () => {
+    Object.defineProperty(Object.prototype, 'polluted', { value: () => 'pwned', configurable: true, writable: true });
+    try {
+      expect(isAdmissibleMember(service, 'polluted')).toBeUndefined();
+      expect(isAdmissibleMember(counter, 'polluted')).toBeUndefined();
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+  });
+
+  it('a proxy whose member vanishes between the look and the read is refused, without a throw', () => {
+    let looks = 0;
+    const fickle = new Proxy(
+      {},
+      {
+        // Present for hasOwn, gone when the descriptor is read.
+        getOwnPropertyDescriptor: () => (++looks === 1 ? { value: () => 'once', configurable: true, writable: true, enumerable: true } : undefined),
+      },
+    );
+    expect(isAdmissibleMember(fickle, 'method')).toBeUndefined();
+    expect(looks).toBe(2);
   });
 });
