@@ -198,7 +198,10 @@ function report({ figures, rss, sides, skipped, plan, redis, python, quick, dura
       const medians = Object.fromEntries(sides.map((key) => [key, med(figures[row.key][key])]));
       // lead >= 1: the library leads; per transport, against the best peer on the same one.
       const lead = (ours, transport) => {
-        const peers = SIDES.filter(([key, , t]) => t === transport && !key.startsWith('library') && !REFERENCES.has(key) && medians[key] != null).map(([key]) => [key, medians[key]]);
+        const peers = SIDES.filter(([key, , t]) => t === transport && !key.startsWith('library') && !REFERENCES.has(key) && medians[key] != null).map(([key]) => [
+          key,
+          medians[key],
+        ]);
         if (peers.length === 0 || medians[ours] == null) return null;
         const [bestKey, best] = peers.reduce((a, b) => ((row.higher ? b[1] > a[1] : b[1] < a[1]) ? b : a));
         return { best: bestKey, ratio: h.round(row.higher ? medians[ours] / best : best / medians[ours], 2) };
@@ -212,7 +215,12 @@ function report({ figures, rss, sides, skipped, plan, redis, python, quick, dura
   };
   return {
     peers: true,
-    sides: SIDES.filter(([key]) => sides.includes(key)).map(([key, label, transport]) => ({ key, label, transport, ...(REFERENCES.has(key) ? { reference: true } : {}) })),
+    sides: SIDES.filter(([key]) => sides.includes(key)).map(([key, label, transport]) => ({
+      key,
+      label,
+      transport,
+      ...(REFERENCES.has(key) ? { reference: true } : {}),
+    })),
     rows: table,
     serverRssMiB: rssRow.values,
     skipped,
