@@ -229,6 +229,24 @@ describe('a daemon served in this process', () => {
     expect(await running).toBe('running');
   });
 
+  it('a graceful drain its deadline cuts stops the daemon with the running and the queued calls abandoned, and its log names them', async () => {
+    const svc = service({ drainTimeoutMs: 200 });
+    const counter = await svc.proxy();
+    // Far longer than the drain deadline, so that the deadline passes while it runs.
+    const running = counter.hold(3000, 'running').catch((e: unknown) => e);
+    const queued = [counter.inc().catch((e: unknown) => e), counter.inc().catch((e: unknown) => e)];
+    await vi.waitFor(async () => expect(await svc.ping()).toMatchObject({ running: 1, queued: 2 }), { timeout: 10_000 });
+    const { outcome } = await shutdownInProcess(svc);
+    expect(outcome).toBe('stopped');
+    expect(readFileSync(svc.paths.log, 'utf8')).toContain(
+      'drain deadline passed (drainTimeoutMs 200 ms): exiting with 1 running call (hold) and 2 queued call(s) abandoned; their callers get ERR_DAEMON_LOST',
+    );
+    expect(existsSync(svc.paths.metadata)).toBe(false);
+    // A daemon process exits here and its callers get ERR_DAEMON_LOST (test/integration/drain.test.ts);
+    // this one's process is the test's, so its calls are left to settle.
+    await Promise.all([running, ...queued]);
+  });
+
   it('shutdown() with no daemon running resolves and writes nothing', async () => {
     const svc = service();
     await svc.shutdown();
