@@ -4,7 +4,9 @@
  * (client). Random bytes, truncated frames, corrupted payloads, hostile MessagePack and
  * oversized or empty headers only ever produce ProtocolError (never another error type,
  * never a crash), and never hang: push returns synchronously having consumed every byte it
- * was given, and a frame cut short leaves hasPartialFrame true.
+ * was given, and a frame cut short leaves hasPartialFrame true. A hang fails a property by its
+ * test's timeout, not by a clock per input: no duration is asserted (under a mutation run's
+ * instrumentation the 200,000-deep payload alone takes 2-6 s).
  *
  * Knobs: FC_RUNS=N multiplies the number of runs (default sized for CI); FC_SEED=S
  * (and FC_PATH=P) replays a failure that fast-check reported. See test/property/support.ts.
@@ -20,9 +22,6 @@ import { DANGEROUS_NAMES, msgpackValue, params, sameValue, timeout } from './sup
 const FRAME_CODES = new Set(['ERR_PROTOCOL', 'ERR_FRAME_TOO_LARGE']);
 const VALUE_CODES = new Set(['ERR_PROTOCOL']);
 const PARSE_CODES = new Set(['ERR_PROTOCOL', 'ERR_UNKNOWN_MESSAGE']);
-
-/** Generous bound for one input to go through the pipeline: it never waits on anything. */
-const MAX_MS_PER_INPUT = 2000;
 
 function header(length: number): Buffer {
   const h = Buffer.alloc(HEADER_BYTES);
@@ -231,7 +230,6 @@ describe('property: hostile input only ever produces ProtocolError, and never ha
           const decoder = new FrameDecoder(maxFrameBytes);
           const payloads: Buffer[] = [];
           let thrown: { error: unknown; from: number; to: number } | undefined;
-          const started = performance.now();
           for (let i = 1; i < bounds.length && thrown === undefined; i++) {
             const [from, to] = [bounds[i - 1]!, bounds[i]!];
             try {
@@ -244,8 +242,6 @@ describe('property: hostile input only ever produces ProtocolError, and never ha
               thrown = { error, from, to };
             }
           }
-          expect(performance.now() - started).toBeLessThan(MAX_MS_PER_INPUT);
-
           if (thrown?.error instanceof Error && thrown.error.message.includes('only ProtocolError')) throw thrown.error;
           expect(payloads.length, 'payloads handed over').toBe(expected.payloads.length);
           for (let k = 0; k < payloads.length; k++) expect(payloads[k]!.equals(expected.payloads[k]!), `payload ${k}`).toBe(true);
@@ -273,13 +269,11 @@ describe('property: hostile input only ever produces ProtocolError, and never ha
       fc.assert(
         fc.property(fc.array(payloadBytes, { minLength: 1, maxLength: 4 }), msgpackValue, (garbage, value) => {
           for (const bytes of garbage) {
-            const started = performance.now();
             try {
               decodeValue(bytes);
             } catch (error) {
               expectProtocolError(error, VALUE_CODES, 'decodeValue');
             }
-            expect(performance.now() - started).toBeLessThan(MAX_MS_PER_INPUT);
             // One shared decoder serves every connection: whatever the garbage did (record
             // definitions, bundled strings, references, a stack overflow) must not change how
             // the next, valid payload decodes.

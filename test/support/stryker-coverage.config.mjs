@@ -8,7 +8,6 @@ import base from '../../stryker.config.mjs';
 export default {
   ...base,
   testRunner: 'vitest-coverage',
-  vitest: { ...base.vitest, configFile: 'test/support/vitest.coverage.config.ts' },
   plugins: [...base.plugins, './test/support/coverage-runner.mjs'],
   incremental: false,
   reporters: ['clear-text', 'json'],
