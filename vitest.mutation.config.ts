@@ -16,12 +16,19 @@ export default defineConfig({
       'test/property/**/*.test.ts',
       'test/model/coverage.test.ts',
       'test/diagrams.test.ts',
+      // The cluster registry (src/registry/), in this process against a real etcd cluster.
+      'test/cluster/**/*.test.ts',
     ],
     exclude: [
       // Child processes of the built package or of the TypeScript compiler: nothing to mutate there.
       'test/unit/compile-cache.test.ts',
       'test/unit/remote-types.test.ts',
       'test/property/handshake.test.ts',
+      // Child processes of dist/ against etcd (the CLI, a paused contender); and the test etcd
+      // cluster itself, which has no source to mutate.
+      'test/cluster/list.test.ts',
+      'test/cluster/pause.test.ts',
+      'test/cluster/etcd-cluster.test.ts',
     ],
     // A test file that fails to load counts as a failed test (stryker-js #6150).
     reporters: ['default', './test/support/load-failures.ts'],
