@@ -21,6 +21,7 @@ import {
 import { readMetadata } from '../../src/runtime/metadata.js';
 import type { LocalSingletonOptions } from '../../src/options.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../src/version.js';
+import { openGate } from '../fixtures/services.mjs';
 import { daemons, makeRoot, removeRoot, SERVICES, spawned, stopInProcessDaemons } from '../support/in-process.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -33,6 +34,7 @@ interface Counter {
   get(): number;
   ping(): string;
   hold<T>(ms: number, tag: T): Promise<T>;
+  gated<T>(name: string, tag: T): Promise<T>;
   echo<T>(value: T): T;
   fail(message: string, code?: string): never;
   _secret(): string;
@@ -139,13 +141,14 @@ describe('a daemon served in this process', () => {
   it('MailboxFullError when maxQueuedCalls calls already wait', async () => {
     const svc = service({ maxQueuedCalls: 1 });
     const counter = await svc.proxy();
-    // Long enough that the next two calls arrive while it runs, on a loaded machine too.
-    const running = counter.hold(1500, 'running');
+    // Runs until the test opens its gate: the next two calls arrive while it runs.
+    const running = counter.gated('full', 'running');
     while ((await svc.ping()).running === 0);
     const waiting = counter.hold(1, 'waiting');
     const refused = await counter.inc().catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(MailboxFullError);
     expect((refused as MailboxFullError).code).toBe('ERR_MAILBOX_FULL');
+    openGate('full');
     expect(await Promise.all([running, waiting])).toEqual(['running', 'waiting']);
     await closeRemote(counter);
   });
@@ -218,32 +221,35 @@ describe('a daemon served in this process', () => {
   it('a forced shutdown rejects the queued calls with ERR_SHUTDOWN_FORCED and lets the running one finish', async () => {
     const svc = service();
     const counter = await svc.proxy();
-    // Long enough to be still running when the forced shutdown comes, even on a loaded machine;
-    // short enough to end within the force grace (2 s).
-    const running = counter.hold(1500, 'running').catch((e: unknown) => e);
+    // Runs until the test opens its gate: the forced shutdown comes while it runs.
+    const running = counter.gated('forced', 'running').catch((e: unknown) => e);
     const queued = Array.from({ length: 3 }, () => counter.inc().catch((e: unknown) => e));
-    await svc.ping();
-    const { outcome } = await shutdownInProcess(svc, true);
-    expect(outcome).toBe('stopped');
+    await vi.waitFor(async () => expect(await svc.ping()).toMatchObject({ running: 1, queued: 3 }), { timeout: 10_000 });
+    const stopping = shutdownInProcess(svc, true);
     for (const result of await Promise.all(queued)) expect((result as LoopbackSingletonError).code).toBe('ERR_SHUTDOWN_FORCED');
+    // The queued calls were refused while it still ran; now it ends, within the force grace.
+    openGate('forced');
+    const { outcome } = await stopping;
+    expect(outcome).toBe('stopped');
     expect(await running).toBe('running');
   });
 
   it('a graceful drain its deadline cuts stops the daemon with the running and the queued calls abandoned, and its log names them', async () => {
     const svc = service({ drainTimeoutMs: 200 });
     const counter = await svc.proxy();
-    // Far longer than the drain deadline, so that the deadline passes while it runs.
-    const running = counter.hold(3000, 'running').catch((e: unknown) => e);
+    // Runs until the test opens its gate: the drain deadline passes while it runs.
+    const running = counter.gated('abandoned', 'running').catch((e: unknown) => e);
     const queued = [counter.inc().catch((e: unknown) => e), counter.inc().catch((e: unknown) => e)];
     await vi.waitFor(async () => expect(await svc.ping()).toMatchObject({ running: 1, queued: 2 }), { timeout: 10_000 });
     const { outcome } = await shutdownInProcess(svc);
     expect(outcome).toBe('stopped');
     expect(readFileSync(svc.paths.log, 'utf8')).toContain(
-      'drain deadline passed (drainTimeoutMs 200 ms): exiting with 1 running call (hold) and 2 queued call(s) abandoned; their callers get ERR_DAEMON_LOST',
+      'drain deadline passed (drainTimeoutMs 200 ms): exiting with 1 running call (gated) and 2 queued call(s) abandoned; their callers get ERR_DAEMON_LOST',
     );
     expect(existsSync(svc.paths.metadata)).toBe(false);
     // A daemon process exits here and its callers get ERR_DAEMON_LOST (test/integration/drain.test.ts);
-    // this one's process is the test's, so its calls are left to settle.
+    // this one's process is the test's, so its calls are let go to settle.
+    openGate('abandoned');
     await Promise.all([running, ...queued]);
   });
 
