@@ -55,6 +55,9 @@ const SIDES = [
   ['nodeEchoUnix', 'node echo unix', 'unix'],
 ];
 
+/** The side whose server's RSS the table shows, by side: [side key] -> server. */
+const SERVER_OF_SIDE = { libraryTcp: 'libraryTcp', nodeRedisTcp: 'redis', undici: 'http', python: 'python' };
+
 /**
  * Sides that are no peer: the raw Node echo of `npm run bench`, the limit of a daemon written in
  * Node (framing and MessagePack over one socket, nothing else). Shown, never a lead's best peer.
@@ -92,25 +95,26 @@ export async function runPeers(h, quick) {
         const library = (runtimeDir, transport) => ({ kind: 'library', name: h.name, factory: h.factory, runtimeDir, transport, idleTtlMs: h.idleTtlMs });
         const specs = { libraryTcp: library(tcpDir, 'tcp'), libraryIpc: library(ipcDir, 'ipc') };
         const pids = {};
-        const redis = await h.withDeadline(startRedis(h.track), h.deadlineMs, 'redis-server');
-        if (redis) {
-          servers.push(redis);
-          Object.assign(specs, redis.peers);
-          pids.redis = redis.pid;
-        } else skipped.push('Redis: no redis-server (apt-get install redis-server, or set REDIS_SERVER)');
-        const http = await h.withDeadline(startHttp(h.track), h.deadlineMs, 'the HTTP server');
-        servers.push(http);
-        Object.assign(specs, http.peers);
-        pids.http = http.pid;
-        const python = await h.withDeadline(startPython(h.track), h.deadlineMs, 'the Python managers server');
-        if (python) {
-          servers.push(python);
-          Object.assign(specs, python.peers);
-          pids.python = python.pid;
-        } else skipped.push('Python managers: no python3 on PATH');
-        const echo = await h.withDeadline(startNodeEcho(h.track), h.deadlineMs, 'the Node echo servers');
-        servers.push(echo);
-        Object.assign(specs, echo.peers);
+        // Each peer's server: [key, start, what, the line when it is absent (undefined: never)].
+        const starts = [
+          ['redis', startRedis, 'redis-server', 'Redis: no redis-server (apt-get install redis-server, or set REDIS_SERVER)'],
+          ['http', startHttp, 'the HTTP server'],
+          ['python', startPython, 'the Python managers server', 'Python managers: no python3 on PATH'],
+          ['echo', startNodeEcho, 'the Node echo servers'],
+        ];
+        const started = {};
+        for (const [key, start, what, absent] of starts) {
+          const server = await h.withDeadline(start(h.track), h.deadlineMs, what);
+          if (!server) {
+            skipped.push(absent);
+            continue;
+          }
+          servers.push(server);
+          Object.assign(specs, server.peers);
+          pids[key] = server.pid;
+          started[key] = server;
+        }
+        const { redis, python } = started;
         for (const line of skipped) h.progress(`peers: skipped ${line}`);
 
         const sides = {};
@@ -154,10 +158,9 @@ export async function runPeers(h, quick) {
           figures.newProcessMs = await interleave(sides, plan.newProcess, (side) => side.newProcess());
         }
 
-        const serverOf = { libraryTcp: 'libraryTcp', nodeRedisTcp: 'redis', undici: 'http', python: 'python' };
         const rss = {};
         if (runs('rss')) h.progress(`peers: server memory after ${RSS_CALLS} more calls each`);
-        for (const [key, server] of Object.entries(serverOf)) {
+        for (const [key, server] of Object.entries(SERVER_OF_SIDE)) {
           if (!sides[key] || !runs('rss')) continue;
           if (key === 'python') await sides.python.seq(RSS_CALLS);
           else await sides[key].pipelined(RSS_CALLS);
@@ -247,10 +250,9 @@ export function peersText(r) {
     };
     lines.push([row.label, ...r.sides.map((s) => cell(s.key)), lead(row.leadTcp), lead(row.leadUnix)]);
   }
-  const rssFor = { libraryTcp: 'libraryTcp', nodeRedisTcp: 'redis', undici: 'http', python: 'python' };
   lines.push([
     'server RSS, MiB',
-    ...r.sides.map((s) => (rssFor[s.key] && r.serverRssMiB[rssFor[s.key]] != null ? r.serverRssMiB[rssFor[s.key]].toFixed(1) : '')),
+    ...r.sides.map((s) => (SERVER_OF_SIDE[s.key] && r.serverRssMiB[SERVER_OF_SIDE[s.key]] != null ? r.serverRssMiB[SERVER_OF_SIDE[s.key]].toFixed(1) : '')),
     '',
     '',
   ]);
