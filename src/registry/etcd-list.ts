@@ -4,7 +4,7 @@
  * token, how many daemons wait behind it, and whether a start is under way. One range read of
  * this package's keys; nothing is written, no lease is taken.
  */
-import { ETCD_ROOT, loadEtcd3 } from './etcd.js';
+import { ETCD_ROOT, etcdClient, loadEtcd3 } from './etcd-client.js';
 import type { RegistryEndpoints } from './endpoints.js';
 import { type ClusterRecord, decodeRecord } from './record.js';
 
@@ -32,12 +32,7 @@ const KEY = /^election\/([^/]+)\/(daemon|start)\/[^/]+$/;
  * @throws {Error} naming the endpoints, when etcd does not answer within `requestTimeoutMs`.
  */
 export async function listEtcdSingletons(endpoints: RegistryEndpoints, requestTimeoutMs = 2000): Promise<ClusterListing[]> {
-  const { Etcd3 } = await loadEtcd3();
-  const client = new Etcd3({
-    hosts: [...endpoints.hosts],
-    dialTimeout: requestTimeoutMs,
-    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
-  });
+  const client = etcdClient(await loadEtcd3(), endpoints, requestTimeoutMs);
   try {
     const response = await client
       .namespace(ETCD_ROOT)

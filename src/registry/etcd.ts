@@ -1,6 +1,6 @@
 /**
  * The {@link Registry} on etcd, for `scope: 'cluster'`: one etcd election per singleton name.
- * The only module that loads the etcd client (`etcd3`, with gRPC under it), and only when a
+ * It loads the etcd client (`etcd3`, with gRPC under it, through ./etcd-client.ts) only when a
  * registry is opened: the local default never loads it.
  *
  * Keys, under `loopback-singleton/election/<name>/`:
@@ -15,15 +15,12 @@
  */
 import { hostname } from 'node:os';
 import type { Campaign, Election, Etcd3, Lease, Namespace } from 'etcd3';
-import { LoopbackSingletonError } from '../errors.js';
-import { loadOwnModule } from '../runtime/local-fault.js';
 import type { RegistryEndpoints } from './endpoints.js';
+import { ETCD_ROOT, type Etcd3Module, etcdClient, loadEtcd3 } from './etcd-client.js';
 import { EtcdPublication, followLease } from './etcd-publication.js';
 import { LeaseClock } from './lease-clock.js';
 import { type ClusterRecord, decodeRecord, encodeRecord } from './record.js';
 import type { Publication, RecordRead, RecordWatch, Registry, StartRight } from './registry.js';
-
-export type Etcd3Module = typeof import('etcd3');
 
 /** Options of {@link openEtcdRegistry}. */
 export interface EtcdRegistryOptions {
@@ -42,43 +39,6 @@ export interface EtcdRegistryOptions {
    * @default 2000
    */
   readonly requestTimeoutMs?: number;
-}
-
-/** Where every key of this package lives in etcd. */
-export const ETCD_ROOT = 'loopback-singleton/';
-
-let etcd3: Promise<Etcd3Module> | undefined;
-
-/** What to install for `scope: 'cluster'`: etcd3 is an optional peer dependency (package.json). */
-export const ETCD3_INSTALL = 'npm install etcd3@~1.1.2';
-
-/**
- * etcd3, loaded on first use (Node's CommonJS interop gives its exports as `default` too).
- * It is an optional peer dependency, so that a local user installs no gRPC: when it is not
- * installed, the error says what to install. A failed load is not cached: once installed, the
- * next open loads it.
- */
-export function loadEtcd3(): Promise<Etcd3Module> {
-  etcd3 ??= loadOwnModule('the etcd client (etcd3)', async () => {
-    const module = (await import('etcd3').catch(explainMissingEtcd3)) as Etcd3Module & { default?: Etcd3Module };
-    return typeof module.Etcd3 === 'function' ? module : module.default!;
-  });
-  etcd3.catch(() => {
-    etcd3 = undefined;
-  });
-  return etcd3;
-}
-
-/** A missing etcd3 (not a broken one) becomes an error that says what to install. */
-function explainMissingEtcd3(error: unknown): never {
-  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && /['"]etcd3['"]/.test(message)) {
-    throw new LoopbackSingletonError(
-      `scope 'cluster' needs the etcd client, an optional peer dependency that is not installed: run \`${ETCD3_INSTALL}\` in your project`,
-      { cause: error },
-    );
-  }
-  throw error;
 }
 
 /**
@@ -154,13 +114,7 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
     this.where = endpoints.text;
     this.#module = module;
     this.#ttl = leaseTtlSeconds;
-    this.#client = new module.Etcd3({
-      hosts: [...endpoints.hosts],
-      dialTimeout: requestTimeoutMs,
-      // A deadline on every request, none on streams (keepalives, watches): without a quorum a
-      // request would otherwise wait for one.
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
-    });
+    this.#client = etcdClient(module, endpoints, requestTimeoutMs);
     this.#ns = this.#client.namespace(ETCD_ROOT);
     this.#daemons = this.#ns.election(`${name}/daemon`, leaseTtlSeconds);
     this.#starts = this.#ns.election(`${name}/start`, leaseTtlSeconds);

@@ -1,0 +1,62 @@
+/**
+ * The etcd client (`etcd3`, an optional peer dependency), loaded on first use, and connected
+ * the one way this package uses it: shared by the registry (./etcd.ts) and the listing
+ * (./etcd-list.ts). The only module that imports etcd3 at run time.
+ */
+import type { Etcd3 } from 'etcd3';
+import { LoopbackSingletonError } from '../errors.js';
+import { loadOwnModule } from '../runtime/local-fault.js';
+import type { RegistryEndpoints } from './endpoints.js';
+
+/** etcd3's module. */
+export type Etcd3Module = typeof import('etcd3');
+
+/** Where every key of this package lives in etcd. */
+export const ETCD_ROOT = 'loopback-singleton/';
+
+let etcd3: Promise<Etcd3Module> | undefined;
+
+/** What to install for `scope: 'cluster'`: etcd3 is an optional peer dependency (package.json). */
+export const ETCD3_INSTALL = 'npm install etcd3@~1.1.2';
+
+/**
+ * etcd3, loaded on first use (Node's CommonJS interop gives its exports as `default` too).
+ * It is an optional peer dependency, so that a local user installs no gRPC: when it is not
+ * installed, the error says what to install. A failed load is not cached: once installed, the
+ * next open loads it.
+ */
+export function loadEtcd3(): Promise<Etcd3Module> {
+  etcd3 ??= loadOwnModule('the etcd client (etcd3)', async () => {
+    const module = (await import('etcd3').catch(explainMissingEtcd3)) as Etcd3Module & { default?: Etcd3Module };
+    return typeof module.Etcd3 === 'function' ? module : module.default!;
+  });
+  etcd3.catch(() => {
+    etcd3 = undefined;
+  });
+  return etcd3;
+}
+
+/** A missing etcd3 (not a broken one) becomes an error that says what to install. */
+function explainMissingEtcd3(error: unknown): never {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && /['"]etcd3['"]/.test(message)) {
+    throw new LoopbackSingletonError(
+      `scope 'cluster' needs the etcd client, an optional peer dependency that is not installed: run \`${ETCD3_INSTALL}\` in your project`,
+      { cause: error },
+    );
+  }
+  throw error;
+}
+
+/**
+ * A client of the etcd cluster at `endpoints`: a deadline of `requestTimeoutMs` on every
+ * request, none on streams (keepalives, watches); without a quorum a request would otherwise
+ * wait for one. Connects lazily: the first request does.
+ */
+export function etcdClient(module: Etcd3Module, endpoints: RegistryEndpoints, requestTimeoutMs: number): Etcd3 {
+  return new module.Etcd3({
+    hosts: [...endpoints.hosts],
+    dialTimeout: requestTimeoutMs,
+    defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
+  });
+}
