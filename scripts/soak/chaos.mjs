@@ -142,6 +142,8 @@ export class Chaos {
     this.skipped = {};
     this.timeline = [];
     this.pending = new Set();
+    /** kind -> actions of that kind still running */
+    this.running = Object.fromEntries(ALL_CHAOS_KINDS.map((kind) => [kind, 0]));
     /** The kinds launched at least once (see nextKind). */
     this.launched = new Set();
     this.holders = new Set();
@@ -226,11 +228,25 @@ export class Chaos {
   /** Runs `kind` in the background: the chaos cadence does not wait for an action to finish. */
   launch(kind) {
     this.launched.add(kind);
+    this.running[kind]++;
     const action = this[`do_${kind.replaceAll('-', '_')}`](kind).catch((error) => {
       this.skip(kind, `error: ${error?.message ?? error}`);
     });
     this.pending.add(action);
-    action.finally(() => this.pending.delete(action));
+    action.finally(() => {
+      this.pending.delete(action);
+      this.running[kind]--;
+    });
+  }
+
+  /** The kinds of this run that have not happened yet (launched and skipped count as not). */
+  missing() {
+    return this.kinds.filter((kind) => this.counts[kind] === 0);
+  }
+
+  /** Whether `kind` can be launched now with no other action of its kind still running. */
+  runnableAlone(kind) {
+    return this.running[kind] === 0 && !this.inProgress(kind);
   }
 
   /** metadata.json's record, or undefined when it holds no valid JSON object with a pid. */
