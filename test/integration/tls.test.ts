@@ -57,6 +57,9 @@ describe('a daemon over mutual TLS', () => {
     expect(connection.welcome.pid).toBe(daemon.pid);
     expect(await connection.call('inc', [])).toBe(1);
     expect(await Promise.all([connection.call('inc', []), connection.call('inc', [])])).toEqual([2, 3]);
+    // A frame of many TLS records (16 KiB each) both ways.
+    const big = Buffer.alloc(3 * 1024 * 1024, 'tls');
+    expect(Buffer.compare(Buffer.from((await connection.call('echo', [big])) as Uint8Array), big)).toBe(0);
     // The daemon's own certificate serves as a client's too (a machine that hosts and calls).
     const machine = await open(daemon.metadata, { token: daemon.token, tls: material(certs.daemon, certs.ca) });
     expect(await machine.call('get', [])).toBe(3);
