@@ -3,12 +3,15 @@
  * (machines/client-handshake.machine.ts, effects in ../wire/handshake.ts) fed with the socket's
  * happenings and the frames it cuts. On the welcome, the socket, its decoder (and the rest of
  * the chunk being read) are handed to the connection `open` builds; every other ending destroys
- * the socket and rejects with the error that ending names.
+ * the socket and rejects with the error that ending names. With `tls` (for a daemon off
+ * loopback) the socket is mutual TLS (../net/tls.ts, loaded then only) and the handshake starts
+ * once TLS is established.
  */
 import { connect, type Socket } from 'node:net';
 import { createActor } from 'xstate';
 import type { ClientHandshakeEvent } from '../../machines/client-handshake.machine.js';
 import { inspector } from '../inspect.js';
+import type { TlsMaterial } from '../net/tls-material.js';
 import { formatAddress } from '../runtime/metadata.js';
 import type { DaemonInfo, DaemonMetadata } from '../types.js';
 import { PROTOCOL_VERSION } from '../version.js';
@@ -30,6 +33,8 @@ export interface ConnectOptions {
   readonly observe?: boolean | undefined;
   /** The singleton's name, for inspection records (the address if not given). */
   readonly name?: string | undefined;
+  /** Connect over mutual TLS with this material (a daemon with `tls`). Absent: plain. */
+  readonly tls?: TlsMaterial | undefined;
 }
 
 /** A socket whose peer proved it holds the token, with what it said in its welcome. */
@@ -90,9 +95,36 @@ export function shakeHands<R extends PayloadReceiver>(
   options: ConnectOptions,
   open: (authenticated: AuthenticatedSocket) => R,
 ): Promise<R> {
+  const { tls } = options;
+  if (tls === undefined) {
+    const socket = metadata.transport === 'tcp' ? connect({ host: metadata.host!, port: metadata.port!, noDelay: true }) : connect({ path: metadata.path! });
+    return shakeHandsOn(socket, PLAIN, metadata, options, open);
+  }
+  return import('../net/tls.js').then(({ connectTls, describeTlsFailure }) =>
+    shakeHandsOn(connectTls(metadata, tls), { connected: 'secureConnect', describe: describeTlsFailure }, metadata, options, open),
+  );
+}
+
+/** How the socket under the handshake says it is ready, and what its errors mean. */
+interface SocketKind {
+  /** The event after which the hello can be sent: `connect`, or `secureConnect` for TLS. */
+  readonly connected: 'connect' | 'secureConnect';
+  /** A socket error as the one to report (`connected`: whether that event had come). */
+  readonly describe?: (error: Error, connected: boolean) => Error;
+}
+
+const PLAIN: SocketKind = { connected: 'connect' };
+
+/** {@link shakeHands} over `socket`, just created. */
+function shakeHandsOn<R extends PayloadReceiver>(
+  socket: Socket,
+  kind: SocketKind,
+  metadata: Pick<DaemonMetadata, 'transport' | 'host' | 'port' | 'path'>,
+  options: ConnectOptions,
+  open: (authenticated: AuthenticatedSocket) => R,
+): Promise<R> {
   const address = formatAddress(metadata);
   return new Promise<R>((resolve, reject) => {
-    const socket = metadata.transport === 'tcp' ? connect({ host: metadata.host!, port: metadata.port!, noDelay: true }) : connect({ path: metadata.path! });
     // Until the daemon has proved itself, only handshake-sized frames (a welcome is ~0.5 KiB).
     const decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, options.maxFrameBytes));
     const link: ClientLink = {
@@ -113,8 +145,12 @@ export function shakeHands<R extends PayloadReceiver>(
       if (!settled) actor.send(event);
     };
     const onAbort = () => send({ type: 'abort', reason: options.signal!.reason });
-    const onConnect = () => send({ type: 'socket.connected' });
-    const onError = (error: Error) => send({ type: 'socket.error', error });
+    let connected = false;
+    const onConnect = () => {
+      connected = true;
+      send({ type: 'socket.connected' });
+    };
+    const onError = (error: Error) => send({ type: 'socket.error', error: kind.describe ? kind.describe(error, connected) : error });
     const onClose = () => send({ type: 'socket.closed' });
     const onData = (chunk: Buffer) => {
       try {
@@ -131,7 +167,7 @@ export function shakeHands<R extends PayloadReceiver>(
       complete: () => {
         settled = true;
         options.signal?.removeEventListener('abort', onAbort);
-        socket.removeListener('connect', onConnect);
+        socket.removeListener(kind.connected, onConnect);
         socket.removeListener('data', onData);
         const { value, output } = actor.getSnapshot();
         if (value === 'authenticated') {
@@ -151,7 +187,7 @@ export function shakeHands<R extends PayloadReceiver>(
     actor.start();
     if (options.signal?.aborted) return onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
-    socket.on('connect', onConnect);
+    socket.on(kind.connected, onConnect);
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);

@@ -82,7 +82,11 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     this.events = new EventHub(config.maxFrameBytes);
     // Before the first actor: the daemon chart's boot is part of the history an observer gets.
     this.inspection = new DaemonInspection(this.events);
-    this.#listener = new Listener(config.transport, config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
+    this.#listener = new Listener(config.transport, config.paths.dir, this.instanceId, (socket) => this.#accept(socket), {
+      host: config.host,
+      tls: config.tls,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
+    });
     const drain = new DrainSteps({
       server: () => this.#listener.server,
       mailbox: () => this.#mailbox,

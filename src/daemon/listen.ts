@@ -2,12 +2,15 @@
  * The daemon's listening socket: 127.0.0.1 on an ephemeral port, or a Unix socket (a named
  * pipe on Windows) whose name is unique to this daemon instance, so an old daemon closing its
  * socket can never remove a newer daemon's; bound at boot, and bound again when its socket
- * file was deleted or replaced ({@link Listener}).
+ * file was deleted or replaced ({@link Listener}). With `host` and `tls` ({@link ListenOptions},
+ * for `scope: 'cluster'`) it listens on that address, over mutual TLS (../net/tls.ts, loaded
+ * then only); off loopback only with `tls`.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { LoopbackSingletonError } from '../errors.js';
+import type { TlsMaterial } from '../net/tls-material.js';
 import { socketPathProblem, unixSocketPath } from '../runtime/paths.js';
 import type { Transport } from '../types.js';
 
@@ -49,12 +52,45 @@ export interface Bound {
   readonly socketId: string | undefined;
 }
 
+/** Where and how a tcp daemon listens beyond the loopback default (../runtime/daemon-config.ts). */
+export interface ListenOptions {
+  /** The address to listen on. @default '127.0.0.1' */
+  readonly host?: string | undefined;
+  /** Mutual TLS (../net/tls.ts): required off loopback. */
+  readonly tls?: TlsMaterial | undefined;
+  /** A connection whose TLS handshake has not ended within this long is dropped. */
+  readonly handshakeTimeoutMs?: number | undefined;
+}
+
+/** The most a TLS handshake may take when no `handshakeTimeoutMs` is given. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
 /** Creates a server and binds it; resolves once it listens. */
-export function listen(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void): Promise<Bound> {
-  const server = createServer({ noDelay: true }, onConnection);
+export function listen(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void, options: ListenOptions = {}): Promise<Bound> {
+  // The loopback default, as it always was: nothing more to load or check.
+  if (options.host === undefined && options.tls === undefined) return bindServer(createServer({ noDelay: true }, onConnection), transport, dir, instanceId, '127.0.0.1');
+  return listenConfigured(transport, dir, instanceId, onConnection, options);
+}
+
+/** {@link listen} on a configured `host`, or over TLS: refused off loopback without `tls`. */
+async function listenConfigured(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void, options: ListenOptions): Promise<Bound> {
+  const host = options.host ?? '127.0.0.1';
+  if (transport === 'tcp') {
+    const { isLoopbackHost } = await import('../net/listen-security.js');
+    if (!isLoopbackHost(host) && options.tls === undefined) {
+      throw new LoopbackSingletonError(`Refusing to listen on \`${host}\`: it is not a loopback address, and the daemon has no \`tls\` to listen with off loopback`);
+    }
+  }
+  if (options.tls === undefined) return bindServer(createServer({ noDelay: true }, onConnection), transport, dir, instanceId, host);
+  const { createTlsServer } = await import('../net/tls.js');
+  return bindServer(createTlsServer(options.tls, options.handshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS, onConnection), transport, dir, instanceId, host);
+}
+
+/** Binds `server` (tcp on `host`, or this instance's ipc path); resolves once it listens. */
+function bindServer(server: Server, transport: Transport, dir: string, instanceId: string, host: string): Promise<Bound> {
   let address: BoundAddress;
   if (transport === 'tcp') {
-    address = { transport: 'tcp', host: '127.0.0.1', port: 0 };
+    address = { transport: 'tcp', host, port: 0 };
   } else {
     const problem = socketPathProblem(dir);
     if (problem !== undefined) return Promise.reject(new LoopbackSingletonError(problem));
@@ -66,13 +102,13 @@ export function listen(transport: Transport, dir: string, instanceId: string, on
       server.off('error', reject);
       if (address.transport === 'tcp') {
         const bound = server.address();
-        address = { transport: 'tcp', host: '127.0.0.1', port: typeof bound === 'object' && bound ? bound.port : 0 };
+        address = { transport: 'tcp', host, port: typeof bound === 'object' && bound ? bound.port : 0 };
       }
       // A socket deleted in the microseconds since the bind gets an id no file has: re-bound at the first check.
       const socketId = address.transport === 'ipc' && process.platform !== 'win32' ? (socketIdAt(address.path) ?? 'gone at bind') : undefined;
       resolve({ server, address, socketId });
     };
-    if (address.transport === 'tcp') server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, onListening);
+    if (address.transport === 'tcp') server.listen({ host, port: 0, exclusive: true }, onListening);
     else server.listen({ path: address.path, exclusive: true }, onListening);
   });
 }
@@ -83,6 +119,7 @@ export class Listener {
   readonly #dir: string;
   readonly #instanceId: string;
   readonly #onConnection: (socket: Socket) => void;
+  readonly #options: ListenOptions;
   #server: Server | undefined;
   #address: BoundAddress | undefined;
   /** The ipc socket file bound at boot, for the upkeep to notice it deleted (see ./upkeep.ts). */
@@ -90,8 +127,9 @@ export class Listener {
   /** Servers replaced by a re-bind: each resolves once the connections it accepted have ended. */
   readonly retired: Promise<void>[] = [];
 
-  constructor(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void) {
+  constructor(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void, options: ListenOptions = {}) {
     this.#transport = transport;
+    this.#options = options;
     this.#dir = dir;
     this.#instanceId = instanceId;
     this.#onConnection = onConnection;
@@ -114,7 +152,7 @@ export class Listener {
 
   /** Binds the server; resolves once it listens. */
   async bind(): Promise<void> {
-    const { server, address, socketId } = await listen(this.#transport, this.#dir, this.#instanceId, this.#onConnection);
+    const { server, address, socketId } = await listen(this.#transport, this.#dir, this.#instanceId, this.#onConnection, this.#options);
     this.#server = server;
     this.#address = address;
     this.#socketId = socketId;
@@ -134,7 +172,7 @@ export class Listener {
     const { path } = address;
     // Whatever was put at our instance's path in the socket's place would refuse the bind.
     if (lstatSync(path, { throwIfNoEntry: false })?.isDirectory() === false) rmSync(path, { force: true });
-    const bound = await listen(this.#transport, this.#dir, this.#instanceId, this.#onConnection);
+    const bound = await listen(this.#transport, this.#dir, this.#instanceId, this.#onConnection, this.#options);
     if (!isServing()) {
       // The drain began meanwhile and closed the old server only.
       bound.server.close();

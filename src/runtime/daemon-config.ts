@@ -3,6 +3,7 @@
  * answers. Shared by src/client/spawn.ts and src/daemon/main.ts.
  */
 import type { WireError } from '../errors.js';
+import type { TlsMaterial } from '../net/tls-material.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason, Transport } from '../types.js';
 
 /** Everything a daemon needs to boot. Every field is already validated by the spawner. */
@@ -42,6 +43,13 @@ export interface DaemonConfig {
    * may still be on its way). Absent: `idleTtlMs` only.
    */
   readonly firstClientWithinMs?: number;
+  /**
+   * The address a tcp daemon listens on (`scope: 'cluster'`); off loopback only with `tls`.
+   * Absent: 127.0.0.1.
+   */
+  readonly host?: string;
+  /** Mutual TLS under the protocol (../net/tls.ts), checked by the spawner. Absent: plain TCP. */
+  readonly tls?: TlsMaterial;
 }
 
 /** Spawner -> daemon, the first and only message on the spawn channel. */
@@ -73,6 +81,14 @@ export function invalidConfigReason(value: unknown): string | undefined {
   if (c.firstClientWithinMs !== undefined && !(typeof c.firstClientWithinMs === 'number' && c.firstClientWithinMs >= 0))
     return '`firstClientWithinMs` is not a number >= 0';
   if (c.budgetFromConfig !== undefined && typeof c.budgetFromConfig !== 'boolean') return '`budgetFromConfig` is not a boolean';
+  if (c.host !== undefined && (typeof c.host !== 'string' || c.host === '')) return '`host` is not a non-empty string';
+  if (c.tls !== undefined) {
+    // Buffers arrive as Uint8Arrays (the spawn channel's structured clone).
+    const tls = c.tls as Record<string, unknown> | null;
+    if (typeof tls !== 'object' || tls === null || !['cert', 'key', 'ca'].every((k) => typeof tls[k] === 'string' || tls[k] instanceof Uint8Array)) {
+      return '`tls` is not { cert, key, ca } of PEM strings or bytes';
+    }
+  }
   if (!(c.args instanceof Uint8Array)) return '`args` is not bytes';
   const factory = c.factory as Record<string, unknown> | undefined;
   if (typeof factory?.module !== 'string' || typeof factory.export !== 'string') return '`factory` is incomplete';

@@ -2,7 +2,8 @@
  * What each process loads (the plain build's cold-start rules): importing the package loads no
  * statechart, xstate or socket code (those come with the first proxy(), after a compile cache
  * the user may turn on); the daemon loads no client, CLI or diagram code; both use msgpackr's
- * pure-JS entry. Traced with a module hook (test/fixtures/trace-modules.mjs), in real processes.
+ * pure-JS entry, and neither loads the TLS code (src/net/) unless `tls` or `host` is configured.
+ * Traced with a module hook (test/fixtures/trace-modules.mjs), in real processes.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -49,6 +50,8 @@ describe('the modules each process loads', () => {
     expect(daemonFiles).toContain('src/daemon/serve.js');
     expect(daemonFiles.filter((f) => /^src\/(client|cli|diagrams)\//.test(f))).toEqual([]);
     for (const files of [clientFiles, daemonFiles]) {
+      // TLS and the off-loopback checks load only when `tls` or `host` is configured.
+      expect(files.filter((f) => f.startsWith('src/net/'))).toEqual([]);
       expect(files.some((f) => f.startsWith('node_modules/msgpackr/'))).toBe(true);
       expect(files.filter((f) => f.includes('msgpackr-extract'))).toEqual([]);
     }

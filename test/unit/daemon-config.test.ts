@@ -27,6 +27,12 @@ describe('invalidConfigReason: what a daemon process refuses to boot with', () =
     expect(reason({ budgetFromConfig: false, firstClientWithinMs: 0 })).toBeUndefined();
   });
 
+  it('accepts a host and TLS material (strings, or bytes as the spawn channel delivers Buffers)', () => {
+    expect(reason({ host: '127.0.0.2' })).toBeUndefined();
+    expect(reason({ host: '127.0.0.2', tls: { cert: 'c', key: 'k', ca: 'a' } })).toBeUndefined();
+    expect(reason({ tls: { cert: new Uint8Array(1), key: new Uint8Array(1), ca: new Uint8Array(1) } })).toBeUndefined();
+  });
+
   it('names the field that is wrong', () => {
     expect(invalidConfigReason(null)).toBe('not an object');
     expect(invalidConfigReason({ t: 'hello', config })).toBe('not a config message');
@@ -39,5 +45,9 @@ describe('invalidConfigReason: what a daemon process refuses to boot with', () =
     expect(reason({ factory: { module: 'x' } })).toBe('`factory` is incomplete');
     expect(reason({ factory: { ...config.factory, execArgv: [1] } })).toBe('`factory.execArgv` is not an array of strings');
     expect(reason({ paths: { dir: '/r/svc' } })).toBe('`paths` is incomplete');
+    expect(reason({ host: '' })).toBe('`host` is not a non-empty string');
+    expect(reason({ host: 1 })).toBe('`host` is not a non-empty string');
+    expect(reason({ tls: null })).toBe('`tls` is not { cert, key, ca } of PEM strings or bytes');
+    expect(reason({ tls: { cert: 'c', key: 'k' } })).toBe('`tls` is not { cert, key, ca } of PEM strings or bytes');
   });
 });
