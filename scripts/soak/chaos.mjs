@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { closeRemote } from 'loopback-singleton';
 // The library's own zombie-aware check (not exported by the package); the scripts run after a build.
 import { isProcessAlive as isAlive } from '../../dist/src/runtime/process.js';
+import { outcomeCode } from './outcome-code.mjs';
 
 const LOCK_HOLDER = fileURLToPath(new URL('./lock-holder.mjs', import.meta.url));
 const STARVED_CLIENT = fileURLToPath(new URL('./starved-client.mjs', import.meta.url));
@@ -370,7 +371,7 @@ export class Chaos {
     this.record(kind, variant, { pid, live });
     if (outcome === 'HANG') this.hung(kind, `shutdown({ force: ${force} })`);
     else if (outcome !== 'resolved') {
-      const code = typeof outcome?.code === 'string' ? outcome.code : 'NO_CODE';
+      const code = outcomeCode(outcome);
       this.shutdownErrors[code] = (this.shutdownErrors[code] ?? 0) + 1;
     }
   }
@@ -427,7 +428,7 @@ export class Chaos {
       return;
     }
     if (opened?.proxy === undefined) {
-      this.arrivals.push({ at, ms, code: typeof opened?.code === 'string' ? opened.code : 'NO_CODE' });
+      this.arrivals.push({ at, ms, code: outcomeCode(opened) });
       return;
     }
     this.arrivals.push({ at, ms });
@@ -446,7 +447,7 @@ export class Chaos {
           this.hung(kind, what);
           return `${what} HANG`;
         }
-        const code = typeof outcome?.code === 'string' ? outcome.code : 'NO_CODE';
+        const code = outcomeCode(outcome);
         this.busyErrors[code] = (this.busyErrors[code] ?? 0) + 1;
         return `${what} failed: ${code}`;
       };
@@ -540,15 +541,14 @@ export class Chaos {
       }
       const to = Date.now();
       this.freezes.push({ kind, from, to });
-      const codeOf = (value) => (typeof value?.code === 'string' ? value.code : 'NO_CODE');
       for (const [what, value] of [
         ['shutdown()', stopped],
         ['hang() call', outcome],
       ]) {
         if (value === 'HANG') this.hung(kind, what);
-        else if (value !== 'resolved' && value !== 'settled') this.busyErrors[codeOf(value)] = (this.busyErrors[codeOf(value)] ?? 0) + 1;
+        else if (value !== 'resolved' && value !== 'settled') this.busyErrors[outcomeCode(value)] = (this.busyErrors[outcomeCode(value)] ?? 0) + 1;
       }
-      const variant = `call ${outcome === 'HANG' || outcome === 'settled' ? outcome : `failed: ${codeOf(outcome)}`}, shutdown ${stopped === 'HANG' || stopped === 'resolved' ? stopped : `failed: ${codeOf(stopped)}`}${retries > 0 ? ' (asked again: no usable record the first time)' : ''}`;
+      const variant = `call ${outcome === 'HANG' || outcome === 'settled' ? outcome : `failed: ${outcomeCode(outcome)}`}, shutdown ${stopped === 'HANG' || stopped === 'resolved' ? stopped : `failed: ${outcomeCode(stopped)}`}${retries > 0 ? ' (asked again: no usable record the first time)' : ''}`;
       this.record(kind, variant, { atMs: from - this.t0, tookMs: to - from });
     });
   }

@@ -20,6 +20,7 @@
 import { subscribe } from 'node:diagnostics_channel';
 import { closeRemote, localSingleton } from 'loopback-singleton';
 import { IssueOrder } from './issue-order.mjs';
+import { outcomeCode } from './outcome-code.mjs';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 const FACTORY = { module: new URL('./counter.mjs', import.meta.url), export: 'Counter' };
@@ -89,7 +90,7 @@ async function guarded(promise) {
     return await Promise.race([
       promise.then(
         (value) => ({ ok: value }),
-        (error) => ({ code: typeof error?.code === 'string' ? error.code : 'NO_CODE', message: String(error?.message ?? error) }),
+        (error) => ({ code: outcomeCode(error), message: String(error?.message ?? error) }),
       ),
       hang,
     ]);

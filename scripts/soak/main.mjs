@@ -106,7 +106,10 @@ const BASE_OPTIONS = {
  * - ERR_DAEMON_UNRESPONSIVE: a new client (a proxy() or a restart) found a live daemon that
  *   did not answer within startTimeoutMs (busy on the CPU, or SIGSTOPped): the library must
  *   not start a second daemon beside it, so it reports this instead.
- * Anything else (ERR_CALL_TIMEOUT, ERR_PROXY_CLOSED, ERR_FACTORY, ERR_FACTORY_MISMATCH, a
+ * - ERR_FACTORY_BOOT_TIMEOUT (./outcome-code.mjs): ERR_FACTORY for a daemon that did not finish
+ *   creating the object within its boot timeout: frozen by the chaos or starved by the machine
+ *   while it booted on a short restart budget (the counter's factory itself returns at once).
+ * Anything else (ERR_CALL_TIMEOUT, ERR_PROXY_CLOSED, any other ERR_FACTORY, ERR_FACTORY_MISMATCH, a
  * handshake error such as ERR_AUTH_FAILED after a deleted token, a protocol or remote error,
  * an error without a code) would be a bug. The same set applies to proxy() calls, the API
  * shutdowns and the busy calls.
@@ -118,6 +121,7 @@ const EXPECTED_CODES = new Set([
   'ERR_RESTART_LIMIT',
   'ERR_CONNECTION_FAILED',
   'ERR_DAEMON_UNRESPONSIVE',
+  'ERR_FACTORY_BOOT_TIMEOUT',
 ]);
 
 /**

@@ -9,6 +9,7 @@
 // the soak's live-daemon samples and silent-change detector catch.
 import { closeSync, openSync } from 'node:fs';
 import { closeRemote, localSingleton } from 'loopback-singleton';
+import { outcomeCode } from './outcome-code.mjs';
 
 const spec = JSON.parse(process.argv[2] ?? '{}');
 const FACTORY = { module: new URL('./counter.mjs', import.meta.url), export: 'Counter' };
@@ -27,7 +28,7 @@ const say = (message) => new Promise((resolve) => process.stdout.write(`${JSON.s
 const failure = (stage, error) => ({
   stage,
   answered: false,
-  code: typeof error?.code === 'string' ? error.code : 'NO_CODE',
+  code: outcomeCode(error),
   message: String(error?.message ?? error).slice(0, 300),
 });
 
