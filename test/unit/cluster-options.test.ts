@@ -1,0 +1,93 @@
+/**
+ * The options of `scope: 'cluster'` (src/cluster-options.ts, through `resolveOptions()`): what
+ * they default to, where the registry and the secret come from (option, then env), and each
+ * refusal (checked by the option it names).
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { MIN_SECRET_BYTES, REGISTRY_ENV, SECRET_ENV } from '../../src/cluster-options.js';
+import { isLoopbackHost, offLoopbackRefusal } from '../../src/off-loopback.js';
+import { type LocalSingletonOptions, resolveOptions } from '../../src/options.js';
+
+const REGISTRY = 'etcd://127.0.0.1:2379';
+const SECRET = 's'.repeat(MIN_SECRET_BYTES);
+
+function resolveUnknown(options: unknown) {
+  return resolveOptions(options as LocalSingletonOptions);
+}
+
+describe("resolveOptions: scope 'cluster'", () => {
+  const saved = { registry: process.env[REGISTRY_ENV], secret: process.env[SECRET_ENV] };
+  beforeEach(() => {
+    delete process.env[REGISTRY_ENV];
+    delete process.env[SECRET_ENV];
+  });
+  afterEach(() => {
+    for (const [name, value] of [
+      [REGISTRY_ENV, saved.registry],
+      [SECRET_ENV, saved.secret],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  it('resolves the defaults: host 127.0.0.1, a 5 s lease, the secret as bytes', () => {
+    const resolved = resolveOptions({ scope: 'cluster', registry: REGISTRY, secret: SECRET });
+    expect(resolved.scope).toBe('cluster');
+    expect(resolved.cluster).toEqual({ registry: REGISTRY, secret: Buffer.from(SECRET), host: '127.0.0.1', leaseTtlSeconds: 5 });
+  });
+
+  it('the local scope has no cluster options, and refuses each of them', () => {
+    expect(resolveOptions({}).cluster).toBeUndefined();
+    for (const key of ['registry', 'secret', 'host', 'leaseTtlSeconds']) {
+      expect(() => resolveUnknown({ [key]: key === 'leaseTtlSeconds' ? 2 : 'x' }), key).toThrow(new RegExp(`\`${key}\` is for scope 'cluster' only`));
+    }
+  });
+
+  it('takes the registry and the secret from the environment when the options do not give them', () => {
+    process.env[REGISTRY_ENV] = 'etcd://10.0.0.1:2379';
+    process.env[SECRET_ENV] = 'e'.repeat(20);
+    const { cluster } = resolveOptions({ scope: 'cluster' });
+    expect(cluster?.registry).toBe('etcd://10.0.0.1:2379');
+    expect(cluster?.secret.toString()).toBe('e'.repeat(20));
+    // The option wins over the environment.
+    expect(resolveOptions({ scope: 'cluster', registry: REGISTRY, secret: Buffer.alloc(16, 7) }).cluster?.secret).toEqual(Buffer.alloc(16, 7));
+  });
+
+  it('says how to give a missing registry or secret', () => {
+    expect(() => resolveOptions({ scope: 'cluster', secret: SECRET })).toThrow(new RegExp(`registry: 'etcd://.*or set ${REGISTRY_ENV}`));
+    expect(() => resolveOptions({ scope: 'cluster', registry: REGISTRY })).toThrow(new RegExp(`secret: .*or set ${SECRET_ENV}`));
+  });
+
+  it.each([
+    [{ secret: 'short' }, /`secret` to be at least 16 bytes long, got 5 byte/],
+    [{ secret: Buffer.alloc(15) }, /at least 16 bytes long, got 15/],
+    [{ secret: 42 }, /`secret` to be a string or a Buffer/],
+    [{ registry: 42 }, /`registry` to be a list of etcd endpoints/],
+    [{ leaseTtlSeconds: 0 }, /`leaseTtlSeconds` to be an integer between 1/],
+    [{ leaseTtlSeconds: 1.5 }, /`leaseTtlSeconds` to be an integer/],
+    [{ host: '' }, /`host` to be the address the daemon listens on/],
+    [{ host: 7 }, /`host` to be the address/],
+    [{ transport: 'ipc' }, /needs transport 'tcp'/],
+    [{ host: '0.0.0.0' }, /Refusing `host` `"0.0.0.0"` .*TLS .*`secret`/],
+    [{ host: '10.1.2.3' }, /off loopback needs TLS/],
+    [{ host: '128.0.0.1' }, /off loopback/],
+  ])('refuses %o', (extra, message) => {
+    expect(() => resolveUnknown({ scope: 'cluster', registry: REGISTRY, secret: SECRET, ...extra })).toThrow(message);
+  });
+
+  it.each(['127.0.0.1', '127.0.0.2', '127.255.255.254', '::1', 'localhost'])('takes the loopback host %s', (host) => {
+    expect(resolveOptions({ scope: 'cluster', registry: REGISTRY, secret: SECRET, host }).cluster?.host).toBe(host);
+  });
+});
+
+describe('offLoopbackRefusal', () => {
+  it('allows loopback with the secret, and nothing else yet', () => {
+    expect(offLoopbackRefusal('127.0.0.3', { secret: true })).toBeUndefined();
+    expect(offLoopbackRefusal('127.0.0.3', { secret: false })).toMatch(/secret/);
+    expect(offLoopbackRefusal('192.168.1.1', { secret: true })).toMatch(/TLS/);
+    expect(isLoopbackHost('127.0.0.256')).toBe(false);
+    expect(isLoopbackHost('127.1')).toBe(false);
+    expect(isLoopbackHost('LOCALHOST')).toBe(true);
+  });
+});
