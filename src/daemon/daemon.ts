@@ -21,6 +21,7 @@ import { rehearseWire } from '../wire/rehearsal.js';
 import { HandshakeAdmission } from './admission.js';
 import { SpawnerBudget } from './budget.js';
 import { Channel } from './channel.js';
+import { type ClusterPlace, describeLoss, takeClusterPlace } from './cluster-place.js';
 import { DaemonConnection, type ConnectionHost } from './connection.js';
 import { DrainSteps, markRecordDraining } from './drain.js';
 import { createHostedObject } from './factory.js';
@@ -37,6 +38,9 @@ import { FileUpkeep } from './upkeep.js';
 
 /** How many waiting calls the daemon's info names. */
 const WAITING_CALLS_SHOWN = 10;
+
+/** The most a cluster daemon's exit waits for etcd to take its record off. */
+const RELEASE_WAIT_MS = 2000;
 
 /** How the daemon's run ended. */
 export type DaemonOutcome = 'stopped' | 'failed';
@@ -61,6 +65,12 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   #sweeper: NodeJS.Timeout | undefined;
   /** Keeps metadata.json, the token and the ipc socket true while serving; made at publishing. */
   #upkeep: FileUpkeep | undefined;
+  /** `scope: 'cluster'`: the daemon's record in etcd, in metadata.json's stead (./cluster-place.ts). */
+  #place: ClusterPlace | undefined;
+  /** The place's release, under way: the process waits for it (bounded) before it exits. */
+  #releasing: Promise<void> | undefined;
+  /** A cluster daemon's fence on every batch of frames it writes: its place is still held. */
+  readonly #mayWrite: (() => boolean) | undefined;
   /** The handshakes under way, and their bound (./admission.ts). */
   readonly #admission = new HandshakeAdmission<DaemonHandshake>();
   /** Its spawner's start budget: the boot deadline, and no idle exit before it ran out. */
@@ -82,7 +92,9 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     this.events = new EventHub(config.maxFrameBytes);
     // Before the first actor: the daemon chart's boot is part of the history an observer gets.
     this.inspection = new DaemonInspection(this.events);
-    this.#listener = new Listener(config.transport, config.paths.dir, this.instanceId, (socket) => this.#accept(socket));
+    this.#listener = new Listener(config.transport, config.paths.dir, this.instanceId, (socket) => this.#accept(socket), config.cluster?.host);
+    // One compare of performance.now() with the lease's local deadline per batch (../registry/lease-clock.ts).
+    this.#mayWrite = config.cluster === undefined ? undefined : () => this.#place?.publication.isHeld() === true;
     const drain = new DrainSteps({
       server: () => this.#listener.server,
       mailbox: () => this.#mailbox,
@@ -94,7 +106,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       actors: {
         loadObject: fromPromise(() => this.#loadObject()),
         bindServer: fromPromise(() => this.#bind()),
-        publishMetadata: fromPromise(async () => this.#publish()),
+        publishMetadata: fromPromise(({ signal }) => this.#publish(signal)),
         answerCalls: fromPromise(() => drain.answerCalls()),
         finishRunning: fromPromise(() => drain.finishRunning()),
         dispose: fromPromise(() => drain.dispose()),
@@ -104,6 +116,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
         reportReady: () => this.#onReady(),
         reportFailure: ({ context }) => this.#onFailure(context),
         markDraining: () => {
+          // A cluster daemon's record stays as it is until it exits (clients find it unreachable meanwhile).
+          if (this.#config.cluster !== undefined) return;
           this.#metadata = markRecordDraining(this.#config.paths.metadata, this.instanceId, this.#metadata, (line) => this.#log.write(line));
         },
         closeIntake: (_, { force }) => drain.closeIntake(force),
@@ -149,9 +163,15 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   /** Runs the lifecycle; resolves with how it ended. */
   run(): Promise<DaemonOutcome> {
     return new Promise((resolve) => {
+      // A cluster daemon's place is released before the process exits (its lease would
+      // otherwise hold it for a TTL more); bounded, as etcd may not answer.
+      const released = () => Promise.race([this.#releasing, new Promise((done) => setTimeout(done, RELEASE_WAIT_MS).unref())]);
       this.#actor.subscribe({
-        complete: () => resolve(this.#actor.getSnapshot().value === 'stopped' ? 'stopped' : 'failed'),
-        error: () => resolve('failed'),
+        complete: () => {
+          const outcome = this.#actor.getSnapshot().value === 'stopped' ? 'stopped' : 'failed';
+          void released().then(() => resolve(outcome));
+        },
+        error: () => void released().then(() => resolve('failed')),
       });
       this.#actor.start();
     });
@@ -232,7 +252,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
 
   async #bind(): Promise<void> {
     ensurePrivateDir(this.#config.paths.dir);
-    this.token = loadOrCreateToken(this.#config.paths.token);
+    // A cluster daemon proves the key derived from the cluster secret, not the per-user token file's.
+    this.token = this.#config.cluster?.key ?? loadOrCreateToken(this.#config.paths.token);
     this.tokenKey = proofKey(this.token);
     await this.#listener.bind();
     this.#sweeper = startSweeper(this.#config.stallTimeoutMs, {
@@ -243,18 +264,29 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     });
   }
 
-  #publish(): void {
+  async #publish(signal: AbortSignal): Promise<void> {
     const address = this.#listener.address!;
+    const { cluster } = this.#config;
+    if (cluster !== undefined && address.transport === 'tcp') {
+      this.#metadata = { pid: process.pid, instanceId: this.instanceId, transport: 'tcp', host: cluster.host, port: address.port, ...this.#versions() };
+      const request = { name: this.#config.name, cluster, instanceId: this.instanceId, port: address.port, factoryId: this.#config.factoryId, startedAt: this.startedAt };
+      const place = await takeClusterPlace(request, signal);
+      this.#place = place;
+      place.publication.onLost((loss) => {
+        this.#log.write(`${describeLoss(loss)}: answering nothing more, draining`);
+        // Not inside the check that found it (a frame write): the drain closes those channels.
+        queueMicrotask(() => this.shutdownRequested(true));
+      });
+      this.#log.write(`published in etcd at ${cluster.registry.text} as ${cluster.host}:${address.port}, fencing token ${place.publication.fencingToken}`);
+      return;
+    }
     const startTime = processStartTime(process.pid);
     this.#metadata = {
       pid: process.pid,
       instanceId: this.instanceId,
       transport: address.transport,
       ...(address.transport === 'tcp' ? { host: address.host, port: address.port } : { path: address.path }),
-      protocolVersion: PROTOCOL_VERSION,
-      packageVersion: PACKAGE_VERSION,
-      factoryId: this.#config.factoryId,
-      startedAt: this.startedAt,
+      ...this.#versions(),
       ...(startTime === undefined ? {} : { startTime }),
     };
     writeMetadata(this.#config.paths.metadata, this.#metadata);
@@ -269,10 +301,15 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     });
   }
 
+  /** What every record says of this daemon besides where it is. */
+  #versions() {
+    return { protocolVersion: PROTOCOL_VERSION, packageVersion: PACKAGE_VERSION, factoryId: this.#config.factoryId, startedAt: this.startedAt };
+  }
+
   #accept(socket: Socket): void {
     // Only a serving daemon takes connections; a draining one has closed its server. The
     // handshake's deadline is its statechart's own (machines/daemon-handshake.machine.ts).
-    const channel = new Channel(socket, this.#config.maxFrameBytes, (line) => this.#log.write(line));
+    const channel = new Channel(socket, this.#config.maxFrameBytes, (line) => this.#log.write(line), this.#mayWrite);
     this.#admission.admit(new DaemonHandshake(channel, this));
   }
 
@@ -284,6 +321,10 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   }
 
   #unpublish(): void {
+    if (this.#config.cluster !== undefined) {
+      this.#releasing ??= this.#place?.close();
+      return;
+    }
     try {
       removeMetadataIf(this.#config.paths.metadata, this.instanceId);
     } catch (error) {

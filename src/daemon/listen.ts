@@ -49,12 +49,12 @@ export interface Bound {
   readonly socketId: string | undefined;
 }
 
-/** Creates a server and binds it; resolves once it listens. */
-export function listen(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void): Promise<Bound> {
+/** Creates a server and binds it (`tcp`: on `host`, 127.0.0.1 unless a cluster daemon says otherwise); resolves once it listens. */
+export function listen(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void, host = '127.0.0.1'): Promise<Bound> {
   const server = createServer({ noDelay: true }, onConnection);
   let address: BoundAddress;
   if (transport === 'tcp') {
-    address = { transport: 'tcp', host: '127.0.0.1', port: 0 };
+    address = { transport: 'tcp', host, port: 0 };
   } else {
     const problem = socketPathProblem(dir);
     if (problem !== undefined) return Promise.reject(new LoopbackSingletonError(problem));
@@ -66,13 +66,13 @@ export function listen(transport: Transport, dir: string, instanceId: string, on
       server.off('error', reject);
       if (address.transport === 'tcp') {
         const bound = server.address();
-        address = { transport: 'tcp', host: '127.0.0.1', port: typeof bound === 'object' && bound ? bound.port : 0 };
+        address = { transport: 'tcp', host, port: typeof bound === 'object' && bound ? bound.port : 0 };
       }
       // A socket deleted in the microseconds since the bind gets an id no file has: re-bound at the first check.
       const socketId = address.transport === 'ipc' && process.platform !== 'win32' ? (socketIdAt(address.path) ?? 'gone at bind') : undefined;
       resolve({ server, address, socketId });
     };
-    if (address.transport === 'tcp') server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, onListening);
+    if (address.transport === 'tcp') server.listen({ host, port: 0, exclusive: true }, onListening);
     else server.listen({ path: address.path, exclusive: true }, onListening);
   });
 }
@@ -83,6 +83,8 @@ export class Listener {
   readonly #dir: string;
   readonly #instanceId: string;
   readonly #onConnection: (socket: Socket) => void;
+  /** The tcp host: 127.0.0.1, or a cluster daemon's `host`. */
+  readonly #host: string;
   #server: Server | undefined;
   #address: BoundAddress | undefined;
   /** The ipc socket file bound at boot, for the upkeep to notice it deleted (see ./upkeep.ts). */
@@ -90,7 +92,8 @@ export class Listener {
   /** Servers replaced by a re-bind: each resolves once the connections it accepted have ended. */
   readonly retired: Promise<void>[] = [];
 
-  constructor(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void) {
+  constructor(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void, host = '127.0.0.1') {
+    this.#host = host;
     this.#transport = transport;
     this.#dir = dir;
     this.#instanceId = instanceId;
@@ -114,7 +117,7 @@ export class Listener {
 
   /** Binds the server; resolves once it listens. */
   async bind(): Promise<void> {
-    const { server, address, socketId } = await listen(this.#transport, this.#dir, this.#instanceId, this.#onConnection);
+    const { server, address, socketId } = await listen(this.#transport, this.#dir, this.#instanceId, this.#onConnection, this.#host);
     this.#server = server;
     this.#address = address;
     this.#socketId = socketId;
