@@ -5,11 +5,14 @@
  * daemons listen on. Clients are real processes (test/fixtures/worker.mjs and
  * cluster-client.mjs), with the cluster options of their machine.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { onTestFinished } from 'vitest';
 import { localSingleton, type LocalSingletonOptions, type LocalSingletonService } from '../../dist/src/index.js';
-import { freshRoot, isAlive, loggedDaemonPids } from '../support/daemon.js';
+import { DIST_INDEX } from '../support/clients.js';
+import { FIXTURES, freshRoot, isAlive, loggedDaemonPids } from '../support/daemon.js';
 
 /** The cluster secret of every test. */
 export const SECRET = 'a cluster secret of the tests';
@@ -71,4 +74,73 @@ export function killDaemonsAtEnd(all: readonly Machine[], name: string): void {
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
   });
+}
+
+/** A running test/fixtures/cluster-client.mjs. */
+export interface ClusterClient {
+  readonly machine: Machine;
+  readonly pid: number;
+  /** Resolves after its first answer. */
+  readonly ready: Promise<void>;
+  /** Asks it to stop and resolves with what it counted. */
+  stop(): Promise<ClientTally>;
+  /** SIGKILLs it (its machine "dies"). */
+  kill(): void;
+}
+
+/** What a cluster client counted: every call it made is in `ok` or in `errors`. */
+export interface ClientTally {
+  readonly attempts: number;
+  /** `[call id, pid of the daemon that answered]`. */
+  readonly ok: Array<[string, number]>;
+  /** Call ids by error code. */
+  readonly errors: Record<string, string[]>;
+}
+
+/** Starts a client process on `machine` calling `add(id)` on `factory` (test/fixtures/ledger.mjs). */
+export function startClient(machine: Machine, name: string, factory: string): ClusterClient {
+  const spec = { dist: DIST_INDEX, runtimeDir: machine.runtimeDir, name, factory, options: machine.options };
+  const child = spawn(process.execPath, [join(FIXTURES, 'cluster-client.mjs'), JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  const lines: string[] = [];
+  const waiters: Array<() => void> = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    lines.push(line);
+    for (const wake of waiters.splice(0)) wake();
+  });
+  let closed = false;
+  // 'close', not 'exit': its output has been read whole by then.
+  const exited = new Promise<void>((resolve) =>
+    child.once('close', () => {
+      closed = true;
+      resolve();
+      for (const wake of waiters.splice(0)) wake();
+    }),
+  );
+  const line = (test: (l: string) => boolean) =>
+    new Promise<string>((resolve, reject) => {
+      const look = () => {
+        const found = lines.find(test);
+        if (found !== undefined) return resolve(found);
+        if (closed) return reject(new Error(`client ${child.pid} exited: ${lines.join('\n')}`));
+        waiters.push(look);
+      };
+      look();
+    });
+  return {
+    machine,
+    pid: child.pid!,
+    ready: line((l) => l === 'ready').then(() => {}),
+    async stop() {
+      child.stdin!.write('stop\n');
+      const tally = await line((l) => l.startsWith('{'));
+      await exited;
+      return JSON.parse(tally) as ClientTally;
+    },
+    kill() {
+      child.kill('SIGKILL');
+    },
+  };
 }
