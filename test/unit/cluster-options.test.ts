@@ -91,3 +91,15 @@ describe('offLoopbackRefusal', () => {
     expect(isLoopbackHost('LOCALHOST')).toBe(true);
   });
 });
+
+describe('clusterKey', () => {
+  it('derives a 32-byte key from the secret, bound to the name; the secret itself is not it', async () => {
+    const { clusterKey } = await import('../../src/wire/auth.js');
+    const key = clusterKey(Buffer.from(SECRET), 'counter');
+    expect(key).toHaveLength(32);
+    expect(clusterKey(Buffer.from(SECRET), 'counter')).toEqual(key);
+    expect(clusterKey(Buffer.from(SECRET), 'other')).not.toEqual(key);
+    expect(clusterKey(Buffer.from(`${SECRET}x`), 'counter')).not.toEqual(key);
+    expect(key.includes(Buffer.from(SECRET))).toBe(false);
+  });
+});
