@@ -74,6 +74,14 @@ async function judgeUnanswered(attempt: StartAttempt, metadata: DaemonMetadata, 
   if (isResourceFault(error)) return localFaultError(`open a connection to the cluster daemon "${attempt.plan.name}" at ${metadata.host}:${metadata.port}`, error);
   const read = await clusterOf(attempt).registry.discover(signal);
   if (read.status !== 'valid' || read.record.instanceId !== metadata.instanceId) return error;
+  if ((error as { code?: unknown })?.code === 'ERR_AUTH_FAILED') {
+    // The daemon etcd records could not prove the key: no retry fixes that (a final error).
+    return new LoopbackSingletonError(
+      `The cluster daemon "${attempt.plan.name}" (${where(metadata, read.record)}) could not prove it holds the key derived from the cluster secret: ` +
+        'the machines were given different secrets (or something else listens there). Give every machine the same `secret` (or LOOPBACK_SINGLETON_SECRET)',
+      { cause: error },
+    );
+  }
   return new ConnectionFailedError(
     `The cluster daemon "${attempt.plan.name}" (${where(metadata, read.record)}) holds its place in etcd but did not complete a handshake: ` +
       `${(error as Error)?.message ?? String(error)}; it is waited for until it answers or its lease (${attempt.plan.options.cluster?.leaseTtlSeconds} s) runs out`,

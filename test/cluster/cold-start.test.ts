@@ -2,12 +2,16 @@
  * `scope: 'cluster'` end to end, on a real 3-member etcd cluster: 3 "machines" (own runtime
  * dirs, daemons on 127.0.0.1, .2 and .3) x 4 client processes cold-start one counter at once.
  * Exactly one daemon is started in the whole cluster, every client reaches it, and no
- * increment is lost or doubled.
+ * increment is lost or doubled; a machine with another secret is refused, clearly. A daemon
+ * nobody uses idles out and unpublishes as it exits.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRegistryEndpoints } from '../../dist/src/registry/endpoints.js';
 import { openEtcdRegistry } from '../../dist/src/registry/etcd.js';
 import { COUNTER, runWorker } from '../support/clients.js';
+import { waitForExit } from '../support/daemon.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
 import { daemonPids, killDaemonsAtEnd, machines, publishedCount, serviceOn } from './machines.js';
 import { uniqueName } from './support.js';
@@ -57,6 +61,18 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster': a cold start acros
     expect(await counter.get()).toBe(total);
     await counter[Symbol.asyncDispose]();
 
+    // A machine given another secret is refused with an error that says so, and starts nothing.
+    const stranger = { ...all[2]!, options: { ...all[2]!.options, secret: 'another secret, not the cluster one' } };
+    const refused = await serviceOn(stranger, name, COUNTER)
+      .ensureStarted()
+      .then(
+        () => undefined,
+        (error: unknown) => error as { code?: string; message?: string },
+      );
+    expect(refused?.code).toBe('ERR_LOOPBACK_SINGLETON');
+    expect(refused?.message).toMatch(/could not prove it holds the key derived from the cluster secret/);
+    expect(daemonPids(all, name)).toEqual([...pids]);
+
     // Stopped from any machine: its record goes.
     await serviceOn(all[1]!, name, COUNTER).shutdown();
     const after = await openEtcdRegistry({ endpoints: parseRegistryEndpoints(cluster.registry), name });
@@ -65,5 +81,24 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster': a cold start acros
     } finally {
       await after.close();
     }
+  });
+
+  it('a daemon nobody uses idles out, and its record goes with it', { timeout: 60_000 }, async () => {
+    const name = uniqueName('idle');
+    const [machine] = machines(cluster.registry, 1, { idleTtlMs: 200, startTimeoutMs: 3000 });
+    killDaemonsAtEnd([machine!], name);
+    const svc = serviceOn(machine!, name, COUNTER);
+    const { pid } = await svc.ping();
+    const registry = await openEtcdRegistry({ endpoints: parseRegistryEndpoints(cluster.registry), name });
+    try {
+      const read = await registry.discover();
+      expect(read.status === 'valid' && read.record.pid).toBe(pid);
+      await waitForExit(pid, 30_000);
+      // It unpublished as it exited: the record is gone without waiting for its lease.
+      expect((await registry.discover()).status).toBe('absent');
+    } finally {
+      await registry.close();
+    }
+    expect(readFileSync(join(machine!.runtimeDir, name, 'daemon.log'), 'utf8')).toMatch(/exit 0 \(stopped\)/);
   });
 });
