@@ -81,3 +81,51 @@ export function describeLoss(loss: Loss): string {
   ];
   return `lost its place in the cluster registry (${loss.reason}: ${why})`;
 }
+
+/** The most a cluster daemon's exit waits for etcd to take its record off (its lease would, a TTL later). */
+const RELEASE_WAIT_MS = 2000;
+
+/**
+ * A cluster daemon's presence in etcd over its life: publishing its place, the fence its
+ * writes pass ({@link mayWrite}), and releasing the place as it ends.
+ */
+export class ClusterPresence {
+  readonly #request: Omit<PlaceRequest, 'port'>;
+  readonly #log: (line: string) => void;
+  #place: ClusterPlace | undefined;
+  #releasing: Promise<void> | undefined;
+
+  constructor(request: Omit<PlaceRequest, 'port'>, log: (line: string) => void) {
+    this.#request = request;
+    this.#log = log;
+  }
+
+  /**
+   * The fence of every batch of frames the daemon writes: its place is published and still
+   * held. One compare of `performance.now()` with the lease's local deadline (../registry/lease-clock.ts).
+   */
+  readonly mayWrite = (): boolean => this.#place?.publication.isHeld() === true;
+
+  /** Publishes the daemon listening on `port`, within `signal`; `onLost` is called once if the place is lost. */
+  async publish(port: number, signal: AbortSignal, onLost: () => void): Promise<void> {
+    const place = await takeClusterPlace({ ...this.#request, port }, signal);
+    this.#place = place;
+    place.publication.onLost((loss) => {
+      this.#log(`${describeLoss(loss)}: answering nothing more, draining`);
+      // Not inside the check that found it (a frame write): the drain closes those channels.
+      queueMicrotask(onLost);
+    });
+    const { registry, host } = this.#request.cluster;
+    this.#log(`published in etcd at ${registry.text} as ${host}:${port}, fencing token ${place.publication.fencingToken}`);
+  }
+
+  /** Starts giving the place up (unpublish, close etcd); idempotent. */
+  release(): void {
+    this.#releasing ??= this.#place?.close() ?? Promise.resolve();
+  }
+
+  /** Resolves once the release is done, or after {@link RELEASE_WAIT_MS}, as etcd may not answer. */
+  released(): Promise<unknown> {
+    return Promise.race([this.#releasing, new Promise((done) => setTimeout(done, RELEASE_WAIT_MS).unref())]);
+  }
+}

@@ -21,7 +21,7 @@ import { rehearseWire } from '../wire/rehearsal.js';
 import { HandshakeAdmission } from './admission.js';
 import { SpawnerBudget } from './budget.js';
 import { Channel } from './channel.js';
-import { type ClusterPlace, describeLoss, takeClusterPlace } from './cluster-place.js';
+import { ClusterPresence } from './cluster-place.js';
 import { DaemonConnection, type ConnectionHost } from './connection.js';
 import { DrainSteps, markRecordDraining } from './drain.js';
 import { createHostedObject } from './factory.js';
@@ -38,9 +38,6 @@ import { FileUpkeep } from './upkeep.js';
 
 /** How many waiting calls the daemon's info names. */
 const WAITING_CALLS_SHOWN = 10;
-
-/** The most a cluster daemon's exit waits for etcd to take its record off. */
-const RELEASE_WAIT_MS = 2000;
 
 /** How the daemon's run ended. */
 export type DaemonOutcome = 'stopped' | 'failed';
@@ -65,12 +62,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   #sweeper: NodeJS.Timeout | undefined;
   /** Keeps metadata.json, the token and the ipc socket true while serving; made at publishing. */
   #upkeep: FileUpkeep | undefined;
-  /** `scope: 'cluster'`: the daemon's record in etcd, in metadata.json's stead (./cluster-place.ts). */
-  #place: ClusterPlace | undefined;
-  /** The place's release, under way: the process waits for it (bounded) before it exits. */
-  #releasing: Promise<void> | undefined;
-  /** A cluster daemon's fence on every batch of frames it writes: its place is still held. */
-  readonly #mayWrite: (() => boolean) | undefined;
+  /** `scope: 'cluster'`: the daemon's record in etcd, in metadata.json's stead, and the fence of its writes (./cluster-place.ts). */
+  readonly #presence: ClusterPresence | undefined;
   /** The handshakes under way, and their bound (./admission.ts). */
   readonly #admission = new HandshakeAdmission<DaemonHandshake>();
   /** Its spawner's start budget: the boot deadline, and no idle exit before it ran out. */
@@ -93,8 +86,10 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     // Before the first actor: the daemon chart's boot is part of the history an observer gets.
     this.inspection = new DaemonInspection(this.events);
     this.#listener = new Listener(config.transport, config.paths.dir, this.instanceId, (socket) => this.#accept(socket), config.cluster?.host);
-    // One compare of performance.now() with the lease's local deadline per batch (../registry/lease-clock.ts).
-    this.#mayWrite = config.cluster === undefined ? undefined : () => this.#place?.publication.isHeld() === true;
+    const { cluster } = config;
+    this.#presence =
+      cluster &&
+      new ClusterPresence({ name: config.name, cluster, instanceId: this.instanceId, factoryId: config.factoryId, startedAt: this.startedAt }, (line) => log.write(line));
     const drain = new DrainSteps({
       server: () => this.#listener.server,
       mailbox: () => this.#mailbox,
@@ -165,7 +160,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     return new Promise((resolve) => {
       // A cluster daemon's place is released before the process exits (its lease would
       // otherwise hold it for a TTL more); bounded, as etcd may not answer.
-      const released = () => Promise.race([this.#releasing, new Promise((done) => setTimeout(done, RELEASE_WAIT_MS).unref())]);
+      const released = () => this.#presence?.released() ?? Promise.resolve();
       this.#actor.subscribe({
         complete: () => {
           const outcome = this.#actor.getSnapshot().value === 'stopped' ? 'stopped' : 'failed';
@@ -266,18 +261,10 @@ export class Daemon implements ConnectionHost, HandshakeHost {
 
   async #publish(signal: AbortSignal): Promise<void> {
     const address = this.#listener.address!;
-    const { cluster } = this.#config;
-    if (cluster !== undefined && address.transport === 'tcp') {
-      this.#metadata = { pid: process.pid, instanceId: this.instanceId, transport: 'tcp', host: cluster.host, port: address.port, ...this.#versions() };
-      const request = { name: this.#config.name, cluster, instanceId: this.instanceId, port: address.port, factoryId: this.#config.factoryId, startedAt: this.startedAt };
-      const place = await takeClusterPlace(request, signal);
-      this.#place = place;
-      place.publication.onLost((loss) => {
-        this.#log.write(`${describeLoss(loss)}: answering nothing more, draining`);
-        // Not inside the check that found it (a frame write): the drain closes those channels.
-        queueMicrotask(() => this.shutdownRequested(true));
-      });
-      this.#log.write(`published in etcd at ${cluster.registry.text} as ${cluster.host}:${address.port}, fencing token ${place.publication.fencingToken}`);
+    if (this.#presence !== undefined && address.transport === 'tcp') {
+      this.#metadata = { pid: process.pid, instanceId: this.instanceId, transport: 'tcp', host: this.#config.cluster!.host, port: address.port, ...this.#versions() };
+      // Its place lost: it answers nothing more (the fence) and drains at once.
+      await this.#presence.publish(address.port, signal, () => this.shutdownRequested(true));
       return;
     }
     const startTime = processStartTime(process.pid);
@@ -309,7 +296,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   #accept(socket: Socket): void {
     // Only a serving daemon takes connections; a draining one has closed its server. The
     // handshake's deadline is its statechart's own (machines/daemon-handshake.machine.ts).
-    const channel = new Channel(socket, this.#config.maxFrameBytes, (line) => this.#log.write(line), this.#mayWrite);
+    const channel = new Channel(socket, this.#config.maxFrameBytes, (line) => this.#log.write(line), this.#presence?.mayWrite);
     this.#admission.admit(new DaemonHandshake(channel, this));
   }
 
@@ -321,8 +308,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   }
 
   #unpublish(): void {
-    if (this.#config.cluster !== undefined) {
-      this.#releasing ??= this.#place?.close();
+    if (this.#presence !== undefined) {
+      this.#presence.release();
       return;
     }
     try {
