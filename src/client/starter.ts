@@ -256,10 +256,10 @@ export async function runAttempt(machine: typeof clientMachine, attempt: StartAt
     const starting =
       output.timedOutIn.includes('awaitingReady') && output.spawned
         ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting ` +
-          '(creating the object: the factory had not returned, or binding its socket) and was killed'
+          `(creating the object: the factory had not returned, or binding its socket${attempt.cluster === undefined ? '' : ', or waiting for its place in etcd'}) and was killed`
         : // Waiting for the lock: who holds it says whether another start is slow or stuck.
           output.timedOutIn === '"locking"'
-          ? `: ${describeSpawnLock(plan.paths)}`
+          ? `: ${attempt.cluster === undefined ? describeSpawnLock(plan.paths) : `the right to start it is held elsewhere in the cluster (etcd at ${attempt.cluster.endpoints.text})`}`
           : '';
     throw new ConnectionFailedError(
       `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms ` +
