@@ -34,6 +34,7 @@ export default defineConfig({
       'test/cluster/failover.test.ts',
       'test/cluster/fencing.test.ts',
       'test/cluster/etcd-faults.test.ts',
+      'test/cluster/mismatch.test.ts',
     ],
     // A test file that fails to load counts as a failed test (stryker-js #6150).
     reporters: ['default', './test/support/load-failures.ts'],
