@@ -29,6 +29,12 @@ export default defineConfig({
       'test/cluster/list.test.ts',
       'test/cluster/pause.test.ts',
       'test/cluster/etcd-cluster.test.ts',
+      // scope 'cluster' end to end: daemons and clients of dist/ as processes, nothing mutated reaches them.
+      'test/cluster/cold-start.test.ts',
+      'test/cluster/failover.test.ts',
+      'test/cluster/fencing.test.ts',
+      'test/cluster/etcd-faults.test.ts',
+      'test/cluster/mismatch.test.ts',
     ],
     // A test file that fails to load counts as a failed test (stryker-js #6150).
     reporters: ['default', './test/support/load-failures.ts'],

@@ -28,4 +28,5 @@ export type { SubscribeOptions, Subscription } from './client/subscription.js';
 export type { FactoryReference } from './client/factory-ref.js';
 export { enableCompileCache, type CompileCacheResult } from './compile-cache.js';
 export { DEFAULT_OPTIONS, type LocalSingletonOptions } from './options.js';
+export type { ClusterTls } from './cluster-options.js';
 export { PACKAGE_VERSION, PROTOCOL_VERSION } from './version.js';

@@ -3,6 +3,7 @@
  * which validates them once, at the boundary (the per-option checks are in
  * ./option-checks.ts). Inner code takes only {@link ResolvedOptions}.
  */
+import { type ClusterTls, type ResolvedCluster, resolveCluster } from './cluster-options.js';
 import { durationOption, isRecord, numberOption, resolveExecArgv, resolveIdentity, resolveRestart, show } from './option-checks.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './wire/codec.js';
 import type { Transport } from './types.js';
@@ -15,10 +16,46 @@ export interface LocalSingletonOptions {
    */
   readonly args?: readonly unknown[];
   /**
-   * Who shares the daemon. Only `'user'` exists.
+   * Who shares the daemon. `'user'`: the processes of this user on this machine (the
+   * runtime files). `'cluster'`: every process on every machine that names the same etcd
+   * cluster (`registry`) and `secret`; one daemon in the cluster, elected through etcd (see
+   * the README, "Across machines"). Needs the optional peer dependency `etcd3`.
    * @default 'user'
    */
-  readonly scope?: 'user';
+  readonly scope?: 'user' | 'cluster';
+  /**
+   * `scope: 'cluster'` only: the etcd cluster, `etcd://host:port,host:port,...`.
+   * @default env LOOPBACK_SINGLETON_REGISTRY
+   */
+  readonly registry?: string;
+  /**
+   * `scope: 'cluster'` only: the cluster secret (at least 16 bytes), the same on every
+   * machine. The handshake's key is derived from it (it never crosses the socket) instead of
+   * the per-user token file, which each machine has its own of.
+   * @default env LOOPBACK_SINGLETON_SECRET
+   */
+  readonly secret?: string | Uint8Array;
+  /**
+   * `scope: 'cluster'` only: the address a daemon started by this process listens on and
+   * publishes for the other machines (for a wildcard, `0.0.0.0` or `::`, it publishes this
+   * machine's first non-internal address). Off loopback (127.0.0.0/8, `::1`, `localhost`),
+   * `tls` and `secret` are both required.
+   * @default '127.0.0.1'
+   */
+  readonly host?: string;
+  /**
+   * `scope: 'cluster'` only: mutual TLS under the handshake, required off loopback: this
+   * machine's certificate and key and the CA every machine's certificate comes from, as PEM
+   * (`readFileSync('cert.pem')`). A daemon's certificate must name the address it publishes
+   * (subjectAltName `IP:...`); a client's must come from the same CA.
+   */
+  readonly tls?: ClusterTls;
+  /**
+   * `scope: 'cluster'` only: the TTL of a daemon's etcd lease, seconds. How long its place
+   * outlives a daemon that died or was cut off, and so how long clients wait to start another.
+   * @default 5
+   */
+  readonly leaseTtlSeconds?: number;
   /**
    * The daemon drains and exits after this long with zero connections (also counted from
    * boot, so a daemon nobody reaches does not live forever).
@@ -130,7 +167,9 @@ export interface RestartPolicy {
 /** Options with every default applied. */
 export interface ResolvedOptions {
   readonly args: readonly unknown[];
-  readonly scope: 'user';
+  readonly scope: 'user' | 'cluster';
+  /** The cluster options, for `scope: 'cluster'` only. */
+  readonly cluster: ResolvedCluster | undefined;
   readonly idleTtlMs: number;
   readonly transport: Transport;
   readonly connectTimeoutMs: number;
@@ -179,6 +218,11 @@ const KNOWN = new Set([
   'onMismatch',
   'identity',
   'execArgv',
+  'registry',
+  'secret',
+  'host',
+  'tls',
+  'leaseTtlSeconds',
 ]);
 
 /**
@@ -197,13 +241,15 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
   }
   const args = options.args === undefined ? [] : options.args;
   if (!Array.isArray(args)) throw new TypeError(`Expected \`args\` to be an array of factory arguments, got ${show(args)}`);
-  if (options.scope !== undefined && options.scope !== 'user') {
-    throw new TypeError(`Expected \`scope\` to be 'user' (the only scope), got ${show(options.scope)}`);
+  const scope = options.scope === undefined ? DEFAULT_OPTIONS.scope : options.scope;
+  if (scope !== 'user' && scope !== 'cluster') {
+    throw new TypeError(`Expected \`scope\` to be 'user' (this machine) or 'cluster' (across machines, on etcd), got ${show(scope)}`);
   }
   const transport = options.transport === undefined ? DEFAULT_OPTIONS.transport : options.transport;
   if (transport !== 'tcp' && transport !== 'ipc') {
     throw new TypeError(`Expected \`transport\` to be 'tcp' or 'ipc', got ${show(transport)}`);
   }
+  const cluster = resolveCluster(options, scope, transport);
   const runtimeDir = options.runtimeDir;
   if (runtimeDir !== undefined && (typeof runtimeDir !== 'string' || runtimeDir.length === 0)) {
     throw new TypeError(`Expected \`runtimeDir\` to be a non-empty path string, got ${show(runtimeDir)}`);
@@ -215,7 +261,8 @@ export function resolveOptions(options: LocalSingletonOptions | undefined): Reso
   const callTimeoutMs = options.callTimeoutMs === undefined ? undefined : durationOption(options, 'callTimeoutMs', 0, 1);
   return {
     args,
-    scope: 'user',
+    scope,
+    cluster,
     idleTtlMs: durationOption(options, 'idleTtlMs', DEFAULT_OPTIONS.idleTtlMs, 0),
     transport,
     connectTimeoutMs: durationOption(options, 'connectTimeoutMs', DEFAULT_OPTIONS.connectTimeoutMs, 1),

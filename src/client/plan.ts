@@ -3,7 +3,11 @@
  * client statechart as its input, and handed by the chart to each effect (./starter.ts).
  * Types only.
  */
+import type { TlsMaterial } from '../net/tls-material.js';
 import type { ResolvedOptions } from '../options.js';
+import type { RegistryEndpoints } from '../registry/endpoints.js';
+import type { ClusterRecord } from '../registry/record.js';
+import type { Registry } from '../registry/registry.js';
 import type { FactoryIdentity, RuntimePaths } from '../types.js';
 import type { Standby } from './standby.js';
 
@@ -24,4 +28,19 @@ export interface StartAttempt {
   readonly deadline: number;
   /** A daemon process spawned ahead (see ./standby.ts): the spawn step sends it the config. */
   readonly standby: Standby | undefined;
+  /** `scope: 'cluster'`: the registry this attempt works on, and its handshake key (./cluster-starter.ts). */
+  readonly cluster?: ClusterAttempt;
+}
+
+/** What an attempt of `scope: 'cluster'` works with besides its plan. */
+export interface ClusterAttempt {
+  /** The etcd registry of the singleton's name, open for the attempt. */
+  readonly registry: Registry<ClusterRecord>;
+  readonly endpoints: RegistryEndpoints;
+  /** The handshake key, derived from the cluster secret and the name (../wire/auth.ts `clusterKey`). */
+  readonly key: Uint8Array;
+  /** Start rights being given up: waited for before the registry closes. */
+  readonly releases: Set<Promise<void>>;
+  /** The `tls` option, its PEM parsed and its key matched to its certificate (../net/tls-material.ts). */
+  readonly tls: TlsMaterial | undefined;
 }

@@ -11,6 +11,7 @@ import { sleep } from '../runtime/sleep.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata } from '../types.js';
 import { PACKAGE_VERSION } from '../version.js';
+import type { TlsMaterial } from '../net/tls-material.js';
 import { Connection } from './connection.js';
 import { describeChangedModules, describeMismatch } from './factory-ref.js';
 import type { StartPlan } from './plan.js';
@@ -29,11 +30,37 @@ export async function connectTo(plan: StartPlan, metadata: DaemonMetadata, signa
   const draining = drainingError(plan, metadata);
   if (draining) throw draining;
   const token = loadToken(plan.paths.token);
+  return openChecked(plan, metadata, token, signal, checkFactory, (error) => unansweredOrStale(plan, metadata, error, signal));
+}
+
+/**
+ * Connects to the daemon at `metadata`'s address with `token`, and makes sure it runs our
+ * factory (unless `checkFactory` is false). A failed connect or handshake is judged by
+ * `judge` (is the daemon stale, or alive and not answering?), which returns the error to throw.
+ * With `tls` (a cluster daemon off loopback), over mutual TLS.
+ * Shared by the local scope (above) and `scope: 'cluster'` (./cluster-reach.ts).
+ */
+export async function openChecked(
+  plan: StartPlan,
+  metadata: DaemonMetadata,
+  token: Uint8Array,
+  signal: AbortSignal | undefined,
+  checkFactory: boolean,
+  judge: (error: unknown) => Promise<unknown>,
+  tls?: TlsMaterial,
+): Promise<Connection> {
   let connection: Connection;
   try {
-    connection = await Connection.open(metadata, { token, maxFrameBytes: plan.options.maxFrameBytes, timeoutMs: plan.options.connectTimeoutMs, signal, name: plan.name });
+    connection = await Connection.open(metadata, {
+      token,
+      maxFrameBytes: plan.options.maxFrameBytes,
+      timeoutMs: plan.options.connectTimeoutMs,
+      signal,
+      name: plan.name,
+      tls,
+    });
   } catch (error) {
-    throw await unansweredOrStale(plan, metadata, error, signal);
+    throw await judge(error);
   }
   // Same identity, but a local module the factory loaded may have been edited since.
   let differences: string[];

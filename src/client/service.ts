@@ -64,6 +64,19 @@ function loadSession(): Promise<typeof import('./session.js')> {
   return session;
 }
 
+/** The cluster's starter and shutdown (./cluster-session.ts), imported on first use by a service of `scope: 'cluster'` only. */
+let clusterSession: Promise<typeof import('./cluster-session.js')> | undefined;
+function loadClusterSession(): Promise<typeof import('./cluster-session.js')> {
+  if (clusterSession === undefined) {
+    const loading = loadOwnModule("this library's cluster modules", () => import('./cluster-session.js'));
+    clusterSession = loading;
+    loading.catch(() => {
+      if (clusterSession === loading) clusterSession = undefined;
+    });
+  }
+  return clusterSession;
+}
+
 /** One named singleton: its runtime files, and the daemon that hosts its object. */
 export class LocalSingletonService<T> {
   /** The singleton's name (its runtime directory's name). */
@@ -138,6 +151,11 @@ export class LocalSingletonService<T> {
     const force = options.force === true;
     signal?.throwIfAborted();
     const plan = await this.#getPlan();
+    if (this.#options.scope === 'cluster') {
+      // Wherever it runs, asked over the protocol; resolves once its record is gone.
+      const { shutdownCluster } = await loadClusterSession();
+      return shutdownCluster(plan, force, signal);
+    }
     const { connectTo, drainDaemon, isSignallable, killDaemon, settledMetadata } = await loadSession();
     // A damaged record may belong to a live daemon that is about to mend it.
     const read = await settledMetadata(this.paths.metadata, signal);
@@ -187,6 +205,12 @@ export class LocalSingletonService<T> {
    */
   async #connect(restart: boolean): Promise<Connection> {
     const deadline = performance.now() + this.#options.startTimeoutMs;
+    if (this.#options.scope === 'cluster') {
+      // No standby: most cluster starts find a daemon on another machine.
+      const plan = await this.#getPlan();
+      const { connectOrStartCluster } = await loadClusterSession();
+      return connectOrStartCluster(plan, { deadline, restart });
+    }
     this.#checkSocketPath();
     // No record: a daemon process is spawned first, to load while this process resolves the
     // factory and loads the rest of its own code (a restart has it loaded). See ./standby.ts.

@@ -22,9 +22,9 @@ import type { DaemonMetadata, RuntimePaths, StartReason } from '../types.js';
 import { rehearseWireOnce } from '../wire/rehearsal.js';
 import type { Connection } from './connection.js';
 import { logAsClient, noteDeadDaemons } from './dead-daemon.js';
-import type { StartPlan } from './plan.js';
+import type { StartAttempt, StartPlan } from './plan.js';
 import { connectTo, readable, settledMetadata } from './reach.js';
-import { launchDaemon, launchInTurn } from './spawn.js';
+import { type DaemonLaunch, launchDaemon, launchInTurn } from './spawn.js';
 import type { Standby } from './standby.js';
 import { drainedExit, goneDaemonError, unresponsiveError } from './unresponsive.js';
 
@@ -88,7 +88,7 @@ function cleanStale(paths: RuntimePaths, stale: DaemonMetadata | undefined): voi
  * The config of a daemon spawned with `budgetMs` of the start budget left: its boot must fit
  * in it, and it waits at least that long for its spawner before it may idle-exit.
  */
-function daemonConfig(plan: StartPlan, startReason: StartReason, budgetMs: number): DaemonConfig {
+export function daemonConfig(plan: StartPlan, startReason: StartReason, budgetMs: number): DaemonConfig {
   const { options } = plan;
   return {
     startReason,
@@ -111,10 +111,42 @@ function daemonConfig(plan: StartPlan, startReason: StartReason, budgetMs: numbe
 }
 
 /** The error of a step that found the start budget spent. */
-function budgetSpent(plan: StartPlan, doing: string): ConnectionFailedError {
+export function budgetSpent(plan: StartPlan, doing: string): ConnectionFailedError {
   return new ConnectionFailedError(
     `Could not start the daemon "${plan.name}" within startTimeoutMs (${plan.options.startTimeoutMs} ms): the budget ran out before ${doing}`,
   );
+}
+
+/**
+ * Spawns a daemon with the config `configFor` makes from the budget left, one spawn per turn
+ * of the event loop (see launchInTurn), never past the deadline: a daemon spawned then would
+ * find no one to connect to it. Shared with `scope: 'cluster'` (./cluster-starter.ts).
+ */
+export async function spawnInTurn(attempt: StartAttempt, configFor: (budgetMs: number) => DaemonConfig): Promise<DaemonLaunch> {
+  const { plan, deadline, standby } = attempt;
+  const launch = await launchInTurn(() => {
+    const budgetMs = deadline - performance.now();
+    if (budgetMs <= 0) throw budgetSpent(plan, 'spawning a daemon');
+    return launchDaemon(configFor(budgetMs), standby?.take());
+  });
+  // While the daemon boots (see ../wire/rehearsal.ts).
+  rehearseWireOnce();
+  return launch;
+}
+
+/** Waits for the boot report of the daemon `launch` started; kills it when `signal` (the budget) aborts first. */
+export async function awaitLaunch(attempt: StartAttempt, launch: DaemonLaunch, signal: AbortSignal): Promise<DaemonMetadata> {
+  const { plan } = attempt;
+  const onAbort = () => {
+    logAsClient(plan.paths, `gave up on daemon pid ${launch.pid} after startTimeoutMs (${plan.options.startTimeoutMs} ms): it had not reported ready; killed`);
+    launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return (await launch.ready).metadata;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /**
@@ -154,32 +186,8 @@ const startMachine = clientMachine.provide({
       return { deadFound };
     }),
     replaceDaemon: fromPromise(({ input: { plan }, signal }) => drainMismatched(plan, signal)),
-    spawnDaemon: fromPromise(async ({ input: { attempt, reason } }) => {
-      const { plan, deadline, standby } = attempt;
-      // One spawn per turn of the event loop (see launchInTurn); never past the deadline: a
-      // daemon spawned then would find no one to connect to it.
-      const launch = await launchInTurn(() => {
-        const budgetMs = deadline - performance.now();
-        if (budgetMs <= 0) throw budgetSpent(plan, 'spawning a daemon');
-        return launchDaemon(daemonConfig(plan, reason, budgetMs), standby?.take());
-      });
-      // While the daemon boots (see ../wire/rehearsal.ts).
-      rehearseWireOnce();
-      return launch;
-    }),
-    awaitReady: fromPromise(async ({ input: { attempt, launch }, signal }) => {
-      const { plan } = attempt;
-      const onAbort = () => {
-        logAsClient(plan.paths, `gave up on daemon pid ${launch.pid} after startTimeoutMs (${plan.options.startTimeoutMs} ms): it had not reported ready; killed`);
-        launch.abort(new ConnectionFailedError('The start was abandoned (startTimeoutMs)'));
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      try {
-        return (await launch.ready).metadata;
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-      }
-    }),
+    spawnDaemon: fromPromise(({ input: { attempt, reason } }) => spawnInTurn(attempt, (budgetMs) => daemonConfig(attempt.plan, reason, budgetMs))),
+    awaitReady: fromPromise(({ input: { attempt, launch }, signal }) => awaitLaunch(attempt, launch, signal)),
   },
   actions: {
     releaseLock: (_, { lock }) => {
@@ -215,12 +223,22 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
   const deadline = options.deadline ?? startDeadline(plan.options);
   // Every attempt: the directory may have been removed since the last one (clean, tmp reaper).
   ensurePrivateDir(plan.paths.dir);
-  const actor = createActor(startMachine, {
+  return runAttempt(startMachine, { plan, deadline, standby: options.standby }, options.restart === true);
+}
+
+/**
+ * Runs the client statechart `machine` (the chart with one scope's effects) once for
+ * `attempt`, and turns its output into the connection or the error to throw. Shared with
+ * `scope: 'cluster'` (./cluster-starter.ts).
+ */
+export async function runAttempt(machine: typeof clientMachine, attempt: StartAttempt, restart: boolean): Promise<Connection> {
+  const { plan, deadline } = attempt;
+  const actor = createActor(machine, {
     input: {
       replaceOnMismatch: plan.options.onMismatch === 'replace',
       budgetMs: deadline - performance.now(),
-      restart: options.restart === true,
-      attempt: { plan, deadline, standby: options.standby },
+      restart,
+      attempt,
     },
     inspect: inspector('client', plan.name),
   });
@@ -238,10 +256,10 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
     const starting =
       output.timedOutIn.includes('awaitingReady') && output.spawned
         ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting ` +
-          '(creating the object: the factory had not returned, or binding its socket) and was killed'
+          `(creating the object: the factory had not returned, or binding its socket${attempt.cluster === undefined ? '' : ', or waiting for its place in etcd'}) and was killed`
         : // Waiting for the lock: who holds it says whether another start is slow or stuck.
           output.timedOutIn === '"locking"'
-          ? `: ${describeSpawnLock(plan.paths)}`
+          ? `: ${attempt.cluster === undefined ? describeSpawnLock(plan.paths) : `the right to start it is held elsewhere in the cluster (etcd at ${attempt.cluster.endpoints.text})`}`
           : '';
     throw new ConnectionFailedError(
       `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms ` +

@@ -36,13 +36,14 @@ export class Channel {
    */
   frameStartedAt = performance.now();
 
-  constructor(socket: Socket, maxFrameBytes: number, log: (line: string) => void) {
+  /** `mayWrite`: a cluster daemon's fence, asked before each batch of frames leaves (see ../wire/writer.ts). */
+  constructor(socket: Socket, maxFrameBytes: number, log: (line: string) => void, mayWrite?: () => boolean) {
     this.socket = socket;
     this.#maxFrameBytes = maxFrameBytes;
     this.#log = log;
     // Until the peer has authenticated, only frames the size of a hello or an auth.
     this.#decoder = new FrameDecoder(Math.min(HANDSHAKE_REQUEST_MAX_FRAME_BYTES, maxFrameBytes));
-    this.writer = new FrameWriter(socket);
+    this.writer = new FrameWriter(socket, mayWrite);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => this.#onClose());
     socket.on('close', () => this.#onClose());

@@ -21,6 +21,7 @@ import { rehearseWire } from '../wire/rehearsal.js';
 import { HandshakeAdmission } from './admission.js';
 import { SpawnerBudget } from './budget.js';
 import { Channel } from './channel.js';
+import { ClusterPresence } from './cluster-place.js';
 import { DaemonConnection, type ConnectionHost } from './connection.js';
 import { DrainSteps, markRecordDraining } from './drain.js';
 import { createHostedObject } from './factory.js';
@@ -61,6 +62,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   #sweeper: NodeJS.Timeout | undefined;
   /** Keeps metadata.json, the token and the ipc socket true while serving; made at publishing. */
   #upkeep: FileUpkeep | undefined;
+  /** `scope: 'cluster'`: the daemon's record in etcd, in metadata.json's stead, and the fence of its writes (./cluster-place.ts). */
+  readonly #presence: ClusterPresence | undefined;
   /** The handshakes under way, and their bound (./admission.ts). */
   readonly #admission = new HandshakeAdmission<DaemonHandshake>();
   /** Its spawner's start budget: the boot deadline, and no idle exit before it ran out. */
@@ -87,6 +90,10 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       tls: config.tls,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
     });
+    const { cluster } = config;
+    this.#presence =
+      cluster &&
+      new ClusterPresence({ name: config.name, cluster, instanceId: this.instanceId, factoryId: config.factoryId, startedAt: this.startedAt }, (line) => log.write(line));
     const drain = new DrainSteps({
       server: () => this.#listener.server,
       mailbox: () => this.#mailbox,
@@ -98,7 +105,7 @@ export class Daemon implements ConnectionHost, HandshakeHost {
       actors: {
         loadObject: fromPromise(() => this.#loadObject()),
         bindServer: fromPromise(() => this.#bind()),
-        publishMetadata: fromPromise(async () => this.#publish()),
+        publishMetadata: fromPromise(({ signal }) => this.#publish(signal)),
         answerCalls: fromPromise(() => drain.answerCalls()),
         finishRunning: fromPromise(() => drain.finishRunning()),
         dispose: fromPromise(() => drain.dispose()),
@@ -108,6 +115,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
         reportReady: () => this.#onReady(),
         reportFailure: ({ context }) => this.#onFailure(context),
         markDraining: () => {
+          // A cluster daemon's record stays as it is until it exits (clients find it unreachable meanwhile).
+          if (this.#config.cluster !== undefined) return;
           this.#metadata = markRecordDraining(this.#config.paths.metadata, this.instanceId, this.#metadata, (line) => this.#log.write(line));
         },
         closeIntake: (_, { force }) => drain.closeIntake(force),
@@ -153,9 +162,15 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   /** Runs the lifecycle; resolves with how it ended. */
   run(): Promise<DaemonOutcome> {
     return new Promise((resolve) => {
+      // A cluster daemon's place is released before the process exits (its lease would
+      // otherwise hold it for a TTL more); bounded, as etcd may not answer.
+      const released = () => this.#presence?.released() ?? Promise.resolve();
       this.#actor.subscribe({
-        complete: () => resolve(this.#actor.getSnapshot().value === 'stopped' ? 'stopped' : 'failed'),
-        error: () => resolve('failed'),
+        complete: () => {
+          const outcome = this.#actor.getSnapshot().value === 'stopped' ? 'stopped' : 'failed';
+          void released().then(() => resolve(outcome));
+        },
+        error: () => void released().then(() => resolve('failed')),
       });
       this.#actor.start();
     });
@@ -236,7 +251,8 @@ export class Daemon implements ConnectionHost, HandshakeHost {
 
   async #bind(): Promise<void> {
     ensurePrivateDir(this.#config.paths.dir);
-    this.token = loadOrCreateToken(this.#config.paths.token);
+    // A cluster daemon proves the key derived from the cluster secret, not the per-user token file's.
+    this.token = this.#config.cluster?.key ?? loadOrCreateToken(this.#config.paths.token);
     this.tokenKey = proofKey(this.token);
     await this.#listener.bind();
     this.#sweeper = startSweeper(this.#config.stallTimeoutMs, {
@@ -247,18 +263,21 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     });
   }
 
-  #publish(): void {
+  async #publish(signal: AbortSignal): Promise<void> {
     const address = this.#listener.address!;
+    if (this.#presence !== undefined && address.transport === 'tcp') {
+      this.#metadata = { pid: process.pid, instanceId: this.instanceId, transport: 'tcp', host: this.#config.cluster!.host, port: address.port, ...this.#versions() };
+      // Its place lost: it answers nothing more (the fence) and drains at once.
+      await this.#presence.publish(address.port, signal, () => this.shutdownRequested(true));
+      return;
+    }
     const startTime = processStartTime(process.pid);
     this.#metadata = {
       pid: process.pid,
       instanceId: this.instanceId,
       transport: address.transport,
       ...(address.transport === 'tcp' ? { host: address.host, port: address.port } : { path: address.path }),
-      protocolVersion: PROTOCOL_VERSION,
-      packageVersion: PACKAGE_VERSION,
-      factoryId: this.#config.factoryId,
-      startedAt: this.startedAt,
+      ...this.#versions(),
       ...(startTime === undefined ? {} : { startTime }),
     };
     writeMetadata(this.#config.paths.metadata, this.#metadata);
@@ -273,10 +292,15 @@ export class Daemon implements ConnectionHost, HandshakeHost {
     });
   }
 
+  /** What every record says of this daemon besides where it is. */
+  #versions() {
+    return { protocolVersion: PROTOCOL_VERSION, packageVersion: PACKAGE_VERSION, factoryId: this.#config.factoryId, startedAt: this.startedAt };
+  }
+
   #accept(socket: Socket): void {
     // Only a serving daemon takes connections; a draining one has closed its server. The
     // handshake's deadline is its statechart's own (machines/daemon-handshake.machine.ts).
-    const channel = new Channel(socket, this.#config.maxFrameBytes, (line) => this.#log.write(line));
+    const channel = new Channel(socket, this.#config.maxFrameBytes, (line) => this.#log.write(line), this.#presence?.mayWrite);
     this.#admission.admit(new DaemonHandshake(channel, this));
   }
 
@@ -288,6 +312,10 @@ export class Daemon implements ConnectionHost, HandshakeHost {
   }
 
   #unpublish(): void {
+    if (this.#presence !== undefined) {
+      this.#presence.release();
+      return;
+    }
     try {
       removeMetadataIf(this.#config.paths.metadata, this.instanceId);
     } catch (error) {

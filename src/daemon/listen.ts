@@ -76,7 +76,7 @@ export function listen(transport: Transport, dir: string, instanceId: string, on
 async function listenConfigured(transport: Transport, dir: string, instanceId: string, onConnection: (socket: Socket) => void, options: ListenOptions): Promise<Bound> {
   const host = options.host ?? '127.0.0.1';
   if (transport === 'tcp') {
-    const { isLoopbackHost } = await import('../net/listen-security.js');
+    const { isLoopbackHost } = await import('../listen-security.js');
     if (!isLoopbackHost(host) && options.tls === undefined) {
       throw new LoopbackSingletonError(`Refusing to listen on \`${host}\`: it is not a loopback address, and the daemon has no \`tls\` to listen with off loopback`);
     }

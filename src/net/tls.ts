@@ -17,21 +17,15 @@ import type { DaemonMetadata } from '../types.js';
 import { encodeFrame, HANDSHAKE_REQUEST_MAX_FRAME_BYTES } from '../wire/codec.js';
 import type { ErrorMessage } from '../wire/messages.js';
 import type { TlsMaterial } from './tls-material.js';
+import { NOT_TLS, PLAIN_CLIENT_REFUSAL, REFUSED_CLIENT, refusedCertificate, UNTRUSTED_DAEMON } from './tls-mismatch.js';
+
+export { PLAIN_CLIENT_REFUSAL, refusedCertificate };
 
 /** The first byte of every TLS connection: a handshake record (the ClientHello). */
 const TLS_HANDSHAKE_RECORD = 0x16;
 
 /** The lowest TLS version either side accepts. */
 const MIN_VERSION = 'TLSv1.3';
-
-/** What a TLS daemon answers, in plain protocol frames, to a client that spoke the protocol without TLS. */
-export const PLAIN_CLIENT_REFUSAL =
-  'This daemon takes TLS connections only (it listens off loopback): connect with `tls: { cert, key, ca }` from the same CA as the daemon';
-
-/** What a TLS daemon answers a client whose certificate it does not trust (`reason`: OpenSSL's verdict). */
-export function refusedCertificate(reason: string): string {
-  return `This daemon does not accept this client's certificate (${reason}): \`tls.cert\` must be issued by the CA the daemon trusts (its \`tls.ca\`)`;
-}
 
 /**
  * A server for a daemon with `tls`: mutual TLS, then `onConnection` with the decrypted socket,
@@ -117,29 +111,6 @@ export function connectTls(metadata: Pick<DaemonMetadata, 'transport' | 'host' |
   socket.setNoDelay(true);
   return socket;
 }
-
-/** Verification failures that mean the daemon's certificate does not come from our CA. */
-const UNTRUSTED_DAEMON = new Set([
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_SIGNATURE_FAILURE',
-]);
-
-/** TLS alerts a daemon sends when it does not accept this client's certificate. */
-const REFUSED_CLIENT = new Set([
-  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
-  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
-  'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
-  'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
-  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
-  'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
-]);
-
-/** What the listener says when it speaks no TLS (a daemon without `tls`, or not a daemon). */
-const NOT_TLS = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_RECORD_LAYER_FAILURE']);
 
 /**
  * A TLS connect's failure as an error that says what to fix: the daemon's certificate not

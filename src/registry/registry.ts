@@ -17,8 +17,9 @@
  * until {@link Publication.holdsLeaseUntil}; `cleanStale` has nothing to remove but records
  * read whole and found invalid.
  *
- * Not wired yet: starter.ts still calls the runtime files directly (see docs/DESIGN.md,
- * "Cluster registry (in progress)").
+ * Wired for `scope: 'cluster'`: src/client/cluster-starter.ts provides the client chart's effects
+ * on it, src/daemon/cluster-place.ts publishes; the local scope (starter.ts) still calls the
+ * runtime files directly (see docs/DESIGN.md, "Cluster registry").
  */
 
 /** The outcome of reading the current record: the record, or why there is none usable. */

@@ -4,6 +4,7 @@
  */
 import type { WireError } from '../errors.js';
 import type { TlsMaterial } from '../net/tls-material.js';
+import type { RegistryEndpoints } from '../registry/endpoints.js';
 import type { DaemonMetadata, FactoryIdentity, RuntimePaths, StartReason, Transport } from '../types.js';
 
 /** Everything a daemon needs to boot. Every field is already validated by the spawner. */
@@ -44,12 +45,40 @@ export interface DaemonConfig {
    */
   readonly firstClientWithinMs?: number;
   /**
-   * The address a tcp daemon listens on (`scope: 'cluster'`); off loopback only with `tls`.
-   * Absent: 127.0.0.1.
+   * The address a tcp daemon listens on (`scope: 'cluster'`: the `host` option); off loopback
+   * only with `tls`. Absent: 127.0.0.1.
    */
   readonly host?: string;
   /** Mutual TLS under the protocol (../net/tls.ts), checked by the spawner. Absent: plain TCP. */
   readonly tls?: TlsMaterial;
+  /** `scope: 'cluster'`: publish in etcd instead of metadata.json. Absent: the local scope. */
+  readonly cluster?: DaemonClusterConfig;
+}
+
+/** What a cluster daemon needs: where to publish, what address to publish, and its handshake key. */
+export interface DaemonClusterConfig {
+  /** The etcd cluster, parsed by the spawner. */
+  readonly registry: RegistryEndpoints;
+  /** The handshake key derived from the cluster secret (../wire/auth.ts `clusterKey`); the secret itself stays with the spawner. */
+  readonly key: Uint8Array;
+  /**
+   * The address it publishes, as the other machines reach it: the `host` it listens on, or for
+   * a wildcard (`0.0.0.0`, `::`) this machine's address (../net/advertised.ts).
+   */
+  readonly host: string;
+  readonly leaseTtlSeconds: number;
+}
+
+/** Why `cluster` is not a usable cluster config, or undefined when it is. */
+function invalidClusterReason(cluster: Record<string, unknown>): string | undefined {
+  const registry = cluster.registry as Record<string, unknown> | undefined;
+  if (registry?.kind !== 'etcd' || !Array.isArray(registry.hosts) || registry.hosts.length === 0 || typeof registry.text !== 'string') {
+    return '`cluster.registry` is not an endpoint list';
+  }
+  if (!(cluster.key instanceof Uint8Array) || cluster.key.length < 16) return '`cluster.key` is not a key';
+  if (typeof cluster.host !== 'string' || cluster.host.length === 0) return '`cluster.host` is not a host';
+  if (!Number.isSafeInteger(cluster.leaseTtlSeconds) || (cluster.leaseTtlSeconds as number) < 1) return '`cluster.leaseTtlSeconds` is not an integer >= 1';
+  return undefined;
 }
 
 /** Spawner -> daemon, the first and only message on the spawn channel. */
@@ -90,6 +119,11 @@ export function invalidConfigReason(value: unknown): string | undefined {
     }
   }
   if (!(c.args instanceof Uint8Array)) return '`args` is not bytes';
+  if (c.cluster !== undefined) {
+    if (typeof c.cluster !== 'object' || c.cluster === null) return '`cluster` is not an object';
+    const reason = invalidClusterReason(c.cluster as Record<string, unknown>);
+    if (reason !== undefined) return reason;
+  }
   const factory = c.factory as Record<string, unknown> | undefined;
   if (typeof factory?.module !== 'string' || typeof factory.export !== 'string') return '`factory` is incomplete';
   const { execArgv } = factory;

@@ -6,7 +6,7 @@
  * signed version refusal (which a peer without the token can obtain for a client nonce of
  * its choosing) as a challenge.
  */
-import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync, type KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { NONCE_BYTES } from './messages.js';
 
 const LABELS = {
@@ -46,4 +46,17 @@ export function computeProof(token: ProofKey, role: ProofRole, clientNonce: Uint
 export function verifyProof(token: ProofKey, role: ProofRole, clientNonce: Uint8Array, daemonNonce: Uint8Array, proof: Uint8Array): boolean {
   const expected = computeProof(token, role, clientNonce, daemonNonce);
   return proof.length === expected.length && timingSafeEqual(expected, proof);
+}
+
+/** What a cluster key is derived for: bound to this use and to the singleton's name. */
+const CLUSTER_KEY_SALT = Buffer.from('loopback-singleton/1 cluster handshake key');
+
+/**
+ * The handshake key of the singleton `name` in `scope: 'cluster'`: HKDF-SHA256 of the cluster
+ * secret, salted for this use, with the name as its info. It takes the token file's place (each
+ * machine has its own runtime dir); the secret itself never leaves the process that was given
+ * it, and a key for one name proves nothing for another.
+ */
+export function clusterKey(secret: Uint8Array, name: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, CLUSTER_KEY_SALT, Buffer.from(name, 'utf8'), 32));
 }

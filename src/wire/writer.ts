@@ -36,9 +36,16 @@ export class FrameWriter {
   #endScheduled = false;
   /** Between hold() and release(): nothing leaves, even at the end of a tick. */
   #holding = false;
+  /** A cluster daemon's fence: checked as each batch leaves; undefined (no check) elsewhere. */
+  readonly #mayWrite: (() => boolean) | undefined;
 
-  constructor(socket: Socket) {
+  /**
+   * `mayWrite`: asked right before each batch goes to the socket; when it says no, the batch
+   * is dropped, unsent (a cluster daemon that no longer holds its lease never answers).
+   */
+  constructor(socket: Socket, mayWrite?: () => boolean) {
     this.#socket = socket;
+    this.#mayWrite = mayWrite;
   }
 
   /** Writes one complete frame (header and payload in one buffer) at the end of this tick. */
@@ -56,7 +63,7 @@ export class FrameWriter {
    * once, without scheduling the end of the tick. Frames already batched stay ahead of it.
    */
   writeAlone(frame: Buffer): void {
-    if (this.#holding || this.#batch.length > 0) this.write(frame);
+    if (this.#holding || this.#batch.length > 0 || this.#mayWrite !== undefined) this.write(frame);
     else this.#socket.write(frame);
   }
 
@@ -96,8 +103,8 @@ export class FrameWriter {
     const batch = this.#batch;
     if (batch.length === 0) return;
     const socket = this.#socket;
-    // Ended or destroyed meanwhile (in this tick): nothing more can leave.
-    if (socket.writableEnded || socket.destroyed) {
+    // Ended or destroyed meanwhile (in this tick), or fenced off: nothing more can leave.
+    if (socket.writableEnded || socket.destroyed || (this.#mayWrite !== undefined && !this.#mayWrite())) {
       batch.length = 0;
       this.#batchBytes = 0;
       return;

@@ -5,15 +5,20 @@
  * test/fixtures/trace-modules.mjs, in real processes.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
-import { FIXTURES } from '../support/daemon.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { localSingleton } from '../../dist/src/index.js';
+import { COUNTER, DIST_INDEX } from '../support/clients.js';
+import { FIXTURES, freshRoot } from '../support/daemon.js';
 
 const run = promisify(execFile);
 const TRACE = join(FIXTURES, 'trace-modules.mjs');
 const DIST = new URL('../../dist/', import.meta.url).href;
 const ETCD_CLIENT = /node_modules\/(etcd3|@grpc|protobufjs|cockatiel)\//;
+/** The cluster's own modules: the registry, and the client's and daemon's cluster parts that load it. */
+const CLUSTER_CODE = /^src\/(registry\/|client\/cluster-(session|starter|reach|terminate)\.js)/;
 
 /** The `loaded <url>` lines of `text`, as paths relative to dist/ (or node_modules/<pkg>). */
 function loaded(text: string): string[] {
@@ -27,6 +32,22 @@ describe('where the etcd client loads', () => {
     expect(files).toContain(entry);
     expect(files.filter((f) => ETCD_CLIENT.test(f))).toEqual([]);
     expect(files.filter((f) => f.startsWith('src/registry/'))).toEqual([]);
+  });
+
+  it('a local start and call load no cluster code and no etcd client, in the client or in the daemon', async () => {
+    const runtimeDir = freshRoot();
+    const script = `import(${JSON.stringify(DIST_INDEX)}).then(async (m) => { const s = m.localSingleton('entries', ${JSON.stringify(COUNTER)}, { runtimeDir: ${JSON.stringify(runtimeDir)} }); const c = await s.proxy(); await c.inc(); await m.closeRemote(c); })`;
+    onTestFinished(() => localSingleton('entries', COUNTER, { runtimeDir }).shutdown({ force: true }));
+    const client = await run(process.execPath, ['--import', TRACE, '-e', script], {
+      env: { ...process.env, LOOPBACK_SINGLETON_DAEMON_ARGS: `--import ${TRACE}` },
+    });
+    const clientFiles = loaded(client.stderr);
+    const daemonFiles = loaded(readFileSync(join(runtimeDir, 'entries', 'daemon.log'), 'utf8'));
+    expect(clientFiles).toContain('src/client/starter.js');
+    expect(daemonFiles).toContain('src/daemon/serve.js');
+    for (const files of [clientFiles, daemonFiles]) {
+      expect(files.filter((f) => ETCD_CLIENT.test(f) || CLUSTER_CODE.test(f))).toEqual([]);
+    }
   });
 
   it('the cluster registry module loads etcd3 when a registry is opened, not when it is imported', async () => {

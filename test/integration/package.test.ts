@@ -201,6 +201,22 @@ describe('the packed package, installed in a consumer project', () => {
       message: "scope 'cluster' needs the etcd client, an optional peer dependency that is not installed: run `npm install etcd3@~1.1.2` in your project",
       cause: 'ERR_MODULE_NOT_FOUND',
     });
+    // Through the public API: a service of scope 'cluster' says the same on its first start.
+    writeFileSync(join(consumer, 'cluster-service.mjs'), 'export class Counter { inc() { return 1; } }\n');
+    const viaService = [
+      "const { localSingleton } = await import('loopback-singleton');",
+      "const svc = localSingleton('x', './cluster-service.mjs:Counter', { scope: 'cluster', registry: 'etcd://127.0.0.1:1', secret: 'sixteen bytes at least', runtimeDir: process.argv[1] });",
+      'await svc.ensureStarted().then(',
+      '  () => console.log(JSON.stringify({ started: true })),',
+      '  (error) => console.log(JSON.stringify({ name: error.name, code: error.code, message: error.message })),',
+      ');',
+    ].join('\n');
+    const service = await run(process.execPath, ['--input-type=module', '-e', viaService, freshRoot()], { cwd: consumer });
+    expect(JSON.parse(service.stdout)).toEqual({
+      name: 'LoopbackSingletonError',
+      code: 'ERR_LOOPBACK_SINGLETON',
+      message: "scope 'cluster' needs the etcd client, an optional peer dependency that is not installed: run `npm install etcd3@~1.1.2` in your project",
+    });
   });
 
   it('ships no files outside what its exports, bin and maps need', () => {

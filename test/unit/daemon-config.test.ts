@@ -20,7 +20,23 @@ const config = {
 
 const reason = (overrides: Record<string, unknown>) => invalidConfigReason({ t: 'config', config: { ...config, ...overrides } });
 
+const cluster = {
+  registry: { kind: 'etcd', hosts: ['http://127.0.0.1:2379'], text: 'etcd://127.0.0.1:2379' },
+  key: new Uint8Array(32),
+  host: '127.0.0.2',
+  leaseTtlSeconds: 2,
+};
+
 describe('invalidConfigReason: what a daemon process refuses to boot with', () => {
+  it('accepts a cluster config, and names what is wrong in one', () => {
+    expect(reason({ cluster })).toBeUndefined();
+    expect(reason({ cluster: 'etcd' })).toBe('`cluster` is not an object');
+    expect(reason({ cluster: { ...cluster, registry: { ...cluster.registry, hosts: [] } } })).toBe('`cluster.registry` is not an endpoint list');
+    expect(reason({ cluster: { ...cluster, key: new Uint8Array(8) } })).toBe('`cluster.key` is not a key');
+    expect(reason({ cluster: { ...cluster, host: '' } })).toBe('`cluster.host` is not a host');
+    expect(reason({ cluster: { ...cluster, leaseTtlSeconds: 0 } })).toBe('`cluster.leaseTtlSeconds` is not an integer >= 1');
+  });
+
   it('accepts a complete config, with or without the standby flag', () => {
     expect(reason({})).toBeUndefined();
     expect(reason({ budgetFromConfig: true })).toBeUndefined();

@@ -1,9 +1,9 @@
 /**
  * Which hosts are loopback, and the refusal to listen off loopback without both `tls` and
- * `secret` (src/net/listen-security.ts).
+ * `secret` (src/listen-security.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { checkListenSecurity, isLoopbackHost } from '../../src/net/listen-security.js';
+import { checkListenSecurity, isLoopbackHost } from '../../src/listen-security.js';
 
 describe('isLoopbackHost', () => {
   it.each([

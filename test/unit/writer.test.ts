@@ -33,6 +33,32 @@ const frame = (text: string) => Buffer.from(text);
 const writes = (ops: readonly Op[]) => ops.map((op) => (typeof op === 'string' ? op : op.write.toString()));
 
 describe('FrameWriter', () => {
+  it('with a fence: asks it as each batch leaves, and drops the batch unsent when it says no', async () => {
+    const { socket, ops } = fakeSocket();
+    let held = true;
+    let asked = 0;
+    const writer = new FrameWriter(socket, () => {
+      asked++;
+      return held;
+    });
+    writer.writeAlone(frame('a'));
+    writer.write(frame('b'));
+    expect(ops).toEqual([]);
+    await endOfTick();
+    expect(writes(ops)).toEqual(['ab']);
+    expect(asked).toBe(1);
+    held = false;
+    writer.write(frame('c'));
+    writer.hold();
+    writer.write(frame('d'));
+    writer.release();
+    writer.writeAlone(frame('e'));
+    writer.flush();
+    await endOfTick();
+    expect(writes(ops)).toEqual(['ab']);
+    expect(writer.pendingBytes).toBe(0);
+  });
+
   it('writes a frame sent alone at once', () => {
     const { socket, ops } = fakeSocket();
     new FrameWriter(socket).writeAlone(frame('a'));

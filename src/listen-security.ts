@@ -1,10 +1,13 @@
 /**
  * The rule for listening off loopback: a daemon that other machines can reach listens only
- * with TLS (`tls`, ./tls.ts) and a cluster secret (`secret`, the handshake's HMAC key in place
+ * with TLS (`tls`, ./net/tls.ts) and a cluster secret (`secret`, the handshake's HMAC key in place
  * of the per-user token file). On loopback neither is needed: only this machine's users can
- * connect, and the token file is readable by this user alone.
+ * connect, and the token file is readable by this user alone. Imports nothing: the options
+ * check it at construction (./cluster-options.ts), and the local default loads it for nothing more.
  */
-import { isIP } from 'node:net';
+
+/** A dotted-quad IPv4 address. */
+const IPV4 = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /** `::ffff:127.x.y.z` after URL canonicalisation: `[::ffff:7fxx:yyzz]`. */
 const MAPPED_LOOPBACK = /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/;
@@ -20,11 +23,10 @@ const MAPPED_LOOPBACK = /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/;
 export function isLoopbackHost(host: string): boolean {
   if (/^localhost\.?$/i.test(host)) return true;
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  const family = isIP(bare);
-  if (family === 4) return bare.split('.')[0] === '127';
-  if (family !== 6) return false;
+  if (IPV4.test(bare)) return bare.startsWith('127.');
+  if (!bare.includes(':')) return false;
   // URL writes an IPv6 address in its one canonical form (zeros compressed, hex lower case);
-  // it refuses a zone id (`fe80::1%eth0`), never loopback.
+  // it refuses what is not one, and a zone id (`fe80::1%eth0`), never loopback.
   let canonical: string;
   try {
     canonical = new URL(`http://[${bare}]/`).hostname;
@@ -38,7 +40,7 @@ export function isLoopbackHost(host: string): boolean {
 export interface ListenSecurity {
   /** The address the daemon listens on. */
   readonly host: string;
-  /** The `tls` option, if given (checked elsewhere: ./tls-material.ts). */
+  /** The `tls` option, if given (checked when the cluster session loads: ./net/tls-material.ts). */
   readonly tls: unknown;
   /** The cluster secret, if given (checked elsewhere). */
   readonly secret: unknown;

@@ -1,0 +1,31 @@
+/** The address a cluster daemon publishes (src/net/advertised.ts): never a wildcard. */
+import type { NetworkInterfaceInfo } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { advertisedHost } from '../../src/net/advertised.js';
+
+const entry = (address: string, family: 'IPv4' | 'IPv6', internal = false) => ({ address, family, internal }) as NetworkInterfaceInfo;
+const machine = () => ({
+  lo: [entry('127.0.0.1', 'IPv4', true), entry('::1', 'IPv6', true)],
+  eth0: [entry('fe80::1', 'IPv6'), entry('10.0.0.5', 'IPv4'), entry('2001:db8::5', 'IPv6')],
+});
+
+describe('advertisedHost', () => {
+  it('publishes the host it listens on when that is an address', () => {
+    expect(advertisedHost('127.0.0.2', machine)).toBe('127.0.0.2');
+    expect(advertisedHost('10.0.0.9', machine)).toBe('10.0.0.9');
+  });
+
+  it("publishes this machine's first non-internal address for a wildcard", () => {
+    expect(advertisedHost('0.0.0.0', machine)).toBe('10.0.0.5');
+    expect(advertisedHost('::', machine)).toBe('2001:db8::5');
+    expect(advertisedHost('[::]', machine)).toBe('2001:db8::5');
+    // No routable IPv6: an IPv4 address, never a link-local one.
+    expect(advertisedHost('::', () => ({ eth0: [entry('fe80::1', 'IPv6'), entry('10.0.0.5', 'IPv4')] }))).toBe('10.0.0.5');
+  });
+
+  it('refuses a wildcard on a machine with only loopback, saying what to give', () => {
+    expect(() => advertisedHost('0.0.0.0', () => ({ lo: [entry('127.0.0.1', 'IPv4', true)] }))).toThrow(
+      /no address other machines can reach it at: give `host` one of its addresses/,
+    );
+  });
+});
