@@ -62,7 +62,11 @@ export interface Loss {
 /** A daemon's published record, held while its lease is. */
 export interface Publication<R> {
   readonly record: R;
-  /** Strictly larger for every later publication of the same name (etcd: the election key's create revision). */
+  /**
+   * Where the registry keeps an order of publications, strictly larger for every later one of the
+   * same name (etcd: the election key's create revision). The file system keeps none: `0n`
+   * there, where the spawn lock and the pid check fence instead (./file.ts).
+   */
   readonly fencingToken: bigint;
   /**
    * Until when (monotonic ms, `performance.now()`) this daemon surely holds its place: the
