@@ -6,6 +6,7 @@
 import type { TlsMaterial } from '../net/tls-material.js';
 import type { ResolvedOptions } from '../options.js';
 import type { RegistryEndpoints } from '../registry/endpoints.js';
+import type { FileRegistry } from '../registry/file.js';
 import type { ClusterRecord } from '../registry/record.js';
 import type { Registry } from '../registry/registry.js';
 import type { FactoryIdentity, RuntimePaths } from '../types.js';
@@ -28,6 +29,8 @@ export interface StartAttempt {
   readonly deadline: number;
   /** A daemon process spawned ahead (see ./standby.ts): the spawn step sends it the config. */
   readonly standby: Standby | undefined;
+  /** The local scope: the registry on the runtime files, made for the attempt (../registry/file.ts, ./starter.ts). */
+  readonly files?: FileRegistry;
   /** `scope: 'cluster'`: the registry this attempt works on, and its handshake key (./cluster-starter.ts). */
   readonly cluster?: ClusterAttempt;
 }

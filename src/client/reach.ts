@@ -7,6 +7,7 @@
 import { FactoryMismatchError, LoopbackSingletonError } from '../errors.js';
 import { localFaultError } from '../runtime/local-fault.js';
 import { readMetadata, type MetadataRead } from '../runtime/metadata.js';
+import type { FileRegistry } from '../registry/file.js';
 import { sleep } from '../runtime/sleep.js';
 import { loadOrCreateToken } from '../runtime/token.js';
 import type { DaemonMetadata } from '../types.js';
@@ -97,7 +98,7 @@ function loadToken(path: string): Buffer {
 }
 
 /** `read`, unless it is unreadable: that ends the attempt (see ../runtime/local-fault.ts). */
-export function readable(path: string, read: MetadataRead): Exclude<MetadataRead, { status: 'unreadable' }> {
+export function readable(path: string, read: MetadataRead): UsableRead {
   if (read.status === 'unreadable') throw localFaultError(`read ${path}`, read.error);
   return read;
 }
@@ -105,19 +106,47 @@ export function readable(path: string, read: MetadataRead): Exclude<MetadataRead
 /** How long a client under the lock gives a live daemon to mend a damaged metadata.json. */
 const MEND_GRACE_MS = 350;
 
+/** A read that names a daemon, none, or a damaged record: an unreadable one has ended the attempt. */
+export type UsableRead = Exclude<MetadataRead, { status: 'unreadable' }>;
+
+/**
+ * The record the attempt's registry has now, as the client statechart reads metadata.
+ * @throws {LoopbackSingletonError} when it cannot be read: that ends the attempt (see ../runtime/local-fault.ts).
+ */
+export async function discovered(files: FileRegistry, signal?: AbortSignal): Promise<UsableRead> {
+  const read = await files.discover(signal);
+  switch (read.status) {
+    case 'valid':
+      return { status: 'valid', metadata: read.record };
+    case 'unreadable':
+      throw localFaultError(`read ${files.where}`, read.error);
+    default:
+      return read;
+  }
+}
+
 /**
  * The metadata, giving a damaged record a moment to be mended: a serving daemon rewrites its
  * own record within ~100 ms, and a damaged file must not be taken for a dead daemon (that
  * would start a second one). An absent record is not waited for: that is a cold start.
  * @throws {LoopbackSingletonError} when the record cannot be read (EMFILE, EACCES...).
  */
-export async function settledMetadata(path: string, signal?: AbortSignal): Promise<Exclude<MetadataRead, { status: 'unreadable' }>> {
+export function settledMetadata(path: string, signal?: AbortSignal): Promise<UsableRead> {
+  return settled(async () => readable(path, readMetadata(path)), signal);
+}
+
+/** {@link settledMetadata}, read through the attempt's registry (the client statechart's `recheck`). */
+export function settledRecord(files: FileRegistry, signal?: AbortSignal): Promise<UsableRead> {
+  return settled(() => discovered(files, signal), signal);
+}
+
+async function settled(read: () => Promise<UsableRead>, signal: AbortSignal | undefined): Promise<UsableRead> {
   const deadline = performance.now() + MEND_GRACE_MS;
-  let read = readable(path, readMetadata(path));
-  while (read.status === 'malformed' && performance.now() < deadline) {
+  let last = await read();
+  while (last.status === 'malformed' && performance.now() < deadline) {
     signal?.throwIfAborted();
     await sleep(25);
-    read = readable(path, readMetadata(path));
+    last = await read();
   }
-  return read;
+  return last;
 }

@@ -2,6 +2,11 @@
  * One connect attempt: the client statechart (machines/client.machine.ts) with its effects
  * provided. Discovers the daemon, or starts one under the spawn lock, and hands back an
  * authenticated connection to a daemon running the requested factory.
+ *
+ * Discovery, the lock and the recheck go through the attempt's {@link FileRegistry}
+ * (../registry/file.ts), the same `Registry` interface `scope: 'cluster'` provides them on
+ * (./cluster-starter.ts). What rests on pids stays here, on the runtime files: cleaning up
+ * stale files, the record's copy, waiting for a draining daemon's process to exit.
  */
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +17,9 @@ import { inspector } from '../inspect.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
-import { acquireSpawnLock, describeSpawnLock } from '../runtime/lock.js';
+import { FileRegistry } from '../registry/file.js';
+import type { StartRight } from '../registry/registry.js';
+import { describeSpawnLock, type HeldLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { backupPathOf, readMetadata, removeMetadataIf } from '../runtime/metadata.js';
 import { removeQuietly } from '../runtime/private-file.js';
@@ -23,7 +30,7 @@ import { rehearseWireOnce } from '../wire/rehearsal.js';
 import type { Connection } from './connection.js';
 import { logAsClient, noteDeadDaemons } from './dead-daemon.js';
 import type { StartAttempt, StartPlan } from './plan.js';
-import { connectTo, readable, settledMetadata } from './reach.js';
+import { connectTo, discovered, readable, settledRecord } from './reach.js';
 import { type DaemonLaunch, launchDaemon, launchInTurn } from './spawn.js';
 import type { Standby } from './standby.js';
 import { drainedExit, goneDaemonError, unresponsiveError } from './unresponsive.js';
@@ -33,13 +40,14 @@ import { drainedExit, goneDaemonError, unresponsiveError } from './unresponsive.
  * gracefully (its accepted calls are answered) and waits until its process has exited (its
  * drain has a deadline; the start budget bounds the wait): never a daemon beside it.
  */
-async function drainMismatched(plan: StartPlan, signal: AbortSignal): Promise<void> {
-  const read = readMetadata(plan.paths.metadata);
+async function drainMismatched(attempt: StartAttempt, signal: AbortSignal): Promise<void> {
+  const { plan } = attempt;
+  const read = await filesOf(attempt).discover(signal);
   if (read.status !== 'valid') return;
-  const { pid, startTime } = read.metadata;
+  const { pid, startTime } = read.record;
   // Already draining (asked by someone else): only its exit is to be waited for.
-  if (read.metadata.draining !== true) {
-    const connection = await connectTo(plan, read.metadata, signal, false);
+  if (read.record.draining !== true) {
+    const connection = await connectTo(plan, read.record, signal, false);
     try {
       await connection.shutdown(false);
     } finally {
@@ -52,6 +60,22 @@ async function drainMismatched(plan: StartPlan, signal: AbortSignal): Promise<vo
     await sleep(10);
   }
   publish('client', 'replaced', () => ({ name: plan.name, pid }));
+}
+
+/** The attempt's registry on the runtime files; {@link connectOrStart} makes one per attempt. */
+function filesOf(attempt: StartAttempt): FileRegistry {
+  if (attempt.files === undefined) throw new LoopbackSingletonError('A local attempt without its file registry (a bug)');
+  return attempt.files;
+}
+
+/** A start right as the chart holds the spawn lock. */
+function asLock(right: StartRight): HeldLock {
+  return {
+    release: () => right.release(),
+    get compromised() {
+      return right.lost;
+    },
+  };
 }
 
 /**
@@ -156,21 +180,16 @@ export async function awaitLaunch(attempt: StartAttempt, launch: DaemonLaunch, s
  */
 const startMachine = clientMachine.provide({
   actors: {
-    readMetadata: fromPromise(async ({ input: { plan } }) => readable(plan.paths.metadata, readMetadata(plan.paths.metadata))),
+    readMetadata: fromPromise(async ({ input: attempt, signal }) => discovered(filesOf(attempt), signal)),
     connect: fromPromise(({ input: { attempt, metadata }, signal }) => connectTo(attempt.plan, metadata, signal)),
     acquireLock: fromPromise(async ({ input: { attempt, metadata: stale }, signal }) => {
-      const { paths } = attempt.plan;
-      // Stop waiting only for a record other than the one just found unusable: going back
-      // to discovering for the same stale record would spin until the lock holder is done.
-      const published = () => {
-        const read = readMetadata(paths.metadata);
-        return read.status === 'valid' && read.metadata.instanceId !== stale?.instanceId;
-      };
-      const lock = await acquireSpawnLock(paths, published, signal);
-      return lock ? { outcome: 'acquired' as const, lock } : { outcome: 'published' as const };
+      // Stops waiting only for a record other than the one just found unusable.
+      const right = await filesOf(attempt).acquireStartRight(stale?.instanceId, signal);
+      return right ? { outcome: 'acquired' as const, lock: asLock(right) } : { outcome: 'published' as const };
     }),
-    recheck: fromPromise(async ({ input: { plan }, signal }) => {
-      const read = await settledMetadata(plan.paths.metadata, signal);
+    recheck: fromPromise(async ({ input: attempt, signal }) => {
+      const { plan } = attempt;
+      const read = await settledRecord(filesOf(attempt), signal);
       if (read.status === 'valid') return { connection: await connectTo(plan, read.metadata, signal) };
       // Damaged or missing while its daemon could not mend it (busy, stopped): the copy still
       // names a live daemon, which is waited for like any other, never replaced.
@@ -185,7 +204,7 @@ const startMachine = clientMachine.provide({
       cleanStale(attempt.plan.paths, metadata);
       return { deadFound };
     }),
-    replaceDaemon: fromPromise(({ input: { plan }, signal }) => drainMismatched(plan, signal)),
+    replaceDaemon: fromPromise(({ input: attempt, signal }) => drainMismatched(attempt, signal)),
     spawnDaemon: fromPromise(({ input: { attempt, reason } }) => spawnInTurn(attempt, (budgetMs) => daemonConfig(attempt.plan, reason, budgetMs))),
     awaitReady: fromPromise(({ input: { attempt, launch }, signal }) => awaitLaunch(attempt, launch, signal)),
   },
@@ -223,7 +242,9 @@ export async function connectOrStart(plan: StartPlan, options: StartOptions = {}
   const deadline = options.deadline ?? startDeadline(plan.options);
   // Every attempt: the directory may have been removed since the last one (clean, tmp reaper).
   ensurePrivateDir(plan.paths.dir);
-  return runAttempt(startMachine, { plan, deadline, standby: options.standby }, options.restart === true);
+  // Touches no file: it only names this singleton's runtime files; it holds nothing after the attempt.
+  const files = new FileRegistry(plan.paths);
+  return runAttempt(startMachine, { plan, deadline, standby: options.standby, files }, options.restart === true);
 }
 
 /**

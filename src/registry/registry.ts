@@ -1,25 +1,24 @@
 /**
  * Where daemons are recorded: what the client statechart (machines/client.machine.ts) and the
- * daemon's publishing step need from it, whatever keeps the records. Derived from the effects
- * src/client/starter.ts provides today on the runtime files; `scope: 'cluster'` provides the
- * same effects on etcd (./etcd.ts), so the chart, and its diagram, stay true for both.
+ * daemon's publishing step need from it, whatever keeps the records. The local default keeps
+ * them in the runtime files (./file.ts), `scope: 'cluster'` in etcd (./etcd.ts); the chart's
+ * effects sit on this interface in both (../client/starter.ts, ../client/cluster-starter.ts),
+ * so the chart, and its diagram, stay true for both.
  *
- * | today (runtime files)                                       | here                       |
- * | ----------------------------------------------------------- | -------------------------- |
- * | `readMetadata` (discovering), `recheck` (under the lock)     | {@link Registry.discover}  |
- * | `acquireLock` (spawn.lock, gives up when a daemon appears)   | {@link Registry.acquireStartRight} |
- * | `releaseLock`                                                | {@link StartRight.release} |
- * | the daemon's `writeMetadata` / `removeMetadataIf(instanceId)` | {@link Registry.publish} / {@link Publication.unpublish} |
- * | `acquireLock`'s "a record other than the stale one" poll     | {@link Registry.watch}     |
+ * | here                              | the runtime files (./file.ts)                    | etcd (./etcd.ts)                         |
+ * | --------------------------------- | ------------------------------------------------ | ---------------------------------------- |
+ * | {@link Registry.discover} (`readMetadata`, `recheck`) | `readMetadata(metadata.json)`         | the election's first key                 |
+ * | {@link Registry.acquireStartRight} (`acquireLock`) | `acquireSpawnLock`, given up when another record is read | a campaign under `start/`, given up on the watch |
+ * | {@link StartRight.release} (`releaseLock`) | the lock's `release()`                  | the campaign's resignation               |
+ * | {@link Registry.publish} / {@link Publication.unpublish} | `writeMetadata` / `removeMetadataIf(instanceId)` | a campaign under `daemon/`, its lease |
+ * | {@link Registry.watch}            | a poll of metadata.json                          | an etcd watch                            |
  *
  * What the runtime files have and a registry across machines has not: a pid to check. There,
  * a record lives exactly as long as its daemon's lease, and a daemon holds its place only
  * until {@link Publication.holdsLeaseUntil}; `cleanStale` has nothing to remove but records
- * read whole and found invalid.
- *
- * Wired for `scope: 'cluster'`: src/client/cluster-starter.ts provides the client chart's effects
- * on it, src/daemon/cluster-place.ts publishes; the local scope (starter.ts) still calls the
- * runtime files directly (see docs/DESIGN.md, "Cluster registry").
+ * read whole and found invalid. The effects that rest on a pid (cleaning up stale files, the
+ * record's copy, waiting for a draining daemon's process to exit) stay local-only, in the
+ * starter (see docs/DESIGN.md, "Cluster registry").
  */
 
 /** The outcome of reading the current record: the record, or why there is none usable. */
@@ -62,7 +61,11 @@ export interface Loss {
 /** A daemon's published record, held while its lease is. */
 export interface Publication<R> {
   readonly record: R;
-  /** Strictly larger for every later publication of the same name (etcd: the election key's create revision). */
+  /**
+   * Where the registry keeps an order of publications, strictly larger for every later one of the
+   * same name (etcd: the election key's create revision). The file system keeps none: `0n`
+   * there, where the spawn lock and the pid check fence instead (./file.ts).
+   */
   readonly fencingToken: bigint;
   /**
    * Until when (monotonic ms, `performance.now()`) this daemon surely holds its place: the

@@ -17,8 +17,11 @@ const run = promisify(execFile);
 const TRACE = join(FIXTURES, 'trace-modules.mjs');
 const DIST = new URL('../../dist/', import.meta.url).href;
 const ETCD_CLIENT = /node_modules\/(etcd3|@grpc|protobufjs|cockatiel)\//;
-/** The cluster's own modules: the registry, and the client's and daemon's cluster parts that load it. */
-const CLUSTER_CODE = /^src\/(registry\/|client\/cluster-(session|starter|reach|terminate)\.js)/;
+/**
+ * The cluster's own modules: the registry (but its file-system face, src/registry/file.ts, which
+ * the local client's effects go through), and the client's and daemon's cluster parts that load it.
+ */
+const CLUSTER_CODE = /^src\/(registry\/(?!file\.js$)|client\/cluster-(session|starter|reach|terminate)\.js)/;
 
 /** The `loaded <url>` lines of `text`, as paths relative to dist/ (or node_modules/<pkg>). */
 function loaded(text: string): string[] {
@@ -44,6 +47,8 @@ describe('where the etcd client loads', () => {
     const clientFiles = loaded(client.stderr);
     const daemonFiles = loaded(readFileSync(join(runtimeDir, 'entries', 'daemon.log'), 'utf8'));
     expect(clientFiles).toContain('src/client/starter.js');
+    // The local start's discovery and lock go through the registry on the runtime files, and only it.
+    expect(clientFiles.filter((f) => f.startsWith('src/registry/'))).toEqual(['src/registry/file.js']);
     expect(daemonFiles).toContain('src/daemon/serve.js');
     for (const files of [clientFiles, daemonFiles]) {
       expect(files.filter((f) => ETCD_CLIENT.test(f) || CLUSTER_CODE.test(f))).toEqual([]);
