@@ -59,7 +59,7 @@ describe('formatNode and formatTable', () => {
           ['', '', ''],
         ],
       ),
-    ).toBe(['A    LONG         Z', 'xyz  b            last', '1    longer cell', ''].join('\n') + '\n');
+    ).toBe(`${['A    LONG         Z', 'xyz  b            last', '1    longer cell', ''].join('\n')}\n`);
   });
 });
 
