@@ -23,10 +23,15 @@ export class MiniElement {
   readonly children: Child[] = [];
   parent: MiniElement | undefined;
   readonly attributes = new Map<string, string>();
-  readonly dataset: Record<string, string> = {};
+  /** As a browser's DOMStringMap: whatever is set is stored as a string (`undefined` as "undefined"). */
+  readonly dataset: Record<string, string> = new Proxy({} as Record<string, string>, {
+    set: (target, key, value) => Reflect.set(target, key, String(value)),
+  });
   readonly style: Record<string, string> = {};
   readonly classList: MiniClassList;
   readonly #listeners = new Map<string, Listener[]>();
+  /** The options each listener was added with, by event type (to check `passive`). */
+  readonly listenerOptions = new Map<string, unknown[]>();
   id = '';
   name = '';
   value = '';
@@ -99,8 +104,9 @@ export class MiniElement {
     this.append(...nodes);
   }
 
-  addEventListener(type: string, listener: Listener): void {
+  addEventListener(type: string, listener: Listener, options?: unknown): void {
     this.#listeners.set(type, [...(this.#listeners.get(type) ?? []), listener]);
+    this.listenerOptions.set(type, [...(this.listenerOptions.get(type) ?? []), options]);
   }
 
   /** Calls the listeners of `type` here and on every ancestor (events bubble). */
@@ -248,14 +254,22 @@ export class MiniDocument {
     return new MiniElement(tag);
   }
 
-  importNode<N>(node: N): N {
-    return node;
+  /** `deep` false copies the element without its children, as a browser does. */
+  importNode<N extends MiniElement>(node: N, deep?: boolean): N {
+    if (deep === true) return node;
+    const copy = new (node.constructor as new (tag: string) => N)(node.tagName);
+    for (const [name, value] of node.attributes) copy.setAttribute(name, value);
+    return copy;
   }
 }
 
-/** `new DOMParser().parseFromString(svg, 'image/svg+xml').documentElement`: the first element. */
+/**
+ * `new DOMParser().parseFromString(text, type).documentElement`: as SVG (`image/svg+xml`), the
+ * first element; as anything else (HTML), an `<html>` element, never an SVG root.
+ */
 export class MiniDomParser {
-  parseFromString(text: string): { documentElement: MiniElement | null } {
+  parseFromString(text: string, type: string): { documentElement: MiniElement | null } {
+    if (type !== 'image/svg+xml') return { documentElement: new MiniElement('html') };
     return { documentElement: parseMarkup(text).children.find((child): child is MiniElement => child instanceof MiniElement) ?? null };
   }
 }

@@ -163,6 +163,7 @@ describe('the inspector page script', () => {
     page.draw();
     expect(page.$('#singletons').textContent).toBe('No singleton yet under this runtime root.');
     expect(page.$('#figures').textContent).toBe('Waiting for a singleton under the runtime root.');
+    expect((page.$('#figures').children[0] as MiniElement).tagName).toBe('p');
     expect(page.$('#count').textContent).toBe('0 of 0 records');
     for (const chart of CHARTS) expect(page.$(`figure[data-chart="${chart}"] .where`).textContent).toBe('no live actor');
   });
@@ -199,6 +200,7 @@ describe('the inspector page script', () => {
       ['gamma', 'absent', 'false', 'gamma absent'],
     ]);
     expect(buttons[0]!.querySelector('.status')!.textContent).toBe(' alive');
+    expect(buttons[0]!.children.map((child) => (child as MiniElement).tagName)).toEqual(['b', 'span', 'br', 'span']);
     expect(buttons[0]!.type).toBe('button');
     expect(page.$('#figures').dataset.singleton).toBe('alpha');
   });
@@ -313,6 +315,12 @@ describe('the inspector page script', () => {
     });
     expect(page.$$('#figures dt').map((dt) => dt.textContent)).toEqual(Object.keys(figures(page)));
     expect(page.$$('#figures h2').map((h) => h.textContent)).toEqual(['alpha', 'Latest calls (5 more not sampled)']);
+    const tags = (element: MiniElement) => element.children.map((child) => (child as MiniElement).tagName);
+    expect(tags(page.$('#figures'))).toEqual(['h2', 'dl', 'h2', 'table']);
+    expect(tags(page.$('#figures dl'))).toEqual(Array.from({ length: 13 }, () => ['dt', 'dd']).flat());
+    const [head, ...body] = page.$$('#figures table tr');
+    expect(tags(head!)).toEqual(['th', 'th', 'th', 'th']);
+    for (const row of body) expect(tags(row)).toEqual(['td', 'td', 'td', 'td']);
     const rows = page.$$('#figures table.calls tr').map((row) => row.children.map((cell) => cell.textContent));
     expect(rows[0]).toEqual(['method', 'outcome', 'queued', 'ran']);
     expect(rows.slice(1)).toEqual(
@@ -389,6 +397,7 @@ describe('the inspector page script', () => {
       'started\nfactory failed (boom)\nbye',
     ]);
     expect((box.children[2] as MiniElement).className).toBe('logged');
+    expect([box.tagName, ...box.children.map((child) => (child as MiniElement).tagName)]).toEqual(['div', 'div', 'div', 'div', 'pre']);
     expect((box.children[3] as MiniElement).tagName).toBe('pre');
   });
 
@@ -539,6 +548,9 @@ describe('the inspector page script', () => {
     expect(drawn.map((row) => row.dataset.mark)).toEqual([undefined, undefined, 'failed', 'lock-won', 'boot']);
     expect(drawn.map((row) => row.dataset.chart)).toEqual(['supervisor', 'client', 'daemon', 'client', 'daemon']);
     expect(drawn[2]!.querySelector('.badge')!.textContent).toBe('failed');
+    expect(drawn.map((row) => row.tagName)).toEqual(['div', 'div', 'div', 'div', 'div']);
+    expect(drawn[2]!.children.map((child) => (child as MiniElement).tagName)).toEqual(['span', 'span', 'span', 'span', 'span', 'span']);
+    expect(drawn[2]!.querySelector('.badge')!.tagName).toBe('span');
     expect(drawn[0]!.querySelector('.badge')).toBeNull();
     expect(drawn[2]!.title).toBe('alpha · daemon pid 100 · starting → failed: it broke on boot.failed');
     expect(drawn[1]!.title).toBe('alpha · client pid 55 · stopped');
@@ -600,5 +612,123 @@ describe('the inspector page script', () => {
     page.draw();
     expect(page.$$('#rows .row').map((row) => row.children[1]!.textContent)).toEqual(['5 d']);
     expect(page.$('#count').textContent).toBe('1 of 1 records');
+  });
+  it('chooses the live singleton over the first one when the address names none', async () => {
+    const page = await loadPage();
+    page.snapshot(
+      snapshotOf(
+        [],
+        [
+          { name: 'a', status: 'gone' },
+          { name: 'b', status: 'alive', pid: 2 },
+          { name: 'c', status: 'alive', pid: 3 },
+        ],
+      ),
+    );
+    page.draw();
+    expect(page.$('#figures').dataset.singleton).toBe('b');
+    expect(page.$$('#singletons button').map((button) => button.getAttribute('aria-pressed'))).toEqual(['false', 'true', 'false']);
+  });
+
+  it('titles the latest calls without a count when every call was sampled', async () => {
+    const page = await loadPage();
+    page.snapshot(snapshotOf([], [{ name: 'a', status: 'alive', calls: [{ ts: NOW, method: 'm', id: 1, outcome: 'ok', queuedMs: 1, runMs: 2 }] }]));
+    page.draw();
+    expect(page.$$('#figures h2').map((h) => h.textContent)).toEqual(['a', 'Latest calls']);
+  });
+
+  it('does not pin another singleton’s failed actor on this one, nor this one’s actor that did not fail', async () => {
+    const page = await loadPage();
+    page.snapshot(
+      snapshotOf(
+        [
+          record({ pid: 8, area: 'daemon', actor: 'o', name: 'other', to: 'failed', error: { message: 'not ours' } }),
+          record({ pid: 7, area: 'daemon', actor: 'd', to: { serving: 'idle' } }),
+        ],
+        [{ name: 'alpha', status: 'alive', pid: 7 }],
+      ),
+    );
+    page.draw();
+    expect(page.$('#figures .failure')).toBeNull();
+    expect(page.$('#figures .ended')).toBeNull();
+  });
+
+  it('puts on the daemon’s charts its own actors by pid or by name, on the clients’ charts by name only', async () => {
+    const page = await loadPage();
+    page.snapshot(
+      snapshotOf(
+        [
+          // The previous daemon of alpha (another pid, same name), and a daemon of another singleton.
+          record({ pid: 99, area: 'daemon', actor: 'old', to: 'stopped' }),
+          record({ pid: 300, area: 'daemon', actor: 'x', name: 'other', to: 'starting' }),
+          record({ pid: 100, area: 'daemon', actor: 'd', to: { serving: 'idle' } }),
+          // The daemon's side of a handshake, named after the address.
+          record({ pid: 100, area: 'handshake', actor: 'h', name: '127.0.0.1:4000', to: 'awaitingAuth' }),
+          // A client actor in the daemon's process, of another singleton: not alpha's client.
+          record({ pid: 100, area: 'client', actor: 'c', name: 'other', to: 'discovering' }),
+        ],
+        [{ name: 'alpha', status: 'alive', pid: 100 }],
+      ),
+    );
+    page.draw();
+    const where = (chart: string) => page.$(`figure[data-chart="${chart}"] .where`).textContent;
+    expect(where('daemon')).toBe('pid 99: stopped · pid 100: serving.idle');
+    expect(where('daemon-handshake')).toBe('pid 100: awaitingAuth');
+    expect(where('client')).toBe('no live actor');
+    expect(page.$('figure[data-chart="daemon"]').dataset.active).toBe('serving.idle stopped');
+  });
+
+  it('names four actors without a "more", and sorts the marked states', async () => {
+    const page = await loadPage();
+    const states = ['waiting', 'connected', 'backoff', 'connected'];
+    page.snapshot(
+      snapshotOf(
+        states.map((to, n) => record({ pid: 201 + n, area: 'supervisor', actor: `s${n}`, to })),
+        [{ name: 'alpha', status: 'alive', pid: 100 }],
+      ),
+    );
+    page.draw();
+    expect(page.$('figure[data-chart="supervisor"] .where').textContent).toBe('pid 201: waiting · pid 202: connected · pid 203: backoff · pid 204: connected');
+    expect(page.$('figure[data-chart="supervisor"]').dataset.active).toBe('backoff connected waiting');
+  });
+
+  it('marks as new only the latest transition of this singleton: not a later start or stop, nor another singleton’s', async () => {
+    const page = await loadPage();
+    page.snapshot(
+      snapshotOf(
+        [
+          record({ pid: 100, area: 'daemon', actor: 'd', to: { serving: 'busy' }, ts: NOW - 900 }),
+          record({ pid: 300, area: 'daemon', actor: 'x', name: 'other', to: 'draining', ts: NOW - 500 }),
+          record({ pid: 101, area: 'daemon', actor: 'n', type: 'spawn', ts: NOW - 100 }),
+        ],
+        [{ name: 'alpha', status: 'alive', pid: 100 }],
+      ),
+    );
+    page.draw();
+    const svg = page.$('figure[data-chart="daemon"] svg');
+    expect(svg.querySelectorAll('.lbs-last').map((element) => element.id)).toEqual(['state:serving.busy']);
+  });
+
+  it('marks every region of a parallel state as new, and draws the rest without a drawing', async () => {
+    const drawing = '<svg viewBox="0 0 1 1"><g id="state:a.x"></g><g id="state:b.y"></g><g id="state:a"></g></svg>';
+    const page = await loadPage({ svg: (chart) => (chart === 'daemon' ? drawing : undefined) });
+    page.snapshot(
+      snapshotOf(
+        [record({ pid: 100, area: 'daemon', actor: 'd', to: { a: 'x', b: 'y' }, ts: NOW - 10 }), record({ pid: 100, area: 'mailbox', actor: 'm', to: 'accepting' })],
+        [{ name: 'alpha', status: 'alive', pid: 100 }],
+      ),
+    );
+    page.draw();
+    const svg = page.$('figure[data-chart="daemon"] svg');
+    expect(svg.querySelectorAll('.lbs-last').map((element) => element.id)).toEqual(['state:a.x', 'state:b.y']);
+    expect(svg.querySelectorAll('.lbs-active').map((element) => element.id)).toEqual(['state:a.x', 'state:b.y', 'state:a']);
+    // The mailbox has no drawing: its figure still says where its actor is.
+    expect(page.$('figure[data-chart="mailbox"] .where').textContent).toBe('pid 100: accepting');
+    expect(page.$('figure[data-chart="mailbox"]').dataset.active).toBe('accepting');
+  });
+
+  it('listens to the timeline’s scroll passively', async () => {
+    const page = await loadPage();
+    expect(page.$('#rows').listenerOptions.get('scroll')).toEqual([{ passive: true }]);
   });
 });
