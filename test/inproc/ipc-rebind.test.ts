@@ -32,7 +32,13 @@ const service = () => localSingleton<{ inc(): number }>('svc', `${SERVICES}:Coun
 describe('an ipc daemon whose socket file goes away', () => {
   it.each([
     ['deleted', (path: string) => rmSync(path)],
-    ['replaced by a regular file', (path: string) => (rmSync(path), writeFileSync(path, 'not a socket'))],
+    [
+      'replaced by a regular file',
+      (path: string) => {
+        rmSync(path);
+        writeFileSync(path, 'not a socket');
+      },
+    ],
   ])('%s: listens again at the same path, keeps its connections, and logs it', async (_, damage) => {
     const svc = service();
     const first = await svc.proxy();
