@@ -1,7 +1,8 @@
 /**
  * src/daemon/module-recorder.ts without a module hook (Node < 22.15, or before one is
  * registered): the scan from the factory module by literal local specifiers, what it skips,
- * the `require()` cache, the cap and the frozen record. Each test loads the module afresh (its
+ * the `require()` cache, the cap and the frozen record; and how a client compares that record
+ * with the files now (src/runtime/module-files.ts). Each test loads the module afresh (its
  * record is per process) and works on files in a fresh temp dir, outside this repository
  * (whose files count as the package's own).
  */
@@ -123,5 +124,40 @@ describe('the module recorder, by scan', () => {
     } finally {
       for (const name of names) delete require.cache[paths[name]!];
     }
+  });
+});
+
+describe('what a client compares with the record (src/runtime/module-files.ts)', () => {
+  it('changedModules: edited and gone files (a directory or a path through a file counts as gone); other records ignored', async () => {
+    const { changedModules, hashFile } = await import('../../src/runtime/module-files.js');
+    const paths = write({ 'same.mjs': 'a', 'edited.mjs': 'b', 'gone.mjs': 'c', 'dir/x': 'd' });
+    const recorded = {
+      [paths['same.mjs']!]: hashFileContent(Buffer.from('a')),
+      [paths['edited.mjs']!]: hashFileContent(Buffer.from('b')),
+      [paths['gone.mjs']!]: hashFileContent(Buffer.from('c')),
+      [join(dir, 'dir')]: 'a directory now',
+      [join(paths['same.mjs']!, 'below')]: 'through a file',
+      [join(dir, 'not-a-hash')]: 42,
+    };
+    writeFileSync(paths['edited.mjs']!, 'B');
+    rmSync(paths['gone.mjs']!);
+    expect(changedModules(recorded).sort()).toEqual([paths['edited.mjs'], paths['gone.mjs'], join(dir, 'dir'), join(paths['same.mjs']!, 'below')].sort());
+    expect(changedModules(null)).toEqual([]);
+    expect(changedModules('x')).toEqual([]);
+    expect(hashFile(paths['same.mjs']!)).toBe(hashFileContent(Buffer.from('a')));
+    expect(hashFile(paths['gone.mjs']!)).toBe('missing');
+  });
+
+  it('changedModules: a read that fails for another reason is a local fault, not a change', async () => {
+    const { changedModules } = await import('../../src/runtime/module-files.js');
+    const error = (() => {
+      try {
+        changedModules({ [join(dir, 'x'.repeat(300))]: 'h' });
+      } catch (caught) {
+        return caught as Error & { code: string };
+      }
+    })();
+    expect(error?.code).toBe('ERR_LOOPBACK_SINGLETON');
+    expect(error?.message).toMatch(/a module the daemon's factory loaded/);
   });
 });
