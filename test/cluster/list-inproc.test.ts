@@ -8,6 +8,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CliFailure, UsageError } from '../../src/cli/args.js';
 import { runCluster } from '../../src/cli/list-cluster.js';
+import { run as runList } from '../../src/cli/list.js';
 import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { listEtcdSingletons } from '../../src/registry/etcd-list.js';
 import { encodeRecord } from '../../src/registry/record.js';
@@ -34,6 +35,12 @@ describe('list --registry in this process, without etcd', () => {
     const error = await runCluster('http://127.0.0.1:2379', false).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UsageError);
     expect((error as Error).message).toMatch(/^list: .*`--registry`.*`http:\/\/` is not a registry this package knows/);
+  });
+
+  it('plain list hands --registry to the cluster listing, with --json', async () => {
+    const error = await runList({ root: '/unused', values: { registry: 'etcd://127.0.0.1:1', json: true }, positionals: [] }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(CliFailure);
+    expect((error as Error).message).toMatch(/^list: etcd at etcd:\/\/127\.0\.0\.1:1 did not answer: /);
   });
 
   it('an etcd that does not answer: a failure naming the endpoints, its cause kept', async () => {
