@@ -662,6 +662,8 @@ describe('the inspector page script', () => {
           record({ pid: 99, area: 'daemon', actor: 'old', to: 'stopped' }),
           record({ pid: 300, area: 'daemon', actor: 'x', name: 'other', to: 'starting' }),
           record({ pid: 100, area: 'daemon', actor: 'd', to: { serving: 'idle' } }),
+          // An actor of the daemon's process under another name: the daemon's by its pid.
+          record({ pid: 100, area: 'daemon', actor: 'd2', name: 'renamed', to: 'stopped' }),
           // The daemon's side of a handshake, named after the address.
           record({ pid: 100, area: 'handshake', actor: 'h', name: '127.0.0.1:4000', to: 'awaitingAuth' }),
           // A client actor in the daemon's process, of another singleton: not alpha's client.
@@ -672,7 +674,7 @@ describe('the inspector page script', () => {
     );
     page.draw();
     const where = (chart: string) => page.$(`figure[data-chart="${chart}"] .where`).textContent;
-    expect(where('daemon')).toBe('pid 99: stopped · pid 100: serving.idle');
+    expect(where('daemon')).toBe('pid 99: stopped · pid 100: serving.idle · pid 100: stopped');
     expect(where('daemon-handshake')).toBe('pid 100: awaitingAuth');
     expect(where('client')).toBe('no live actor');
     expect(page.$('figure[data-chart="daemon"]').dataset.active).toBe('serving.idle stopped');
@@ -707,6 +709,23 @@ describe('the inspector page script', () => {
     page.draw();
     const svg = page.$('figure[data-chart="daemon"] svg');
     expect(svg.querySelectorAll('.lbs-last').map((element) => element.id)).toEqual(['state:serving.busy']);
+  });
+
+  it('looks for the latest transition among the last 500 rows only', async () => {
+    const page = await loadPage();
+    const records = [
+      record({ pid: 100, area: 'daemon', actor: 'd', to: { serving: 'busy' }, ts: NOW - 900 }),
+      ...Array.from({ length: 500 }, (_, n) => record({ pid: 55, area: 'client', actor: `c${n}`, to: 'discovering', ts: NOW - 800 })),
+    ];
+    page.snapshot(snapshotOf(records, [{ name: 'alpha', status: 'alive', pid: 100 }]));
+    page.draw();
+    expect(page.$('figure[data-chart="daemon"] svg').querySelectorAll('.lbs-last')).toEqual([]);
+    expect(
+      page
+        .$('figure[data-chart="client"] svg')
+        .querySelectorAll('.lbs-last')
+        .map((element) => element.id),
+    ).toEqual(['state:discovering']);
   });
 
   it('marks every region of a parallel state as new, and draws the rest without a drawing', async () => {
