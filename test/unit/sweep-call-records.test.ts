@@ -87,6 +87,57 @@ describe('the sweep', () => {
   });
 });
 
+describe('the sweep, on fake timers', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** A sweeper over `channels` (none by default); counts its sweeps by its log rotations. */
+  function sweeper(stallTimeoutMs: number, channels: FakeChannel[] = [], dropped: number[] = []) {
+    const counts = { sweeps: 0, written: [] as string[] };
+    timers.push(
+      startSweeper(stallTimeoutMs, {
+        log: { rotateIfLarge: () => counts.sweeps++, write: (line: string) => counts.written.push(line) } as unknown as DaemonLog,
+        upkeep: () => undefined,
+        channels: () => channels as unknown as Channel[],
+        takeDropped: () => dropped.shift() ?? 0,
+      }),
+    );
+    return counts;
+  }
+
+  it.each([
+    [1000, 100],
+    [200, 50],
+    [40, 25],
+  ])('sweeps a daemon with a stall timeout of %d ms every %d ms (a quarter of it, within 25..100 ms)', (stallTimeoutMs, period) => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    const counts = sweeper(stallTimeoutMs);
+    vi.advanceTimersByTime(period - 1);
+    expect(counts.sweeps).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(counts.sweeps).toBe(1);
+    vi.advanceTimersByTime(period * 3);
+    expect(counts.sweeps).toBe(4);
+  });
+
+  it('drops a channel stalled for more than the timeout, not one stalled for exactly the timeout; logs drops only when there were some', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    const exactly = channel(true, 0);
+    const longer = channel(true, 0);
+    const counts = sweeper(1000, [exactly, longer], [0, 2, 0]);
+    // The first sweep comes at 100 ms: one frame started 1000 ms before it, the other 1001 ms.
+    exactly.frameStartedAt = performance.now() + 100 - 1000;
+    longer.frameStartedAt = performance.now() + 100 - 1001;
+    vi.advanceTimersByTime(100);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(longer.destroyed).toHaveLength(1);
+    expect(exactly.destroyed).toEqual([]);
+    vi.advanceTimersByTime(200);
+    expect(counts.written).toEqual([`dropped 2 connection(s) awaiting their handshake: over ${MAX_HANDSHAKING_CONNECTIONS} at once`]);
+  });
+});
+
 describe('per-call records', () => {
   it('are not timed while nobody listens', () => {
     expect(recordingSince()).toBeUndefined();
