@@ -146,6 +146,38 @@ describe('a daemon served in this process, met by raw peers', () => {
     await closeRemote(counter);
   });
 
+  it('after the handshake: a call whose arguments hold a map keyed by an array is refused alone; a second hello is unexpected', async () => {
+    const { counter, metadata, token } = await running();
+    const peer = await open(metadata);
+    const nonce = createNonce();
+    peer.send({ t: 'hello', v: PROTOCOL_VERSION, pkg: 'test', nonce });
+    const challenge = await peer.next();
+    peer.send({ t: 'auth', proof: computeProof(token, 'client', nonce, challenge.nonce as Uint8Array) });
+    expect((await peer.next()).t).toBe('welcome');
+    // {t: 'call', id: 7, m: 'echo', a: [{[1, 2]: 3}]}, by hand: a plain MessagePack map whose key is an array.
+    const call = Buffer.from([
+      0x84, 0xa1, 0x74, 0xa4, 0x63, 0x61, 0x6c, 0x6c, 0xa2, 0x69, 0x64, 0x07, 0xa1, 0x6d, 0xa4, 0x65, 0x63, 0x68, 0x6f, 0xa1, 0x61, 0x91, 0x81, 0x92, 0x01, 0x02, 0x03,
+    ]);
+    const header = Buffer.alloc(4);
+    header.writeUInt32BE(call.length, 0);
+    peer.socket.write(Buffer.concat([header, call]));
+    const refused = await peer.next();
+    expect(refused).toMatchObject({ t: 'error', id: 7, e: { code: 'ERR_UNENCODABLE', name: 'ProtocolError' } });
+    expect((refused.e as { message: string }).message).toMatch(/^The arguments of "echo" cannot be received: .*; the call was not run$/);
+    // The connection goes on.
+    peer.send({ t: 'call', id: 8, m: 'inc', a: [] });
+    expect(await peer.next()).toMatchObject({ t: 'reply', id: 8, r: 1 });
+    peer.send({ t: 'hello', v: PROTOCOL_VERSION, pkg: 'test', nonce: createNonce() });
+    expect(await peer.next()).toMatchObject({
+      t: 'error',
+      id: null,
+      e: { code: 'ERR_UNKNOWN_MESSAGE', message: 'Message "hello" is not allowed after the handshake' },
+    });
+    await peer.closed;
+    expect(await counter.inc()).toBe(2);
+    await closeRemote(counter);
+  });
+
   it('an auth before any hello, and a call before authenticating, are refused as unexpected', async () => {
     const { metadata } = await running();
     const early = await open(metadata);

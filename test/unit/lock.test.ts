@@ -148,3 +148,58 @@ describe('what a start that waited for the lock says about it', () => {
     expect(isSpawnLockHeld(paths)).toBe(false);
   });
 });
+
+describe('a spawn lock that cannot be looked at, a reclaimer killed midway, an abort once held', () => {
+  it('a lock path that cannot even be looked at (ENAMETOOLONG): unknown, said held so nothing is removed on it, and why in words', () => {
+    const unreachable = { ...paths, lock: join(paths.dir, 'x'.repeat(300)) };
+    const sight = lookAtSpawnLock(unreachable);
+    expect(sight.state).toBe('unknown');
+    expect(sight.state === 'unknown' && (sight.error as NodeJS.ErrnoException).code).toBe('ENAMETOOLONG');
+    expect(isSpawnLockHeld(unreachable)).toBe(true);
+    expect(describeSpawnLock(unreachable)).toMatch(/^the spawn lock .*x{300} could not be looked at \(ENAMETOOLONG: /);
+  });
+
+  it('a holder record that is no record (not JSON, a pid that is no pid, a directory): a lock without a holder', () => {
+    for (const content of ['not json', '{"pid": 0}', '{"pid": -3}', '{"pid": 1.5}', '{"pid": "12"}', '{}']) {
+      rmSync(paths.lock, { recursive: true, force: true });
+      plantLock(undefined, 0);
+      writeFileSync(join(paths.lock, HOLDER_FILE), content, { mode: 0o600 });
+      expect([content, lookAtSpawnLock(paths).state]).toEqual([content, 'anonymous']);
+      expect(isSpawnLockHeld(paths)).toBe(true);
+    }
+    rmSync(paths.lock, { recursive: true, force: true });
+    plantLock(undefined, 0);
+    mkdirSync(join(paths.lock, HOLDER_FILE));
+    expect(lookAtSpawnLock(paths).state).toBe('anonymous');
+    // A start time that is not a string is no start time: a live pid is then taken as running.
+    rmSync(paths.lock, { recursive: true, force: true });
+    plantLock({ pid: process.ppid, startTime: 42 as unknown as string }, 0);
+    expect(lookAtSpawnLock(paths)).toEqual({ state: 'held', pid: process.ppid, running: true });
+  });
+
+  it('a stale lock behind a reclaim mutex left by a killed reclaimer: the mutex is judged like a lock, removed once stale, and the lock taken', async () => {
+    plantLock({ pid: exitedPid(), startTime: undefined }, 0);
+    mkdirSync(`${paths.lock}.reclaim`);
+    const held = await acquireSpawnLock(paths, never, AbortSignal.timeout(LOCK_STALE_MS * 4));
+    try {
+      expect(held).toBeDefined();
+      expect(existsSync(`${paths.lock}.reclaim`)).toBe(false);
+      expect(JSON.parse(readFileSync(join(paths.lock, HOLDER_FILE), 'utf8'))).toMatchObject({ pid: process.pid });
+    } finally {
+      await held?.release();
+    }
+    expect(existsSync(paths.lock)).toBe(false);
+  });
+
+  it('aborted while the lock is being taken: rejects with the reason, and leaves no lock behind', async () => {
+    // Loaded once, so the next try reaches the lock itself before the abort.
+    await (await acquireSpawnLock(paths, never, AbortSignal.timeout(10_000)))!.release();
+    const controller = new AbortController();
+    const pending = acquireSpawnLock(paths, never, controller.signal);
+    for (let i = 0; i < 10; i++) await null;
+    const reason = new Error('given up');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(existsSync(paths.lock)).toBe(false);
+  });
+});

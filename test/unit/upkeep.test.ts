@@ -199,6 +199,113 @@ describe('FileUpkeep', () => {
     expect(lines).toEqual([`could not re-bind the ipc socket ${ipc.path}: EADDRINUSE: simulated`]);
   });
 
+  it('a re-bind that succeeds: logged, the record rewritten to name the socket, and a later failure logged anew', async () => {
+    const ipc: DaemonMetadata = { ...metadata, transport: 'ipc', path: join(paths.dir, 'd-aaaaaaaaaaaa.sock') };
+    delete (ipc as { host?: string }).host;
+    delete (ipc as { port?: number }).port;
+    writeMetadata(paths.metadata, ipc);
+    const answers: Array<() => Promise<string | undefined>> = [
+      () => Promise.reject(Object.assign(new Error('EADDRINUSE: simulated'), { code: 'EADDRINUSE' })),
+      () => Promise.resolve(undefined),
+      () => {
+        // Bound again; meanwhile the record was damaged: it is rewritten.
+        writeFileSync(paths.metadata, '{"pid": 1');
+        writeFileSync(ipc.path!, '');
+        return Promise.resolve('socket-2');
+      },
+      () => Promise.reject(Object.assign(new Error('EADDRINUSE: simulated'), { code: 'EADDRINUSE' })),
+    ];
+    let rebinds = 0;
+    const keeper = new FileUpkeep(paths, ipc, SECRET, 'gone at bind', { ...host, rebind: () => answers[rebinds++]!() });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    keeper.check();
+    await settle();
+    keeper.check(); // resolves undefined: nothing is said, nothing changes
+    await settle();
+    expect(lines).toEqual([`could not re-bind the ipc socket ${ipc.path}: EADDRINUSE: simulated`]);
+    keeper.check();
+    await settle();
+    expect(rebinds).toBe(3);
+    expect(lines.slice(1)).toEqual([`ipc socket ${ipc.path} was deleted or replaced; re-bound it`, 'metadata.json must name the re-bound socket; rewrote it']);
+    expect(readMetadata(paths.metadata)).toEqual({ status: 'valid', metadata: ipc });
+    // The socket stays as bound ('socket-2' is no file's id): the next check re-binds, fails, and says so again.
+    keeper.check();
+    await settle();
+    expect(rebinds).toBe(4);
+    expect(lines.at(-1)).toBe(`could not re-bind the ipc socket ${ipc.path}: EADDRINUSE: simulated`);
+    expect(lines).toHaveLength(4);
+  });
+
+  it('after a re-bind, a record that names a successor is left for the next check; one that cannot be read is logged', async () => {
+    const ipc: DaemonMetadata = { ...metadata, transport: 'ipc', path: join(paths.dir, 'd-aaaaaaaaaaaa.sock') };
+    delete (ipc as { host?: string }).host;
+    delete (ipc as { port?: number }).port;
+    writeMetadata(paths.metadata, ipc);
+    const successor = { ...ipc, instanceId: 'b'.repeat(32) };
+    let rebinds = 0;
+    const keeper = new FileUpkeep(paths, ipc, SECRET, 'gone at bind', {
+      ...host,
+      rebind: () => {
+        rebinds++;
+        if (rebinds === 1) writeMetadata(paths.metadata, successor);
+        else counts.readError = 'EMFILE';
+        return Promise.resolve(`socket-${rebinds}`);
+      },
+    });
+    keeper.check();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(readMetadata(paths.metadata)).toEqual({ status: 'valid', metadata: successor });
+    expect(lines).toEqual([`ipc socket ${ipc.path} was deleted or replaced; re-bound it`]);
+    writeMetadata(paths.metadata, ipc);
+    keeper.check();
+    await new Promise((resolve) => setImmediate(resolve));
+    counts.readError = undefined;
+    expect(lines.slice(1)).toEqual([
+      `ipc socket ${ipc.path} was deleted or replaced; re-bound it`,
+      expect.stringMatching(/^could not read metadata\.json after re-binding; will look again: EMFILE: simulated/),
+    ]);
+  });
+
+  it('a record that cannot be rewritten is logged once, and logged anew after it was rewritten once', () => {
+    const keeper = upkeep();
+    keeper.check();
+    rmSync(paths.metadata);
+    mkdirSync(paths.metadata); // nothing can be renamed over a directory
+    writeFileSync(join(paths.metadata, 'occupant'), 'x');
+    for (let i = 0; i < 3; i++) keeper.check();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^metadata\.json was damaged \(.*\); could not rewrite it: /);
+    rmSync(paths.metadata, { recursive: true });
+    keeper.check();
+    expect(lines[1]).toBe('metadata.json vanished; rewrote it');
+    rmSync(paths.metadata);
+    mkdirSync(paths.metadata);
+    writeFileSync(join(paths.metadata, 'occupant'), 'x');
+    keeper.check();
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toMatch(/; could not rewrite it: /);
+  });
+
+  it('a token that cannot be restored is logged anew once it was restored in between', () => {
+    const keeper = upkeep();
+    const occupy = () => {
+      rmSync(paths.token, { recursive: true, force: true });
+      mkdirSync(paths.token);
+      writeFileSync(join(paths.token, 'occupant'), 'x');
+    };
+    occupy();
+    keeper.check();
+    rmSync(paths.token, { recursive: true });
+    keeper.check();
+    occupy();
+    keeper.check();
+    expect(lines).toEqual([
+      expect.stringMatching(/^token was replaced \(not a regular file \(directory\)\); could not restore it: /),
+      "token vanished; restored this daemon's secret",
+      expect.stringMatching(/^token was replaced \(not a regular file \(directory\)\); could not restore it: /),
+    ]);
+  });
+
   it('reports a valid record of another live daemon as superseded and stops there', () => {
     const keeper = upkeep();
     writeMetadata(paths.metadata, { ...metadata, instanceId: 'b'.repeat(32) });
