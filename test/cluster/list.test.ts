@@ -47,7 +47,11 @@ describe('list --registry, without etcd', () => {
   it('an etcd that does not answer: exit 1, naming the endpoints', async () => {
     const { code, stderr } = await cli(['list', '--registry', 'etcd://127.0.0.1:1']);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/list: etcd at etcd:\/\/127\.0\.0\.1:1 did not answer: /);
+    expect(stderr).toMatch(
+      /^loopback-singleton: list: etcd at etcd:\/\/127\.0\.0\.1:1 did not answer listing the cluster singletons: .+; check that etcd runs at those endpoints/,
+    );
+    // One line, which names what to check.
+    expect(stderr.trimEnd().split('\n')).toHaveLength(1);
   });
 });
 
