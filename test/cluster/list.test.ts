@@ -8,6 +8,8 @@
  * bad probe options or an etcd that does not answer.
  */
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
@@ -15,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'v
 import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { freshRoot } from '../support/daemon.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
+import { makeTestCerts, material } from '../support/certs.js';
 import { COUNTER } from '../support/clients.js';
 import { killDaemonsAtEnd, machines, SECRET, serviceOn } from './machines.js';
 import { openRegistry, record, track, uniqueName } from './support.js';
@@ -230,5 +233,49 @@ describe.skipIf(ETCD_MISSING !== undefined)(`list --registry on a real etcd clus
     expect(row[4]).toBe(String(pid));
     // The daemon was still there for each look.
     expect((await svc.ping()).pid).toBe(pid);
+  });
+
+  it('a daemon over TLS: reachable with the three --tls-* files; refused without them, saying it takes TLS only', { timeout: 60_000 }, async () => {
+    const certs = makeTestCerts();
+    const name = uniqueName('tls-probed');
+    // On 127.0.0.2, an address in the daemon certificate's SANs.
+    const machine = machines(cluster.registry, 2, { tls: material(certs.daemon, certs.ca) })[1]!;
+    killDaemonsAtEnd([machine], name);
+    const svc = serviceOn(machine, name, COUNTER);
+    onTestFinished(() => svc.shutdown());
+    const { pid } = await svc.ping();
+    const dir = freshRoot();
+    const files = { cert: join(dir, 'client.pem'), key: join(dir, 'client-key.pem'), ca: join(dir, 'ca.pem') };
+    writeFileSync(files.cert, certs.client.cert);
+    writeFileSync(files.key, certs.client.key);
+    writeFileSync(files.ca, certs.ca);
+    const probeOf = async (...args: string[]) => {
+      const { stdout } = await cli(['list', '--registry', cluster.registry, '--json', ...args], { LOOPBACK_SINGLETON_SECRET: SECRET });
+      return (JSON.parse(stdout).singletons as { name: string; probe: Record<string, unknown> }[]).find((s) => s.name === name)!.probe;
+    };
+
+    expect(await probeOf('--tls-cert', files.cert, '--tls-key', files.key, '--tls-ca', files.ca)).toMatchObject({ status: 'reachable', pid });
+    expect(await probeOf()).toMatchObject({ status: 'refused', detail: expect.stringContaining('takes TLS connections only') });
+  });
+
+  it('a daemon that accepts the connection but never answers: timeout, within --timeout', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    onTestFinished(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const name = uniqueName('silent');
+    const registry = await openRegistry(cluster.registry, name);
+    const place = await registry.publish(record('127.0.0.1', (silent.address() as { port: number }).port));
+    onTestFinished(() => place.unpublish());
+
+    const { stdout } = await cli(['list', '--registry', cluster.registry, '--json', '--timeout', '300'], { LOOPBACK_SINGLETON_SECRET: SECRET });
+    const entry = (JSON.parse(stdout).singletons as { name: string; probe: unknown }[]).find((s) => s.name === name)!;
+    expect(entry.probe).toMatchObject({ status: 'timeout', detail: 'no answer within 300 ms', pid: null });
   });
 });
