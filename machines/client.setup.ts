@@ -87,9 +87,11 @@ const MAX_SPAWNS = 5;
 
 /**
  * Errors no retry can fix: report them instead of treating the daemon as stale. The generic
- * code is a local fault the caller must fix (a token file that is not private, say).
+ * code is a local fault the caller must fix (a token file that is not private, say). A cluster
+ * registry that did not answer (`ERR_REGISTRY_UNAVAILABLE`) is evidence of nothing: no daemon
+ * is judged stale or started on it, and its request already waited its timeout.
  */
-const FATAL_CODES = new Set(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY', 'ERR_LOOPBACK_SINGLETON']);
+const FATAL_CODES = new Set(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY', 'ERR_LOOPBACK_SINGLETON', 'ERR_REGISTRY_UNAVAILABLE']);
 
 /** The connect effect's verdict on a daemon whose process runs but that did not complete a handshake. */
 const UNRESPONSIVE_CODE = 'ERR_DAEMON_UNRESPONSIVE';

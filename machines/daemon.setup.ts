@@ -42,11 +42,14 @@ const notProvided = (name: string) =>
 
 /**
  * A local fault the library itself reported (a token file that is not private) is the user's
- * to fix, not a failure of the step it happened in: it keeps its own code. Any other error,
- * this package's included, is recorded under the step's code, its own code kept aside.
+ * to fix, not a failure of the step it happened in: it keeps its own code. So does a cluster
+ * registry that did not answer (`ERR_REGISTRY_UNAVAILABLE`, publishing): the spawner is told
+ * etcd is the cause. Any other error, this package's included, is recorded under the step's
+ * code, its own code kept aside.
  */
-function isLocalFault(error: Error): error is Error & { readonly code: string } {
-  return error.name === 'LoopbackSingletonError' && (error as { code?: unknown }).code === 'ERR_LOOPBACK_SINGLETON';
+function keepsOwnCode(error: Error): error is Error & { readonly code: string } {
+  const { code } = error as { code?: unknown };
+  return (error.name === 'LoopbackSingletonError' && code === 'ERR_LOOPBACK_SINGLETON') || (error.name === 'RegistryError' && code === 'ERR_REGISTRY_UNAVAILABLE');
 }
 
 /** The daemon statechart's types and named effects: `daemonSetup.createMachine(...)` is the chart. */
@@ -105,7 +108,7 @@ export const daemonSetup = setup({
       stopReason: 'fatal' as const,
     }),
     recordError: assign({
-      error: (_, params: { error: unknown; code: ErrorCode }) => errorToWire(params.error, params.code, isLocalFault),
+      error: (_, params: { error: unknown; code: ErrorCode }) => errorToWire(params.error, params.code, keepsOwnCode),
     }),
     recordBootTimeout: assign({
       error: ({ self }) => {

@@ -13,6 +13,7 @@ export {
   MailboxFullError,
   MethodNotAllowedError,
   ProtocolError,
+  RegistryError,
   RemoteError,
   RestartLimitError,
   type ErrorCode,

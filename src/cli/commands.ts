@@ -51,7 +51,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'list',
     summary: 'every singleton under the runtime root, live or stale',
-    synopsis: '[--json] [--registry <endpoints>]',
+    synopsis: '[--json] [--registry <endpoints> [--secret-env <name>] [--tls-cert <file> --tls-key <file> --tls-ca <file>] [--timeout <ms>]]',
     description:
       'Lists every singleton directory under the runtime root with its status: alive (answered a ping), ' +
       'unresponsive (its pid runs but it did not answer), stale (metadata left by a daemon that is gone) or ' +
@@ -60,10 +60,25 @@ export const COMMANDS: readonly CommandSpec[] = [
       'not count: CONNS is its clients only, and looking never keeps an idle daemon alive. With --registry, ' +
       'lists the cluster singletons an etcd cluster records instead (scope: cluster): for each, the daemon that ' +
       'holds its place (its machine, address and pid), its fencing token, the daemons waiting behind it and a ' +
-      'start under way. It reads etcd only (needs the optional peer dependency etcd3).',
+      'start under way (needs the optional peer dependency etcd3); and each serving daemon probed over its ' +
+      'protocol, in parallel, as an observer: PROBE is reachable (with its live STATE and CONNS), refused (it ' +
+      'answered no: another secret, another CA, TLS needed; NOTE says what it said), timeout or unreachable. ' +
+      'Probing needs the cluster secret, read from the environment variable LOOPBACK_SINGLETON_SECRET (or the ' +
+      'one --secret-env names), never from the command line, where ps shows it to every user; without it, ' +
+      'daemons are listed as not probed. Daemons off loopback need --tls-cert, --tls-key and --tls-ca. An etcd ' +
+      'that does not answer exits 1 with one line naming the endpoints.',
     options: {
       json: JSON_OPTION,
       registry: { type: 'string', value: 'endpoints', help: "an etcd cluster's client endpoints, e.g. etcd://10.0.0.1:2379,10.0.0.2:2379" },
+      'secret-env': {
+        type: 'string',
+        value: 'name',
+        help: 'with --registry: the environment variable holding the cluster secret (default: LOOPBACK_SINGLETON_SECRET); never pass the secret itself',
+      },
+      'tls-cert': { type: 'string', value: 'file', help: "with --registry: this machine's certificate (PEM), for daemons over TLS" },
+      'tls-key': { type: 'string', value: 'file', help: 'with --registry: its private key (PEM)' },
+      'tls-ca': { type: 'string', value: 'file', help: "with --registry: the CA (PEM) that issued the daemons' certificates" },
+      timeout: { type: 'string', value: 'ms', help: "with --registry: the deadline of one daemon's probe (default: 1500)" },
     },
     positionals: { min: 0, max: 0, label: '' },
     load: () => import('./list.js'),

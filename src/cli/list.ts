@@ -3,6 +3,7 @@
  * over the protocol (in parallel), as a table or as JSON.
  */
 import { formatAddress } from '../runtime/metadata.js';
+import { parseMs, UsageError } from './args.js';
 import type { CommandContext } from './types.js';
 import { formatDuration, formatNode, formatState, formatTable, printJson } from './format.js';
 import { probe, singletonNames, type DaemonStatus, type Probe } from './probe.js';
@@ -65,9 +66,21 @@ export function toEntry(found: Probe, now = Date.now()): ListEntry {
 
 const show = (value: string | number | null) => (value === null ? '-' : String(value));
 
+/** Options that only `list --registry` takes. */
+const CLUSTER_ONLY = ['secret-env', 'tls-cert', 'tls-key', 'tls-ca', 'timeout'] as const;
+
+/** `list --registry`: loads the cluster listing and its probes only now. */
+async function runRegistry(registry: string, values: CommandContext['values']): Promise<number> {
+  const [{ runCluster }, { probeCredentials }] = await Promise.all([import('./list-cluster.js'), import('./probe-cluster.js')]);
+  const timeoutMs = typeof values.timeout === 'string' ? parseMs('timeout', values.timeout, 1, 60_000) : undefined;
+  return runCluster(registry, values.json === true, probeCredentials(values, timeoutMs));
+}
+
 /** Lists the singletons under `context.root`, or with `--registry` the cluster's (./list-cluster.ts). */
 export async function run({ root, values }: CommandContext): Promise<number> {
-  if (typeof values.registry === 'string') return (await import('./list-cluster.js')).runCluster(values.registry, values.json === true);
+  if (typeof values.registry === 'string') return runRegistry(values.registry, values);
+  const stray = CLUSTER_ONLY.find((option) => values[option] !== undefined);
+  if (stray !== undefined) throw new UsageError(`list: \`--${stray}\` goes with \`--registry <endpoints>\``);
   const found = await Promise.all(singletonNames(root).map((name) => probe(root, name)));
   const entries = found.map((probed) => toEntry(probed));
   if (values.json) {

@@ -9,6 +9,7 @@
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
 import type { ClusterRecord } from '../registry/record.js';
 import type { RecordRead } from '../registry/registry.js';
+import { registryUnavailable } from '../registry/unavailable.js';
 import { isTlsMismatch } from '../net/tls-mismatch.js';
 import { isResourceFault, localFaultError } from '../runtime/local-fault.js';
 import { sleep } from '../runtime/sleep.js';
@@ -43,7 +44,7 @@ function where(metadata: DaemonMetadata, record?: ClusterRecord): string {
 
 /**
  * The current record, as the client statechart reads metadata.
- * @throws {ConnectionFailedError} when etcd cannot be read: evidence of nothing, the attempt ends.
+ * @throws {RegistryError} (`ERR_REGISTRY_UNAVAILABLE`) when etcd cannot be read: evidence of nothing, the attempt ends.
  */
 export async function discoverMetadata(attempt: StartAttempt, signal?: AbortSignal): Promise<Exclude<MetadataRead, { status: 'unreadable' }>> {
   const { registry } = clusterOf(attempt);
@@ -52,7 +53,7 @@ export async function discoverMetadata(attempt: StartAttempt, signal?: AbortSign
     case 'valid':
       return { status: 'valid', metadata: recordMetadata(read.record) };
     case 'unreadable':
-      throw new ConnectionFailedError(`Could not read the cluster registry for "${attempt.plan.name}": ${read.reason}`, { cause: read.error });
+      throw registryUnavailable(registry.where, `reading the record of "${attempt.plan.name}"`, read.error);
     default:
       return read;
   }

@@ -92,6 +92,18 @@ const clusterMachine = clientMachine.provide({
   },
 });
 
+/** The longest one etcd request of a client waits (the registry's default). */
+const MAX_REQUEST_TIMEOUT_MS = 2000;
+
+/**
+ * How long one etcd request of an attempt may take: at most half of `startTimeoutMs`, so that
+ * an etcd that does not answer ends the attempt with `ERR_REGISTRY_UNAVAILABLE`, saying so,
+ * before the attempt's own deadline would end it with a timeout that names no cause.
+ */
+function requestTimeout(plan: StartPlan): number {
+  return Math.max(1, Math.min(MAX_REQUEST_TIMEOUT_MS, Math.floor(plan.options.startTimeoutMs / 2)));
+}
+
 /**
  * Opens the registry of the plan's name (loading etcd3) and derives the handshake key: what an
  * attempt of `scope: 'cluster'` works with. Close `registry` when done.
@@ -103,14 +115,15 @@ export async function openCluster(plan: StartPlan): Promise<ClusterAttempt> {
   if (cluster === undefined) throw new TypeError("The cluster starter needs { scope: 'cluster' }");
   const endpoints = parseRegistryEndpoints(cluster.registry);
   const tls = cluster.tls === undefined ? undefined : checkTlsMaterial(cluster.tls);
-  const registry = await openEtcdRegistry({ endpoints, name: plan.name, leaseTtlSeconds: cluster.leaseTtlSeconds });
+  const registry = await openEtcdRegistry({ endpoints, name: plan.name, leaseTtlSeconds: cluster.leaseTtlSeconds, requestTimeoutMs: requestTimeout(plan) });
   return { registry, endpoints, key: clusterKey(cluster.secret, plan.name), releases: new Set(), tls };
 }
 
 /**
  * Runs the client statechart once in `scope: 'cluster'`: resolves with a connection to the
  * daemon the cluster records, starting one on this machine if there is none.
- * @throws {FactoryError} | {FactoryMismatchError} | {HandshakeError} | {ConnectionFailedError}
+ * @throws {FactoryError} | {FactoryMismatchError} | {HandshakeError} | {ConnectionFailedError};
+ *   {RegistryError} (`ERR_REGISTRY_UNAVAILABLE`, a `ConnectionFailedError`) when etcd does not answer.
  */
 export async function connectOrStartCluster(plan: StartPlan, options: StartOptions = {}): Promise<Connection> {
   const deadline = options.deadline ?? startDeadline(plan.options);

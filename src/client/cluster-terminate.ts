@@ -4,7 +4,7 @@
  * record is gone. There is no process to signal across machines: a daemon that does not answer
  * is left to its lease.
  */
-import { ConnectionFailedError } from '../errors.js';
+import { ConnectionFailedError, RegistryError } from '../errors.js';
 import { connectCluster, discoverMetadata, isInstance, recordChange } from './cluster-reach.js';
 import { openCluster } from './cluster-starter.js';
 import type { StartPlan } from './plan.js';
@@ -16,6 +16,7 @@ const SHUTDOWN_SLACK_MS = 5000;
  * Stops the cluster daemon of `plan`'s name; resolves at once when none is recorded.
  * @throws {ConnectionFailedError} `ERR_DAEMON_UNRESPONSIVE` when its record is still there
  *   `drainTimeoutMs` + 5 s later (or it could not be reached while its record stayed).
+ * @throws {RegistryError} (`ERR_REGISTRY_UNAVAILABLE`) when etcd does not answer.
  */
 export async function shutdownCluster(plan: StartPlan, force: boolean, signal?: AbortSignal): Promise<void> {
   const cluster = await openCluster(plan);
@@ -42,6 +43,8 @@ export async function shutdownCluster(plan: StartPlan, force: boolean, signal?: 
       await recordChange(cluster, isInstance(instanceId), bounded);
     } catch (error) {
       signal?.throwIfAborted();
+      // etcd stopped answering: whether the daemon went is not known.
+      if (error instanceof RegistryError) throw error;
       throw new ConnectionFailedError(
         `The cluster daemon "${plan.name}" (${host}:${port}, pid ${pid}) still holds its place ${budget} ms after it was asked to ${force ? 'stop' : 'drain'}; ` +
           'it was left to its lease. See its daemon.log on its machine',

@@ -37,6 +37,30 @@ export class ConnectionFailedError extends DaemonConnectionError {
 }
 
 /**
+ * `scope: 'cluster'`: the registry where daemons are recorded (etcd) could not be reached, had
+ * no quorum, or failed a request within its timeout. A `ConnectionFailedError`, as what it
+ * stopped is reaching the daemon: code that handles those (a supervised proxy, a caller's
+ * `instanceof ConnectionFailedError`) handles it the same way. Its message names the endpoints
+ * and what to check; `registry` is the endpoint list where known (not across the wire).
+ * @example
+ * try {
+ *   await svc.ensureStarted();
+ * } catch (error) {
+ *   if (error instanceof RegistryError) console.error(`etcd is down (${error.registry}): ${error.message}`);
+ * }
+ */
+export class RegistryError extends ConnectionFailedError {
+  static override defaultCode: ErrorCode = 'ERR_REGISTRY_UNAVAILABLE';
+  /** The registry's endpoint list in its canonical form (`etcd://127.0.0.1:2379,...`), when known. */
+  readonly registry: string | undefined;
+
+  constructor(message: string, options: LoopbackSingletonErrorOptions & { registry?: string | undefined } = {}) {
+    super(message, options);
+    this.registry = options.registry;
+  }
+}
+
+/**
  * A supervised proxy restarted its daemon more than `restart.maxRestarts` times within
  * `restart.periodMs`; it fails fast until the period has passed (`retryAt`, epoch ms).
  */
@@ -143,6 +167,7 @@ export const ERROR_CLASSES = {
   LoopbackSingletonError,
   DaemonConnectionError,
   ConnectionFailedError,
+  RegistryError,
   HandshakeError,
   RestartLimitError,
   ProtocolError,

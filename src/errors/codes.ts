@@ -36,6 +36,12 @@ export const ErrorCodes = {
    * `startTimeoutMs` (a hosted method busy on the CPU, a stopped process); it was left alone.
    */
   ERR_DAEMON_UNRESPONSIVE: 'ConnectionFailedError',
+  /**
+   * `scope: 'cluster'`: the registry (etcd) could not be reached, had no quorum, or failed a
+   * request within its timeout; the message names the endpoints and what to check. Nothing was
+   * started or cleaned up on it.
+   */
+  ERR_REGISTRY_UNAVAILABLE: 'RegistryError',
   /** The handshake failed for a reason other than the two below. */
   ERR_HANDSHAKE: 'HandshakeError',
   /** The peer could not prove it holds the per-user token. */

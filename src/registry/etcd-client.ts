@@ -51,7 +51,9 @@ function explainMissingEtcd3(error: unknown): never {
 /**
  * A client of the etcd cluster at `endpoints`: a deadline of `requestTimeoutMs` on every
  * request, none on streams (keepalives, watches); without a quorum a request would otherwise
- * wait for one. Connects lazily: the first request does.
+ * wait for one. etcd3 tries a failed request again (three times, on another member when there
+ * is one), each try with that deadline: {@link withinRequestTimeout} bounds the whole. Connects
+ * lazily: the first request does.
  */
 export function etcdClient(module: Etcd3Module, endpoints: RegistryEndpoints, requestTimeoutMs: number): Etcd3 {
   return new module.Etcd3({
@@ -59,4 +61,21 @@ export function etcdClient(module: Etcd3Module, endpoints: RegistryEndpoints, re
     dialTimeout: requestTimeoutMs,
     defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs }),
   });
+}
+
+/**
+ * `request`, or a rejection once `timeoutMs` passed: the whole of one etcd request, etcd3's
+ * retries included, or the creation of a watch stream (which etcd3 would wait for forever).
+ * What comes after the deadline is ignored; closing the client ends it.
+ */
+export async function withinRequestTimeout<T>(request: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([request, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -4,9 +4,10 @@
  * token, how many daemons wait behind it, and whether a start is under way. One range read of
  * this package's keys; nothing is written, no lease is taken.
  */
-import { ETCD_ROOT, etcdClient, loadEtcd3 } from './etcd-client.js';
+import { ETCD_ROOT, etcdClient, loadEtcd3, withinRequestTimeout } from './etcd-client.js';
 import type { RegistryEndpoints } from './endpoints.js';
 import { type ClusterRecord, decodeRecord } from './record.js';
+import { registryUnavailable } from './unavailable.js';
 
 /** One cluster singleton as its registry records it. */
 export type ClusterListing = {
@@ -29,20 +30,16 @@ const KEY = /^election\/([^/]+)\/(daemon|start)\/[^/]+$/;
 
 /**
  * Lists the cluster singletons recorded at `endpoints`, by name.
- * @throws {Error} naming the endpoints, when etcd does not answer within `requestTimeoutMs`.
+ * @throws {RegistryError} (`ERR_REGISTRY_UNAVAILABLE`) naming the endpoints, when etcd does not answer within `requestTimeoutMs`.
  */
 export async function listEtcdSingletons(endpoints: RegistryEndpoints, requestTimeoutMs = 2000): Promise<ClusterListing[]> {
   const client = etcdClient(await loadEtcd3(), endpoints, requestTimeoutMs);
   try {
-    const response = await client
-      .namespace(ETCD_ROOT)
-      .getAll()
-      .prefix('election/')
-      .sort('Create', 'Ascend')
-      .exec()
-      .catch((error: unknown) => {
-        throw new Error(`etcd at ${endpoints.text} did not answer: ${(error as Error)?.message ?? String(error)}`, { cause: error });
-      });
+    const response = await withinRequestTimeout(client.namespace(ETCD_ROOT).getAll().prefix('election/').sort('Create', 'Ascend').exec(), requestTimeoutMs).catch(
+      (error: unknown) => {
+        throw registryUnavailable(endpoints.text, 'listing the cluster singletons', error);
+      },
+    );
     const byName = new Map<string, { daemons: { value: Buffer; revision: string }[]; starting: boolean }>();
     for (const kv of response.kvs) {
       const match = KEY.exec(kv.key.toString('utf8'));

@@ -12,15 +12,21 @@
  *
  * A lease is kept alive by etcd3 (a renewal every TTL / 3); ./lease-clock.ts turns the
  * renewals into a local deadline, ./etcd-publication.ts acts on it.
+ *
+ * Faults: a read that fails is `unreadable` (data: evidence of nothing); every other request
+ * that etcd does not answer (no connection, no quorum, past `requestTimeoutMs`) throws a
+ * `RegistryError` (`ERR_REGISTRY_UNAVAILABLE`, ./unavailable.ts) naming the endpoints. Watches
+ * are streams with no deadline of their own: creating one is given `requestTimeoutMs` here.
  */
 import { hostname } from 'node:os';
-import type { Campaign, Election, Etcd3, Lease, Namespace } from 'etcd3';
+import type { Campaign, Election, Etcd3, Lease, Namespace, WatchBuilder, Watcher } from 'etcd3';
 import type { RegistryEndpoints } from './endpoints.js';
-import { ETCD_ROOT, type Etcd3Module, etcdClient, loadEtcd3 } from './etcd-client.js';
+import { ETCD_ROOT, type Etcd3Module, etcdClient, loadEtcd3, withinRequestTimeout } from './etcd-client.js';
 import { EtcdPublication, followLease } from './etcd-publication.js';
 import { LeaseClock } from './lease-clock.js';
 import { type ClusterRecord, decodeRecord, encodeRecord } from './record.js';
 import type { Publication, RecordRead, RecordWatch, Registry, StartRight } from './registry.js';
+import { registryUnavailable } from './unavailable.js';
 
 /** Options of {@link openEtcdRegistry}. */
 export interface EtcdRegistryOptions {
@@ -64,8 +70,11 @@ function campaignFor(election: Election, value: string): Campaign {
   return campaign;
 }
 
-/** Resolves when `campaign` is elected; rejects on its error or `signal`'s abort. Removes its listeners either way. */
-function elected(campaign: Campaign, signal: AbortSignal | undefined): Promise<void> {
+/**
+ * Resolves when `campaign` is elected; rejects with its error as `fault` makes it, or with
+ * `signal`'s reason. Removes its listeners either way.
+ */
+function elected(campaign: Campaign, signal: AbortSignal | undefined, fault: (error: unknown) => unknown): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const done = () => {
       campaign.off('elected', onElected);
@@ -78,9 +87,12 @@ function elected(campaign: Campaign, signal: AbortSignal | undefined): Promise<v
     };
     const onError = (error: unknown) => {
       done();
-      reject(error);
+      reject(fault(error));
     };
-    const onAbort = () => onError(signal!.reason);
+    const onAbort = () => {
+      done();
+      reject(signal!.reason);
+    };
     campaign.on('elected', onElected);
     campaign.on('error', onError);
     if (signal?.aborted) onAbort();
@@ -104,6 +116,8 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
   /** The daemon campaigns' prefix, relative to #ns. */
   readonly #daemonPrefix: string;
   readonly #ttl: number;
+  readonly #requestTimeoutMs: number;
+  readonly #name: string;
   readonly #held = new Set<EtcdPublication<ClusterRecord>>();
   readonly #watches = new Set<RecordWatch>();
   #closed = false;
@@ -114,6 +128,8 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
     this.where = endpoints.text;
     this.#module = module;
     this.#ttl = leaseTtlSeconds;
+    this.#requestTimeoutMs = requestTimeoutMs;
+    this.#name = name;
     this.#client = etcdClient(module, endpoints, requestTimeoutMs);
     this.#ns = this.#client.namespace(ETCD_ROOT);
     this.#daemons = this.#ns.election(`${name}/daemon`, leaseTtlSeconds);
@@ -124,7 +140,7 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
   async discover(signal?: AbortSignal): Promise<RecordRead<ClusterRecord>> {
     try {
       signal?.throwIfAborted();
-      const response = await this.#ns.getAll().prefix(this.#daemonPrefix).sort('Create', 'Ascend').limit(1).exec();
+      const response = await withinRequestTimeout(this.#ns.getAll().prefix(this.#daemonPrefix).sort('Create', 'Ascend').limit(1).exec(), this.#requestTimeoutMs);
       const kv = response.kvs[0];
       if (kv === undefined) return { status: 'absent' };
       const decoded = decodeRecord(kv.value);
@@ -143,7 +159,7 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
     signal.addEventListener('abort', onAbort, { once: true });
     const campaign = campaignFor(this.#starts, `${hostname()} pid ${process.pid}`);
     // Listened for at once: the campaign may be elected while the watch below is being set up.
-    const won = elected(campaign, aborted.signal);
+    const won = elected(campaign, aborted.signal, (error) => this.#fault('campaigning for the right to start a daemon', error));
     let watch: RecordWatch | undefined;
     try {
       watch = await this.watch((read) => {
@@ -185,22 +201,25 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
     try {
       const lease = leaseOf(this.#module, campaign);
       unfollow = followLease(lease, clock);
-      await elected(campaign, signal);
-      const leaseId = await lease.grant();
+      const doing = 'publishing this daemon';
+      await elected(campaign, signal, (error) => this.#fault(doing, error));
+      const leaseId = await this.#ask(doing, lease.grant());
       const key = `${this.#daemonPrefix}${leaseId}`;
       // The key's create revision is the fencing token; the first key of the election must be ours.
-      const response = await this.#ns.getAll().prefix(this.#daemonPrefix).sort('Create', 'Ascend').limit(1).exec();
+      const response = await this.#ask(doing, this.#ns.getAll().prefix(this.#daemonPrefix).sort('Create', 'Ascend').limit(1).exec());
       const first = response.kvs[0];
       if (first === undefined || first.key.toString() !== key) {
         throw new Error(
           `Elected in etcd at ${this.where}, but the election's first key is ${first ? `another (${first.key.toString()})` : 'gone'}: the place was lost at once`,
         );
       }
-      const watcher = await this.#ns
-        .watch()
-        .prefix(this.#daemonPrefix)
-        .startRevision(String(BigInt(response.header.revision) + 1n))
-        .create();
+      const watcher = await this.#openWatcher(
+        doing,
+        this.#ns
+          .watch()
+          .prefix(this.#daemonPrefix)
+          .startRevision(String(BigInt(response.header.revision) + 1n)),
+      );
       const place = { campaign, lease, clock, unfollow, key, createRevision: BigInt(first.create_revision), watcher };
       const publication = new EtcdPublication(record, place, () => this.#held.delete(publication));
       this.#held.add(publication);
@@ -213,7 +232,7 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
   }
 
   async watch(listener: (read: RecordRead<ClusterRecord>) => void): Promise<RecordWatch> {
-    const watcher = await this.#ns.watch().prefix(this.#daemonPrefix).create();
+    const watcher = await this.#openWatcher(`watching the record of "${this.#name}"`, this.#ns.watch().prefix(this.#daemonPrefix));
     let last: string | undefined;
     let closed = false;
     // One read at a time, in order: a change seen twice is told once, and never out of order.
@@ -246,6 +265,37 @@ export class EtcdRegistry implements Registry<ClusterRecord> {
     };
     this.#watches.add(watch);
     return watch;
+  }
+
+  /** A failed request to etcd while `doing`, as the {@link RegistryError} it is. */
+  #fault(doing: string, error: unknown): unknown {
+    return registryUnavailable(this.where, `${doing} (name "${this.#name}")`, error);
+  }
+
+  /** `request`'s result within `requestTimeoutMs`; its failure as a {@link RegistryError}. */
+  async #ask<T>(doing: string, request: Promise<T>): Promise<T> {
+    try {
+      return await withinRequestTimeout(request, this.#requestTimeoutMs);
+    } catch (error) {
+      throw this.#fault(doing, error);
+    }
+  }
+
+  /**
+   * The watcher `builder` makes, once etcd accepted it, within `requestTimeoutMs`: etcd3 would
+   * wait for a stream forever. A watcher that connects after the deadline is cancelled.
+   */
+  async #openWatcher(doing: string, builder: WatchBuilder): Promise<Watcher> {
+    const creating = builder.create();
+    try {
+      return await withinRequestTimeout(creating, this.#requestTimeoutMs);
+    } catch (error) {
+      void creating.then(
+        (late) => late.cancel().catch(() => {}),
+        () => {},
+      );
+      throw this.#fault(doing, error);
+    }
   }
 
   async close(): Promise<void> {

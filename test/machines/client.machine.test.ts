@@ -10,7 +10,7 @@ import { createActor, fromPromise, type Actor } from 'xstate';
 import { clientMachine, type ClientContext, type LockOutcome } from '../../machines/client.machine.js';
 import type { StartAttempt } from '../../src/client/plan.js';
 import type { HeldLock } from '../../src/runtime/lock.js';
-import { ConnectionFailedError, DaemonConnectionError, FactoryError, FactoryMismatchError, HandshakeError } from '../../src/errors.js';
+import { ConnectionFailedError, DaemonConnectionError, FactoryError, FactoryMismatchError, HandshakeError, RegistryError } from '../../src/errors.js';
 import type { MetadataRead } from '../../src/runtime/metadata.js';
 import type { DaemonMetadata } from '../../src/types.js';
 import { deferred, settle, type Deferred } from '../support/machines.js';
@@ -406,6 +406,8 @@ describe('client machine: failures', () => {
     ['ERR_FACTORY_MISMATCH (plain object)', () => ({ code: 'ERR_FACTORY_MISMATCH', message: 'mismatch' })],
     ['ERR_PROTOCOL_VERSION (plain Error)', () => coded('ERR_PROTOCOL_VERSION')],
     ['ERR_FACTORY (plain object)', () => ({ code: 'ERR_FACTORY', message: 'boom', stack: 'at daemon' })],
+    // etcd did not answer: evidence of nothing, so nothing is judged stale, cleaned or started on it.
+    ['ERR_REGISTRY_UNAVAILABLE', () => new RegistryError('etcd at etcd://127.0.0.1:1 did not answer', { registry: 'etcd://127.0.0.1:1' })],
   ] as const;
 
   it.each(FATAL)('a %s from connecting -> failed, without locking (covers connecting->failed)', async (_code, make) => {
@@ -436,7 +438,7 @@ describe('client machine: failures', () => {
     expect(client.actor.getSnapshot().output!.error).toBe(error);
   });
 
-  it.each(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY', 'ERR_LOOPBACK_SINGLETON'])(
+  it.each(['ERR_FACTORY_MISMATCH', 'ERR_PROTOCOL_VERSION', 'ERR_FACTORY', 'ERR_LOOPBACK_SINGLETON', 'ERR_REGISTRY_UNAVAILABLE'])(
     'connect failing with %s is fatal: failed with that error, never locking',
     async (code) => {
       const error = coded(code);

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromPromise, type Actor } from 'xstate';
 import { CLOSE_GRACE_MS, DISPOSE_TIMEOUT_MS, daemonMachine, FORCE_GRACE_MS, type DaemonContext } from '../../machines/daemon.machine.js';
-import { DaemonConnectionError, LoopbackSingletonError, type WireError } from '../../src/errors.js';
+import { DaemonConnectionError, LoopbackSingletonError, RegistryError, type WireError } from '../../src/errors.js';
 import { localFaultError } from '../../src/runtime/local-fault.js';
 import { sleep } from '../support/wait.js';
 import { deferred, settle, type Deferred } from '../support/machines.js';
@@ -263,6 +263,19 @@ describe('daemon machine: boot', () => {
     const byCode = startDaemon({ loadObject: { kind: 'fail', error: lookalike } });
     await settle();
     expect(byCode.context().error).toMatchObject({ code: 'ERR_FACTORY', name: 'TypeError', remoteCode: 'ERR_LOOPBACK_SINGLETON' });
+  });
+
+  it('publishing failing because etcd did not answer keeps ERR_REGISTRY_UNAVAILABLE: the spawner is told etcd is the cause', async () => {
+    const unavailable = new RegistryError('etcd at etcd://127.0.0.1:1 did not answer publishing this daemon', { registry: 'etcd://127.0.0.1:1' });
+    const daemon = startDaemon({ publishMetadata: { kind: 'fail', error: unavailable } });
+    await settle();
+    expect(daemon.value()).toBe('failed');
+    expect(daemon.context().error).toEqual({ code: 'ERR_REGISTRY_UNAVAILABLE', name: 'RegistryError', message: unavailable.message, stack: unavailable.stack });
+    // The code alone, on an error of another class, is not kept.
+    const lookalike = Object.assign(new Error('not ours'), { code: 'ERR_REGISTRY_UNAVAILABLE' });
+    const other = startDaemon({ publishMetadata: { kind: 'fail', error: lookalike } });
+    await settle();
+    expect(other.context().error).toMatchObject({ code: 'ERR_LOOPBACK_SINGLETON', remoteCode: 'ERR_REGISTRY_UNAVAILABLE' });
   });
 
   it.each(failures)('$step never finishing hits bootTimeout -> failed with $code, naming the step', async ({ step, state, code, later, doing }) => {

@@ -15,6 +15,7 @@ import {
   MailboxFullError,
   MethodNotAllowedError,
   ProtocolError,
+  RegistryError,
   RemoteError,
   remoteErrorToWire,
   type WireError,
@@ -29,6 +30,7 @@ const TREE: ReadonlyArray<readonly [AnyErrorClass, AnyErrorClass | ErrorConstruc
   [LoopbackSingletonError, Error, 'LoopbackSingletonError', 'ERR_LOOPBACK_SINGLETON'],
   [DaemonConnectionError, LoopbackSingletonError, 'DaemonConnectionError', 'ERR_DAEMON_CONNECTION'],
   [ConnectionFailedError, DaemonConnectionError, 'ConnectionFailedError', 'ERR_CONNECTION_FAILED'],
+  [RegistryError, ConnectionFailedError, 'RegistryError', 'ERR_REGISTRY_UNAVAILABLE'],
   [HandshakeError, DaemonConnectionError, 'HandshakeError', 'ERR_HANDSHAKE'],
   [RestartLimitError, DaemonConnectionError, 'RestartLimitError', 'ERR_RESTART_LIMIT'],
   [ProtocolError, LoopbackSingletonError, 'ProtocolError', 'ERR_PROTOCOL'],
@@ -81,6 +83,19 @@ describe('the error tree', () => {
 
   it('has no own cause when none is given', () => {
     expect(Object.hasOwn(new ProtocolError('x'), 'cause')).toBe(false);
+  });
+
+  it('RegistryError is a ConnectionFailedError that names its registry, where known', () => {
+    const cause = new Error('14 UNAVAILABLE');
+    const error = new RegistryError('etcd did not answer', { registry: 'etcd://127.0.0.1:2379', cause });
+    expect(error).toBeInstanceOf(ConnectionFailedError);
+    expect(error.code).toBe('ERR_REGISTRY_UNAVAILABLE');
+    expect(error.registry).toBe('etcd://127.0.0.1:2379');
+    expect(error.cause).toBe(cause);
+    // Across the wire (a daemon's boot report), the class and code come back; the endpoints stay in the message.
+    const rebuilt = errorFromWire(errorToWire(error));
+    expect(rebuilt).toBeInstanceOf(RegistryError);
+    expect((rebuilt as RegistryError).registry).toBeUndefined();
   });
 
   it('RemoteError keeps what the hosted method threw', () => {
