@@ -13,7 +13,7 @@ import { openEtcdRegistry } from '../../dist/src/registry/etcd.js';
 import { COUNTER, runWorker } from '../support/clients.js';
 import { waitForExit } from '../support/daemon.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
-import { daemonPids, killDaemonsAtEnd, machines, publishedCount, serviceOn } from './machines.js';
+import { currentRecord, daemonPids, killDaemonsAtEnd, machines, publishedCount, serviceOn } from './machines.js';
 import { uniqueName } from './support.js';
 
 const PROCESSES_PER_MACHINE = 4;
@@ -49,14 +49,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster': a cold start acros
     // One daemon was started in the whole cluster, and it is the one etcd records.
     expect(daemonPids(all, name)).toEqual([...pids]);
     expect(publishedCount(all, name)).toBe(1);
-    const registry = await openEtcdRegistry({ endpoints: parseRegistryEndpoints(cluster.registry), name });
-    try {
-      const read = await registry.discover();
-      expect(read.status).toBe('valid');
-      if (read.status === 'valid') expect(read.record.pid).toBe([...pids][0]);
-    } finally {
-      await registry.close();
-    }
+    expect((await currentRecord(cluster.registry, name))?.pid).toBe([...pids][0]);
     const counter = await serviceOn<{ get(): Promise<number> }>(all[2]!, name, COUNTER).proxy();
     expect(await counter.get()).toBe(total);
     await counter[Symbol.asyncDispose]();

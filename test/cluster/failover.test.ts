@@ -9,12 +9,10 @@
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { parseRegistryEndpoints } from '../../dist/src/registry/endpoints.js';
-import { openEtcdRegistry } from '../../dist/src/registry/etcd.js';
 import type { ClusterRecord } from '../../dist/src/registry/record.js';
 import { FIXTURES, isAlive } from '../support/daemon.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
-import { type ClientTally, daemonPids, killDaemonsAtEnd, machines, serviceOn, startClient } from './machines.js';
+import { type ClientTally, currentRecord, daemonPids, killDaemonsAtEnd, machines, serviceOn, startClient } from './machines.js';
 import { uniqueName } from './support.js';
 
 const LEDGER = `${pathToFileURL(join(FIXTURES, 'ledger.mjs')).href}:Ledger`;
@@ -22,17 +20,6 @@ const CLIENTS_PER_MACHINE = 2;
 /** Calls each surviving client must see answered by the new daemon before the tally. */
 const AFTER_FAILOVER = 10;
 const WAIT = { timeout: 60_000, interval: 50 };
-
-/** The record etcd holds for `name` now, if any. */
-async function currentRecord(registry: string, name: string): Promise<ClusterRecord | undefined> {
-  const opened = await openEtcdRegistry({ endpoints: parseRegistryEndpoints(registry), name, requestTimeoutMs: 1000 });
-  try {
-    const read = await opened.discover();
-    return read.status === 'valid' ? read.record : undefined;
-  } finally {
-    await opened.close();
-  }
-}
 
 describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster': failover${ETCD_MISSING ? ` (${ETCD_MISSING})` : ''}`, () => {
   let cluster: EtcdCluster;

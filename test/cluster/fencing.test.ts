@@ -10,29 +10,16 @@ import { pathToFileURL } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { Connection } from '../../dist/src/client/connection.js';
-import { parseRegistryEndpoints } from '../../dist/src/registry/endpoints.js';
-import { openEtcdRegistry } from '../../dist/src/registry/etcd.js';
-import type { ClusterRecord } from '../../dist/src/registry/record.js';
 import { clusterKey } from '../../dist/src/wire/auth.js';
 import { FIXTURES, isAlive, MAX_FRAME, waitForExit } from '../support/daemon.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
-import { killDaemonsAtEnd, machines, SECRET, serviceOn } from './machines.js';
+import { currentRecord, killDaemonsAtEnd, machines, SECRET, serviceOn } from './machines.js';
 import { track, type Tracked, uniqueName } from './support.js';
 
 const LEDGER = `${pathToFileURL(join(FIXTURES, 'ledger.mjs')).href}:Ledger`;
 const SAMPLES = 5;
 
 type Ledger = { add(id: string): Promise<number>; seen(): Promise<{ ids: string[]; duplicates: number }> };
-
-async function currentRecord(registry: string, name: string): Promise<ClusterRecord | undefined> {
-  const opened = await openEtcdRegistry({ endpoints: parseRegistryEndpoints(registry), name, requestTimeoutMs: 1000 });
-  try {
-    const read = await opened.discover();
-    return read.status === 'valid' ? read.record : undefined;
-  } finally {
-    await opened.close();
-  }
-}
 
 describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster': fencing${ETCD_MISSING ? ` (${ETCD_MISSING})` : ''}`, () => {
   let cluster: EtcdCluster;

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { onTestFinished } from 'vitest';
 import { localSingleton, type LocalSingletonOptions, type LocalSingletonService } from '../../dist/src/index.js';
+import { parseRegistryEndpoints } from '../../dist/src/registry/endpoints.js';
+import { openEtcdRegistry } from '../../dist/src/registry/etcd.js';
+import type { ClusterRecord } from '../../dist/src/registry/record.js';
 import { DIST_INDEX } from '../support/clients.js';
 import { FIXTURES, freshRoot, isAlive, loggedDaemonPids } from '../support/daemon.js';
 
@@ -44,6 +47,17 @@ export function machines(registry: string, count: number, extra: LocalSingletonO
 /** A service on `machine`, in this test process. */
 export function serviceOn<T = Record<string, (...args: never[]) => Promise<unknown>>>(machine: Machine, name: string, factory: string): LocalSingletonService<T> {
   return localSingleton<T>(name, factory, { runtimeDir: machine.runtimeDir, ...machine.options });
+}
+
+/** The record etcd holds for `name` now, if any (a registry opened for the read and closed). */
+export async function currentRecord(registry: string, name: string): Promise<ClusterRecord | undefined> {
+  const opened = await openEtcdRegistry({ endpoints: parseRegistryEndpoints(registry), name, requestTimeoutMs: 1000 });
+  try {
+    const read = await opened.discover();
+    return read.status === 'valid' ? read.record : undefined;
+  } finally {
+    await opened.close();
+  }
 }
 
 /** Every pid that logged as a daemon of `name` on any of `all`. */
