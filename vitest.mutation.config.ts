@@ -35,6 +35,8 @@ export default defineConfig({
       'test/cluster/fencing.test.ts',
       'test/cluster/etcd-faults.test.ts',
       'test/cluster/mismatch.test.ts',
+      'test/cluster/tls.test.ts',
+      'test/cluster/registry-faults.test.ts',
     ],
     // A test file that fails to load counts as a failed test (stryker-js #6150).
     reporters: ['default', './test/support/load-failures.ts'],
