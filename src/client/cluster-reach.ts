@@ -73,17 +73,19 @@ export function connectCluster(attempt: StartAttempt, metadata: DaemonMetadata, 
 /** What a failed connect to the daemon of `metadata` means: judged by its record (see the header). */
 async function judgeUnanswered(attempt: StartAttempt, metadata: DaemonMetadata, error: unknown, signal: AbortSignal | undefined): Promise<unknown> {
   if (signal?.aborted || ANSWERED_CODES.has(String((error as { code?: unknown })?.code))) return error;
+  if (isResourceFault(error)) return localFaultError(`open a connection to the cluster daemon "${attempt.plan.name}" at ${metadata.host}:${metadata.port}`, error);
+  const read = await clusterOf(attempt).registry.discover(signal);
+  if (read.status !== 'valid' || read.record.instanceId !== metadata.instanceId) return error;
   if (isTlsMismatch(error)) {
     // Certificates that do not fit (another CA, not issued for the address, one side without
-    // TLS): no retry fixes that, and the daemon is not stale for it (a final error).
+    // TLS) at the address etcd still records: no retry fixes that, and the daemon is not stale
+    // for it (a final error). At an address etcd no longer records, it is what a stale record's
+    // port now holds: judged stale, like any other failed connect there.
     return new LoopbackSingletonError(
       `Could not reach the cluster daemon "${attempt.plan.name}" at ${metadata.host}:${metadata.port} over TLS: ${(error as Error)?.message ?? String(error)}`,
       { cause: error },
     );
   }
-  if (isResourceFault(error)) return localFaultError(`open a connection to the cluster daemon "${attempt.plan.name}" at ${metadata.host}:${metadata.port}`, error);
-  const read = await clusterOf(attempt).registry.discover(signal);
-  if (read.status !== 'valid' || read.record.instanceId !== metadata.instanceId) return error;
   if ((error as { code?: unknown })?.code === 'ERR_AUTH_FAILED') {
     // The daemon etcd records could not prove the key: no retry fixes that (a final error).
     return new LoopbackSingletonError(
