@@ -8,6 +8,7 @@
  * at once (./daemon.ts), so that a daemon paused or cut off past its lease never answers after
  * another took over.
  */
+import { provideFencing } from './fencing.js';
 import { hostname } from 'node:os';
 import type { ClusterRecord } from '../registry/record.js';
 import type { Loss, Publication } from '../registry/registry.js';
@@ -110,6 +111,9 @@ export class ClusterPresence {
   async publish(port: number, signal: AbortSignal, onLost: () => void): Promise<void> {
     const place = await takeClusterPlace({ ...this.#request, port }, signal);
     this.#place = place;
+    const { publication } = place;
+    // What hosted code's fencingToken() reads (loopback-singleton/daemon).
+    provideFencing({ token: publication.fencingToken, isHeld: () => publication.isHeld() });
     place.publication.onLost((loss) => {
       this.#log(`${describeLoss(loss)}: answering nothing more, draining`);
       // Not inside the check that found it (a frame write): the drain closes those channels.

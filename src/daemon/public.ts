@@ -4,4 +4,5 @@
  */
 export { callSignal } from './call-context.js';
 export { awaitOutside } from './outside.js';
+export { fencingToken } from './fencing.js';
 export type { CallRecord, CallOutcome } from './call-records.js';

@@ -7,16 +7,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localSingleton } from '../../dist/src/index.js';
 import { parseRegistryEndpoints } from '../../dist/src/registry/endpoints.js';
 import { openEtcdRegistry } from '../../dist/src/registry/etcd.js';
 import { COUNTER, runWorker } from '../support/clients.js';
-import { waitForExit } from '../support/daemon.js';
+import { FIXTURES, freshRoot, waitForExit } from '../support/daemon.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
 import { currentRecord, daemonPids, killDaemonsAtEnd, machines, publishedCount, serviceOn } from './machines.js';
 import { uniqueName } from './support.js';
 
 const PROCESSES_PER_MACHINE = 4;
+const LEDGER = `${pathToFileURL(join(FIXTURES, 'ledger.mjs')).href}:Ledger`;
+
+type Fenced = { token(): Promise<string | null> };
 const INCREMENTS = 25;
 
 describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster': a cold start across machines${ETCD_MISSING ? ` (${ETCD_MISSING})` : ''}`, () => {
@@ -74,6 +79,35 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster': a cold start acros
     } finally {
       await after.close();
     }
+  });
+
+  it("hosted code reads its daemon's fencing token: the registry's, larger for the next daemon; none in a local daemon", { timeout: 60_000 }, async () => {
+    const name = uniqueName('token');
+    const [machine] = machines(cluster.registry, 1);
+    killDaemonsAtEnd([machine!], name);
+    const svc = serviceOn<Fenced>(machine!, name, LEDGER);
+    const tokens: bigint[] = [];
+    for (let daemon = 0; daemon < 2; daemon++) {
+      const proxy = await svc.proxy();
+      const token = await proxy.token();
+      const registry = await openEtcdRegistry({ endpoints: parseRegistryEndpoints(cluster.registry), name });
+      try {
+        const read = await registry.discover();
+        expect(read.status === 'valid' && String(read.fencingToken)).toBe(token);
+      } finally {
+        await registry.close();
+      }
+      tokens.push(BigInt(token!));
+      await proxy[Symbol.asyncDispose]();
+      await svc.shutdown();
+    }
+    expect(tokens[1]).toBeGreaterThan(tokens[0]!);
+
+    const local = localSingleton<Fenced>(name, LEDGER, { runtimeDir: freshRoot() });
+    const proxy = await local.proxy();
+    expect(await proxy.token()).toBeNull();
+    await proxy[Symbol.asyncDispose]();
+    await local.shutdown();
   });
 
   it('a daemon nobody uses idles out, and its record goes with it', { timeout: 60_000 }, async () => {
