@@ -92,8 +92,11 @@ const clusterMachine = clientMachine.provide({
   },
 });
 
-/** The longest one etcd request of a client waits (the registry's default). */
-const MAX_REQUEST_TIMEOUT_MS = 2000;
+/**
+ * The longest one etcd request of a client waits: the first one also loads etcd3 and opens its
+ * gRPC channel, which on a loaded machine takes seconds (2 s was seen to run out).
+ */
+const MAX_REQUEST_TIMEOUT_MS = 5000;
 
 /**
  * How long one etcd request of an attempt may take: at most half of `startTimeoutMs`, so that
