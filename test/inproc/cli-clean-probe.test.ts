@@ -15,6 +15,7 @@ import { DaemonUnavailable, openDaemon, probe, singletonNames } from '../../src/
 import { backupPathOf, writeMetadata } from '../../src/runtime/metadata.js';
 import { runtimePaths } from '../../src/runtime/paths.js';
 import type { DaemonMetadata, RuntimePaths } from '../../src/types.js';
+import { fakeRecord } from '../support/records.js';
 import { makeRoot, removeRoot } from '../support/in-process.js';
 
 /** A pid that was a process and is no more. */
@@ -30,20 +31,7 @@ afterEach(async () => {
   removeRoot(root);
 });
 
-function record(pid: number, extra: Partial<DaemonMetadata> = {}): DaemonMetadata {
-  return {
-    pid,
-    instanceId: 'a'.repeat(32),
-    transport: 'tcp',
-    host: '127.0.0.1',
-    port: 1,
-    protocolVersion: 1,
-    packageVersion: '0.0.1',
-    factoryId: 'f'.repeat(32),
-    startedAt: 1,
-    ...extra,
-  } as DaemonMetadata;
-}
+const record = fakeRecord;
 
 /** A runtime dir `name` with `metadata` recorded (none when undefined). */
 function dir(name: string, metadata?: DaemonMetadata): RuntimePaths {

@@ -5,6 +5,7 @@
  * refusal signed with the token. What it prints, its exit, whom it signals and what it removes.
  * Stops of a daemon that answers are in ./cli.test.ts.
  */
+import { fakeRecord } from '../support/records.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -51,19 +52,7 @@ function record(name: string, child: ChildProcess, extra: Partial<DaemonMetadata
   const paths = runtimePaths(root, name);
   mkdirSync(paths.dir, { mode: 0o700 });
   writeFileSync(paths.token, TOKEN_TEXT, { mode: 0o600 });
-  const metadata = {
-    pid: child.pid!,
-    startTime: processStartTime(child.pid!),
-    instanceId: 'e'.repeat(32),
-    transport: 'tcp',
-    host: '127.0.0.1',
-    port: 1,
-    protocolVersion: 1,
-    packageVersion: '0.0.1',
-    factoryId: 'f'.repeat(32),
-    startedAt: 1,
-    ...extra,
-  } as DaemonMetadata;
+  const metadata = fakeRecord(child.pid!, { startTime: processStartTime(child.pid!), instanceId: 'e'.repeat(32), ...extra });
   writeMetadata(paths.metadata, metadata);
   return { paths, metadata };
 }

@@ -4,13 +4,13 @@
  * process its record cannot prove (left alone), a stand-in daemon process stopped by SIGTERM,
  * gracefully or with force. Shutdowns of a daemon that answers are ./client.test.ts's.
  */
+import { fakeRecord } from '../support/records.js';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { localSingleton } from '../../src/client/service.js';
 import { writeMetadata } from '../../src/runtime/metadata.js';
 import { processStartTime } from '../../src/runtime/process.js';
-import type { DaemonMetadata } from '../../src/types.js';
 import { makeRoot, removeRoot, SERVICES } from '../support/in-process.js';
 
 let root: string;
@@ -41,18 +41,7 @@ function exitSignal(child: ChildProcess): Promise<NodeJS.Signals | null> {
 function record(pid: number, startTime: string | undefined): string {
   const paths = service().paths;
   mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
-  writeMetadata(paths.metadata, {
-    pid,
-    ...(startTime === undefined ? {} : { startTime }),
-    instanceId: 'c'.repeat(32),
-    transport: 'tcp',
-    host: '127.0.0.1',
-    port: 1,
-    protocolVersion: 1,
-    packageVersion: '0.0.1',
-    factoryId: 'f'.repeat(32),
-    startedAt: 1,
-  } as DaemonMetadata);
+  writeMetadata(paths.metadata, fakeRecord(pid, { ...(startTime === undefined ? {} : { startTime }), instanceId: 'c'.repeat(32) }));
   return paths.metadata;
 }
 
