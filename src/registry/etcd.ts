@@ -19,9 +19,10 @@
  * are streams with no deadline of their own: creating one is given `requestTimeoutMs` here.
  */
 import { hostname } from 'node:os';
-import type { Campaign, Election, Etcd3, Lease, Namespace, WatchBuilder, Watcher } from 'etcd3';
+import type { Election, Etcd3, Namespace, WatchBuilder, Watcher } from 'etcd3';
 import type { RegistryEndpoints } from './endpoints.js';
 import { ETCD_ROOT, type Etcd3Module, etcdClient, loadEtcd3, withinRequestTimeout } from './etcd-client.js';
+import { campaignFor, elected, leaseOf } from './etcd-campaign.js';
 import { EtcdPublication, followLease } from './etcd-publication.js';
 import { LeaseClock } from './lease-clock.js';
 import { type ClusterRecord, decodeRecord, encodeRecord } from './record.js';
@@ -45,59 +46,6 @@ export interface EtcdRegistryOptions {
    * @default 2000
    */
   readonly requestTimeoutMs?: number;
-}
-
-/**
- * The lease etcd3's Campaign keeps alive. etcd3 does not expose it, and the local deadline
- * needs its keepalives; a change of etcd3 that moves it fails here, loudly, not later.
- */
-function leaseOf(module: Etcd3Module, campaign: Campaign): Lease {
-  const lease = (campaign as unknown as { lease?: unknown }).lease;
-  if (!(lease instanceof module.Lease)) {
-    throw new Error("etcd3's Campaign no longer holds its lease as `lease`: this etcd3 version is not supported (tested with 1.1)");
-  }
-  return lease;
-}
-
-/**
- * A campaign with a listener for its 'error' for as long as it lives: etcd3 may emit it more
- * than once (the lease lost, then the campaign's own start failing), and an EventEmitter
- * 'error' nobody listens to throws, here inside a promise: an unhandled rejection.
- */
-function campaignFor(election: Election, value: string): Campaign {
-  const campaign = election.campaign(value);
-  campaign.on('error', () => {});
-  return campaign;
-}
-
-/**
- * Resolves when `campaign` is elected; rejects with its error as `fault` makes it, or with
- * `signal`'s reason. Removes its listeners either way.
- */
-function elected(campaign: Campaign, signal: AbortSignal | undefined, fault: (error: unknown) => unknown): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const done = () => {
-      campaign.off('elected', onElected);
-      campaign.off('error', onError);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    const onElected = () => {
-      done();
-      resolve();
-    };
-    const onError = (error: unknown) => {
-      done();
-      reject(fault(error));
-    };
-    const onAbort = () => {
-      done();
-      reject(signal!.reason);
-    };
-    campaign.on('elected', onElected);
-    campaign.on('error', onError);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /** What identifies a read, to tell a change from a repeat. */
