@@ -166,6 +166,8 @@ describe('unresponsiveError', () => {
     expect(unresponsiveError(plan, output({ timedOutIn: '"connecting"', metadata: fakeRecord(deadPid) }))).toBeUndefined();
     expect(unresponsiveError(plan, output({ timedOutIn: '"connecting"' }))).toBeUndefined();
     expect(unresponsiveError(plan, output({ timedOutIn: '"spawning"', metadata: live }))).toBeUndefined();
+    // Unanswered tries, and no failure recorded at all.
+    expect(unresponsiveError(plan, output({ unanswered: 2 }))).toBeUndefined();
   });
 });
 
@@ -226,7 +228,7 @@ describe('drainedExit', () => {
     await drainedExit(runtime, new AbortController().signal);
     const { record } = await drainingChild();
     // Not draining: nothing to wait for.
-    writeMetadata(runtime.metadata, { ...record, draining: false });
+    writeMetadata(runtime.metadata, { ...record, draining: undefined });
     await drainedExit(runtime, new AbortController().signal);
     writeMetadata(runtime.metadata, record);
     const aborted = new AbortController();
