@@ -93,7 +93,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
     expect(stranger.code).toBe('ERR_LOOPBACK_SINGLETON');
     expect(stranger.message).toMatch(
       new RegExp(
-        `^${escape(prefix)}Cannot connect to the daemon at 127\\.0\\.0\\.1:${port}: the daemon's certificate is not signed by the CA in \`tls\\.ca\` \\([A-Z_]+\\): ` +
+        `^${literal(prefix)}Cannot connect to the daemon at 127\\.0\\.0\\.1:${port}: the daemon's certificate is not signed by the CA in \`tls\\.ca\` \\([A-Z_]+\\): ` +
           'give every machine a certificate issued by one CA, and that CA as `tls\\.ca`$',
       ),
     );
@@ -183,6 +183,6 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
 });
 
 /** `text` as a literal in a RegExp. */
-function escape(text: string): string {
+function literal(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
