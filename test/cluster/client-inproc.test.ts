@@ -3,8 +3,8 @@
  * a cluster daemon's place (src/daemon/cluster-place.ts) in this process, against a real
  * 3-member etcd cluster and daemons served here (test/support/in-process.ts): a cold start,
  * a daemon reached from another "machine", a record whose daemon is gone, a place lost, a
- * registry that does not answer, a start right held elsewhere, another secret and another
- * factory. The end-to-end files (./cold-start.test.ts, ./failover.test.ts, ./mismatch.test.ts,
+ * registry that does not answer, a start right held elsewhere, another secret, another
+ * protocol version (a daemon played by hand) and another factory. The end-to-end files (./cold-start.test.ts, ./failover.test.ts, ./mismatch.test.ts,
  * ./fencing.test.ts) run the same from dist/ as processes; this one lets a mutant be seen.
  * Stopping a daemon (src/client/cluster-terminate.ts) is ./terminate-inproc.test.ts.
  */
@@ -17,12 +17,14 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeLoss } from '../../src/daemon/cluster-place.js';
 import { fencingToken } from '../../src/daemon/fencing.js';
-import { ConnectionFailedError, FactoryMismatchError, LoopbackSingletonError, RegistryError } from '../../src/errors.js';
+import { ConnectionFailedError, FactoryMismatchError, HandshakeError, LoopbackSingletonError, RegistryError } from '../../src/errors.js';
 import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../src/version.js';
+import { clusterKey, computeProof, createNonce } from '../../src/wire/auth.js';
+import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../../src/wire/codec.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
 import { daemons, makeRoot, removeRoot, spawned, stopInProcessDaemons } from '../support/in-process.js';
-import { clusterService, electionKeys, rejection } from './inproc.js';
+import { clusterService, electionKeys, rejection, SECRET } from './inproc.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -183,6 +185,44 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
       expect(read.status === 'valid' && read.record.instanceId).toBe(child!.daemon!.instanceId);
       expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
       await counter[Symbol.asyncDispose]();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a daemon of another protocol version at the record: its own answer, final at once (ERR_PROTOCOL_VERSION), nothing started', async () => {
+    const name = uniqueName('version');
+    const key = clusterKey(Buffer.from(SECRET), name);
+    // A daemon of protocol 99 by hand: it refuses the hello, its refusal signed with the cluster key.
+    const { server, port } = await listener((socket) => {
+      socket.on('error', () => {});
+      const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
+      socket.on('data', (chunk: Buffer) =>
+        decoder.push(chunk, (payload) => {
+          const hello = decodeValue(payload) as { nonce: Uint8Array };
+          const nonce = createNonce();
+          const refusal = {
+            t: 'error',
+            id: null,
+            e: { code: 'ERR_PROTOCOL_VERSION', name: 'HandshakeError', message: 'The daemon speaks protocol 99' },
+            v: 99,
+            pid: 4242,
+            nonce,
+            proof: computeProof(key, 'refusal', hello.nonce, nonce),
+          };
+          socket.end(encodeFrame(refusal, HANDSHAKE_MAX_FRAME_BYTES));
+        }),
+      );
+    });
+    try {
+      const registry = await openRegistry(cluster.registry, name);
+      await registry.publish(record('127.0.0.1', port));
+      const error = await rejection(clusterService(root, cluster.registry, name, { startTimeoutMs: 10_000 }).ensureStarted());
+      expect(error).toBeInstanceOf(HandshakeError);
+      expect(error.code).toBe('ERR_PROTOCOL_VERSION');
+      expect(error.message).toMatch(/ \(pid 4242\) speaks protocol 99; this client speaks \d+\./);
+      expect(spawned).toHaveLength(0);
+      expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
     } finally {
       server.close();
     }
