@@ -4,8 +4,9 @@
  * 3-member etcd cluster and daemons served here (test/support/in-process.ts): a cold start,
  * a daemon reached from another "machine", a record whose daemon is gone, a place lost, a
  * registry that does not answer, a start right held elsewhere, another secret, another
- * protocol version (a daemon played by hand) and another factory. The end-to-end files (./cold-start.test.ts, ./failover.test.ts, ./mismatch.test.ts,
- * ./fencing.test.ts) run the same from dist/ as processes; this one lets a mutant be seen.
+ * protocol version (a daemon played by hand) and another factory. The end-to-end files
+ * (./cold-start.test.ts, ./failover.test.ts, ./mismatch.test.ts, ./fencing.test.ts) run the
+ * same from dist/ as processes; this one lets a mutant be seen.
  * Stopping a daemon (src/client/cluster-terminate.ts) is ./terminate-inproc.test.ts.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
