@@ -160,6 +160,9 @@ describe.skipIf(ETCD_MISSING !== undefined)(`list --registry's probe in this pro
     const info = await svc.ping();
     const port = Number(info.address.split(':')[1]);
     const listed = { ...record('127.0.0.1', port), instanceId: daemons()[0]!.daemon!.instanceId };
+    const daemon = daemons()[0]!.daemon!;
+    const opened = vi.spyOn(daemon, 'authenticated');
+    const closed = vi.spyOn(daemon, 'closed');
 
     expect(await probeRecord(name, listed, credentials())).toEqual({
       status: 'reachable',
@@ -171,8 +174,13 @@ describe.skipIf(ETCD_MISSING !== undefined)(`list --registry's probe in this pro
       queued: 0,
       callsServed: 2,
     });
-    // The probe is an observer: it is not counted among the daemon's connections.
-    expect(daemons()[0]!.daemon!.info().active).toBe(1);
+    // The probe is an observer: it is not counted among the daemon's connections, and its connection is closed.
+    expect(daemon.info().active).toBe(1);
+    expect(opened).toHaveBeenCalledTimes(1);
+    expect(opened.mock.calls[0]![1]).toBe(true);
+    await vi.waitFor(() => expect(closed).toHaveBeenCalledTimes(1));
+    opened.mockRestore();
+    closed.mockRestore();
 
     const other = await probeRecord(name, listed, credentials({ secret: Buffer.from('another secret, not the cluster one'), secretEnv: 'MY_SECRET' }));
     expect(other).toMatchObject({ status: 'refused', pid: null, state: null, connections: null, queued: null, callsServed: null });
