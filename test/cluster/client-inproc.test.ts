@@ -280,6 +280,24 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     expect(spawned).toHaveLength(0);
   });
 
+  it('an etcd that accepts and never answers: each request gets half the start budget, and the start ends saying so', async () => {
+    const name = uniqueName('silent-etcd');
+    const { server, port } = await listener((socket) => socket.on('error', () => {}));
+    try {
+      const error = await rejection(clusterService(root, `etcd://127.0.0.1:${port}`, name, { startTimeoutMs: 4000 }).ensureStarted());
+      expect(error).toBeInstanceOf(RegistryError);
+      expect(error.code).toBe('ERR_REGISTRY_UNAVAILABLE');
+      expect(error.message).toBe(
+        `etcd at etcd://127.0.0.1:${port} did not answer reading the record of "${name}": no answer within 2000 ms; ` +
+          'check that etcd runs at those endpoints, that this machine reaches them (address, port, firewall), ' +
+          'and that most of its members are up (without a quorum etcd answers nothing)',
+      );
+      expect(spawned).toHaveLength(0);
+    } finally {
+      server.close();
+    }
+  });
+
   it('another secret: refused with what to fix, the daemon left serving', async () => {
     const name = uniqueName('secret');
     const svc = clusterService(root, cluster.registry, name);

@@ -11,14 +11,16 @@
 import { connect, createServer, type Socket } from 'node:net';
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Connection } from '../../src/client/connection.js';
 import { LoopbackSingletonError } from '../../src/errors.js';
 import { PLAIN_CLIENT_REFUSAL } from '../../src/net/tls-mismatch.js';
 import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
-import { decodeValue, HEADER_BYTES } from '../../src/wire/codec.js';
+import { clusterKey } from '../../src/wire/auth.js';
+import { DEFAULT_MAX_FRAME_BYTES, decodeValue, HEADER_BYTES } from '../../src/wire/codec.js';
 import { makeTestCerts, material, type TestCerts } from '../support/certs.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
 import { daemons, makeRoot, removeRoot, spawned, stopInProcessDaemons } from '../support/in-process.js';
-import { clusterService, electionKeys, rejection } from './inproc.js';
+import { clusterService, electionKeys, rejection, SECRET } from './inproc.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -124,6 +126,26 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
       e: { code: 'ERR_HANDSHAKE', name: 'HandshakeError', message: PLAIN_CLIENT_REFUSAL },
     });
     expect(await rawExchange(port, undefined)).toEqual(Buffer.alloc(0));
+
+    // Clients that reset the connection, before their first bytes or right after plain ones: the daemon lives on.
+    for (const bytes of [undefined, Buffer.from([0, 0, 0, 1, 0xc0])]) {
+      const socket = connect({ host: '127.0.0.1', port });
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      if (bytes !== undefined) socket.write(bytes);
+      socket.resetAndDestroy();
+    }
+    // A TLS connection that completed its handshakes is not cut at the handshake deadline (1000 ms here).
+    const tls = material(certs.client, certs.ca);
+    const connection = await Connection.open(
+      { transport: 'tcp', host: '127.0.0.1', port },
+      { token: clusterKey(Buffer.from(SECRET), name), maxFrameBytes: DEFAULT_MAX_FRAME_BYTES, timeoutMs: 5000, name, tls },
+    );
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect((await connection.ping()).pid).toBe(process.pid);
+    } finally {
+      connection.close();
+    }
   });
 
   it('a daemon whose certificate names another address: its own client says so, and nothing else is started', async () => {
