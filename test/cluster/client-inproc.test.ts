@@ -284,11 +284,11 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     const name = uniqueName('silent-etcd');
     const { server, port } = await listener((socket) => socket.on('error', () => {}));
     try {
-      const error = await rejection(clusterService(root, `etcd://127.0.0.1:${port}`, name, { startTimeoutMs: 4000 }).ensureStarted());
+      const error = await rejection(clusterService(root, `etcd://127.0.0.1:${port}`, name, { startTimeoutMs: 3000 }).ensureStarted());
       expect(error).toBeInstanceOf(RegistryError);
       expect(error.code).toBe('ERR_REGISTRY_UNAVAILABLE');
       expect(error.message).toBe(
-        `etcd at etcd://127.0.0.1:${port} did not answer reading the record of "${name}": no answer within 2000 ms; ` +
+        `etcd at etcd://127.0.0.1:${port} did not answer reading the record of "${name}": no answer within 1500 ms; ` +
           'check that etcd runs at those endpoints, that this machine reaches them (address, port, firewall), ' +
           'and that most of its members are up (without a quorum etcd answers nothing)',
       );
