@@ -319,7 +319,8 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
 
   it('another factory: refused by default; with onMismatch replace, the daemon drains, its record goes, and one with the new args serves', async () => {
     const name = uniqueName('mismatch');
-    const first = clusterService(root, cluster.registry, name, { args: [0] });
+    // It would outlive the start budget idle: only the replace asking it to drain ends it.
+    const first = clusterService(root, cluster.registry, name, { args: [0], idleTtlMs: 60_000 });
     const counter = await first.proxy();
     expect(await counter.inc()).toBe(1);
     const [old] = daemons();
@@ -335,7 +336,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     const onReplaced = (message: unknown) => replaced.push(message);
     subscribe('loopback-singleton:client:replaced', onReplaced);
     try {
-      const svc = clusterService(root, cluster.registry, name, { args: [100], onMismatch: 'replace' });
+      const svc = clusterService(root, cluster.registry, name, { args: [100], onMismatch: 'replace', startTimeoutMs: 5000 });
       const second = await svc.proxy();
       expect(await second.inc()).toBe(101);
       expect(await old!.outcome).toBe('stopped');
