@@ -13,6 +13,7 @@ import { runtimePaths } from '../../src/runtime/paths.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../src/version.js';
 import { formatDuration } from '../../src/cli/format.js';
 import { daemons, makeRoot, removeRoot, SERVICES, stopInProcessDaemons } from '../support/in-process.js';
+import { fakeRecord } from '../support/records.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
   ...(await load<typeof import('../../src/client/daemon-process.js')>()),
@@ -317,17 +318,7 @@ describe('the command line', () => {
     const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
     const old = runtimePaths(root, 'old');
     mkdirSync(old.dir, { mode: 0o700 });
-    writeMetadata(old.metadata, {
-      pid: dead,
-      instanceId: 'd'.repeat(32),
-      transport: 'tcp',
-      host: '127.0.0.1',
-      port: 1,
-      protocolVersion: 1,
-      packageVersion: '0.0.1',
-      factoryId: 'f'.repeat(32),
-      startedAt: 1,
-    });
+    writeMetadata(old.metadata, fakeRecord(dead, { instanceId: 'd'.repeat(32) }));
     const broken = runtimePaths(root, 'broken');
     mkdirSync(broken.dir, { mode: 0o700 });
     writeFileSync(broken.metadata, '{"pid": 1', { mode: 0o600 });

@@ -32,6 +32,7 @@ describe('checkTlsMaterial', () => {
       /^Expected `tls.cert` to be a PEM certificate .* \(a file path\? pass the file's contents: readFileSync\(path\)\)$/,
     ],
     ['a number for cert', () => ({ ...good(), cert: 1 }), /^Expected `tls.cert` to be a PEM certificate \(string or Buffer\), got \(number\)$/],
+    ['an object for cert', () => ({ ...good(), cert: { pem: 'x' } }), /^Expected `tls.cert` to be a PEM certificate \(string or Buffer\), got \(an object\)$/],
     ['a key for cert', () => ({ ...good(), cert: certs.daemon.key }), /^Expected `tls.cert` to be a PEM certificate/],
     [
       'a damaged cert',

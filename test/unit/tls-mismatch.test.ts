@@ -6,12 +6,28 @@ const coded = (code: string) => Object.assign(new Error(code), { code });
 
 describe('isTlsMismatch', () => {
   it.each([
+    // The daemon's certificate is not from our CA.
     'SELF_SIGNED_CERT_IN_CHAIN',
+    'DEPTH_ZERO_SELF_SIGNED_CERT',
     'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'UNABLE_TO_GET_ISSUER_CERT',
+    'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    'CERT_SIGNATURE_FAILURE',
+    // The daemon refused this client's certificate.
     'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+    'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+    'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
+    'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+    'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+    'ERR_SSL_TLSV1_ALERT_DECRYPT_ERROR',
+    // The listener speaks no TLS.
     'ERR_SSL_WRONG_VERSION_NUMBER',
+    'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+    'ERR_SSL_RECORD_LAYER_FAILURE',
+    // The daemon's certificate is not for this address, or not valid now.
     'ERR_TLS_CERT_ALTNAME_INVALID',
     'CERT_HAS_EXPIRED',
+    'CERT_NOT_YET_VALID',
   ])('%s is one, also as the cause of the connect error', (code) => {
     expect(isTlsMismatch(coded(code))).toBe(true);
     expect(isTlsMismatch(new Error('connect failed', { cause: new Error('described', { cause: coded(code) }) }))).toBe(true);

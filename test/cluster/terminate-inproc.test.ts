@@ -1,0 +1,141 @@
+/**
+ * `shutdown()` in `scope: 'cluster'` (src/client/cluster-terminate.ts) in this process, against
+ * a real 3-member etcd cluster and a daemon served here (test/support/in-process.ts): nothing
+ * recorded, a graceful drain that answers the call in flight, a forced stop that does not, a
+ * record whose daemon never answers (left to its lease), the caller's abort, an etcd that
+ * does not answer. Which records remain in etcd is checked after each.
+ */
+import { createServer } from 'node:net';
+import { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionFailedError, DaemonConnectionError, RegistryError } from '../../src/errors.js';
+import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
+import { openGate } from '../fixtures/services.mjs';
+import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
+import { daemons, makeRoot, removeRoot, spawned, stopInProcessDaemons } from '../support/in-process.js';
+import { clusterService, electionKeys, rejection } from './inproc.js';
+import { openRegistry, record, uniqueName } from './support.js';
+
+vi.mock('../../src/client/daemon-process.js', async (load) => ({
+  ...(await load<typeof import('../../src/client/daemon-process.js')>()),
+  spawnDaemonProcess: (await import('../support/in-process.js')).spawnInProcess,
+}));
+
+type Gated = { gated<T>(gate: string, tag: T): Promise<T>; inc(): Promise<number> };
+
+/** A port nothing listens on (listened on, then closed). */
+async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in this process${ETCD_MISSING ? ` (${ETCD_MISSING})` : ''}`, () => {
+  let cluster: EtcdCluster;
+  let etcd: Etcd3;
+  let root: string;
+  beforeAll(async () => {
+    cluster = await startEtcdCluster();
+    etcd = new Etcd3({ hosts: [...parseRegistryEndpoints(cluster.registry).hosts] });
+  });
+  afterAll(async () => {
+    etcd?.close();
+    await cluster?.stop();
+  });
+  beforeEach(() => {
+    root = makeRoot('lbs-cluster-stop-');
+  });
+  afterEach(async () => {
+    await stopInProcessDaemons();
+    removeRoot(root);
+  });
+
+  it('nothing recorded: resolves at once, starts nothing', async () => {
+    const name = uniqueName('none');
+    await expect(clusterService(root, cluster.registry, name).shutdown()).resolves.toBeUndefined();
+    expect(spawned).toHaveLength(0);
+    expect(await electionKeys(etcd, name)).toEqual([]);
+  });
+
+  it('graceful: the daemon answers the call it accepted, exits, and its record goes before shutdown() resolves', async () => {
+    const name = uniqueName('drain');
+    const svc = clusterService<Gated>(root, cluster.registry, name);
+    const proxy = await svc.proxy();
+    expect(await proxy.inc()).toBe(1);
+    const [child] = daemons();
+    const gate = `${name}-gate`;
+    const inFlight = proxy.gated(gate, 'answered');
+    await vi.waitFor(() => expect(child!.daemon!.info().queued + child!.daemon!.info().active).toBeGreaterThan(0));
+    const stopping = svc.shutdown();
+    await vi.waitFor(() => expect(JSON.stringify(child!.daemon!.info().state)).toContain('draining'));
+    openGate(gate);
+    expect(await inFlight).toBe('answered');
+    await stopping;
+    expect(await electionKeys(etcd, name)).toEqual([]);
+    expect(await child!.outcome).toBe('stopped');
+    await proxy[Symbol.asyncDispose]();
+  });
+
+  it('force: the daemon stops without answering the call in flight, and its record goes', async () => {
+    const name = uniqueName('force');
+    const svc = clusterService<Gated>(root, cluster.registry, name);
+    const proxy = await svc.proxy();
+    expect(await proxy.inc()).toBe(1);
+    const [child] = daemons();
+    // A gate never opened: only a forced stop ends this call.
+    const inFlight = proxy.gated(`${name}-never`, 'answered').catch((error: unknown) => error);
+    await svc.shutdown({ force: true });
+    expect(await electionKeys(etcd, name)).toEqual([]);
+    const lost = await inFlight;
+    expect(lost).toBeInstanceOf(DaemonConnectionError);
+    expect((lost as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
+    expect(await child!.outcome).toBe('stopped');
+    await proxy[Symbol.asyncDispose]();
+  });
+
+  it('a record whose daemon never answers: asked to drain or to stop, it is left to its lease (ERR_DAEMON_UNRESPONSIVE), its record kept', async () => {
+    const name = uniqueName('silent');
+    const registry = await openRegistry(cluster.registry, name);
+    const port = await deadPort();
+    const silent = record('127.0.0.1', port);
+    await registry.publish(silent);
+    const svc = clusterService(root, cluster.registry, name, { drainTimeoutMs: 0 });
+    const [drain, stop] = await Promise.all([rejection(svc.shutdown()), rejection(svc.shutdown({ force: true }))]);
+    for (const [error, asked] of [
+      [drain, 'drain'],
+      [stop, 'stop'],
+    ] as const) {
+      expect(error).toBeInstanceOf(ConnectionFailedError);
+      expect(error.code).toBe('ERR_DAEMON_UNRESPONSIVE');
+      expect(error.message).toBe(
+        `The cluster daemon "${name}" (127.0.0.1:${port}, pid ${process.pid}) still holds its place 5000 ms after it was asked to ${asked}; ` +
+          'it was left to its lease. See its daemon.log on its machine',
+      );
+    }
+    const read = await registry.discover();
+    expect(read.status === 'valid' && read.record.instanceId).toBe(silent.instanceId);
+    expect(spawned).toHaveLength(0);
+  });
+
+  it("the caller's abort ends the wait with its reason, not a verdict on the daemon", async () => {
+    const name = uniqueName('abort');
+    const registry = await openRegistry(cluster.registry, name);
+    await registry.publish(record('127.0.0.1', await deadPort()));
+    const controller = new AbortController();
+    const reason = new Error('the caller gave up');
+    const stopping = rejection(clusterService(root, cluster.registry, name).shutdown({ signal: controller.signal }));
+    setTimeout(() => controller.abort(reason), 300).unref();
+    expect(await stopping).toBe(reason);
+    expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
+  });
+
+  it('an etcd that does not answer: ERR_REGISTRY_UNAVAILABLE naming it', async () => {
+    const name = uniqueName('noetcd');
+    const error = await rejection(clusterService(root, 'etcd://127.0.0.1:1', name, { startTimeoutMs: 600 }).shutdown());
+    expect(error).toBeInstanceOf(RegistryError);
+    expect(error.code).toBe('ERR_REGISTRY_UNAVAILABLE');
+    expect(error.message).toMatch(new RegExp(`^etcd at etcd://127\\.0\\.0\\.1:1 did not answer reading the record of "${name}": `));
+  });
+});
