@@ -276,6 +276,11 @@ describe('daemon machine: boot', () => {
     const other = startDaemon({ publishMetadata: { kind: 'fail', error: lookalike } });
     await settle();
     expect(other.context().error).toMatchObject({ code: 'ERR_LOOPBACK_SINGLETON', remoteCode: 'ERR_REGISTRY_UNAVAILABLE' });
+    // Nor the name alone, with another code (another library's RegistryError).
+    const namesake = Object.assign(new Error('connect refused'), { name: 'RegistryError', code: 'ECONNREFUSED' });
+    const theirs = startDaemon({ publishMetadata: { kind: 'fail', error: namesake } });
+    await settle();
+    expect(theirs.context().error).toMatchObject({ code: 'ERR_LOOPBACK_SINGLETON', name: 'RegistryError', remoteCode: 'ECONNREFUSED' });
   });
 
   it.each(failures)('$step never finishing hits bootTimeout -> failed with $code, naming the step', async ({ step, state, code, later, doing }) => {
