@@ -14,8 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { describeLoss } from '../../src/daemon/cluster-place.js';
 import { fencingToken } from '../../src/daemon/fencing.js';
 import { ConnectionFailedError, FactoryMismatchError, HandshakeError, LoopbackSingletonError, RegistryError } from '../../src/errors.js';
@@ -23,9 +22,9 @@ import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../src/version.js';
 import { clusterKey, computeProof, createNonce } from '../../src/wire/auth.js';
 import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../../src/wire/codec.js';
-import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
-import { daemons, makeRoot, removeRoot, spawned, stopInProcessDaemons } from '../support/in-process.js';
-import { clusterService, electionKeys, rejection, SECRET } from './inproc.js';
+import { ETCD_MISSING } from '../support/etcd-cluster.js';
+import { daemons, makeRoot, removeRoot, spawned } from '../support/in-process.js';
+import { clusterService, electionKeys, rejection, SECRET, inProcessClusterWorld } from './inproc.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -60,28 +59,11 @@ describe('the cluster client in this process, without etcd', () => {
 });
 
 describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process, on a real etcd cluster${ETCD_MISSING ? ` (${ETCD_MISSING})` : ''}`, () => {
-  let cluster: EtcdCluster;
-  let etcd: Etcd3;
-  let root: string;
-  beforeAll(async () => {
-    cluster = await startEtcdCluster();
-    etcd = new Etcd3({ hosts: [...parseRegistryEndpoints(cluster.registry).hosts] });
-  });
-  afterAll(async () => {
-    etcd?.close();
-    await cluster?.stop();
-  });
-  beforeEach(() => {
-    root = makeRoot('lbs-cluster-inproc-');
-  });
-  afterEach(async () => {
-    await stopInProcessDaemons();
-    removeRoot(root);
-  });
+  const world = inProcessClusterWorld('lbs-cluster-inproc-');
 
   it('no daemon recorded: one is started here, publishes its record, and is reached from another machine', async () => {
     const name = uniqueName('cold');
-    const svc = clusterService(root, cluster.registry, name, { args: [10] });
+    const svc = clusterService(world.root, world.cluster.registry, name, { args: [10] });
     const counter = await svc.proxy();
     expect(await counter.inc()).toBe(11);
 
@@ -94,14 +76,14 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
       transport: 'tcp',
       host: '127.0.0.1',
       tls: undefined,
-      cluster: { registry: parseRegistryEndpoints(cluster.registry), host: '127.0.0.1', leaseTtlSeconds: 2 },
+      cluster: { registry: parseRegistryEndpoints(world.cluster.registry), host: '127.0.0.1', leaseTtlSeconds: 2 },
     });
     const info = await svc.ping();
     const port = Number(info.address.split(':')[1]);
     expect(info.address).toBe(`127.0.0.1:${port}`);
 
     // What etcd records: this daemon, where the other machines reach it; the start right is given up.
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     const read = await registry.discover();
     expect(read).toEqual({
       status: 'valid',
@@ -120,15 +102,15 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     });
     const token = read.status === 'valid' ? read.fencingToken : undefined;
     expect(fencingToken()).toBe(token);
-    expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\/[0-9a-f]+$/)]);
-    expect(readFileSync(join(root, name, 'daemon.log'), 'utf8')).toContain(
-      `published in etcd at ${parseRegistryEndpoints(cluster.registry).text} as 127.0.0.1:${port}, fencing token ${token}`,
+    expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\/[0-9a-f]+$/)]);
+    expect(readFileSync(join(world.root, name, 'daemon.log'), 'utf8')).toContain(
+      `published in etcd at ${parseRegistryEndpoints(world.cluster.registry).text} as 127.0.0.1:${port}, fencing token ${token}`,
     );
 
     // Another machine (its own runtime dir and host) finds it: no second daemon, the same state.
     const elsewhere = makeRoot('lbs-cluster-inproc-');
     try {
-      const other = clusterService(elsewhere, cluster.registry, name, { args: [10], host: '127.0.0.2' });
+      const other = clusterService(elsewhere, world.cluster.registry, name, { args: [10], host: '127.0.0.2' });
       const remote = await other.proxy();
       expect(await remote.inc()).toBe(12);
       expect((await other.ping()).pid).toBe(process.pid);
@@ -143,11 +125,11 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
 
   it('a record whose daemon does not answer is waited for while it is current: ERR_DAEMON_UNRESPONSIVE, nothing started', async () => {
     const name = uniqueName('unanswered');
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     const port = await deadPort();
     const dead = record('127.0.0.1', port);
     await registry.publish(dead);
-    const error = await rejection(clusterService(root, cluster.registry, name, { startTimeoutMs: 1000 }).ensureStarted());
+    const error = await rejection(clusterService(world.root, world.cluster.registry, name, { startTimeoutMs: 1000 }).ensureStarted());
     expect(error).toBeInstanceOf(ConnectionFailedError);
     expect(error.code).toBe('ERR_DAEMON_UNRESPONSIVE');
     expect(error.message).toMatch(
@@ -160,12 +142,12 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     // Its record stays; the start right was never taken.
     const read = await registry.discover();
     expect(read.status === 'valid' && read.record.instanceId).toBe(dead.instanceId);
-    expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
+    expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
   });
 
   it('a record whose daemon is gone (it went while this client tried it) is stale: a daemon is started in its place', async () => {
     const name = uniqueName('stale');
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     let unpublish: () => Promise<void> = async () => {};
     // The "gone" daemon's address: its record goes, then the connection drops, as a dead host's lease would run out.
     const { server, port } = await listener((socket) => {
@@ -175,7 +157,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
       const stale = record('127.0.0.1', port);
       const publication = await registry.publish(stale);
       unpublish = () => publication.unpublish();
-      const svc = clusterService(root, cluster.registry, name);
+      const svc = clusterService(world.root, world.cluster.registry, name);
       const counter = await svc.proxy();
       expect(await counter.inc()).toBe(1);
       expect(spawned).toHaveLength(1);
@@ -184,7 +166,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
       expect(child!.config?.startReason).toBe('restart');
       const read = await registry.discover();
       expect(read.status === 'valid' && read.record.instanceId).toBe(child!.daemon!.instanceId);
-      expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
+      expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
       await counter[Symbol.asyncDispose]();
     } finally {
       server.close();
@@ -216,14 +198,14 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
       );
     });
     try {
-      const registry = await openRegistry(cluster.registry, name);
+      const registry = await openRegistry(world.cluster.registry, name);
       await registry.publish(record('127.0.0.1', port));
-      const error = await rejection(clusterService(root, cluster.registry, name, { startTimeoutMs: 10_000 }).ensureStarted());
+      const error = await rejection(clusterService(world.root, world.cluster.registry, name, { startTimeoutMs: 10_000 }).ensureStarted());
       expect(error).toBeInstanceOf(HandshakeError);
       expect(error.code).toBe('ERR_PROTOCOL_VERSION');
       expect(error.message).toMatch(/ \(pid 4242\) speaks protocol 99; this client speaks \d+\./);
       expect(spawned).toHaveLength(0);
-      expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
+      expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
     } finally {
       server.close();
     }
@@ -231,13 +213,13 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
 
   it("a malformed record: a daemon is started under the start right, and takes its place once the record's lease ends", async () => {
     const name = uniqueName('malformed');
-    const lease = etcd.lease(30);
+    const lease = world.etcd.lease(30);
     await lease.put(`loopback-singleton/election/${name}/daemon/1`).value('{"not":"a record"}');
-    const starting = clusterService(root, cluster.registry, name).proxy();
+    const starting = clusterService(world.root, world.cluster.registry, name).proxy();
     // The daemon started for it waits for its place behind the malformed record.
     await vi.waitFor(() => expect(daemons()).toHaveLength(1), { timeout: 10_000 });
     // Under the start right (the daemon's own campaign may be there too, behind the record).
-    expect(await electionKeys(etcd, name)).toEqual(expect.arrayContaining(['daemon/1', expect.stringMatching(/^start\//)]));
+    expect(await electionKeys(world.etcd, name)).toEqual(expect.arrayContaining(['daemon/1', expect.stringMatching(/^start\//)]));
     await lease.revoke();
     const counter = await starting;
     expect(await counter.inc()).toBe(1);
@@ -245,35 +227,35 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     // A malformed record is a dead daemon's: a restart.
     expect(child!.config?.startReason).toBe('restart');
     expect(spawned).toHaveLength(1);
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     const read = await registry.discover();
     expect(read.status === 'valid' && read.record.instanceId).toBe(child!.daemon!.instanceId);
-    expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\/[0-9a-f]+$/)]);
+    expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\/[0-9a-f]+$/)]);
     await counter[Symbol.asyncDispose]();
   });
 
   it('a start right held elsewhere: the start waits, and says who holds it when the budget runs out', async () => {
     const name = uniqueName('locked');
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     const right = await registry.acquireStartRight(undefined, AbortSignal.timeout(5000));
     try {
-      const error = await rejection(clusterService(root, cluster.registry, name, { startTimeoutMs: 1500 }).ensureStarted());
+      const error = await rejection(clusterService(world.root, world.cluster.registry, name, { startTimeoutMs: 1500 }).ensureStarted());
       expect(error).toBeInstanceOf(ConnectionFailedError);
       expect(error.message).toBe(
         `Could not start or reach the daemon "${name}" within 1500 ms (stuck in "locking": the right to start it is held elsewhere in the cluster ` +
-          `(etcd at ${parseRegistryEndpoints(cluster.registry).text}); metadata: absent). See ${join(root, name, 'daemon.log')}`,
+          `(etcd at ${parseRegistryEndpoints(world.cluster.registry).text}); metadata: absent). See ${join(world.root, name, 'daemon.log')}`,
       );
       expect(spawned).toHaveLength(0);
     } finally {
       await right?.release();
     }
     // The waiting campaign was given up with the attempt: only the test's was left, and it is gone now.
-    expect(await electionKeys(etcd, name)).toEqual([]);
+    expect(await electionKeys(world.etcd, name)).toEqual([]);
   });
 
   it('an etcd that does not answer: ERR_REGISTRY_UNAVAILABLE naming it, nothing started', async () => {
     const name = uniqueName('noetcd');
-    const error = await rejection(clusterService(root, 'etcd://127.0.0.1:1', name, { startTimeoutMs: 600 }).ensureStarted());
+    const error = await rejection(clusterService(world.root, 'etcd://127.0.0.1:1', name, { startTimeoutMs: 600 }).ensureStarted());
     expect(error).toBeInstanceOf(RegistryError);
     expect(error.code).toBe('ERR_REGISTRY_UNAVAILABLE');
     expect(error.message).toMatch(new RegExp(`^etcd at etcd://127\\.0\\.0\\.1:1 did not answer reading the record of "${name}": .+; check that etcd runs`));
@@ -284,7 +266,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     const name = uniqueName('silent-etcd');
     const { server, port } = await listener((socket) => socket.on('error', () => {}));
     try {
-      const error = await rejection(clusterService(root, `etcd://127.0.0.1:${port}`, name, { startTimeoutMs: 3000 }).ensureStarted());
+      const error = await rejection(clusterService(world.root, `etcd://127.0.0.1:${port}`, name, { startTimeoutMs: 3000 }).ensureStarted());
       expect(error).toBeInstanceOf(RegistryError);
       expect(error.code).toBe('ERR_REGISTRY_UNAVAILABLE');
       expect(error.message).toBe(
@@ -300,11 +282,11 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
 
   it('another secret: refused with what to fix, the daemon left serving', async () => {
     const name = uniqueName('secret');
-    const svc = clusterService(root, cluster.registry, name);
+    const svc = clusterService(world.root, world.cluster.registry, name);
     const counter = await svc.proxy();
     expect(await counter.inc()).toBe(1);
     const port = Number((await svc.ping()).address.split(':')[1]);
-    const error = await rejection(clusterService(root, cluster.registry, name, { secret: 'another secret, not the cluster one' }).ensureStarted());
+    const error = await rejection(clusterService(world.root, world.cluster.registry, name, { secret: 'another secret, not the cluster one' }).ensureStarted());
     expect(error).toBeInstanceOf(LoopbackSingletonError);
     expect(error.code).toBe('ERR_LOOPBACK_SINGLETON');
     expect(error.message).toBe(
@@ -320,12 +302,12 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
   it('another factory: refused by default; with onMismatch replace, the daemon drains, its record goes, and one with the new args serves', async () => {
     const name = uniqueName('mismatch');
     // It would outlive the start budget idle: only the replace asking it to drain ends it.
-    const first = clusterService(root, cluster.registry, name, { args: [0], idleTtlMs: 60_000 });
+    const first = clusterService(world.root, world.cluster.registry, name, { args: [0], idleTtlMs: 60_000 });
     const counter = await first.proxy();
     expect(await counter.inc()).toBe(1);
     const [old] = daemons();
 
-    const refused = await rejection(clusterService(root, cluster.registry, name, { args: [100] }).ensureStarted());
+    const refused = await rejection(clusterService(world.root, world.cluster.registry, name, { args: [100] }).ensureStarted());
     expect(refused).toBeInstanceOf(FactoryMismatchError);
     expect(refused.code).toBe('ERR_FACTORY_MISMATCH');
     expect(spawned).toHaveLength(1);
@@ -336,7 +318,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     const onReplaced = (message: unknown) => replaced.push(message);
     subscribe('loopback-singleton:client:replaced', onReplaced);
     try {
-      const svc = clusterService(root, cluster.registry, name, { args: [100], onMismatch: 'replace', startTimeoutMs: 5000 });
+      const svc = clusterService(world.root, world.cluster.registry, name, { args: [100], onMismatch: 'replace', startTimeoutMs: 5000 });
       const second = await svc.proxy();
       expect(await second.inc()).toBe(101);
       expect(await old!.outcome).toBe('stopped');
@@ -344,10 +326,10 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
       expect(spawned).toHaveLength(2);
       const fresh = daemons()[1]!;
       expect(fresh.config?.startReason).toBe('replace');
-      const registry = await openRegistry(cluster.registry, name);
+      const registry = await openRegistry(world.cluster.registry, name);
       const read = await registry.discover();
       expect(read.status === 'valid' && read.record.instanceId).toBe(fresh.daemon!.instanceId);
-      expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
+      expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
       await second[Symbol.asyncDispose]();
     } finally {
       unsubscribe('loopback-singleton:client:replaced', onReplaced);
@@ -356,19 +338,19 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
 
   it('a daemon whose record goes loses its place: it answers nothing more and drains; the next start is a new daemon with a larger fencing token', async () => {
     const name = uniqueName('fenced');
-    const svc = clusterService(root, cluster.registry, name);
+    const svc = clusterService(world.root, world.cluster.registry, name);
     expect(await (await svc.proxy()).inc()).toBe(1);
     const [child] = daemons();
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     const before = await registry.discover();
     const token = before.status === 'valid' ? before.fencingToken : undefined;
     expect(fencingToken()).toBe(token);
 
-    const [key] = await electionKeys(etcd, name);
-    await etcd.delete().key(`loopback-singleton/election/${name}/${key}`);
+    const [key] = await electionKeys(world.etcd, name);
+    await world.etcd.delete().key(`loopback-singleton/election/${name}/${key}`);
     expect(await child!.outcome).toBe('stopped');
     expect(fencingToken()).toBeUndefined();
-    expect(readFileSync(join(root, name, 'daemon.log'), 'utf8')).toContain(
+    expect(readFileSync(join(world.root, name, 'daemon.log'), 'utf8')).toContain(
       'lost its place in the cluster registry (superseded: its record went or another came first): answering nothing more, draining',
     );
 

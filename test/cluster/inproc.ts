@@ -1,15 +1,18 @@
 /**
  * What the in-process cluster tests share (./client-inproc.test.ts, ./probe-inproc.test.ts,
- * ./tls-inproc.test.ts): services of `scope: 'cluster'` built from src/, whose daemons are
+ * ./tls-inproc.test.ts, ./terminate-inproc.test.ts): their etcd cluster and runtime roots, services of `scope: 'cluster'` built from src/, whose daemons are
  * served in the test's process (test/support/in-process.ts, with the spawn mocked by the test
  * file), and a look at the keys etcd holds for a name. ./machines.ts is the same for the
  * end-to-end files, on dist/.
  */
-import type { Etcd3 } from 'etcd3';
+import { Etcd3 } from 'etcd3';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { localSingleton, type LocalSingletonService } from '../../src/client/service.js';
 import type { LocalSingletonOptions } from '../../src/options.js';
+import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { ETCD_ROOT } from '../../src/registry/etcd-client.js';
-import { SERVICES } from '../support/in-process.js';
+import { type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
+import { makeRoot, removeRoot, SERVICES, stopInProcessDaemons } from '../support/in-process.js';
 
 /** The cluster secret of these tests. */
 export const SECRET = 'a cluster secret of the in-process tests';
@@ -61,4 +64,39 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & { co
     },
     (error: unknown) => error as Error & { code?: string },
   );
+}
+
+/** What the hooks of {@link inProcessClusterWorld} hold for the tests of one describe block. */
+export interface ClusterWorld {
+  /** A 3-member etcd cluster of the block's own. */
+  readonly cluster: EtcdCluster;
+  /** A client of it, for looking at the keys the tests leave. */
+  readonly etcd: Etcd3;
+  /** A fresh runtime root per test. */
+  readonly root: string;
+}
+
+/**
+ * Registers the hooks of a describe block of in-process cluster tests: its etcd cluster (started
+ * once, stopped after), and per test a fresh runtime root whose in-process daemons are stopped
+ * and whose files are removed after the test.
+ */
+export function inProcessClusterWorld(rootPrefix: string): ClusterWorld {
+  const world = {} as { cluster: EtcdCluster; etcd: Etcd3; root: string };
+  beforeAll(async () => {
+    world.cluster = await startEtcdCluster();
+    world.etcd = new Etcd3({ hosts: [...parseRegistryEndpoints(world.cluster.registry).hosts] });
+  });
+  afterAll(async () => {
+    world.etcd?.close();
+    await world.cluster?.stop();
+  });
+  beforeEach(() => {
+    world.root = makeRoot(rootPrefix);
+  });
+  afterEach(async () => {
+    await stopInProcessDaemons();
+    removeRoot(world.root);
+  });
+  return world;
 }

@@ -6,14 +6,12 @@
  * does not answer. Which records remain in etcd is checked after each.
  */
 import { createServer } from 'node:net';
-import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectionFailedError, DaemonConnectionError, RegistryError } from '../../src/errors.js';
-import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { openGate } from '../fixtures/services.mjs';
-import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
-import { daemons, makeRoot, removeRoot, spawned, stopInProcessDaemons } from '../support/in-process.js';
-import { clusterService, electionKeys, rejection } from './inproc.js';
+import { ETCD_MISSING } from '../support/etcd-cluster.js';
+import { daemons, spawned } from '../support/in-process.js';
+import { clusterService, electionKeys, rejection, inProcessClusterWorld } from './inproc.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -33,35 +31,18 @@ async function deadPort(): Promise<number> {
 }
 
 describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in this process${ETCD_MISSING ? ` (${ETCD_MISSING})` : ''}`, () => {
-  let cluster: EtcdCluster;
-  let etcd: Etcd3;
-  let root: string;
-  beforeAll(async () => {
-    cluster = await startEtcdCluster();
-    etcd = new Etcd3({ hosts: [...parseRegistryEndpoints(cluster.registry).hosts] });
-  });
-  afterAll(async () => {
-    etcd?.close();
-    await cluster?.stop();
-  });
-  beforeEach(() => {
-    root = makeRoot('lbs-cluster-stop-');
-  });
-  afterEach(async () => {
-    await stopInProcessDaemons();
-    removeRoot(root);
-  });
+  const world = inProcessClusterWorld('lbs-cluster-stop-');
 
   it('nothing recorded: resolves at once, starts nothing', async () => {
     const name = uniqueName('none');
-    await expect(clusterService(root, cluster.registry, name).shutdown()).resolves.toBeUndefined();
+    await expect(clusterService(world.root, world.cluster.registry, name).shutdown()).resolves.toBeUndefined();
     expect(spawned).toHaveLength(0);
-    expect(await electionKeys(etcd, name)).toEqual([]);
+    expect(await electionKeys(world.etcd, name)).toEqual([]);
   });
 
   it('graceful: the daemon answers the call it accepted, exits, and its record goes before shutdown() resolves', async () => {
     const name = uniqueName('drain');
-    const svc = clusterService<Gated>(root, cluster.registry, name);
+    const svc = clusterService<Gated>(world.root, world.cluster.registry, name);
     const proxy = await svc.proxy();
     expect(await proxy.inc()).toBe(1);
     const [child] = daemons();
@@ -73,21 +54,21 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
     openGate(gate);
     expect(await inFlight).toBe('answered');
     await stopping;
-    expect(await electionKeys(etcd, name)).toEqual([]);
+    expect(await electionKeys(world.etcd, name)).toEqual([]);
     expect(await child!.outcome).toBe('stopped');
     await proxy[Symbol.asyncDispose]();
   });
 
   it('force: the daemon stops without answering the call in flight, and its record goes', async () => {
     const name = uniqueName('force');
-    const svc = clusterService<Gated>(root, cluster.registry, name);
+    const svc = clusterService<Gated>(world.root, world.cluster.registry, name);
     const proxy = await svc.proxy();
     expect(await proxy.inc()).toBe(1);
     const [child] = daemons();
     // A gate never opened: only a forced stop ends this call.
     const inFlight = proxy.gated(`${name}-never`, 'answered').catch((error: unknown) => error);
     await svc.shutdown({ force: true });
-    expect(await electionKeys(etcd, name)).toEqual([]);
+    expect(await electionKeys(world.etcd, name)).toEqual([]);
     const lost = await inFlight;
     expect(lost).toBeInstanceOf(DaemonConnectionError);
     expect((lost as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
@@ -97,11 +78,11 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
 
   it('a record whose daemon never answers: asked to drain or to stop, it is left to its lease (ERR_DAEMON_UNRESPONSIVE), its record kept', async () => {
     const name = uniqueName('silent');
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     const port = await deadPort();
     const silent = record('127.0.0.1', port);
     await registry.publish(silent);
-    const svc = clusterService(root, cluster.registry, name, { drainTimeoutMs: 0 });
+    const svc = clusterService(world.root, world.cluster.registry, name, { drainTimeoutMs: 0 });
     const [drain, stop] = await Promise.all([rejection(svc.shutdown()), rejection(svc.shutdown({ force: true }))]);
     for (const [error, asked] of [
       [drain, 'drain'],
@@ -121,19 +102,19 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
 
   it("the caller's abort ends the wait with its reason, not a verdict on the daemon", async () => {
     const name = uniqueName('abort');
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     await registry.publish(record('127.0.0.1', await deadPort()));
     const controller = new AbortController();
     const reason = new Error('the caller gave up');
-    const stopping = rejection(clusterService(root, cluster.registry, name).shutdown({ signal: controller.signal }));
+    const stopping = rejection(clusterService(world.root, world.cluster.registry, name).shutdown({ signal: controller.signal }));
     setTimeout(() => controller.abort(reason), 300).unref();
     expect(await stopping).toBe(reason);
-    expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
+    expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
   });
 
   it('an etcd that does not answer: ERR_REGISTRY_UNAVAILABLE naming it', async () => {
     const name = uniqueName('noetcd');
-    const error = await rejection(clusterService(root, 'etcd://127.0.0.1:1', name, { startTimeoutMs: 600 }).shutdown());
+    const error = await rejection(clusterService(world.root, 'etcd://127.0.0.1:1', name, { startTimeoutMs: 600 }).shutdown());
     expect(error).toBeInstanceOf(RegistryError);
     expect(error.code).toBe('ERR_REGISTRY_UNAVAILABLE');
     expect(error.message).toMatch(new RegExp(`^etcd at etcd://127\\.0\\.0\\.1:1 did not answer reading the record of "${name}": `));

@@ -9,18 +9,16 @@
  * records is a stale record. ./tls.test.ts runs the same end to end from dist/.
  */
 import { connect, createServer, type Socket } from 'node:net';
-import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Connection } from '../../src/client/connection.js';
 import { LoopbackSingletonError } from '../../src/errors.js';
 import { PLAIN_CLIENT_REFUSAL } from '../../src/net/tls-mismatch.js';
-import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { clusterKey } from '../../src/wire/auth.js';
 import { DEFAULT_MAX_FRAME_BYTES, decodeValue, HEADER_BYTES } from '../../src/wire/codec.js';
 import { makeTestCerts, material, type TestCerts } from '../support/certs.js';
-import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
-import { daemons, makeRoot, removeRoot, spawned, stopInProcessDaemons } from '../support/in-process.js';
-import { clusterService, electionKeys, rejection, SECRET } from './inproc.js';
+import { ETCD_MISSING } from '../support/etcd-cluster.js';
+import { daemons, spawned } from '../support/in-process.js';
+import { clusterService, electionKeys, rejection, SECRET, inProcessClusterWorld } from './inproc.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -46,51 +44,36 @@ function frame(bytes: Buffer): unknown {
 }
 
 describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this process${ETCD_MISSING ? ` (${ETCD_MISSING})` : ''}`, () => {
-  let cluster: EtcdCluster;
-  let etcd: Etcd3;
   let certs: TestCerts;
-  let root: string;
-  beforeAll(async () => {
+  beforeAll(() => {
     certs = makeTestCerts();
-    cluster = await startEtcdCluster();
-    etcd = new Etcd3({ hosts: [...parseRegistryEndpoints(cluster.registry).hosts] });
   });
-  afterAll(async () => {
-    etcd?.close();
-    await cluster?.stop();
-  });
-  beforeEach(() => {
-    root = makeRoot('lbs-cluster-tls-');
-  });
-  afterEach(async () => {
-    await stopInProcessDaemons();
-    removeRoot(root);
-  });
+  const world = inProcessClusterWorld('lbs-cluster-tls-');
 
   it('clients with the cluster CA share the daemon; no tls, another CA, a certificate of another CA: refused, saying which', async () => {
     const name = uniqueName('tls');
     const tls = material(certs.daemon, certs.ca);
-    const svc = clusterService(root, cluster.registry, name, { tls });
+    const svc = clusterService(world.root, world.cluster.registry, name, { tls });
     const counter = await svc.proxy();
     expect(await counter.inc()).toBe(1);
     const [child] = daemons();
     expect(child!.config?.tls).toEqual(tls);
     const port = Number((await svc.ping()).address.split(':')[1]);
     // A client certificate (client purpose only) from the same CA.
-    const client = clusterService(root, cluster.registry, name, { tls: material(certs.client, certs.ca) });
+    const client = clusterService(world.root, world.cluster.registry, name, { tls: material(certs.client, certs.ca) });
     const other = await client.proxy();
     expect(await other.inc()).toBe(2);
     await other[Symbol.asyncDispose]();
 
     const prefix = `Could not reach the cluster daemon "${name}" at 127.0.0.1:${port} over TLS: `;
-    const plain = await rejection(clusterService(root, cluster.registry, name).ensureStarted());
+    const plain = await rejection(clusterService(world.root, world.cluster.registry, name).ensureStarted());
     expect(plain).toBeInstanceOf(LoopbackSingletonError);
     expect(plain.code).toBe('ERR_LOOPBACK_SINGLETON');
     expect(plain.message).toBe(
       `${prefix}The listener at 127.0.0.1:${port} refused the handshake without proving it is our daemon (ERR_HANDSHAKE: ${PLAIN_CLIENT_REFUSAL})`,
     );
 
-    const stranger = await rejection(clusterService(root, cluster.registry, name, { tls: material(certs.otherClient, certs.otherCa) }).ensureStarted());
+    const stranger = await rejection(clusterService(world.root, world.cluster.registry, name, { tls: material(certs.otherClient, certs.otherCa) }).ensureStarted());
     expect(stranger).toBeInstanceOf(LoopbackSingletonError);
     expect(stranger.code).toBe('ERR_LOOPBACK_SINGLETON');
     expect(stranger.message).toMatch(
@@ -101,7 +84,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
     );
 
     // It trusts the right CA, but its own certificate comes from another: the daemon says no, in a protocol frame.
-    const refused = await rejection(clusterService(root, cluster.registry, name, { tls: material(certs.otherClient, certs.ca) }).ensureStarted());
+    const refused = await rejection(clusterService(world.root, world.cluster.registry, name, { tls: material(certs.otherClient, certs.ca) }).ensureStarted());
     expect(refused).toBeInstanceOf(LoopbackSingletonError);
     expect(refused.message).toBe(
       `${prefix}The listener at 127.0.0.1:${port} refused the handshake without proving it is our daemon (ERR_HANDSHAKE: ` +
@@ -111,13 +94,13 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
     // None of them started a daemon; the one daemon still serves.
     expect(spawned).toHaveLength(1);
     expect(await counter.inc()).toBe(3);
-    expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
+    expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
     await counter[Symbol.asyncDispose]();
   });
 
   it("the daemon's listener: plain bytes get the refusal in a protocol frame; a connection that sends nothing is closed", async () => {
     const name = uniqueName('wire');
-    const svc = clusterService(root, cluster.registry, name, { tls: material(certs.daemon, certs.ca), connectTimeoutMs: 500 });
+    const svc = clusterService(world.root, world.cluster.registry, name, { tls: material(certs.daemon, certs.ca), connectTimeoutMs: 500 });
     await svc.ensureStarted();
     const port = Number((await svc.ping({})).address.split(':')[1]);
     expect(frame(await rawExchange(port, Buffer.from([0, 0, 0, 1, 0xc0])))).toEqual({
@@ -150,7 +133,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
 
   it('a daemon whose certificate names another address: its own client says so, and nothing else is started', async () => {
     const name = uniqueName('altname');
-    const error = await rejection(clusterService(root, cluster.registry, name, { tls: material(certs.elsewhere, certs.ca) }).ensureStarted());
+    const error = await rejection(clusterService(world.root, world.cluster.registry, name, { tls: material(certs.elsewhere, certs.ca) }).ensureStarted());
     expect(error).toBeInstanceOf(LoopbackSingletonError);
     expect(error.code).toBe('ERR_LOOPBACK_SINGLETON');
     const port = daemons()[0]!.daemon!.info().address.split(':')[1];
@@ -159,15 +142,15 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
         "the daemon's certificate is not issued for the address dialled (IP: 127.0.0.1 is not in the cert's list: 10.0.0.1): list that address in its subjectAltName (IP:...)",
     );
     expect(spawned).toHaveLength(1);
-    expect(await electionKeys(etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
+    expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
   });
 
   it('tls towards a daemon without tls: the listener does not speak TLS', async () => {
     const name = uniqueName('plain');
-    const svc = clusterService(root, cluster.registry, name);
+    const svc = clusterService(world.root, world.cluster.registry, name);
     await svc.ensureStarted();
     const port = Number((await svc.ping()).address.split(':')[1]);
-    const error = await rejection(clusterService(root, cluster.registry, name, { tls: material(certs.client, certs.ca) }).ensureStarted());
+    const error = await rejection(clusterService(world.root, world.cluster.registry, name, { tls: material(certs.client, certs.ca) }).ensureStarted());
     expect(error).toBeInstanceOf(LoopbackSingletonError);
     expect(error.message).toMatch(
       new RegExp(
@@ -179,7 +162,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
 
   it('a TLS failure at an address etcd no longer records is a stale record: a daemon is started in its place', async () => {
     const name = uniqueName('stale-tls');
-    const registry = await openRegistry(cluster.registry, name);
+    const registry = await openRegistry(world.cluster.registry, name);
     let unpublish: () => Promise<void> = async () => {};
     // What the stale record's port holds now speaks no TLS; the record goes as the client tries it.
     const server = createServer((socket) => {
@@ -190,7 +173,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`scope 'cluster' over TLS in this pr
     try {
       const publication = await registry.publish(record('127.0.0.1', (server.address() as { port: number }).port));
       unpublish = () => publication.unpublish();
-      const svc = clusterService(root, cluster.registry, name, { tls: material(certs.daemon, certs.ca) });
+      const svc = clusterService(world.root, world.cluster.registry, name, { tls: material(certs.daemon, certs.ca) });
       const counter = await svc.proxy();
       expect(await counter.inc()).toBe(1);
       expect(spawned).toHaveLength(1);
