@@ -25,21 +25,13 @@ import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } fro
 import { ETCD_MISSING } from '../support/etcd-cluster.js';
 import { daemons, makeRoot, removeRoot, spawned } from '../support/in-process.js';
 import { clusterService, electionKeys, rejection, SECRET, inProcessClusterWorld } from './inproc.js';
+import { freePort } from '../support/stale.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
   ...(await load<typeof import('../../src/client/daemon-process.js')>()),
   spawnDaemonProcess: (await import('../support/in-process.js')).spawnInProcess,
 }));
-
-/** A port nothing listens on (listened on, then closed). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A listener on 127.0.0.1 that runs `onConnection` for each connection, closed when the test ends. */
 async function listener(onConnection: (socket: import('node:net').Socket) => void): Promise<{ server: Server; port: number }> {
@@ -126,7 +118,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
   it('a record whose daemon does not answer is waited for while it is current: ERR_DAEMON_UNRESPONSIVE, nothing started', async () => {
     const name = uniqueName('unanswered');
     const registry = await openRegistry(world.cluster.registry, name);
-    const port = await deadPort();
+    const port = await freePort();
     const dead = record('127.0.0.1', port);
     await registry.publish(dead);
     const error = await rejection(clusterService(world.root, world.cluster.registry, name, { startTimeoutMs: 1000 }).ensureStarted());

@@ -54,6 +54,20 @@ function refusal(values: Record<string, string | boolean | undefined>): unknown 
   throw new Error('expected a UsageError');
 }
 
+/** What a probe finds at a live daemon of this process with one client that made two calls. */
+function reachableWithOneClient() {
+  return {
+    status: 'reachable',
+    detail: null,
+    pid: process.pid,
+    // A client's connection is open: busy (idle is without any).
+    state: 'serving.busy',
+    connections: 1,
+    queued: 0,
+    callsServed: 2,
+  };
+}
+
 describe("list --registry's probe options", () => {
   it('the secret comes from LOOPBACK_SINGLETON_SECRET, or the variable --secret-env names; unset or empty: none', () => {
     vi.stubEnv('LOOPBACK_SINGLETON_SECRET', SECRET);
@@ -164,16 +178,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`list --registry's probe in this pro
     const opened = vi.spyOn(daemon, 'authenticated');
     const closed = vi.spyOn(daemon, 'closed');
 
-    expect(await probeRecord(name, listed, credentials())).toEqual({
-      status: 'reachable',
-      detail: null,
-      pid: process.pid,
-      // A client's connection is open: busy (idle is without any).
-      state: 'serving.busy',
-      connections: 1,
-      queued: 0,
-      callsServed: 2,
-    });
+    expect(await probeRecord(name, listed, credentials())).toEqual(reachableWithOneClient());
     // The probe is an observer: it is not counted among the daemon's connections, and its connection is closed.
     expect(daemon.info().active).toBe(1);
     expect(opened).toHaveBeenCalledTimes(1);
@@ -212,16 +217,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`list --registry's probe in this pro
       write.mockRestore();
     }
     const { singletons } = JSON.parse(out.join('')) as { singletons: Array<{ name: string; probe: unknown }> };
-    expect(singletons.find((entry) => entry.name === name)?.probe).toEqual({
-      status: 'reachable',
-      detail: null,
-      pid: process.pid,
-      // A client's connection is open: busy (idle is without any).
-      state: 'serving.busy',
-      connections: 1,
-      queued: 0,
-      callsServed: 2,
-    });
+    expect(singletons.find((entry) => entry.name === name)?.probe).toEqual(reachableWithOneClient());
     await counter[Symbol.asyncDispose]();
   });
 

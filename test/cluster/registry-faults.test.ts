@@ -12,16 +12,8 @@ import { ConnectionFailedError, RegistryError } from '../../dist/src/index.js';
 import { COUNTER } from '../support/clients.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
 import { daemonPids, killDaemonsAtEnd, machines, serviceOn } from './machines.js';
+import { freePort } from '../support/stale.js';
 import { uniqueName } from './support.js';
-
-/** A port on 127.0.0.1 that nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A TCP server on 127.0.0.1 that accepts connections and never says a word, closed when the test ends. */
 async function silentServer(): Promise<number> {
@@ -60,7 +52,7 @@ function expectRegistryError(error: Error & { code?: string }, registry: string)
 
 describe('a cluster attempt when etcd cannot be reached', () => {
   it('nothing listens at the endpoints: ERR_REGISTRY_UNAVAILABLE naming them, no daemon started; shutdown() says the same', async () => {
-    const [a, b] = [await closedPort(), await closedPort()];
+    const [a, b] = [await freePort(), await freePort()];
     const registry = `etcd://127.0.0.1:${a},127.0.0.1:${b}`;
     const name = uniqueName('nowhere');
     const all = machines(registry, 1, { startTimeoutMs: 5000 });

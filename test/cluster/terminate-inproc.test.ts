@@ -1,17 +1,10 @@
-/**
- * `shutdown()` in `scope: 'cluster'` (src/client/cluster-terminate.ts) in this process, against
- * a real 3-member etcd cluster and a daemon served here (test/support/in-process.ts): nothing
- * recorded, a graceful drain that answers the call in flight, a forced stop that does not, a
- * record whose daemon never answers (left to its lease), the caller's abort, an etcd that
- * does not answer. Which records remain in etcd is checked after each.
- */
-import { createServer } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import { ConnectionFailedError, DaemonConnectionError, RegistryError } from '../../src/errors.js';
 import { openGate } from '../fixtures/services.mjs';
 import { ETCD_MISSING } from '../support/etcd-cluster.js';
 import { daemons, spawned } from '../support/in-process.js';
 import { clusterService, electionKeys, rejection, inProcessClusterWorld } from './inproc.js';
+import { freePort } from '../support/stale.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -20,15 +13,6 @@ vi.mock('../../src/client/daemon-process.js', async (load) => ({
 }));
 
 type Gated = { gated<T>(gate: string, tag: T): Promise<T>; inc(): Promise<number> };
-
-/** A port nothing listens on (listened on, then closed). */
-async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in this process${ETCD_MISSING ? ` (${ETCD_MISSING})` : ''}`, () => {
   const world = inProcessClusterWorld('lbs-cluster-stop-');
@@ -79,7 +63,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
   it('a record whose daemon never answers: asked to drain or to stop, it is left to its lease (ERR_DAEMON_UNRESPONSIVE), its record kept', async () => {
     const name = uniqueName('silent');
     const registry = await openRegistry(world.cluster.registry, name);
-    const port = await deadPort();
+    const port = await freePort();
     const silent = record('127.0.0.1', port);
     await registry.publish(silent);
     const svc = clusterService(world.root, world.cluster.registry, name, { drainTimeoutMs: 0 });
@@ -103,7 +87,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
   it("the caller's abort ends the wait with its reason, not a verdict on the daemon", async () => {
     const name = uniqueName('abort');
     const registry = await openRegistry(world.cluster.registry, name);
-    await registry.publish(record('127.0.0.1', await deadPort()));
+    await registry.publish(record('127.0.0.1', await freePort()));
     const controller = new AbortController();
     const reason = new Error('the caller gave up');
     const stopping = rejection(clusterService(world.root, world.cluster.registry, name).shutdown({ signal: controller.signal }));

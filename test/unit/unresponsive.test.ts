@@ -3,7 +3,7 @@
  * real processes: this test's own (alive, its start time known), one that has exited, and a
  * child the test keeps alive and then kills.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { ConnectionFailedError, DaemonConnectionError, HandshakeError, LoopbackS
 import { backupPathOf, writeMetadata } from '../../src/runtime/metadata.js';
 import { processStartTime } from '../../src/runtime/process.js';
 import { fakeRecord } from '../support/records.js';
+import { deadPid as exitedPid } from '../support/stale.js';
 
 const paths = { dir: '/run/svc', metadata: '/run/svc/metadata.json', token: '/run/svc/token', lock: '/run/svc/spawn.lock', log: '/run/svc/daemon.log' };
 const plan = { name: 'svc', paths, options: { startTimeoutMs: 700 } } as unknown as StartPlan;
@@ -23,7 +24,7 @@ const ourStart = processStartTime(process.pid);
 /** This process, as a record names a live daemon. */
 const live = fakeRecord(process.pid, { startTime: ourStart });
 /** A pid whose process has exited. */
-const deadPid = spawnSync(process.execPath, ['-e', '0']).pid!;
+const deadPid = exitedPid();
 
 describe('goneDaemonError', () => {
   it('is undefined while the recorded process runs', () => {
