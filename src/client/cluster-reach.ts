@@ -18,9 +18,7 @@ import type { DaemonMetadata } from '../types.js';
 import type { Connection } from './connection.js';
 import type { ClusterAttempt, StartAttempt } from './plan.js';
 import { openChecked } from './reach.js';
-
-/** Handshake failures that are the daemon's own answer, not a sign that it is unreachable. */
-const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
+import { ANSWERED_CODES } from './unresponsive.js';
 
 /** How often a wait for a record to change looks again, besides the watch. */
 const RECORD_POLL_MS = 100;

@@ -22,6 +22,7 @@ import { advertisedHost } from '../net/advertised.js';
 import { checkTlsMaterial } from '../net/tls-material.js';
 import { parseRegistryEndpoints } from '../registry/endpoints.js';
 import { openEtcdRegistry } from '../registry/etcd.js';
+import { COLD_REQUEST_TIMEOUT_MS } from '../registry/etcd-client.js';
 import type { HeldLock } from '../runtime/lock.js';
 import { clusterKey } from '../wire/auth.js';
 import type { Connection } from './connection.js';
@@ -93,18 +94,12 @@ const clusterMachine = clientMachine.provide({
 });
 
 /**
- * The longest one etcd request of a client waits: the first one also loads etcd3 and opens its
- * gRPC channel, which on a loaded machine takes seconds (2 s was seen to run out).
- */
-const MAX_REQUEST_TIMEOUT_MS = 5000;
-
-/**
  * How long one etcd request of an attempt may take: at most half of `startTimeoutMs`, so that
  * an etcd that does not answer ends the attempt with `ERR_REGISTRY_UNAVAILABLE`, saying so,
  * before the attempt's own deadline would end it with a timeout that names no cause.
  */
 function requestTimeout(plan: StartPlan): number {
-  return Math.max(1, Math.min(MAX_REQUEST_TIMEOUT_MS, Math.floor(plan.options.startTimeoutMs / 2)));
+  return Math.max(1, Math.min(COLD_REQUEST_TIMEOUT_MS, Math.floor(plan.options.startTimeoutMs / 2)));
 }
 
 /**

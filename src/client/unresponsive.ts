@@ -20,7 +20,7 @@ const EXIT_SETTLE_MS = 25;
 const EXIT_POLL_MS = 20;
 
 /** Handshake failures that are the daemon's own answer, not a sign that it is unreachable. */
-const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
+export const ANSWERED_CODES = new Set(['ERR_PROTOCOL_VERSION']);
 
 /**
  * The error that makes the record `metadata` stale, or undefined while its daemon's process runs.

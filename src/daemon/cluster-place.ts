@@ -8,12 +8,12 @@
  * at once (./daemon.ts), so that a daemon paused or cut off past its lease never answers after
  * another took over.
  */
-import { provideFencing } from './fencing.js';
 import { hostname } from 'node:os';
 import type { ClusterRecord } from '../registry/record.js';
 import type { Loss, Publication } from '../registry/registry.js';
 import type { DaemonClusterConfig } from '../runtime/daemon-config.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../version.js';
+import { provideFencing } from './fencing.js';
 
 /** A daemon's published place, until {@link ClusterPlace.close}. */
 export interface ClusterPlace {
@@ -114,7 +114,7 @@ export class ClusterPresence {
     const { publication } = place;
     // What hosted code's fencingToken() reads (loopback-singleton/daemon).
     provideFencing({ token: publication.fencingToken, isHeld: () => publication.isHeld() });
-    place.publication.onLost((loss) => {
+    publication.onLost((loss) => {
       this.#log(`${describeLoss(loss)}: answering nothing more, draining`);
       // Not inside the check that found it (a frame write): the drain closes those channels.
       queueMicrotask(onLost);

@@ -16,6 +16,13 @@ export const ETCD_ROOT = 'loopback-singleton/';
 
 let etcd3: Promise<Etcd3Module> | undefined;
 
+/**
+ * The longest one etcd request of a process that has just loaded etcd3 waits (a start's, `list
+ * --registry`'s read): the first one also opens etcd3's gRPC channel, which on a loaded machine
+ * takes seconds (2 s was seen to run out).
+ */
+export const COLD_REQUEST_TIMEOUT_MS = 5000;
+
 /** What to install for `scope: 'cluster'`: etcd3 is an optional peer dependency (package.json). */
 export const ETCD3_INSTALL = 'npm install etcd3@~1.1.2';
 

@@ -4,7 +4,7 @@
  * token, how many daemons wait behind it, and whether a start is under way. One range read of
  * this package's keys; nothing is written, no lease is taken.
  */
-import { ETCD_ROOT, etcdClient, loadEtcd3, withinRequestTimeout } from './etcd-client.js';
+import { COLD_REQUEST_TIMEOUT_MS, ETCD_ROOT, etcdClient, loadEtcd3, withinRequestTimeout } from './etcd-client.js';
 import type { RegistryEndpoints } from './endpoints.js';
 import { type ClusterRecord, decodeRecord } from './record.js';
 import { registryUnavailable } from './unavailable.js';
@@ -28,14 +28,11 @@ export type ClusterListing = {
 /** The keys this reads: `election/<name>/daemon/<lease>` and `election/<name>/start/<lease>` under {@link ETCD_ROOT}. */
 const KEY = /^election\/([^/]+)\/(daemon|start)\/[^/]+$/;
 
-/** How long `list --registry`'s read waits: the process has just loaded etcd3 and opens its gRPC channel (2 s was seen to run out on a loaded machine). */
-const LIST_REQUEST_TIMEOUT_MS = 5000;
-
 /**
  * Lists the cluster singletons recorded at `endpoints`, by name.
  * @throws {RegistryError} (`ERR_REGISTRY_UNAVAILABLE`) naming the endpoints, when etcd does not answer within `requestTimeoutMs`.
  */
-export async function listEtcdSingletons(endpoints: RegistryEndpoints, requestTimeoutMs = LIST_REQUEST_TIMEOUT_MS): Promise<ClusterListing[]> {
+export async function listEtcdSingletons(endpoints: RegistryEndpoints, requestTimeoutMs = COLD_REQUEST_TIMEOUT_MS): Promise<ClusterListing[]> {
   const client = etcdClient(await loadEtcd3(), endpoints, requestTimeoutMs);
   try {
     const response = await withinRequestTimeout(client.namespace(ETCD_ROOT).getAll().prefix('election/').sort('Create', 'Ascend').exec(), requestTimeoutMs).catch(
