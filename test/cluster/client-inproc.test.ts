@@ -24,8 +24,7 @@ import { clusterKey, computeProof, createNonce } from '../../src/wire/auth.js';
 import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../../src/wire/codec.js';
 import { ETCD_MISSING } from '../support/etcd-cluster.js';
 import { daemons, makeRoot, removeRoot, spawned } from '../support/in-process.js';
-import { clusterService, electionKeys, rejection, SECRET, inProcessClusterWorld } from './inproc.js';
-import { freePort } from '../support/stale.js';
+import { clusterService, electionKeys, rejection, SECRET, inProcessClusterWorld, publishUnanswered } from './inproc.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
@@ -117,10 +116,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
 
   it('a record whose daemon does not answer is waited for while it is current: ERR_DAEMON_UNRESPONSIVE, nothing started', async () => {
     const name = uniqueName('unanswered');
-    const registry = await openRegistry(world.cluster.registry, name);
-    const port = await freePort();
-    const dead = record('127.0.0.1', port);
-    await registry.publish(dead);
+    const { registry, port, published: dead } = await publishUnanswered(world.cluster.registry, name);
     const error = await rejection(clusterService(world.root, world.cluster.registry, name, { startTimeoutMs: 1000 }).ensureStarted());
     expect(error).toBeInstanceOf(ConnectionFailedError);
     expect(error.code).toBe('ERR_DAEMON_UNRESPONSIVE');

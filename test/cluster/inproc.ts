@@ -13,6 +13,8 @@ import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { ETCD_ROOT } from '../../src/registry/etcd-client.js';
 import { type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
 import { makeRoot, removeRoot, SERVICES, stopInProcessDaemons } from '../support/in-process.js';
+import { freePort } from '../support/stale.js';
+import { openRegistry, record } from './support.js';
 
 /** The cluster secret of these tests. */
 export const SECRET = 'a cluster secret of the in-process tests';
@@ -54,6 +56,19 @@ export async function electionKeys(etcd: Etcd3, name: string): Promise<string[]>
   const prefix = `${ETCD_ROOT}election/${name}/`;
   const keys = await etcd.getAll().prefix(prefix).keys();
   return keys.map((key) => key.slice(prefix.length)).sort();
+}
+
+/**
+ * Publishes for `name`, on the cluster at `registry`, the record of a daemon that never answers
+ * (an address on 127.0.0.1 whose port nothing listens on). Returns the open registry, the port
+ * and the record.
+ */
+export async function publishUnanswered(registry: string, name: string) {
+  const opened = await openRegistry(registry, name);
+  const port = await freePort();
+  const published = record('127.0.0.1', port);
+  await opened.publish(published);
+  return { registry: opened, port, published };
 }
 
 /** What `promise` rejects with; fails the test when it resolves. */

@@ -3,7 +3,7 @@ import { ConnectionFailedError, DaemonConnectionError, RegistryError } from '../
 import { openGate } from '../fixtures/services.mjs';
 import { ETCD_MISSING } from '../support/etcd-cluster.js';
 import { daemons, spawned } from '../support/in-process.js';
-import { clusterService, electionKeys, rejection, inProcessClusterWorld } from './inproc.js';
+import { clusterService, electionKeys, rejection, inProcessClusterWorld, publishUnanswered } from './inproc.js';
 import { freePort } from '../support/stale.js';
 import { openRegistry, record, uniqueName } from './support.js';
 
@@ -62,10 +62,7 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
 
   it('a record whose daemon never answers: asked to drain or to stop, it is left to its lease (ERR_DAEMON_UNRESPONSIVE), its record kept', async () => {
     const name = uniqueName('silent');
-    const registry = await openRegistry(world.cluster.registry, name);
-    const port = await freePort();
-    const silent = record('127.0.0.1', port);
-    await registry.publish(silent);
+    const { registry, port, published: silent } = await publishUnanswered(world.cluster.registry, name);
     const svc = clusterService(world.root, world.cluster.registry, name, { drainTimeoutMs: 0 });
     const [drain, stop] = await Promise.all([rejection(svc.shutdown()), rejection(svc.shutdown({ force: true }))]);
     for (const [error, asked] of [
