@@ -12,7 +12,7 @@ import { ConnectionFailedError, RegistryError } from '../../dist/src/index.js';
 import { COUNTER } from '../support/clients.js';
 import { ETCD_MISSING, type EtcdCluster, startEtcdCluster } from '../support/etcd-cluster.js';
 import { daemonPids, killDaemonsAtEnd, machines, serviceOn } from './machines.js';
-import { freePort } from '../support/stale.js';
+import { freePorts } from '../support/ports.js';
 import { uniqueName } from './support.js';
 
 /** A TCP server on 127.0.0.1 that accepts connections and never says a word, closed when the test ends. */
@@ -52,7 +52,7 @@ function expectRegistryError(error: Error & { code?: string }, registry: string)
 
 describe('a cluster attempt when etcd cannot be reached', () => {
   it('nothing listens at the endpoints: ERR_REGISTRY_UNAVAILABLE naming them, no daemon started; shutdown() says the same', async () => {
-    const [a, b] = [await freePort(), await freePort()];
+    const [a, b] = await freePorts(2);
     const registry = `etcd://127.0.0.1:${a},127.0.0.1:${b}`;
     const name = uniqueName('nowhere');
     const all = machines(registry, 1, { startTimeoutMs: 5000 });

@@ -11,9 +11,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { freePorts } from './ports.js';
 import { processesMentioning } from './proc.js';
 import { sleep } from './wait.js';
 
@@ -71,18 +71,6 @@ export interface EtcdCluster {
   pids(): number[];
   /** Kills every member and removes the data dirs. Idempotent. */
   stop(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (free when asked: etcd binds it moments later). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Whether the member at `port` says the cluster is healthy (it has an etcd leader), within `timeoutMs`. */
@@ -175,10 +163,11 @@ export async function startEtcdCluster(timeoutMs = 20_000): Promise<EtcdCluster>
   const root = mkdtempSync(join(base, 'lbs-etcd-'));
   const token = root.slice(root.lastIndexOf('-') + 1);
   const members: Member[] = [];
+  const ports = await freePorts(6);
   for (let i = 0; i < 3; i++) {
     const dataDir = join(root, `m${i}`);
     mkdirSync(dataDir, { mode: 0o700 });
-    members.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort(), dataDir, process: undefined, output: '' });
+    members.push({ name: `m${i}`, clientPort: ports[2 * i]!, peerPort: ports[2 * i + 1]!, dataDir, process: undefined, output: '' });
   }
   const initialCluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
   let stopped = false;

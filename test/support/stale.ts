@@ -10,6 +10,7 @@ import { expect, onTestFinished } from 'vitest';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../dist/src/version.js';
 import { decodeValue, encodeFrame, FrameDecoder } from '../../dist/src/wire/codec.js';
 import { isAlive, MAX_FRAME } from './daemon.js';
+import { freePorts } from './ports.js';
 
 /** A pid that certainly belongs to no process any more. */
 export function deadPid(): number {
@@ -21,11 +22,8 @@ export function deadPid(): number {
 
 /** A TCP port on 127.0.0.1 that nothing listens on (it was bound and released). */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  const [port] = await freePorts(1);
+  return port!;
 }
 
 /** Metadata of valid shape for a tcp daemon `pid` listening on `port`. */
