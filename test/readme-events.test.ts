@@ -61,7 +61,7 @@ console.log(JSON.stringify({ seen, dropped: changes.dropped }));
 `;
 
 describe('README, Streams and events', () => {
-  it('the events example compiles, is typed by topic, and delivers what the object published', async () => {
+  it('the events example compiles, is typed by topic, and delivers what the object published', { timeout: 90_000 }, async () => {
     const blocks = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
     const counter = blocks.find((block) => block.includes("from 'loopback-singleton/events'"));
     const app = blocks.find((block) => block.includes('.subscribe(') && block.includes('for await'));

@@ -16,7 +16,7 @@ const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
 
 describe('README', () => {
-  it('the quick start compiles and shares one counter between two processes', async () => {
+  it('the quick start compiles and shares one counter between two processes', { timeout: 90_000 }, async () => {
     const blocks = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
     expect(blocks.length).toBeGreaterThanOrEqual(2);
     const project = mkdtempSync(join(inject('suiteRoot'), 'readme-'));

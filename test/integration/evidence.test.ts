@@ -43,7 +43,7 @@ function runNode(args: string[], options: { env?: NodeJS.ProcessEnv; fdLimit?: n
 }
 
 describe('a client starved of file descriptors', () => {
-  it('on its first proxy(), which loads what a start needs, fails with the same clear error, never a missing module', async () => {
+  it('on its first proxy(), which loads what a start needs, fails with the same clear error, never a missing module', { timeout: 90_000 }, async () => {
     const svc = service<{ inc(): Promise<number> }>();
     // A process per number of spare descriptors: each loads the library's start code starved
     // (Node 20 keeps a failed import, so one process would see only its first failure).

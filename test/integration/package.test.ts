@@ -70,7 +70,7 @@ function absolutePaths(text: string): string[] {
 }
 
 describe('the packed package, installed in a consumer project', () => {
-  it('runs the README quick start from 3 processes on one counter, type-checked against the installed types', async () => {
+  it('runs the README quick start from 3 processes on one counter, type-checked against the installed types', { timeout: 90_000 }, async () => {
     const blocks = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
     const project = join(consumer, 'quick-start');
     mkdirSync(project);

@@ -10,7 +10,7 @@ function cleanupAfter(root: string, name = 'svc'): void {
 }
 
 describe('many processes, one daemon', () => {
-  it('24 processes cold-starting at the same instant all get answers from one daemon', async () => {
+  it('24 processes cold-starting at the same instant all get answers from one daemon', { timeout: 90_000 }, async () => {
     const root = freshRoot();
     cleanupAfter(root);
     const startAt = Date.now() + 1500; // every worker waits for this moment, then asks at once
