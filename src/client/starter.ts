@@ -11,7 +11,7 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { clientMachine } from '../../machines/client.machine.js';
+import { type ClientOutput, clientMachine } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
@@ -266,28 +266,40 @@ export async function runAttempt(machine: typeof clientMachine, attempt: StartAt
   actor.start();
   const output = await toPromise(actor);
   if (output.connection) return output.connection;
-  const unresponsive = output.timedOutIn === undefined ? undefined : unresponsiveError(plan, output);
-  if (unresponsive) throw unresponsive;
-  if (output.error instanceof LoopbackSingletonError) throw output.error;
+  throw attemptFailure(attempt, output);
+}
+
+/**
+ * What a failed attempt rejects with. An error that ended it (a factory error, a mismatch)
+ * as it is; at the deadline, the unresponsive daemon it waited on, or else the timeout naming
+ * where it was stuck, with the last error met on the way (a draining daemon since gone, a
+ * dead record) as its cause, never in its place.
+ */
+export function attemptFailure(attempt: StartAttempt, output: ClientOutput): Error {
+  const { plan } = attempt;
   // The most recent steps say what happened; a long retry loop would repeat itself.
   const tried = (output.trail.length > 12 ? ['...', ...output.trail.slice(-12)] : output.trail).join('; ');
-  if (output.timedOutIn !== undefined) {
-    // A daemon still starting at the deadline: its factory (or its bind) hung. It was killed;
-    // its log has its last step, and this client's line saying so.
-    const starting =
-      output.timedOutIn.includes('awaitingReady') && output.spawned
-        ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting ` +
-          `(creating the object: the factory had not returned, or binding its socket${attempt.cluster === undefined ? '' : ', or waiting for its place in etcd'}) and was killed`
-        : // Waiting for the lock: who holds it says whether another start is slow or stuck.
-          output.timedOutIn === '"locking"'
-          ? `: ${attempt.cluster === undefined ? describeSpawnLock(plan.paths) : `the right to start it is held elsewhere in the cluster (etcd at ${attempt.cluster.endpoints.text})`}`
-          : '';
-    throw new ConnectionFailedError(
-      `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms ` +
-        `(stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,
-    );
+  if (output.timedOutIn === undefined) {
+    if (output.error instanceof LoopbackSingletonError) return output.error;
+    return new ConnectionFailedError(`Could not start or reach the daemon "${plan.name}": ${(output.error as Error)?.message ?? output.error} (${tried})`, {
+      cause: output.error,
+    });
   }
-  throw new ConnectionFailedError(`Could not start or reach the daemon "${plan.name}": ${(output.error as Error)?.message ?? output.error} (${tried})`, {
-    cause: output.error,
-  });
+  const unresponsive = unresponsiveError(plan, output);
+  if (unresponsive) return unresponsive;
+  // A daemon still starting at the deadline: its factory (or its bind) hung. It was killed;
+  // its log has its last step, and this client's line saying so.
+  const starting =
+    output.timedOutIn.includes('awaitingReady') && output.spawned
+      ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting ` +
+        `(creating the object: the factory had not returned, or binding its socket${attempt.cluster === undefined ? '' : ', or waiting for its place in etcd'}) and was killed`
+      : // Waiting for the lock: who holds it says whether another start is slow or stuck.
+        output.timedOutIn === '"locking"'
+        ? `: ${attempt.cluster === undefined ? describeSpawnLock(plan.paths) : `the right to start it is held elsewhere in the cluster (etcd at ${attempt.cluster.endpoints.text})`}`
+        : '';
+  return new ConnectionFailedError(
+    `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms ` +
+      `(stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,
+    { cause: output.error },
+  );
 }
