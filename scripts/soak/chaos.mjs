@@ -40,6 +40,8 @@ const RETRY_SHUTDOWN_MS = 1000;
 /** The `ulimit -n` of a starved client, and how many descriptors it frees again before it calls. */
 const STARVED_FD_LIMIT = 256;
 const STARVED_FREE = [0, 8];
+/** What a starved client's process may take besides its two bounded stages: Node's start and exit on a loaded machine. */
+const STARVED_PROCESS_SLACK_MS = 20_000;
 /** The steps of the stepped clock (libfaketime's offset syntax). */
 const CLOCK_STEPS = ['+1h', '-1h', '+0'];
 /** How soon after a freeze has begun a client arrives (see Chaos#freeze). */
@@ -559,7 +561,7 @@ export class Chaos {
    */
   async do_fd_starve(kind) {
     const free = between(STARVED_FREE);
-    const spec = JSON.stringify({ runtimeDir: this.options.runtimeDir, name: this.svc.name, options: this.options, free });
+    const spec = JSON.stringify({ runtimeDir: this.options.runtimeDir, name: this.svc.name, options: this.options, free, hangMs: this.hangMs });
     const child = this.track(
       spawn('/bin/sh', ['-c', `ulimit -n ${STARVED_FD_LIMIT} && exec "$0" "$@"`, process.execPath, STARVED_CLIENT, spec], { stdio: ['ignore', 'pipe', 'pipe'] }),
     );
@@ -567,15 +569,21 @@ export class Chaos {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
     child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-    const exited = await withTimeout(new Promise((resolve) => child.once('exit', resolve)), this.hangMs);
+    // The client bounds its proxy() and its call by hangMs itself and says so; this bound is for
+    // a process stuck outside them (its own start, its exit), after both stages at most.
+    const exited = await withTimeout(new Promise((resolve) => child.once('exit', resolve)), 2 * this.hangMs + STARVED_PROCESS_SLACK_MS);
     if (exited === 'HANG') {
       child.kill('SIGKILL');
-      this.hung(kind, 'starved client');
+      this.hung(kind, 'starved client process');
       return this.record(kind, 'HANG', { free });
     }
     const line = out.split('\n').find((l) => l.startsWith('{'));
     if (line === undefined) return this.skip(kind, `starved client said nothing: ${stderr.trim().split('\n')[0] ?? ''}`);
     const outcome = JSON.parse(line);
+    if (outcome.hung) {
+      this.hung(kind, `starved client ${outcome.stage}`);
+      return this.record(kind, `${outcome.stage} HANG`, { free, held: outcome.held });
+    }
     if (!outcome.answered) this.starvedErrors[outcome.code] = (this.starvedErrors[outcome.code] ?? 0) + 1;
     this.record(kind, outcome.answered ? 'answered' : `${outcome.stage} failed: ${outcome.code}`, { free, held: outcome.held });
   }
