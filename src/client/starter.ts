@@ -270,17 +270,24 @@ export async function runAttempt(machine: typeof clientMachine, attempt: StartAt
 }
 
 /**
- * What a failed attempt rejects with. An error that ended it (a factory error, a mismatch)
- * as it is; at the deadline, the unresponsive daemon it waited on, or else the timeout naming
- * where it was stuck, with the last error met on the way (a draining daemon since gone, a
- * dead record) as its cause, never in its place.
+ * How one daemon's connection ended (it drained, went away, closed): the attempt spawned
+ * another, and a start that ends on one (its spawns used up) failed to start, not a call.
+ */
+const CONNECTION_ENDS = new Set(['ERR_DAEMON_DRAINING', 'ERR_DAEMON_LOST', 'ERR_DAEMON_CONNECTION']);
+
+/**
+ * What a failed attempt rejects with. The error that ended it (a factory error, a mismatch) as
+ * it is, unless it is how one connection ended: that is the cause of a start failure. At the
+ * deadline: the unresponsive daemon it waited on, or else the timeout naming where it was
+ * stuck, with the last error met on the way (a draining daemon since gone, a dead record) as
+ * its cause, never in its place.
  */
 export function attemptFailure(attempt: StartAttempt, output: ClientOutput): Error {
   const { plan } = attempt;
   // The most recent steps say what happened; a long retry loop would repeat itself.
   const tried = (output.trail.length > 12 ? ['...', ...output.trail.slice(-12)] : output.trail).join('; ');
   if (output.timedOutIn === undefined) {
-    if (output.error instanceof LoopbackSingletonError) return output.error;
+    if (output.error instanceof LoopbackSingletonError && !CONNECTION_ENDS.has(output.error.code)) return output.error;
     return new ConnectionFailedError(`Could not start or reach the daemon "${plan.name}": ${(output.error as Error)?.message ?? output.error} (${tried})`, {
       cause: output.error,
     });

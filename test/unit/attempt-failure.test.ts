@@ -12,7 +12,7 @@ import type { StartAttempt, StartPlan } from '../../src/client/plan.js';
 import type { DaemonLaunch } from '../../src/client/spawn.js';
 import { attemptFailure } from '../../src/client/starter.js';
 import { drainingError } from '../../src/client/unresponsive.js';
-import { ConnectionFailedError, FactoryError } from '../../src/errors.js';
+import { ConnectionFailedError, DaemonConnectionError, FactoryError, HandshakeError } from '../../src/errors.js';
 import { describeSpawnLock } from '../../src/runtime/lock.js';
 import { fakeRecord } from '../support/records.js';
 
@@ -81,6 +81,25 @@ describe('attemptFailure', () => {
   it('ended by an error of this package (a factory error): that error itself', () => {
     const factory = new FactoryError('the factory threw: boom');
     expect(attemptFailure(attempt, output({ error: factory, trail: ['metadata: absent'] }))).toBe(factory);
+  });
+
+  it.each([
+    ['ERR_DAEMON_DRAINING', 'the daemon "svc" (pid 77) is draining'],
+    ['ERR_DAEMON_LOST', 'The connection to the daemon was lost'],
+    ['ERR_DAEMON_CONNECTION', 'The connection is closed'],
+  ])("ended by how its last spawned daemon's connection ended (%s): a start failure with it as the cause", (code, message) => {
+    const cause = new DaemonConnectionError(message, { code });
+    const error = attemptFailure(attempt, output({ error: cause, trail: ['metadata: absent', 'spawned: pid 9'] }));
+    expect(error).toBeInstanceOf(ConnectionFailedError);
+    expect((error as ConnectionFailedError).code).toBe('ERR_CONNECTION_FAILED');
+    expect(error.message).toBe(`Could not start or reach the daemon "svc": ${message} (metadata: absent; spawned: pid 9)`);
+    expect(error.cause).toBe(cause);
+  });
+
+  it('ended by a start error of its own (a registry, a handshake refused): that error itself', () => {
+    for (const own of [new ConnectionFailedError('no etcd'), new HandshakeError('refused', { code: 'ERR_AUTH_FAILED' })]) {
+      expect(attemptFailure(attempt, output({ error: own }))).toBe(own);
+    }
   });
 
   it('ended by any other error: a start failure that quotes it and keeps it as its cause', () => {
