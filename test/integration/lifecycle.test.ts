@@ -6,9 +6,16 @@ import { readMetadata } from '../../dist/src/runtime/metadata.js';
 import { daemonConfig, freshRuntime, isAlive, MAX_FRAME, rawHandshake, RawPeer, spawnDaemon, startDaemon, waitForExit } from '../support/daemon.js';
 import { sleep } from '../support/wait.js';
 
+/**
+ * The spawner's start budget these daemons keep to before they may idle out
+ * (src/daemon/budget.ts): on a loaded machine the test reads, or connects to, a daemon with a
+ * 200-300 ms idle TTL later than that TTL, and would find it gone.
+ */
+const FIRST_CLIENT_WITHIN_MS = 1500;
+
 describe('daemon lifecycle', () => {
   it('publishes valid metadata, and a daemon nobody connects to exits after its TTL and unpublishes', async () => {
-    const daemon = await startDaemon({ idleTtlMs: 300 });
+    const daemon = await startDaemon({ firstClientWithinMs: FIRST_CLIENT_WITHIN_MS, idleTtlMs: 300 });
     const read = readMetadata(daemon.paths.metadata);
     expect(read.status).toBe('valid');
     expect(read.status === 'valid' && read.metadata).toMatchObject({ pid: daemon.pid, transport: 'tcp', host: '127.0.0.1' });
@@ -22,9 +29,10 @@ describe('daemon lifecycle', () => {
   });
 
   it('an open authenticated connection keeps the daemon alive; closing it starts the countdown', async () => {
-    const daemon = await startDaemon({ idleTtlMs: 200 });
+    const daemon = await startDaemon({ firstClientWithinMs: FIRST_CLIENT_WITHIN_MS, idleTtlMs: 200 });
     const connection = await daemon.connect();
-    await sleep(600);
+    // Past the spawner's budget and the idle TTL both: only the connection keeps it alive now.
+    await sleep(FIRST_CLIENT_WITHIN_MS + 600);
     expect(isAlive(daemon.pid)).toBe(true);
     expect((await connection.ping()).state).toEqual({ serving: 'busy' });
     connection.close();
@@ -32,7 +40,7 @@ describe('daemon lifecycle', () => {
   });
 
   it('an observer connection (monitoring) is not counted and does not keep the daemon alive', async () => {
-    const daemon = await startDaemon({ idleTtlMs: 300 });
+    const daemon = await startDaemon({ firstClientWithinMs: FIRST_CLIENT_WITHIN_MS, idleTtlMs: 300 });
     const observer = await Connection.open(daemon.metadata, { token: daemon.token, maxFrameBytes: MAX_FRAME, timeoutMs: 5000, observe: true });
     const info = await observer.ping();
     expect(info.active).toBe(0);
@@ -49,7 +57,7 @@ describe('daemon lifecycle', () => {
   });
 
   it('an authenticated peer stuck on a partial frame is dropped, and the daemon then idles out', async () => {
-    const daemon = await startDaemon({ idleTtlMs: 300, stallTimeoutMs: 300 });
+    const daemon = await startDaemon({ firstClientWithinMs: FIRST_CLIENT_WITHIN_MS, idleTtlMs: 300, stallTimeoutMs: 300 });
     const peer = await RawPeer.open(daemon.metadata);
     await rawHandshake(peer, daemon.token);
     // A header announcing 100 bytes, then only 10 of them, then silence.
