@@ -164,6 +164,17 @@ describe('createTlsServer', () => {
     await drained(server);
   });
 
+  it('drops a client that ends the TLS handshake (it trusts another CA), with no error escaping', async () => {
+    const { server, port, accepted } = await listen(5000);
+    const errors = await escaped(async () => {
+      const socket = client(connectTls({ transport: 'tcp', host: '127.0.0.1', port }, material(certs.otherClient, certs.otherCa)));
+      await expect(opens(socket, 'secureConnect')).rejects.toMatchObject({ code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+      await drained(server);
+    });
+    expect(errors).toEqual([]);
+    expect(accepted).toEqual([]);
+  });
+
   it('tells a client that shows no certificate why, in a protocol frame inside TLS', async () => {
     const { server, port, accepted } = await listen(5000);
     const socket = client(connectTlsRaw({ host: '127.0.0.1', port, ca: certs.ca, minVersion: 'TLSv1.3' }));
