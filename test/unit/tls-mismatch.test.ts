@@ -38,6 +38,33 @@ describe('isTlsMismatch', () => {
     expect(isTlsMismatch(Object.assign(new Error(refusedCertificate('unable to get local issuer certificate')), { code: 'ERR_HANDSHAKE' }))).toBe(true);
   });
 
+  it('looks 8 errors deep into the cause chain, no deeper', () => {
+    /** `error` as the cause of `wrappers` errors around it. */
+    const wrapped = (error: unknown, wrappers: number) => {
+      let outer = error;
+      for (let n = 0; n < wrappers; n++) outer = new Error(`wrapper ${n}`, { cause: outer });
+      return outer;
+    };
+    expect(isTlsMismatch(wrapped(coded('CERT_HAS_EXPIRED'), 7))).toBe(true);
+    expect(isTlsMismatch(wrapped(coded('CERT_HAS_EXPIRED'), 8))).toBe(false);
+    expect(isTlsMismatch(wrapped(new Error(PLAIN_CLIENT_REFUSAL), 7))).toBe(true);
+    expect(isTlsMismatch(wrapped(new Error(PLAIN_CLIENT_REFUSAL), 8))).toBe(false);
+    // A chain that loops ends at the bound.
+    const looped = new Error('looped') as Error & { cause?: unknown };
+    looped.cause = new Error('back', { cause: looped });
+    expect(isTlsMismatch(looped)).toBe(false);
+  });
+
+  it('stops at a cause that is no object, and reads neither a code nor a message that is no string', () => {
+    expect(isTlsMismatch(new Error('connect failed', { cause: null }))).toBe(false);
+    expect(isTlsMismatch(new Error('connect failed', { cause: 'CERT_HAS_EXPIRED' }))).toBe(false);
+    expect(isTlsMismatch({ code: ['CERT_HAS_EXPIRED'], message: [PLAIN_CLIENT_REFUSAL] })).toBe(false);
+    expect(isTlsMismatch({ code: 42, message: 42 })).toBe(false);
+    // A plain object with the fields is read as an error is.
+    expect(isTlsMismatch({ code: 'CERT_HAS_EXPIRED' })).toBe(true);
+    expect(isTlsMismatch({ message: refusedCertificate('no certificate') })).toBe(true);
+  });
+
   it('is not a daemon that does not answer, nor anything else', () => {
     for (const error of [
       coded('ECONNREFUSED'),
