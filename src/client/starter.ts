@@ -11,7 +11,7 @@
 import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { type ClientOutput, clientMachine } from '../../machines/client.machine.js';
+import { clientMachine } from '../../machines/client.machine.js';
 import { publish } from '../diagnostics.js';
 import { inspector } from '../inspect.js';
 import { ConnectionFailedError, LoopbackSingletonError } from '../errors.js';
@@ -19,7 +19,7 @@ import type { ResolvedOptions } from '../options.js';
 import type { DaemonConfig } from '../runtime/daemon-config.js';
 import { FileRegistry } from '../registry/file.js';
 import type { StartRight } from '../registry/registry.js';
-import { describeSpawnLock, type HeldLock } from '../runtime/lock.js';
+import type { HeldLock } from '../runtime/lock.js';
 import { ensurePrivateDir } from '../runtime/dir.js';
 import { backupPathOf, readMetadata, removeMetadataIf } from '../runtime/metadata.js';
 import { removeQuietly } from '../runtime/private-file.js';
@@ -27,13 +27,14 @@ import { isSameProcess } from '../runtime/process.js';
 import { sleep } from '../runtime/sleep.js';
 import type { DaemonMetadata, RuntimePaths, StartReason } from '../types.js';
 import { rehearseWireOnce } from '../wire/rehearsal.js';
+import { attemptFailure } from './attempt-failure.js';
 import type { Connection } from './connection.js';
 import { logAsClient, noteDeadDaemons } from './dead-daemon.js';
 import type { StartAttempt, StartPlan } from './plan.js';
 import { connectTo, discovered, readable, settledRecord } from './reach.js';
 import { type DaemonLaunch, launchDaemon, launchInTurn } from './spawn.js';
 import type { Standby } from './standby.js';
-import { drainedExit, goneDaemonError, unresponsiveError } from './unresponsive.js';
+import { drainedExit, goneDaemonError } from './unresponsive.js';
 
 /**
  * `onMismatch: 'replace'`, under the lock: asks the daemon that runs another factory to drain
@@ -267,46 +268,4 @@ export async function runAttempt(machine: typeof clientMachine, attempt: StartAt
   const output = await toPromise(actor);
   if (output.connection) return output.connection;
   throw attemptFailure(attempt, output);
-}
-
-/**
- * How one daemon's connection ended (it drained, went away, closed): the attempt spawned
- * another, and a start that ends on one (its spawns used up) failed to start, not a call.
- */
-const CONNECTION_ENDS = new Set(['ERR_DAEMON_DRAINING', 'ERR_DAEMON_LOST', 'ERR_DAEMON_CONNECTION']);
-
-/**
- * What a failed attempt rejects with. The error that ended it (a factory error, a mismatch) as
- * it is, unless it is how one connection ended: that is the cause of a start failure. At the
- * deadline: the unresponsive daemon it waited on, or else the timeout naming where it was
- * stuck, with the last error met on the way (a draining daemon since gone, a dead record) as
- * its cause, never in its place.
- */
-export function attemptFailure(attempt: StartAttempt, output: ClientOutput): Error {
-  const { plan } = attempt;
-  // The most recent steps say what happened; a long retry loop would repeat itself.
-  const tried = (output.trail.length > 12 ? ['...', ...output.trail.slice(-12)] : output.trail).join('; ');
-  if (output.timedOutIn === undefined) {
-    if (output.error instanceof LoopbackSingletonError && !CONNECTION_ENDS.has(output.error.code)) return output.error;
-    return new ConnectionFailedError(`Could not start or reach the daemon "${plan.name}": ${(output.error as Error)?.message ?? output.error} (${tried})`, {
-      cause: output.error,
-    });
-  }
-  const unresponsive = unresponsiveError(plan, output);
-  if (unresponsive) return unresponsive;
-  // A daemon still starting at the deadline: its factory (or its bind) hung. It was killed;
-  // its log has its last step, and this client's line saying so.
-  const starting =
-    output.timedOutIn.includes('awaitingReady') && output.spawned
-      ? `: the daemon it spawned (pid ${output.spawned.pid}) was still starting ` +
-        `(creating the object: the factory had not returned, or binding its socket${attempt.cluster === undefined ? '' : ', or waiting for its place in etcd'}) and was killed`
-      : // Waiting for the lock: who holds it says whether another start is slow or stuck.
-        output.timedOutIn === '"locking"'
-        ? `: ${attempt.cluster === undefined ? describeSpawnLock(plan.paths) : `the right to start it is held elsewhere in the cluster (etcd at ${attempt.cluster.endpoints.text})`}`
-        : '';
-  return new ConnectionFailedError(
-    `Could not start or reach the daemon "${plan.name}" within ${plan.options.startTimeoutMs} ms ` +
-      `(stuck in ${output.timedOutIn}${starting}; ${tried}). See ${plan.paths.log}`,
-    { cause: output.error },
-  );
 }

@@ -1,5 +1,5 @@
 /**
- * What a failed start attempt rejects with (`attemptFailure`, src/client/starter.ts), from the
+ * What a failed start attempt rejects with (src/client/attempt-failure.ts), from the
  * client statechart's output: the error that ended it, the unresponsive daemon it waited on,
  * or the timeout naming where it was stuck, with the last error met on the way as its cause.
  */
@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ClientOutput } from '../../machines/client.machine.js';
 import type { StartAttempt, StartPlan } from '../../src/client/plan.js';
 import type { DaemonLaunch } from '../../src/client/spawn.js';
-import { attemptFailure } from '../../src/client/starter.js';
+import { attemptFailure } from '../../src/client/attempt-failure.js';
 import { drainingError } from '../../src/client/unresponsive.js';
 import { ConnectionFailedError, DaemonConnectionError, FactoryError, HandshakeError } from '../../src/errors.js';
 import { describeSpawnLock } from '../../src/runtime/lock.js';
