@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { describeLoss } from '../../src/daemon/cluster-place.js';
 import { fencingToken } from '../../src/daemon/fencing.js';
-import { ConnectionFailedError, FactoryMismatchError, HandshakeError, LoopbackSingletonError, RegistryError } from '../../src/errors.js';
+import { ConnectionFailedError, DaemonConnectionError, FactoryMismatchError, HandshakeError, LoopbackSingletonError, RegistryError } from '../../src/errors.js';
 import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../src/version.js';
 import { clusterKey, computeProof, createNonce } from '../../src/wire/auth.js';
@@ -392,6 +392,28 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     expect(await proxy.inc()).toBe(1);
     expect(spawned).toHaveLength(2);
     expect(daemons()[1]!.config?.startReason).toBe('restart');
+    await proxy[Symbol.asyncDispose]();
+  });
+
+  it('a daemon held up past its lease answers nothing more: the reply it was about to send is fenced, the call is lost', async () => {
+    const name = uniqueName('held-up');
+    const svc = clusterService<Gated>(world.root, world.cluster.registry, name);
+    const proxy = await svc.proxy();
+    expect(await proxy.inc()).toBe(1);
+    const [child] = daemons();
+    const gate = `${name}-gate`;
+    const inFlight = proxy.gated(gate, 'answered').catch((error: unknown) => error);
+    await vi.waitFor(() => expect(child!.daemon!.info().running).toBe(1));
+    // The call can answer now, but this process is held up (as a paused machine) past the lease's
+    // 2 s before it gets to: no renewal came back meanwhile, so the place is no longer surely held.
+    openGate(gate);
+    const until = performance.now() + 2500;
+    while (performance.now() < until);
+    const lost = await inFlight;
+    expect(lost).toBeInstanceOf(DaemonConnectionError);
+    expect((lost as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
+    expect(await child!.outcome).toBe('stopped');
+    expect(readFileSync(join(world.root, name, 'daemon.log'), 'utf8')).toContain('lost its place in the cluster registry (expired: ');
     await proxy[Symbol.asyncDispose]();
   });
 
