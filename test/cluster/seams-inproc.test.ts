@@ -3,21 +3,26 @@
  * (src/registry/etcd.ts) wrapped so that a test can see every registry opened and closed, and
  * make one step of it misbehave: a shutdown()'s registry closed when it ends, a watch that
  * cannot be opened while shutdown() waits (ERR_REGISTRY_UNAVAILABLE, not a verdict on the
- * daemon), a daemon's exit that waits for its release (src/daemon/cluster-place.ts) when etcd
- * answers and at most 2 s when it does not, a daemon that never got its place, and the reasons
+ * daemon), a replace whose old daemon went just before it, a daemon not yet published that
+ * writes nothing (its fence), a daemon's exit that waits for its release
+ * (src/daemon/cluster-place.ts) when etcd answers and at most 2 s when it does not, a daemon
+ * that never got its place, and the reasons
  * a start's recheck gives, as its timeout error tells them (src/client/cluster-starter.ts; the
  * daemon process spawned then is muted, so that the start times out waiting for it).
  */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { Connection } from '../../src/client/connection.js';
 import { ConnectionFailedError, RegistryError } from '../../src/errors.js';
 import type { EtcdRegistry, EtcdRegistryOptions } from '../../src/registry/etcd.js';
 import { registryUnavailable } from '../../src/registry/unavailable.js';
+import { clusterKey } from '../../src/wire/auth.js';
 import { ETCD_MISSING } from '../support/etcd-cluster.js';
 import { daemons, spawned } from '../support/in-process.js';
 import { deferred } from '../support/machines.js';
 import { freePort } from '../support/stale.js';
-import { clusterService, electionKeys, inProcessClusterWorld, rejection } from './inproc.js';
+import { clusterService, electionKeys, inProcessClusterWorld, rejection, SECRET } from './inproc.js';
 import { record, uniqueName } from './support.js';
 
 vi.mock('../../src/client/daemon-process.js', async (load) => {
@@ -110,6 +115,90 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client and daemon with 
     } finally {
       seams.tweak = undefined;
       await lease.revoke();
+    }
+  });
+
+  it('a replace whose old daemon went between the mismatch and the replace: nothing to ask, a daemon of the new factory is started', async () => {
+    const name = uniqueName('gone-before-replace');
+    const first = await clusterService(world.root, world.cluster.registry, name, { args: [0], idleTtlMs: 60_000 }).proxy();
+    expect(await first.inc()).toBe(1);
+    await first[Symbol.asyncDispose]();
+    const [old] = daemons();
+    // Under the start right, the recheck reads the record (and finds the mismatch again); the
+    // replace reads it next: the old daemon is stopped, its record gone, just before that read.
+    const reads: string[] = [];
+    seams.tweak = (registry, role, tweaked) => {
+      if (role !== 'client' || tweaked !== name) return;
+      const opened = registry as EtcdRegistry;
+      const acquire = opened.acquireStartRight.bind(opened);
+      const discover = opened.discover.bind(opened);
+      let locked = false;
+      let count = 0;
+      opened.acquireStartRight = async (...args) => {
+        const right = await acquire(...args);
+        locked = right !== undefined;
+        return right;
+      };
+      opened.discover = async (...args) => {
+        if (locked && ++count === 2) {
+          old!.daemon!.shutdownRequested(false);
+          await old!.outcome;
+        }
+        const read = await discover(...args);
+        if (locked) reads.push(read.status);
+        return read;
+      };
+    };
+    const replaced: unknown[] = [];
+    const onReplaced = (message: unknown) => replaced.push(message);
+    subscribe('loopback-singleton:client:replaced', onReplaced);
+    try {
+      const second = await clusterService(world.root, world.cluster.registry, name, { args: [100], onMismatch: 'replace' }).proxy();
+      expect(await second.inc()).toBe(101);
+      expect(reads).toEqual(['valid', 'absent']);
+      expect(replaced).toEqual([]);
+      expect(spawned).toHaveLength(2);
+      expect(daemons()[1]!.config?.startReason).toBe('replace');
+      await second[Symbol.asyncDispose]();
+    } finally {
+      seams.tweak = undefined;
+      unsubscribe('loopback-singleton:client:replaced', onReplaced);
+    }
+  });
+
+  it('a daemon not yet published writes nothing: a client that found its port before its record gets no answer to its hello', async () => {
+    const name = uniqueName('unpublished');
+    const tried: string[] = [];
+    seams.tweak = (registry, role, tweaked) => {
+      if (role !== 'daemon' || tweaked !== name) return;
+      const opened = registry as EtcdRegistry;
+      const publish = opened.publish.bind(opened);
+      opened.publish = async (published, signal) => {
+        // Listening, not yet published: a client that knew the port says hello.
+        const early = Connection.open(
+          { transport: 'tcp', host: '127.0.0.1', port: published.port },
+          { token: clusterKey(Buffer.from(SECRET), name), maxFrameBytes: 1024 * 1024, timeoutMs: 1000, name },
+        );
+        tried.push(
+          await early.then(
+            (connection) => {
+              connection.close();
+              return 'answered';
+            },
+            (error: unknown) => `${String((error as { code?: unknown }).code)}: ${(error as Error).message}`,
+          ),
+        );
+        return publish(published, signal);
+      };
+    };
+    try {
+      const proxy = await clusterService(world.root, world.cluster.registry, name).proxy();
+      expect(await proxy.inc()).toBe(1);
+      // Its challenge was fenced (nothing is written before the place is held): the hello timed out.
+      expect(tried).toEqual([expect.stringMatching(/^ERR_CONNECTION_FAILED: No handshake with the daemon at 127\.0\.0\.1:\d+ within 1000 ms \(challenge\)$/)]);
+      await proxy[Symbol.asyncDispose]();
+    } finally {
+      seams.tweak = undefined;
     }
   });
 
