@@ -4,7 +4,8 @@
  * 3-member etcd cluster and daemons served here (test/support/in-process.ts): a cold start,
  * a daemon reached from another "machine", a record whose daemon is gone, a place lost, a
  * registry that does not answer, a start right held elsewhere, another secret, another
- * protocol version (a daemon played by hand) and another factory. The end-to-end files
+ * protocol version (a daemon played by hand) and another factory (replaced by a graceful drain),
+ * a record published while a start waits for the start right, and a supervised restart. The end-to-end files
  * (./cold-start.test.ts, ./failover.test.ts, ./mismatch.test.ts, ./fencing.test.ts) run the
  * same from dist/ as processes; this one lets a mutant be seen.
  * Stopping a daemon (src/client/cluster-terminate.ts) is ./terminate-inproc.test.ts.
@@ -17,15 +18,18 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { describeLoss } from '../../src/daemon/cluster-place.js';
 import { fencingToken } from '../../src/daemon/fencing.js';
-import { ConnectionFailedError, FactoryMismatchError, HandshakeError, LoopbackSingletonError, RegistryError } from '../../src/errors.js';
+import { ConnectionFailedError, DaemonConnectionError, FactoryMismatchError, HandshakeError, LoopbackSingletonError, RegistryError } from '../../src/errors.js';
 import { parseRegistryEndpoints } from '../../src/registry/endpoints.js';
 import { PACKAGE_VERSION, PROTOCOL_VERSION } from '../../src/version.js';
 import { clusterKey, computeProof, createNonce } from '../../src/wire/auth.js';
 import { decodeValue, encodeFrame, FrameDecoder, HANDSHAKE_MAX_FRAME_BYTES } from '../../src/wire/codec.js';
+import { openGate } from '../fixtures/services.mjs';
 import { ETCD_MISSING } from '../support/etcd-cluster.js';
 import { daemons, makeRoot, removeRoot, spawned } from '../support/in-process.js';
 import { clusterService, electionKeys, rejection, SECRET, inProcessClusterWorld, publishUnanswered } from './inproc.js';
 import { openRegistry, record, uniqueName } from './support.js';
+
+type Gated = { gated<T>(gate: string, tag: T): Promise<T>; inc(): Promise<number> };
 
 vi.mock('../../src/client/daemon-process.js', async (load) => ({
   ...(await load<typeof import('../../src/client/daemon-process.js')>()),
@@ -322,6 +326,95 @@ describe.skipIf(ETCD_MISSING !== undefined)(`the cluster client in this process,
     } finally {
       unsubscribe('loopback-singleton:client:replaced', onReplaced);
     }
+  });
+
+  it('with onMismatch replace, the old daemon is asked to drain, not to stop: a call in flight on it is answered; the replacing client closes its connection to it', async () => {
+    const name = uniqueName('replace-drain');
+    const first = clusterService<Gated>(world.root, world.cluster.registry, name, { args: [0], idleTtlMs: 60_000 });
+    const proxy = await first.proxy();
+    expect(await proxy.inc()).toBe(1);
+    const [old] = daemons();
+    expect(old!.daemon!.info().active).toBe(1);
+    const gate = `${name}-gate`;
+    const inFlight = proxy.gated(gate, 'answered').catch((error: unknown) => error);
+    // And one accepted behind it: a graceful drain answers it too, a forced one refuses it at once.
+    const queued = proxy.inc().catch((error: unknown) => error);
+    await vi.waitFor(() => expect(old!.daemon!.info()).toMatchObject({ running: 1, queued: 1 }));
+
+    const replacing = clusterService(world.root, world.cluster.registry, name, { args: [100], onMismatch: 'replace' }).proxy();
+    await vi.waitFor(() => expect(JSON.stringify(old!.daemon!.info().state)).toContain('draining'), { timeout: 10_000 });
+    // The replacing client's connection (it asked on it) is closed: the proxy's is the only one left.
+    await vi.waitFor(() => expect(old!.daemon!.info().active).toBe(1), { timeout: 5000 });
+    openGate(gate);
+    expect(await inFlight).toBe('answered');
+    expect(await queued).toBe(2);
+    const second = await replacing;
+    expect(await second.inc()).toBe(101);
+    expect(await old!.outcome).toBe('stopped');
+    expect(spawned).toHaveLength(2);
+    expect(daemons()[1]!.config?.startReason).toBe('replace');
+    await second[Symbol.asyncDispose]();
+    await proxy[Symbol.asyncDispose]();
+  });
+
+  it('a start waiting for the start right gives up waiting when a record is published meanwhile, and goes back to it: nothing started', async () => {
+    const name = uniqueName('published-meanwhile');
+    const registry = await openRegistry(world.cluster.registry, name);
+    const right = await registry.acquireStartRight(undefined, AbortSignal.timeout(5000));
+    try {
+      const starting = rejection(clusterService(world.root, world.cluster.registry, name, { startTimeoutMs: 3000 }).ensureStarted());
+      // The start's own campaign waits behind the test's.
+      await vi.waitFor(async () => expect((await electionKeys(world.etcd, name)).filter((key) => key.startsWith('start/'))).toHaveLength(2), { timeout: 10_000 });
+      // A daemon that does not answer takes the place: the start goes back to it, and waits for it.
+      const { port } = await publishUnanswered(world.cluster.registry, name);
+      const error = await starting;
+      expect(error).toBeInstanceOf(ConnectionFailedError);
+      expect(error.code).toBe('ERR_DAEMON_UNRESPONSIVE');
+      expect(error.message).toContain(`(127.0.0.1:${port}, pid ${process.pid} on 127.0.0.1) holds its place in etcd`);
+      expect(spawned).toHaveLength(0);
+    } finally {
+      await right?.release();
+    }
+  });
+
+  it('a supervised proxy whose daemon went starts the next one as a restart', async () => {
+    const name = uniqueName('supervised');
+    const proxy = await clusterService(world.root, world.cluster.registry, name).proxy();
+    expect(await proxy.inc()).toBe(1);
+    const [child] = daemons();
+    expect(child!.config?.startReason).toBe('first');
+    child!.daemon!.shutdownRequested(true);
+    expect(await child!.outcome).toBe('stopped');
+    expect(await electionKeys(world.etcd, name)).toEqual([]);
+    // The proxy restarts it, and says the object's state was lost with the first call after.
+    const lost = await rejection(proxy.inc());
+    expect(lost.code).toBe('ERR_DAEMON_LOST');
+    expect(await proxy.inc()).toBe(1);
+    expect(spawned).toHaveLength(2);
+    expect(daemons()[1]!.config?.startReason).toBe('restart');
+    await proxy[Symbol.asyncDispose]();
+  });
+
+  it('a daemon held up past its lease answers nothing more: the reply it was about to send is fenced, the call is lost', async () => {
+    const name = uniqueName('held-up');
+    const svc = clusterService<Gated>(world.root, world.cluster.registry, name);
+    const proxy = await svc.proxy();
+    expect(await proxy.inc()).toBe(1);
+    const [child] = daemons();
+    const gate = `${name}-gate`;
+    const inFlight = proxy.gated(gate, 'answered').catch((error: unknown) => error);
+    await vi.waitFor(() => expect(child!.daemon!.info().running).toBe(1));
+    // The call can answer now, but this process is held up (as a paused machine) past the lease's
+    // 2 s before it gets to: no renewal came back meanwhile, so the place is no longer surely held.
+    openGate(gate);
+    const until = performance.now() + 2500;
+    while (performance.now() < until);
+    const lost = await inFlight;
+    expect(lost).toBeInstanceOf(DaemonConnectionError);
+    expect((lost as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
+    expect(await child!.outcome).toBe('stopped');
+    expect(readFileSync(join(world.root, name, 'daemon.log'), 'utf8')).toContain('lost its place in the cluster registry (expired: ');
+    await proxy[Symbol.asyncDispose]();
   });
 
   it('a daemon whose record goes loses its place: it answers nothing more and drains; the next start is a new daemon with a larger fencing token', async () => {

@@ -33,8 +33,11 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
     const gate = `${name}-gate`;
     const inFlight = proxy.gated(gate, 'answered');
     await vi.waitFor(() => expect(child!.daemon!.info().queued + child!.daemon!.info().active).toBeGreaterThan(0));
+    expect(child!.daemon!.info().active).toBe(1);
     const stopping = svc.shutdown();
     await vi.waitFor(() => expect(JSON.stringify(child!.daemon!.info().state)).toContain('draining'));
+    // shutdown() closed the connection it asked on: the proxy's is the only one left while it drains.
+    await vi.waitFor(() => expect(child!.daemon!.info().active).toBe(1), { timeout: 5000 });
     openGate(gate);
     expect(await inFlight).toBe('answered');
     await stopping;
@@ -58,6 +61,19 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
     expect((lost as DaemonConnectionError).code).toBe('ERR_DAEMON_LOST');
     expect(await child!.outcome).toBe('stopped');
     await proxy[Symbol.asyncDispose]();
+  });
+
+  it('a daemon of another factory (other args) is stopped all the same: the name is what shutdown() stops', async () => {
+    const name = uniqueName('other-factory');
+    const proxy = await clusterService(world.root, world.cluster.registry, name, { args: [0] }).proxy();
+    expect(await proxy.inc()).toBe(1);
+    await proxy[Symbol.asyncDispose]();
+    const [child] = daemons();
+    // A budget of 5 s for its record to go, had it not been asked.
+    await clusterService(world.root, world.cluster.registry, name, { args: [100], drainTimeoutMs: 0 }).shutdown();
+    expect(await child!.outcome).toBe('stopped');
+    expect(await electionKeys(world.etcd, name)).toEqual([]);
+    expect(spawned).toHaveLength(1);
   });
 
   it('a record whose daemon never answers: asked to drain or to stop, it is left to its lease (ERR_DAEMON_UNRESPONSIVE), its record kept', async () => {
@@ -87,7 +103,8 @@ describe.skipIf(ETCD_MISSING !== undefined)(`shutdown() of a cluster daemon in t
     await registry.publish(record('127.0.0.1', await freePort()));
     const controller = new AbortController();
     const reason = new Error('the caller gave up');
-    const stopping = rejection(clusterService(world.root, world.cluster.registry, name).shutdown({ signal: controller.signal }));
+    // Its own budget (drainTimeoutMs + 5 s) outlasts the test: only the caller's signal ends the wait.
+    const stopping = rejection(clusterService(world.root, world.cluster.registry, name, { drainTimeoutMs: 120_000 }).shutdown({ signal: controller.signal }));
     setTimeout(() => controller.abort(reason), 300).unref();
     expect(await stopping).toBe(reason);
     expect(await electionKeys(world.etcd, name)).toEqual([expect.stringMatching(/^daemon\//)]);
